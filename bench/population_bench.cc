@@ -1,0 +1,74 @@
+// Throughput of the follower kernel: exact softmax best response + stationary
+// distribution + expected outcomes, per household-day, on one core.
+//   build/bench/population_bench
+// Reports household-days/s and household-hours/s (x24) per core, separately for
+// storage owners (the expensive decision problem), and for a whole shard of the
+// default class mix.
+#include <vector>
+
+#include "benchmark/benchmark.h"
+#include "common/rng.h"
+#include "environment/household_solver.h"
+#include "environment/population_evaluator.h"
+#include "environment/test_scenario.h"
+
+namespace smfg::env {
+namespace {
+
+void SetRates(benchmark::State& state, double household_days) {
+  state.counters["household_days_per_s"] =
+      benchmark::Counter(household_days, benchmark::Counter::kIsRate);
+  state.counters["household_hours_per_s"] =
+      benchmark::Counter(household_days * kHoursPerDay, benchmark::Counter::kIsRate);
+}
+
+// One battery household-day at a time, with varied prices so that no two solves
+// are alike.
+void BM_BatteryHouseholdDay(benchmark::State& state) {
+  FollowerParams p;
+  p.soc_levels = static_cast<int>(state.range(0));
+  p.max_soc_steps_per_hour = static_cast<int>(state.range(1));
+  HouseholdSolver solver(p);
+  std::vector<std::vector<double>> demand(64), pv(64), rate(64), credit(64);
+  CounterRng rng(1, RngPurpose::kTest, 0);
+  for (int k = 0; k < 64; ++k) {
+    for (int h = 0; h < kHoursPerDay; ++h) {
+      demand[k].push_back(rng.Uniform(0.3, 2.0));
+      pv[k].push_back(h > 6 && h < 19 ? rng.Uniform(0, 4) : 0);
+      rate[k].push_back(rng.Uniform(0.08, 0.4));
+      credit[k].push_back(rng.Uniform(0.0, 0.06));
+    }
+  }
+  HouseholdDayOutcome out;
+  long n = 0;
+  for (auto _ : state) {
+    const int k = n % 64;
+    solver.Solve({demand[k].data(), pv[k].data(), rate[k].data(), credit[k].data()},
+                 {13.5, 5.0, 0.95, 0.95}, &out);
+    benchmark::DoNotOptimize(out.energy_bill_usd);
+    ++n;
+  }
+  SetRates(state, static_cast<double>(n));
+}
+BENCHMARK(BM_BatteryHouseholdDay)->Args({11, 3})->Args({21, 5})->Args({6, 2});
+
+// A whole shard of the default class mix (consumers, solar, solar+battery).
+void BM_ShardDefaultMix(benchmark::State& state) {
+  const Scenario s = MakeTestScenario(200, 10);
+  const ShardKernel kernel(s);
+  const Tariff t = FlatTestTariff(s, 0.15);
+  const PriceBelief belief = PriceBelief::Constant(s.days, 3, 40.0);
+  double household_days = 0;
+  for (auto _ : state) {
+    const PopulationStats st = kernel.EvaluateShard(0, t, belief);
+    household_days += st.household_days;
+    benchmark::DoNotOptimize(st.net_load_kw.data());
+  }
+  SetRates(state, household_days);
+}
+BENCHMARK(BM_ShardDefaultMix)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace smfg::env
+
+BENCHMARK_MAIN();

@@ -1,0 +1,233 @@
+#include "client/commands.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/match.h"
+#include "client/report_files.h"
+#include "common/json.h"
+#include "common/status.h"
+#include "environment/baselines.h"
+#include "environment/dcopf.h"
+#include "environment/market.h"
+#include "environment/matpower.h"
+#include "environment/population_evaluator.h"
+#include "spec/spec_convert.h"
+#include "spec/spec_loader.h"
+
+namespace smfg::client {
+namespace {
+
+struct OpfCase {
+  env::Network network;
+  std::vector<double> load_mw;
+};
+
+absl::StatusOr<OpfCase> LoadOpfCase(const OpfOptions& o) {
+  OpfCase c;
+  if (absl::EndsWith(o.case_path, ".m")) {
+    SMFG_ASSIGN_OR_RETURN(env::MatpowerCase m, env::LoadMatpowerFile(o.case_path));
+    c.network = std::move(m.network);
+    c.load_mw = std::move(m.bus_load_mw);
+  } else {
+    SMFG_ASSIGN_OR_RETURN(spec::LoadedSpec loaded, spec::LoadExperimentFile(o.case_path));
+    env::Scenario& sc = loaded.scenario;
+    const env::HourlyShapes shapes = env::MakeShapes(sc.profiles);
+    for (size_t b = 0; b < sc.network.buses.size(); ++b) {
+      c.load_mw.push_back(sc.exogenous_mean_mw[b] * shapes.exogenous[o.hour]);
+    }
+    c.network = std::move(sc.network);
+  }
+  for (double& l : c.load_mw) l *= o.load_scale;
+  if (!o.load_mw.empty()) {
+    if (o.load_mw.size() != c.network.buses.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("--load: has ", o.load_mw.size(),
+                                                     " values, the network has ",
+                                                     c.network.buses.size(), " buses"));
+    }
+    c.load_mw = o.load_mw;
+  }
+  return c;
+}
+
+void PrintDispatchText(const env::Network& n, const std::vector<double>& load,
+                       const env::DispatchResult& x, std::ostream& out) {
+  out << absl::StrFormat("DC-OPF: %d buses, %d lines, %d generators\n", n.buses.size(),
+                         n.lines.size(), n.generators.size());
+  out << absl::StrFormat("  %-10s %10s %10s %10s\n", "bus", "load MW", "LMP $/MWh", "shed MW");
+  for (size_t b = 0; b < n.buses.size(); ++b) {
+    out << absl::StrFormat("  %-10s %10.3f %10.4f %10.3f\n", n.buses[b].name, load[b],
+                           x.lmp_per_mwh[b], x.load_shed_mw[b]);
+  }
+  out << absl::StrFormat("  %-10s %6s %10s %10s %10s\n", "generator", "bus", "MW", "pmax MW",
+                         "MC $/MWh");
+  for (size_t g = 0; g < n.generators.size(); ++g) {
+    const env::Generator& gen = n.generators[g];
+    const double mc = 2 * gen.cost_quadratic * x.generation_mw[g] + gen.cost_linear;
+    out << absl::StrFormat("  %-10s %6s %10.3f %10.3f %10.4f\n", gen.name,
+                           n.buses[gen.bus].name, x.generation_mw[g], gen.pmax_mw, mc);
+  }
+  out << absl::StrFormat("  %-10s %12s %10s %10s %12s\n", "line", "from->to", "flow MW",
+                         "limit MW", "shadow $/MWh");
+  for (size_t l = 0; l < n.lines.size(); ++l) {
+    const env::Line& line = n.lines[l];
+    const bool binding = x.line_shadow_price[l] > 1e-9;
+    out << absl::StrFormat("  %-10s %5s->%-5s %10.3f %10.3g %12.4f%s\n", line.name,
+                           n.buses[line.from_bus].name, n.buses[line.to_bus].name, x.flow_mw[l],
+                           line.limit_mw, x.line_shadow_price[l], binding ? "  congested" : "");
+  }
+  out << absl::StrFormat("  generation cost %.4f $/h, load shed %.4f MW\n",
+                         x.generation_cost_per_hour, x.total_shed_mw);
+}
+
+std::string DispatchJson(const env::Network& n, const std::vector<double>& load,
+                         const env::DispatchResult& x) {
+  JsonWriter w;
+  w.BeginObject().Key("buses").BeginArray();
+  for (size_t b = 0; b < n.buses.size(); ++b) {
+    w.BeginObject().Key("name").String(n.buses[b].name).Key("load_mw").Number(load[b]);
+    w.Key("lmp_per_mwh").Number(x.lmp_per_mwh[b]).Key("shed_mw").Number(x.load_shed_mw[b]);
+    w.EndObject();
+  }
+  w.EndArray().Key("generators").BeginArray();
+  for (size_t g = 0; g < n.generators.size(); ++g) {
+    w.BeginObject().Key("name").String(n.generators[g].name).Key("bus").Int(n.generators[g].bus);
+    w.Key("mw").Number(x.generation_mw[g]).EndObject();
+  }
+  w.EndArray().Key("lines").BeginArray();
+  for (size_t l = 0; l < n.lines.size(); ++l) {
+    w.BeginObject().Key("name").String(n.lines[l].name).Key("flow_mw").Number(x.flow_mw[l]);
+    w.Key("limit_mw").Number(n.lines[l].limit_mw);
+    w.Key("shadow_price_per_mwh").Number(x.line_shadow_price[l]);
+    w.Key("congested").Bool(x.line_shadow_price[l] > 1e-9).EndObject();
+  }
+  w.EndArray();
+  w.Key("generation_cost_per_hour").Number(x.generation_cost_per_hour);
+  w.Key("total_shed_mw").Number(x.total_shed_mw);
+  w.EndObject();
+  return w.str();
+}
+
+// The non-rate parts of the spec's tariff structure (export rule, fixed
+// charges), to which the baselines add their rates.
+absl::StatusOr<env::Tariff> BaseTariff(const v1::TariffStructure& t, const env::Scenario& sc) {
+  env::Tariff base;
+  SMFG_ASSIGN_OR_RETURN(base.export_rule, spec::ToExportRule(t.export_rule()));
+  base.fixed_export_credit_per_kwh = t.fixed_export_credit_per_kwh();
+  base.fixed_charge_per_day.assign(t.fixed_charge_per_day().begin(), t.fixed_charge_per_day().end());
+  if (base.fixed_charge_per_day.empty()) base.fixed_charge_per_day.assign(sc.income_groups.size(), 0.0);
+  return base;
+}
+
+}  // namespace
+
+absl::Status OpfOptions::Validate() const {
+  if (case_path.empty()) return absl::InvalidArgumentError("opf: a CASE file is required");
+  if (hour < 0 || hour >= env::kHoursPerDay) {
+    return absl::InvalidArgumentError(absl::StrCat("--hour: must be in [0, 24), got ", hour));
+  }
+  if (!(load_scale >= 0) || !std::isfinite(load_scale)) {
+    return absl::InvalidArgumentError(absl::StrCat("--load_scale: must be >= 0, got ", load_scale));
+  }
+  for (double l : load_mw) {
+    if (!std::isfinite(l)) return absl::InvalidArgumentError("--load: values must be finite");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunOpf(const OpfOptions& o, std::ostream& out) {
+  SMFG_RETURN_IF_ERROR(o.Validate());
+  SMFG_ASSIGN_OR_RETURN(OpfCase c, LoadOpfCase(o));
+  SMFG_ASSIGN_OR_RETURN(std::unique_ptr<env::DcOpf> opf, env::DcOpf::Create(c.network));
+  SMFG_ASSIGN_OR_RETURN(env::DispatchResult x, opf->Solve(c.load_mw, o.hour));
+  if (o.json) {
+    out << DispatchJson(c.network, c.load_mw, x) << "\n";
+  } else {
+    PrintDispatchText(c.network, c.load_mw, x, out);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EvaluateOptions::Validate() const {
+  if (spec_path.empty()) return absl::InvalidArgumentError("evaluate: a SPEC file is required");
+  if (tariffs.empty()) return absl::InvalidArgumentError("--tariff: must not be empty");
+  if (threads < 0) return absl::InvalidArgumentError("--threads: must be >= 0");
+  if (days < 0) return absl::InvalidArgumentError("--days: must be >= 0");
+  return absl::OkStatus();
+}
+
+absl::Status RunEvaluate(const EvaluateOptions& o, std::ostream& out, std::ostream& progress) {
+  SMFG_RETURN_IF_ERROR(o.Validate());
+  SMFG_ASSIGN_OR_RETURN(spec::LoadedSpec loaded, spec::LoadExperimentFile(o.spec_path));
+  env::Scenario& sc = loaded.scenario;
+  if (o.days > 0) sc.days = o.days;
+  if (o.myopic) sc.follower.myopic = true;
+  SMFG_ASSIGN_OR_RETURN(env::Tariff base, BaseTariff(loaded.spec.tariff(), sc));
+
+  const auto start = std::chrono::steady_clock::now();
+  env::LocalPopulationEvaluator evaluator(sc, o.threads);
+  const auto& kernel = evaluator.kernel();
+  SMFG_ASSIGN_OR_RETURN(auto market,
+                        env::MarketClearing::Create(sc, kernel.shapes(), kernel.days()));
+  progress << absl::StrFormat("scenario '%s': %d households (%lld with batteries), %d days, "
+                              "%d shards\n",
+                              sc.name, kernel.population().size(),
+                              static_cast<long long>(std::count(
+                                  kernel.population().der_type.begin(),
+                                  kernel.population().der_type.end(),
+                                  static_cast<uint8_t>(env::DerType::kSolarBattery))),
+                              sc.days, sc.shards);
+
+  std::vector<env::EquilibriumReport> reports;
+  for (absl::string_view token : absl::StrSplit(o.tariffs, ',', absl::SkipWhitespace())) {
+    const std::string label(token);
+    env::EvaluateOptions eo;
+    eo.measure_exploitability = o.exploitability;
+    eo.progress = [&](int it, double residual) {
+      progress << absl::StrFormat("[%s] inner iteration %d: residual %.3g $/MWh\n", label, it,
+                                  residual);
+      progress.flush();
+    };
+    absl::StatusOr<env::Evaluation> e;
+    if (label == "flat" || label == "tou") {
+      const env::RateShape shape = label == "flat" ? env::FlatShape() : env::TouShape({});
+      e = env::EvaluateCostRecovering(evaluator, *market, sc, base, shape, label, eo);
+    } else {
+      SMFG_ASSIGN_OR_RETURN(env::Tariff t, spec::LoadTariffFile(label, sc));
+      const std::string name = std::filesystem::path(label).stem().string();
+      e = env::EvaluateTariff(evaluator, *market, sc, t, name, eo);
+    }
+    if (!e.ok()) return Annotate(e.status(), absl::StrCat("tariff '", label, "'"));
+    if (o.myopic) e->report.label += "_myopic";
+    reports.push_back(std::move(e->report));
+  }
+
+  std::vector<std::string> written;
+  if (!o.out_dir.empty()) SMFG_RETURN_IF_ERROR(WriteReports(o.out_dir, reports, &written));
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (o.json) {
+    JsonWriter w;
+    w.BeginObject().Key("reports").BeginArray();
+    for (const env::EquilibriumReport& r : reports) w.Raw(env::FormatReportJson(r));
+    w.EndArray().Key("files").BeginArray();
+    for (const std::string& f : written) w.String(f);
+    w.EndArray().Key("wall_seconds").Number(seconds).EndObject();
+    out << w.str() << "\n";
+  } else {
+    for (const env::EquilibriumReport& r : reports) out << env::FormatReportText(r) << "\n";
+    if (!o.out_dir.empty()) {
+      out << "Wrote " << written.size() << " files to " << o.out_dir
+          << " (plots in " << (std::filesystem::path(o.out_dir) / "plots").string() << ")\n";
+    }
+    out << absl::StrFormat("Done in %.1f s.\n", seconds);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace smfg::client

@@ -1,0 +1,48 @@
+// The local (single-process) commands of the `smfg` tool. main.cc parses flags
+// into these Options structs; each Run function validates, works, and writes a
+// human-readable report (or one JSON document with json=true) to `out`.
+// Progress goes to `progress` (stderr in the tool), never to `out`, so --json
+// output stays parseable.
+#ifndef SMFG_CLIENT_COMMANDS_H_
+#define SMFG_CLIENT_COMMANDS_H_
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace smfg::client {
+
+struct OpfOptions {
+  // A MATPOWER case file (.m) or an experiment spec (.textproto/.json).
+  std::string case_path;
+  // Explicit bus loads in MW (one per bus); overrides the case's loads.
+  std::vector<double> load_mw;
+  // Multiplies the case's loads (MATPOWER Pd, or the spec's exogenous load).
+  double load_scale = 1.0;
+  int hour = 18;  // selects renewable availability and the spec's load shape
+  bool json = false;
+  absl::Status Validate() const;
+};
+
+struct EvaluateOptions {
+  std::string spec_path;
+  // Comma-separated: "flat", "tou", or tariff files (TariffFile text/JSON).
+  std::string tariffs = "flat";
+  std::string out_dir;  // empty: no files
+  bool myopic = false;  // followers do not use storage
+  bool json = false;
+  bool exploitability = true;
+  int threads = 0;      // 0: all cores
+  int days = 0;         // > 0 overrides the spec's number of days
+  absl::Status Validate() const;
+};
+
+absl::Status RunOpf(const OpfOptions& options, std::ostream& out);
+absl::Status RunEvaluate(const EvaluateOptions& options, std::ostream& out,
+                         std::ostream& progress);
+
+}  // namespace smfg::client
+
+#endif  // SMFG_CLIENT_COMMANDS_H_

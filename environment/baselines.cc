@@ -1,0 +1,120 @@
+#include "environment/baselines.h"
+
+#include <chrono>
+#include <cmath>
+#include <utility>
+
+#include "common/status.h"
+
+namespace smfg::env {
+
+RateShape FlatShape() {
+  RateShape s;
+  s.fill(1.0);
+  return s;
+}
+
+RateShape TouShape(const TouBlocks& b) {
+  RateShape s;
+  for (int h = 0; h < kHoursPerDay; ++h) {
+    if (h >= b.peak_start && h < b.peak_end) {
+      s[h] = b.peak_ratio;
+    } else if (h >= b.mid_start && h < b.peak_start) {
+      s[h] = b.mid_ratio;
+    } else {
+      s[h] = b.off_ratio;
+    }
+  }
+  return s;
+}
+
+Tariff ShapedTariff(const Tariff& base, const RateShape& shape, double scale) {
+  Tariff t = base;
+  t.import_rate_per_kwh.assign(1, std::vector<double>(kHoursPerDay));
+  for (int h = 0; h < kHoursPerDay; ++h) t.import_rate_per_kwh[0][h] = scale * shape[h];
+  return t;
+}
+
+absl::StatusOr<Evaluation> EvaluateTariff(PopulationEvaluator& evaluator, MarketClearing& market,
+                                          const Scenario& scenario, const Tariff& tariff,
+                                          const std::string& label,
+                                          const EvaluateOptions& options,
+                                          const PriceBelief* warm_start) {
+  const auto start = std::chrono::steady_clock::now();
+  Evaluation e;
+  e.tariff = tariff;
+  SMFG_ASSIGN_OR_RETURN(e.inner, SolveMeanField(evaluator, market, tariff, scenario.inner,
+                                                warm_start, options.progress));
+  ExploitabilityStats exploit;
+  if (options.measure_exploitability) {
+    SMFG_ASSIGN_OR_RETURN(exploit, evaluator.Exploitability(tariff, e.inner.belief,
+                                                            e.inner.clearing.lmp));
+  }
+  e.report = MakeReport(scenario, tariff, e.inner, exploit, label);
+  e.report.wall_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return e;
+}
+
+namespace {
+
+// The scale that makes revenue equal cost, holding behaviour at `inner`.
+double RecoveringScale(const Scenario& sc, const Tariff& tariff, const RateShape& shape,
+                       const InnerResult& inner) {
+  const PopulationStats& st = inner.stats;
+  double shaped_imports = 0, billed_imports = 0;
+  const std::vector<double>& rates = tariff.import_rate_per_kwh[0];
+  for (int b = 0; b < st.buses; ++b) {
+    for (int h = 0; h < kHoursPerDay; ++h) {
+      const double imports = st.import_kwh_bus_hour[b * kHoursPerDay + h];
+      shaped_imports += shape[h] * imports;
+      billed_imports += rates[h] * imports;
+    }
+  }
+  double bills = 0, fixed = 0, wholesale = 0;
+  for (int g = 0; g < st.groups; ++g) {
+    bills += st.group_energy_bill_usd[g];
+    if (g < static_cast<int>(tariff.fixed_charge_per_day.size())) {
+      fixed += tariff.fixed_charge_per_day[g] * st.group_households[g];
+    }
+  }
+  for (size_t k = 0; k < st.net_load_kw.size(); ++k) {
+    wholesale += inner.clearing.lmp.lmp_per_mwh[k] * st.net_load_kw[k] / 1000.0;
+  }
+  const double days = sc.days;
+  const double credits = (billed_imports - bills) / days;  // X, $/day
+  const double cost = wholesale / days + sc.utility_fixed_cost_per_day / sc.households_represented;
+  return (cost + credits - fixed) * days / shaped_imports;
+}
+
+}  // namespace
+
+absl::StatusOr<Evaluation> EvaluateCostRecovering(PopulationEvaluator& evaluator,
+                                                  MarketClearing& market,
+                                                  const Scenario& scenario, const Tariff& base,
+                                                  const RateShape& shape,
+                                                  const std::string& label,
+                                                  const EvaluateOptions& options,
+                                                  int max_steps) {
+  // Start from the average wholesale price level of a typical system (~50 $/MWh
+  // energy plus delivery); the first step corrects it.
+  double mean_shape = 0;
+  for (double v : shape) mean_shape += v / kHoursPerDay;
+  double scale = 0.10 / mean_shape;
+  EvaluateOptions quiet = options;
+  quiet.measure_exploitability = false;
+  PriceBelief warm;
+  for (int step = 0; step < max_steps; ++step) {
+    const Tariff tariff = ShapedTariff(base, shape, scale);
+    SMFG_ASSIGN_OR_RETURN(Evaluation e, EvaluateTariff(evaluator, market, scenario, tariff, label,
+                                                       quiet, step ? &warm : nullptr));
+    const double next = RecoveringScale(scenario, tariff, shape, e.inner);
+    warm = e.inner.belief;
+    if (std::fabs(next - scale) <= 1e-7 * std::fabs(scale)) break;
+    scale = next;
+  }
+  return EvaluateTariff(evaluator, market, scenario, ShapedTariff(base, shape, scale), label,
+                        options, &warm);
+}
+
+}  // namespace smfg::env

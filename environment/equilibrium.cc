@@ -1,0 +1,58 @@
+#include "environment/equilibrium.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <utility>
+
+#include "common/status.h"
+
+namespace smfg::env {
+namespace {
+constexpr double kMinDamping = 1.0 / 1024;
+}  // namespace
+
+absl::StatusOr<InnerResult> SolveMeanField(PopulationEvaluator& evaluator,
+                                           MarketClearing& market, const Tariff& tariff,
+                                           const InnerLoopParams& params,
+                                           const PriceBelief* warm_start,
+                                           const InnerProgress& progress) {
+  InnerResult result;
+  const bool cold = warm_start == nullptr;
+  double alpha = params.damping;
+  double previous_residual = std::numeric_limits<double>::infinity();
+  PriceBelief m = cold ? PriceBelief::Constant(market.days(), market.buses(), 0.0) : *warm_start;
+  for (int j = 0; j < params.max_iterations; ++j) {
+    SMFG_ASSIGN_OR_RETURN(PopulationStats stats, evaluator.Evaluate(tariff, m));
+    SMFG_ASSIGN_OR_RETURN(ClearingResult clearing, market.Clear(stats));
+    const std::vector<double>& c = clearing.lmp.lmp_per_mwh;
+    double residual = 0;
+    for (size_t i = 0; i < c.size(); ++i) residual = std::max(residual, std::fabs(c[i] - m.lmp_per_mwh[i]));
+    result.residual_history.push_back(residual);
+    if (progress) progress(j + 1, residual);
+    const bool done = residual < params.tolerance_per_mwh;
+    if (done || j + 1 == params.max_iterations) {
+      result.belief = std::move(m);
+      result.stats = std::move(stats);
+      result.clearing = std::move(clearing);
+      result.iterations = j + 1;
+      result.residual = residual;
+      result.converged = done;
+      result.final_damping = alpha;
+      return result;
+    }
+    if (residual >= previous_residual) {
+      // Not contracting at this step size (overshoot or a cycle): halve it.
+      alpha = std::max(alpha * 0.5, kMinDamping);
+      ++result.damping_reductions;
+    }
+    previous_residual = residual;
+    const double step = (cold && j == 0) ? 1.0 : alpha;
+    for (size_t i = 0; i < c.size(); ++i) {
+      m.lmp_per_mwh[i] = (1.0 - step) * m.lmp_per_mwh[i] + step * c[i];
+    }
+  }
+  return absl::InvalidArgumentError("inner.max_iterations: must be >= 1");
+}
+
+}  // namespace smfg::env

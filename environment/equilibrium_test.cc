@@ -1,0 +1,212 @@
+// Population, market clearing and the inner mean-field fixed point on a small
+// three-bus scenario.
+#include "environment/equilibrium.h"
+
+#include <cmath>
+#include <memory>
+
+#include "environment/baselines.h"
+#include "environment/market.h"
+#include "environment/population_evaluator.h"
+#include "environment/report.h"
+#include "environment/test_scenario.h"
+#include "gtest/gtest.h"
+
+namespace smfg::env {
+namespace {
+
+struct Fixture {
+  explicit Fixture(const Scenario& s, int threads = 1) : scenario(s), evaluator(s, threads) {
+    market = *MarketClearing::Create(s, evaluator.kernel().shapes(), evaluator.kernel().days());
+  }
+  Scenario scenario;
+  LocalPopulationEvaluator evaluator;
+  std::unique_ptr<MarketClearing> market;
+};
+
+TEST(PopulationTest, DeterministicAndSeedDependent) {
+  const Scenario s = MakeTestScenario(30, 2);
+  const Population a = BuildPopulation(s), b = BuildPopulation(s);
+  EXPECT_EQ(a.annual_income_usd, b.annual_income_usd);
+  EXPECT_EQ(a.der_type, b.der_type);
+  Scenario other = s;
+  other.seed = s.seed + 1;
+  EXPECT_NE(BuildPopulation(other).annual_income_usd, a.annual_income_usd);
+}
+
+TEST(PopulationTest, ParametersFollowClassDistributions) {
+  const Scenario s = MakeTestScenario(2000, 1);
+  const Population p = BuildPopulation(s);
+  ASSERT_EQ(p.size(), 4 * 3 * 2000);
+  int high = 0, high_battery = 0, very_low_with_der = 0;
+  double high_income = 0;
+  for (int i = 0; i < p.size(); ++i) {
+    if (p.class_index[i] == 0 && p.der_type[i] != 0) ++very_low_with_der;
+    if (p.class_index[i] != 3) continue;
+    ++high;
+    high_income += p.annual_income_usd[i];
+    if (p.der_type[i] == static_cast<uint8_t>(DerType::kSolarBattery)) {
+      ++high_battery;
+      EXPECT_GE(p.battery_kwh[i], 9.3);
+      EXPECT_LT(p.battery_kwh[i], 13.5);
+    } else {
+      EXPECT_EQ(p.battery_kwh[i], 0.0);
+    }
+  }
+  EXPECT_EQ(very_low_with_der, 0);
+  EXPECT_NEAR(high_battery / static_cast<double>(high), 0.20, 0.02);
+  EXPECT_NEAR(high_income / high, 150000, 150000 * 0.03);
+}
+
+TEST(PopulationTest, ShardsPartitionHouseholds) {
+  std::vector<int> seen(103, 0);
+  for (int s = 0; s < 8; ++s) {
+    for (int i : ShardMembers(103, 8, s)) ++seen[i];
+  }
+  for (int c : seen) EXPECT_EQ(c, 1);
+}
+
+TEST(MarketTest, HouseholdLoadIsScaledIntoBusLoad) {
+  Fixture f(MakeTestScenario(10, 1));
+  PopulationStats st = PopulationStats::Zero(1, 3, 4, 4);
+  st.NetLoad(0, 12, 2) = 1000.0;  // 1 MW of simulated household load at bus 3
+  const ClearingResult r = *f.market->Clear(st);
+  const double expected = ExogenousLoadMw(f.scenario, f.evaluator.kernel().shapes(),
+                                          f.evaluator.kernel().days()[0], 2, 12) +
+                          f.scenario.households_represented * 1.0;
+  EXPECT_DOUBLE_EQ(r.bus_load_mw[(0 * 24 + 12) * 3 + 2], expected);
+}
+
+TEST(EquilibriumTest, InnerFixedPointConvergesAndIsUnexploitable) {
+  Fixture f(MakeTestScenario(12, 3));
+  const Tariff t = FlatTestTariff(f.scenario, 0.15);
+  const InnerResult r = *SolveMeanField(f.evaluator, *f.market, t, f.scenario.inner, nullptr);
+  EXPECT_TRUE(r.converged);
+  EXPECT_LT(r.residual, 1e-6);
+  // Beliefs and realised prices agree to the tolerance.
+  for (size_t i = 0; i < r.belief.lmp_per_mwh.size(); ++i) {
+    ASSERT_NEAR(r.belief.lmp_per_mwh[i], r.clearing.lmp.lmp_per_mwh[i], 1e-6);
+  }
+  const ExploitabilityStats e = *f.evaluator.Exploitability(t, r.belief, r.clearing.lmp);
+  EXPECT_GT(e.household_days, 0);
+  EXPECT_LT(e.max_regularised, 1e-6);
+  // Without the entropy term the softmax policy leaves something on the table,
+  // bounded by tau log|A| (1 - gamma^24) / (1 - gamma) per day.
+  const FollowerParams& fp = f.scenario.follower;
+  const double bound = fp.temperature_usd * std::log(2 * fp.max_soc_steps_per_hour + 1) *
+                       (1 - std::pow(fp.discount_per_hour, 24)) / (1 - fp.discount_per_hour);
+  EXPECT_GT(e.max_plain, 0.0);
+  EXPECT_LE(e.max_plain, bound);
+}
+
+TEST(EquilibriumTest, ResultsDoNotDependOnThreads) {
+  const Scenario s = MakeTestScenario(8, 2);
+  const Tariff t = FlatTestTariff(s, 0.15);
+  Fixture one(s, 1), two(s, 2);
+  const InnerResult a = *SolveMeanField(one.evaluator, *one.market, t, s.inner, nullptr);
+  const InnerResult b = *SolveMeanField(two.evaluator, *two.market, t, s.inner, nullptr);
+  EXPECT_EQ(a.iterations, b.iterations);
+  EXPECT_EQ(a.stats.net_load_kw, b.stats.net_load_kw);  // bit-identical
+  EXPECT_EQ(a.clearing.lmp.lmp_per_mwh, b.clearing.lmp.lmp_per_mwh);
+  EXPECT_EQ(FormatReportJson(MakeReport(s, t, a, {}, "x")),
+            FormatReportJson(MakeReport(s, t, b, {}, "x")));
+}
+
+TEST(EquilibriumTest, WarmStartFromEquilibriumStopsAtOnce) {
+  Fixture f(MakeTestScenario(6, 2));
+  const Tariff t = FlatTestTariff(f.scenario, 0.15);
+  const InnerResult r = *SolveMeanField(f.evaluator, *f.market, t, f.scenario.inner, nullptr);
+  const InnerResult again =
+      *SolveMeanField(f.evaluator, *f.market, t, f.scenario.inner, &r.belief);
+  EXPECT_EQ(again.iterations, 1);
+}
+
+// A population whose net load falls steeply as believed prices rise: the
+// undamped price map overshoots (slope well below -1), so the loop must halve
+// its damping to converge.
+class SteepFakeEvaluator final : public PopulationEvaluator {
+ public:
+  explicit SteepFakeEvaluator(const Scenario& s) : s_(s) {}
+  absl::StatusOr<PopulationStats> Evaluate(const Tariff&, const PriceBelief& belief) override {
+    ++calls;
+    PopulationStats st = PopulationStats::Zero(s_.days, 3, 4, 4);
+    for (int d = 0; d < s_.days; ++d) {
+      for (int h = 0; h < 24; ++h) {
+        for (int b = 0; b < 3; ++b) {
+          st.NetLoad(d, h, b) = std::max(0.0, 4000.0 * (60.0 - belief.At(d, h, b)));
+        }
+      }
+    }
+    return st;
+  }
+  absl::StatusOr<ExploitabilityStats> Exploitability(const Tariff&, const PriceBelief&,
+                                                     const PriceBelief&) override {
+    return ExploitabilityStats{};
+  }
+  int calls = 0;
+
+ private:
+  Scenario s_;
+};
+
+TEST(EquilibriumTest, OscillatingMapIsTamedByDampingReductions) {
+  Scenario s = MakeTestScenario(10, 1);
+  s.households_represented = 1.0;
+  Fixture f(s);
+  SteepFakeEvaluator fake(s);
+  InnerLoopParams p = s.inner;
+  p.damping = 1.0;
+  const absl::StatusOr<InnerResult> solved =
+      SolveMeanField(fake, *f.market, FlatTestTariff(s, 0.1), p, nullptr);
+  ASSERT_TRUE(solved.ok()) << solved.status();
+  const InnerResult& r = *solved;
+  EXPECT_TRUE(r.converged);
+  EXPECT_GT(r.damping_reductions, 0);
+  EXPECT_LT(r.final_damping, 1.0);
+  EXPECT_EQ(fake.calls, r.iterations);
+}
+
+TEST(BaselinesTest, TouShapeBlocks) {
+  const RateShape s = TouShape({});
+  EXPECT_EQ(s[3], 0.7);
+  EXPECT_EQ(s[10], 1.0);
+  EXPECT_EQ(s[18], 1.6);
+  EXPECT_EQ(s[22], 0.7);
+}
+
+TEST(BaselinesTest, FlatTariffRecoversCost) {
+  Fixture f(MakeTestScenario(6, 2));
+  EvaluateOptions o;
+  o.measure_exploitability = false;
+  const Evaluation e = *EvaluateCostRecovering(f.evaluator, *f.market, f.scenario,
+                                               FlatTestTariff(f.scenario, 0.1), FlatShape(),
+                                               "flat", o, 6);
+  EXPECT_NEAR(e.report.cost_recovery_ratio, 1.0, 1e-4);
+  const double rate = e.tariff.import_rate_per_kwh[0][0];
+  for (double r : e.tariff.import_rate_per_kwh[0]) EXPECT_EQ(r, rate);
+}
+
+TEST(BaselinesTest, StorageShiftsLoadUnderTou) {
+  Scenario s = MakeTestScenario(10, 2);
+  Fixture smart(s);
+  s.follower.myopic = true;
+  Fixture myopic(s);
+  const Tariff t = ShapedTariff(FlatTestTariff(s, 0), TouShape({}), 0.15);
+  const InnerResult a = *SolveMeanField(smart.evaluator, *smart.market, t, s.inner, nullptr);
+  const InnerResult b = *SolveMeanField(myopic.evaluator, *myopic.market, t, s.inner, nullptr);
+  const EquilibriumReport ra = MakeReport(s, t, a, {}, "smart");
+  const EquilibriumReport rb = MakeReport(s, t, b, {}, "myopic");
+  // Storage owners charge off-peak/midday and discharge at the 16-22 peak, so
+  // their bills fall and the household peak-hour load drops.
+  double bill_smart = 0, bill_myopic = 0;
+  for (double v : a.stats.group_energy_bill_usd) bill_smart += v;
+  for (double v : b.stats.group_energy_bill_usd) bill_myopic += v;
+  EXPECT_LT(bill_smart, bill_myopic);
+  EXPECT_LT(ra.household_net_load_mw_by_hour[19], rb.household_net_load_mw_by_hour[19]);
+  for (const BehaviourReport& r : rb.behaviour) {
+    for (int h = 0; h < 24; ++h) EXPECT_EQ(r.charge_kw[h], 0.0);
+  }
+}
+
+}  // namespace
+}  // namespace smfg::env

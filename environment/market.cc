@@ -1,0 +1,73 @@
+#include "environment/market.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+
+namespace smfg::env {
+
+absl::StatusOr<std::unique_ptr<MarketClearing>> MarketClearing::Create(
+    const Scenario& scenario, const HourlyShapes& shapes, const std::vector<DayConditions>& days) {
+  SMFG_ASSIGN_OR_RETURN(std::unique_ptr<DcOpf> opf, DcOpf::Create(scenario.network));
+  return std::unique_ptr<MarketClearing>(
+      new MarketClearing(scenario, shapes, days, std::move(opf)));
+}
+
+MarketClearing::MarketClearing(const Scenario& scenario, const HourlyShapes& shapes,
+                               const std::vector<DayConditions>& days,
+                               std::unique_ptr<DcOpf> opf)
+    : scenario_(scenario), shapes_(shapes), days_(days), opf_(std::move(opf)) {}
+
+absl::StatusOr<ClearingResult> MarketClearing::Clear(const PopulationStats& stats) {
+  const Network& net = scenario_.network;
+  const int buses = static_cast<int>(net.buses.size());
+  const int days = scenario_.days;
+  ClearingResult r;
+  r.lmp = PriceBelief::Constant(days, buses, 0.0);
+  r.bus_load_mw.assign(static_cast<size_t>(days) * kHoursPerDay * buses, 0.0);
+  r.generation_cost_usd.assign(days, 0.0);
+  r.congested_hours_per_line.assign(net.lines.size(), 0);
+  std::vector<double> load(buses);
+  for (int d = 0; d < days; ++d) {
+    for (int h = 0; h < kHoursPerDay; ++h) {
+      double household_mw = 0, system_mw = 0;
+      for (int b = 0; b < buses; ++b) {
+        const double hh = scenario_.households_represented * stats.NetLoad(d, h, b) / 1000.0;
+        load[b] = ExogenousLoadMw(scenario_, shapes_, days_[d], b, h) + hh;
+        household_mw += hh;
+        system_mw += load[b];
+      }
+      auto solved = opf_->Solve(load, h);
+      if (!solved.ok()) {
+        return Annotate(solved.status(), absl::StrCat("market clearing, day ", d, " hour ", h));
+      }
+      const DispatchResult& x = *solved;
+      const size_t base = (static_cast<size_t>(d) * kHoursPerDay + h) * buses;
+      for (int b = 0; b < buses; ++b) {
+        r.lmp.lmp_per_mwh[base + b] = x.lmp_per_mwh[b];
+        r.bus_load_mw[base + b] = load[b];
+      }
+      r.generation_cost_usd[d] += x.generation_cost_per_hour;
+      for (size_t g = 0; g < net.generators.size(); ++g) {
+        if (net.generators[g].renewable) {
+          r.renewable_mwh += x.generation_mw[g];
+          r.renewable_available_mwh += net.generators[g].AvailableMw(h);
+        } else {
+          r.fossil_mwh += x.generation_mw[g];
+        }
+      }
+      for (size_t l = 0; l < net.lines.size(); ++l) {
+        if (x.line_shadow_price[l] > 1e-9) ++r.congested_hours_per_line[l];
+      }
+      r.shed_mwh += x.total_shed_mw;
+      if (x.total_shed_mw > 1e-9) ++r.shed_hours;
+      r.peak_system_load_mw = std::max(r.peak_system_load_mw, system_mw);
+      r.peak_household_net_load_mw = std::max(r.peak_household_net_load_mw, household_mw);
+    }
+  }
+  return r;
+}
+
+}  // namespace smfg::env

@@ -1,0 +1,78 @@
+// Computing the population's response to a tariff and a price belief.
+//
+// ShardKernel is the single-threaded kernel: for one logical shard it solves
+// every household-day's best response (household_solver.h) and sums the
+// outcomes into PopulationStats. PopulationEvaluator is the interface the
+// equilibrium loop talks to; LocalPopulationEvaluator runs all shards on a
+// thread pool in this process, and the distributed service implements the same
+// interface over gRPC. Either way, shard results are reduced in shard-id order.
+#ifndef SMFG_ENVIRONMENT_POPULATION_EVALUATOR_H_
+#define SMFG_ENVIRONMENT_POPULATION_EVALUATOR_H_
+
+#include "absl/status/statusor.h"
+#include "environment/population.h"
+#include "environment/population_stats.h"
+#include "environment/scenario.h"
+
+namespace smfg::env {
+
+// Retail import rates and export credits a household at `bus` faces on `day`
+// ($/kWh, 24 values each). Net billing credits the believed LMP / 1000.
+void HouseholdPrices(const Tariff& tariff, const PriceBelief& belief, int bus, int day,
+                     double* import_rate, double* export_credit);
+
+class ShardKernel {
+ public:
+  // Requires a validated scenario.
+  explicit ShardKernel(const Scenario& scenario);
+
+  PopulationStats EvaluateShard(int shard, const Tariff& tariff,
+                                const PriceBelief& belief) const;
+  // Exploitability of the shard's battery households: best response to
+  // `belief`, gain available under `realised` prices.
+  ExploitabilityStats ShardExploitability(int shard, const Tariff& tariff,
+                                          const PriceBelief& belief,
+                                          const PriceBelief& realised) const;
+
+  const Scenario& scenario() const { return scenario_; }
+  const Population& population() const { return population_; }
+  const HourlyShapes& shapes() const { return shapes_; }
+  const std::vector<DayConditions>& days() const { return days_; }
+
+ private:
+  Scenario scenario_;
+  Population population_;
+  HourlyShapes shapes_;
+  std::vector<DayConditions> days_;
+};
+
+class PopulationEvaluator {
+ public:
+  virtual ~PopulationEvaluator() = default;
+  virtual absl::StatusOr<PopulationStats> Evaluate(const Tariff& tariff,
+                                                   const PriceBelief& belief) = 0;
+  virtual absl::StatusOr<ExploitabilityStats> Exploitability(const Tariff& tariff,
+                                                             const PriceBelief& belief,
+                                                             const PriceBelief& realised) = 0;
+};
+
+class LocalPopulationEvaluator final : public PopulationEvaluator {
+ public:
+  // threads = 0 uses every core.
+  LocalPopulationEvaluator(const Scenario& scenario, int threads);
+
+  absl::StatusOr<PopulationStats> Evaluate(const Tariff& tariff,
+                                           const PriceBelief& belief) override;
+  absl::StatusOr<ExploitabilityStats> Exploitability(const Tariff& tariff,
+                                                     const PriceBelief& belief,
+                                                     const PriceBelief& realised) override;
+  const ShardKernel& kernel() const { return kernel_; }
+
+ private:
+  ShardKernel kernel_;
+  int threads_;
+};
+
+}  // namespace smfg::env
+
+#endif  // SMFG_ENVIRONMENT_POPULATION_EVALUATOR_H_

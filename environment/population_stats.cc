@@ -1,0 +1,58 @@
+#include "environment/population_stats.h"
+
+#include <algorithm>
+
+namespace smfg::env {
+
+PopulationStats PopulationStats::Zero(int days, int buses, int groups, int classes) {
+  PopulationStats s;
+  s.days = days;
+  s.buses = buses;
+  s.groups = groups;
+  s.classes = classes;
+  s.net_load_kw.assign(static_cast<size_t>(days) * kHoursPerDay * buses, 0.0);
+  for (auto* v : {&s.group_energy_bill_usd, &s.group_wear_usd, &s.group_import_kwh,
+                  &s.group_export_kwh, &s.group_households, &s.group_annual_income_usd}) {
+    v->assign(groups, 0.0);
+  }
+  s.import_kwh_bus_hour.assign(static_cast<size_t>(buses) * kHoursPerDay, 0.0);
+  s.export_kwh_bus_hour.assign(static_cast<size_t>(buses) * kHoursPerDay, 0.0);
+  s.behaviour.assign(static_cast<size_t>(classes) * kNumDerTypes * kHoursPerDay *
+                         kNumBehaviourFields, 0.0);
+  s.class_der_household_days.assign(static_cast<size_t>(classes) * kNumDerTypes, 0.0);
+  return s;
+}
+
+namespace {
+void AddInto(std::vector<double>& to, const std::vector<double>& from) {
+  for (size_t i = 0; i < to.size(); ++i) to[i] += from[i];
+}
+}  // namespace
+
+void PopulationStats::Add(const PopulationStats& o) {
+  AddInto(net_load_kw, o.net_load_kw);
+  AddInto(group_energy_bill_usd, o.group_energy_bill_usd);
+  AddInto(group_wear_usd, o.group_wear_usd);
+  AddInto(group_import_kwh, o.group_import_kwh);
+  AddInto(group_export_kwh, o.group_export_kwh);
+  AddInto(group_households, o.group_households);
+  AddInto(group_annual_income_usd, o.group_annual_income_usd);
+  AddInto(import_kwh_bus_hour, o.import_kwh_bus_hour);
+  AddInto(export_kwh_bus_hour, o.export_kwh_bus_hour);
+  AddInto(behaviour, o.behaviour);
+  AddInto(class_der_household_days, o.class_der_household_days);
+  household_days += o.household_days;
+  battery_household_days += o.battery_household_days;
+  policy_iterations += o.policy_iterations;
+  unconverged_household_days += o.unconverged_household_days;
+}
+
+void ExploitabilityStats::Add(const ExploitabilityStats& o) {
+  household_days += o.household_days;
+  sum_regularised += o.sum_regularised;
+  sum_plain += o.sum_plain;
+  max_regularised = std::max(max_regularised, o.max_regularised);
+  max_plain = std::max(max_plain, o.max_plain);
+}
+
+}  // namespace smfg::env
