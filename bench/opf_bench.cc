@@ -21,7 +21,9 @@ Network Triangle(bool quadratic) {
   Network net;
   net.buses = {{"1"}, {"2"}, {"3"}};
   const double inf = std::numeric_limits<double>::infinity();
-  net.lines = {{"1-2", 0, 1, 0.1, inf}, {"1-3", 0, 2, 0.1, 150.0}, {"2-3", 1, 2, 0.1, inf}};
+  net.lines = {{"1-2", 0, 1, 0.1, inf},
+               {"1-3", 0, 2, 0.1, 150.0},
+               {"2-3", 1, 2, 0.1, inf}};
   Generator g1;
   g1.name = "g1";
   g1.bus = 0;
@@ -42,7 +44,9 @@ Network Triangle(bool quadratic) {
 std::vector<std::vector<double>> TriangleLoads() {
   CounterRng rng(1, RngPurpose::kTest, 0);
   std::vector<std::vector<double>> loads(kLoadSequence);
-  for (auto& l : loads) l = {rng.Uniform(-20, 60), rng.Uniform(-20, 60), rng.Uniform(50, 420)};
+  for (auto& l : loads) {
+    l = {rng.Uniform(-20, 60), rng.Uniform(-20, 60), rng.Uniform(50, 420)};
+  }
   return loads;
 }
 

@@ -72,8 +72,8 @@ namespace {
 
 constexpr int kHoursPerDay = 24;
 
-// Stationarity tolerance for the post-solve check, relative to the size of the
-// marginal cost; Clp's default dual tolerance is 1e-7 on scaled values.
+// Reduced-cost tolerance of the post-solve check, relative to the magnitude of
+// the terms summed into it; Clp's own dual tolerance is 1e-7 on scaled values.
 constexpr double kStationarityTolerance = 1e-6;
 // Allowed bound/balance violation, relative to the largest load or capacity
 // (Clp's own primal tolerance is 1e-7 on the scaled problem).
@@ -144,8 +144,7 @@ absl::Status CheckSolverRange(const Network& network) {
   return absl::OkStatus();
 }
 
-}  // namespace
-
+// One hour's bounds, as applied to the model and checked by Verify().
 struct HourBounds {
   absl::Span<const double> load_mw;
   std::vector<double> gen_lower;
@@ -153,6 +152,8 @@ struct HourBounds {
   // Largest load or capacity, the scale for primal tolerances.
   double scale = 1.0;
 };
+
+}  // namespace
 
 struct DcOpf::Impl {
   ClpSimplex model;

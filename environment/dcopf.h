@@ -46,10 +46,11 @@ class DcOpf {
   // lower bound this hour is min(pmin, available).
   // Errors: INVALID_ARGUMENT for a wrong-sized/non-finite load (or one above
   // 1e9 MW) or bad hour; INTERNAL with Clp's status if the solver fails.
-  // Shedding covers any shortage, but the model has no spill: an hour whose net injection cannot be absorbed (total load
-  // below the units' minimum output, or surplus trapped behind line limits) is
-  // infeasible and returns INTERNAL "Clp status 1 (primal infeasible)". The
-  // DcOpf stays usable after any error.
+  // Shedding covers any shortage, but the model has no spill: an hour whose
+  // net injection cannot be absorbed (total load below the units' minimum
+  // output, or surplus trapped behind line limits) is infeasible and returns
+  // INTERNAL "Clp status 1 (primal infeasible)". The DcOpf stays usable after
+  // any error.
   absl::StatusOr<DispatchResult> Solve(absl::Span<const double> load_mw, int hour);
 
   const Network& network() const { return network_; }

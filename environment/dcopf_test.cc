@@ -526,7 +526,8 @@ TEST(DcOpfTest, WarmStartedSequenceMatchesColdSolves) {
       ASSERT_NE(warm, nullptr);
       CounterRng rng(seed, RngPurpose::kTest, quadratic ? 3 : 4);
       for (int step = 0; step < 40; ++step) {
-        SCOPED_TRACE(absl::StrCat("quadratic ", quadratic, " seed ", seed, " step ", step));
+        SCOPED_TRACE(
+            absl::StrCat("quadratic ", quadratic, " seed ", seed, " step ", step));
         std::vector<double> load = c.load;
         for (double& v : load) v *= rng.Uniform(0.3, 1.7);
         if (rng.Uniform() < 0.1) load[0] = -5000.0;
@@ -626,7 +627,9 @@ GlpkSolution SolveWithGlpk(const RandomCase& c) {
   EXPECT_EQ(status, GLP_OPT);
   s.objective = glp_get_obj_val(lp);
   for (int b = 0; b < n; ++b) s.lmp.push_back(glp_get_row_dual(lp, b + 1));
-  for (int l = 0; l < nl; ++l) s.shadow.push_back(std::abs(glp_get_col_dual(lp, flow0 + l)));
+  for (int l = 0; l < nl; ++l) {
+    s.shadow.push_back(std::abs(glp_get_col_dual(lp, flow0 + l)));
+  }
   // Non-unique duals need a degenerate primal: some basic variable at a bound.
   auto at_bound = [](double v, double lo, double hi) {
     return std::abs(v - lo) < 1e-7 || std::abs(v - hi) < 1e-7;
@@ -693,8 +696,8 @@ TEST(DcOpfTest, LinearMatchesGlpkOnRandomNetworks) {
     const DispatchResult& r = *solved;
     const GlpkSolution g = SolveWithGlpk(c);
     ASSERT_TRUE(g.feasible);
-    const double clp_objective =
-        r.generation_cost_per_hour + c.network.value_of_lost_load_per_mwh * r.total_shed_mw;
+    const double clp_objective = r.generation_cost_per_hour +
+                                 c.network.value_of_lost_load_per_mwh * r.total_shed_mw;
     EXPECT_NEAR(clp_objective, g.objective, 1e-6 * std::max(1.0, std::abs(g.objective)));
     ExpectKkt(c.network, c.load, c.hour, r, 1e-5);
     // Where GLPK's vertex is degenerate the LMPs are an interval and the two

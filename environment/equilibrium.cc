@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "common/status.h"
+#include "environment/anderson.h"
 
 namespace smfg::env {
 namespace {
@@ -20,6 +21,8 @@ absl::StatusOr<InnerResult> SolveMeanField(PopulationEvaluator& evaluator,
   InnerResult result;
   const bool cold = warm_start == nullptr;
   double alpha = params.damping;
+  AndersonMixer mixer(params.anderson_memory);
+  std::vector<double> next;
   double previous_residual = std::numeric_limits<double>::infinity();
   PriceBelief m = cold ? PriceBelief::Constant(market.days(), market.buses(), 0.0) : *warm_start;
   for (int j = 0; j < params.max_iterations; ++j) {
@@ -42,14 +45,18 @@ absl::StatusOr<InnerResult> SolveMeanField(PopulationEvaluator& evaluator,
       return result;
     }
     if (residual >= previous_residual) {
-      // Not contracting at this step size (overshoot or a cycle): halve it.
+      // Not contracting (overshoot or a cycle): halve the step and drop the
+      // Anderson history, which describes the map where it misled us.
       alpha = std::max(alpha * 0.5, kMinDamping);
       ++result.damping_reductions;
+      mixer.Reset();
     }
     previous_residual = residual;
-    const double step = (cold && j == 0) ? 1.0 : alpha;
-    for (size_t i = 0; i < c.size(); ++i) {
-      m.lmp_per_mwh[i] = (1.0 - step) * m.lmp_per_mwh[i] + step * c[i];
+    if (cold && j == 0) {
+      m.lmp_per_mwh = c;  // m_0 = 0 is nobody's belief: keep nothing of it
+    } else {
+      mixer.Next(m.lmp_per_mwh, c, alpha, &next);
+      m.lmp_per_mwh.swap(next);
     }
   }
   return absl::InvalidArgumentError("inner.max_iterations: must be >= 1");

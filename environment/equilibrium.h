@@ -1,7 +1,9 @@
 // The inner mean-field fixed point on prices (DESIGN §1):
 //   C_j     = Clear(stats(pi_F(tariff, m_j)))          realised LMPs
 //   r_j     = max |C_j - m_j|                           fixed-point residual, $/MWh
-//   m_{j+1} = (1 - alpha) m_j + alpha C_j               damped update
+//   m_{j+1} = (1 - alpha) m_j + alpha C_j               damped update,
+// accelerated by Anderson mixing of the last `anderson_memory` iterates
+// (anderson.h; memory 0 gives exactly the damped update above),
 // stopping at the first j with r_j < tolerance. alpha starts at `damping` and is
 // halved (down to 1/1024) whenever r_j >= r_{j-1}, so an oscillating map still
 // converges; the number of reductions is reported. The returned stats and clearing

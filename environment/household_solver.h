@@ -135,10 +135,6 @@ class HouseholdSolver {
   std::vector<double> lin_;              // scratch for the linear solves
 };
 
-// Solves A x = b in place (A is n x n, row-major) by Gaussian elimination with
-// partial pivoting; returns false if A is singular. Exposed for tests.
-bool SolveLinearSystem(int n, double* a, double* b);
-
 }  // namespace smfg::env
 
 #endif  // SMFG_ENVIRONMENT_HOUSEHOLD_SOLVER_H_

@@ -50,18 +50,6 @@ FollowerParams Params(double tau) {
   return p;
 }
 
-TEST(SolveLinearSystemTest, HandComputed) {
-  // 2x + y = 5, x + 3y = 10  ->  x = 1, y = 3.
-  double a[4] = {2, 1, 1, 3};
-  double b[2] = {5, 10};
-  ASSERT_TRUE(SolveLinearSystem(2, a, b));
-  EXPECT_NEAR(b[0], 1.0, 1e-14);
-  EXPECT_NEAR(b[1], 3.0, 1e-14);
-  double singular[4] = {1, 2, 2, 4};
-  double rhs[2] = {1, 2};
-  EXPECT_FALSE(SolveLinearSystem(2, singular, rhs));
-}
-
 // Hand-computed arbitrage: 10 kWh battery (dE = 1 kWh, K = 5 steps = 5 kW), no
 // losses, demand 2 kWh every hour, 0.10 $/kWh for hours 0-11 and 0.30 after, no
 // export credit. Without storage the bill is 24*0.1 + 24*0.3 = 9.6 $/day. The

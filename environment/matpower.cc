@@ -92,7 +92,9 @@ class Parser {
     return pos_ + ahead < text_.size() ? static_cast<unsigned char>(text_[pos_ + ahead])
                                        : -1;
   }
-  bool AtContinuation() const { return Peek() == '.' && Peek(1) == '.' && Peek(2) == '.'; }
+  bool AtContinuation() const {
+    return Peek() == '.' && Peek(1) == '.' && Peek(2) == '.';
+  }
   void SkipToEndOfLine() {
     while (!AtEnd() && Peek() != '\n') ++pos_;
   }
@@ -154,7 +156,8 @@ absl::Status Parser::ReadNumber(absl::string_view context, double* value) {
   const size_t start = pos_;
   const int line = line_;
   auto bad_token = [&]() {
-    return Error(line, absl::StrCat(context, ": non-numeric token '", TokenAt(start), "'"));
+    return Error(line,
+                 absl::StrCat(context, ": non-numeric token '", TokenAt(start), "'"));
   };
   bool negative = false;
   if (Peek() == '+' || Peek() == '-') {
@@ -246,8 +249,8 @@ absl::Status Parser::ParseMatrix(absl::string_view name, Matrix* matrix) {
   while (true) {
     SkipBlanks();
     if (AtEnd()) {
-      return Error(line_, absl::StrCat(name, ": unterminated matrix (no ']' for the '[' on line ",
-                                       matrix->line, ")"));
+      return Error(line_, absl::StrCat(name, ": unterminated matrix (no ']' for the '[' ",
+                                       "on line ", matrix->line, ")"));
     }
     const int c = Peek();
     if (c == '%') {
@@ -280,8 +283,8 @@ absl::Status Parser::SkipCellArray(absl::string_view name) {
   int depth = 0;
   while (true) {
     if (AtEnd()) {
-      return Error(line_, absl::StrCat(name, ": unterminated cell array (no '}' for the '{' on line ",
-                                       start_line, ")"));
+      return Error(line_, absl::StrCat(name, ": unterminated cell array (no '}' for the ",
+                                       "'{' on line ", start_line, ")"));
     }
     const int c = Peek();
     if (c == '\'' || c == '"') {
@@ -377,8 +380,8 @@ absl::Status Parser::ParseAssignment(absl::string_view object) {
   if (end == ';' || end == ',') {
     ++pos_;
   } else if (end != '\n' && end != -1) {
-    return Error(line_, absl::StrCat("unexpected '", TokenAt(pos_), "' after the value of ",
-                                     name));
+    return Error(line_, absl::StrCat("unexpected '", TokenAt(pos_),
+                                     "' after the value of ", name));
   }
   return absl::OkStatus();
 }
@@ -428,7 +431,8 @@ class Builder {
 
  private:
   absl::Status RowError(const Matrix& m, size_t r, absl::string_view message) const {
-    return parser_.Error(m.rows[r].line, absl::StrCat(m.name, " row ", r + 1, ": ", message));
+    return parser_.Error(m.rows[r].line,
+                         absl::StrCat(m.name, " row ", r + 1, ": ", message));
   }
   absl::StatusOr<const Matrix*> Require(const std::string& field, int min_cols) const;
   absl::StatusOr<int> BusIndex(const Matrix& m, size_t r, int col,
@@ -483,7 +487,8 @@ absl::StatusOr<MatpowerCase> Builder::Build() {
   }
   if (parser_.version != "2") {
     return parser_.Error(parser_.version_line,
-                         absl::StrCat("mpc.version is '", absl::CHexEscape(parser_.version),
+                         absl::StrCat("mpc.version is '",
+                                      absl::CHexEscape(parser_.version),
                                       "'; only MATPOWER case format version '2' is "
                                       "supported"));
   }
@@ -547,13 +552,14 @@ absl::StatusOr<MatpowerCase> Builder::Build() {
     }
     int ncost = 0;
     if (!AsInteger(c[kNcost], &ncost) || ncost < 0) {
-      return RowError(*gencost, r, absl::StrCat("NCOST must be a non-negative integer, got ",
-                                                c[kNcost]));
+      return RowError(*gencost, r,
+                      absl::StrCat("NCOST must be a non-negative integer, got ",
+                                   c[kNcost]));
     }
     if (ncost > kMaxNcost) {
       return RowError(*gencost, r,
-                      absl::StrCat("NCOST ", ncost, " is unsupported: at most ", kMaxNcost,
-                                   " coefficients (quadratic cost)"));
+                      absl::StrCat("NCOST ", ncost, " is unsupported: at most ",
+                                   kMaxNcost, " coefficients (quadratic cost)"));
     }
     if (c.size() < static_cast<size_t>(kFirstCoefficient + ncost)) {
       return RowError(*gencost, r,
@@ -573,16 +579,17 @@ absl::StatusOr<MatpowerCase> Builder::Build() {
     }
     if (coefficient[2] < 0.0) {
       return RowError(*gencost, r,
-                      absl::StrCat("quadratic coefficient must be >= 0 (convex cost), got ",
-                                   coefficient[2]));
+                      absl::StrCat("quadratic coefficient must be >= 0 (convex cost), ",
+                                   "got ", coefficient[2]));
     }
     if (!(v[kGenStatus] > 0.0)) continue;
     if (!std::isfinite(v[kPmax]) || !std::isfinite(v[kPmin])) {
-      return RowError(*gen, r, absl::StrCat("PMAX and PMIN must be finite, got ", v[kPmax],
-                                            " and ", v[kPmin]));
+      return RowError(*gen, r, absl::StrCat("PMAX and PMIN must be finite, got ",
+                                            v[kPmax], " and ", v[kPmin]));
     }
     if (v[kPmin] > v[kPmax]) {
-      return RowError(*gen, r, absl::StrCat("PMIN ", v[kPmin], " exceeds PMAX ", v[kPmax]));
+      return RowError(*gen, r,
+                      absl::StrCat("PMIN ", v[kPmin], " exceeds PMAX ", v[kPmax]));
     }
     Generator g;
     g.name = absl::StrCat("gen", r + 1);

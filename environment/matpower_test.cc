@@ -241,7 +241,8 @@ void ExpectError(const absl::StatusOr<MatpowerCase>& c, int line,
                  const std::vector<std::string>& fragments) {
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(c.status().message()), StartsWith(absl::StrCat("t.m:", line, ": ")))
+  EXPECT_THAT(std::string(c.status().message()),
+              StartsWith(absl::StrCat("t.m:", line, ": ")))
       << c.status();
   for (const std::string& f : fragments) {
     EXPECT_THAT(c.status().message(), HasSubstr(f));
@@ -352,7 +353,9 @@ TEST(MatpowerErrorTest, MissingFileIsNotFound) {
 // under ASan/UBSan too) and must either succeed with a network that validates
 // (and that the OPF accepts) or fail with a located INVALID_ARGUMENT.
 std::string Mutate(std::string text, CounterRng& rng) {
-  auto pick = [&](size_t n) { return n == 0 ? 0 : static_cast<size_t>(rng.NextU64() % n); };
+  auto pick = [&](size_t n) {
+    return n == 0 ? 0 : static_cast<size_t>(rng.NextU64() % n);
+  };
   static const char* const kGarbage[] = {
       "[", "]", ";", "{", "}", "'", "\"", "...", "%", "Inf", "-inf", "NaN", "1e999",
       "1e-999", "mpc.bus = [", "mpc.version = '2';", "=", ".", "\n", "abc", "0x10",
@@ -377,11 +380,15 @@ std::string Mutate(std::string text, CounterRng& rng) {
         }
         break;
       case 3:  // replace a character with a random byte (NUL included)
-        if (!text.empty()) text[pick(text.size())] = static_cast<char>(rng.NextU64() & 0xff);
+        if (!text.empty()) {
+          text[pick(text.size())] = static_cast<char>(rng.NextU64() & 0xff);
+        }
         break;
       case 4: {  // swap two lines
         std::vector<std::string> lines = absl::StrSplit(text, '\n');
-        if (lines.size() >= 2) std::swap(lines[pick(lines.size())], lines[pick(lines.size())]);
+        if (lines.size() >= 2) {
+          std::swap(lines[pick(lines.size())], lines[pick(lines.size())]);
+        }
         text = absl::StrJoin(lines, "\n");
         break;
       }
@@ -408,7 +415,8 @@ TEST(MatpowerFuzzTest, RandomMutationsNeverCrash) {
   for (const char* file : {"case3_triangle.m", "case5.m"}) {
     std::ifstream in(TestData(file), std::ios::binary);
     ASSERT_TRUE(in) << file;
-    bases.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    bases.emplace_back(std::istreambuf_iterator<char>(in),
+                       std::istreambuf_iterator<char>());
   }
   CounterRng rng(2024, RngPurpose::kTest, 42);
   int ok = 0, errors = 0;
@@ -423,7 +431,8 @@ TEST(MatpowerFuzzTest, RandomMutationsNeverCrash) {
       absl::StatusOr<std::unique_ptr<DcOpf>> opf = DcOpf::Create(c->network);
       if (!opf.ok()) {
         // Mutated digits can give numbers beyond the solver's range.
-        ASSERT_EQ(opf.status().code(), absl::StatusCode::kInvalidArgument) << opf.status();
+        ASSERT_EQ(opf.status().code(), absl::StatusCode::kInvalidArgument)
+            << opf.status();
         ASSERT_THAT(opf.status().message(), HasSubstr("for the solver"));
         continue;
       }

@@ -54,8 +54,8 @@ TEST(ValidateNetworkTest, RejectsDisconnectedNetwork) {
   ExpectInvalid(net, "network: buses {2} are not connected to bus 0");
   net.buses.resize(20, {"x"});
   ExpectInvalid(net,
-                "network: buses {2, 3, 4, 5, 6, 7, 8, 9, 10, 11, ... (18 in all)} are not "
-                "connected to bus 0");
+                "network: buses {2, 3, 4, 5, 6, 7, 8, 9, 10, 11, ... (18 in all)} are "
+                "not connected to bus 0");
 }
 
 TEST(ValidateNetworkTest, RejectsNegativeCapacity) {
@@ -105,14 +105,16 @@ TEST(ValidateNetworkTest, RejectsNegativeLimit) {
 TEST(ValidateNetworkTest, RejectsNonConvexCost) {
   Network net = ValidTriangle();
   net.generators[0].cost_quadratic = -0.01;
-  ExpectInvalid(net, "generators[0].cost_quadratic: must be >= 0 (convex cost), got -0.01");
+  ExpectInvalid(net,
+                "generators[0].cost_quadratic: must be >= 0 (convex cost), got -0.01");
 }
 
 TEST(ValidateNetworkTest, RejectsBadAvailability) {
   Network net = ValidTriangle();
   net.generators[0].hourly_availability.assign(23, 1.0);
   ExpectInvalid(net,
-                "generators[0].hourly_availability: must be empty or have 24 values, got 23");
+                "generators[0].hourly_availability: must be empty or have 24 values, "
+                "got 23");
   net.generators[0].hourly_availability.assign(24, 1.0);
   net.generators[0].hourly_availability[13] = 1.5;
   ExpectInvalid(net, "generators[0].hourly_availability[13]: must be in [0, 1], got 1.5");

@@ -93,6 +93,8 @@ struct InnerLoopParams {
   double damping = 0.8;           // initial alpha in m <- (1-alpha) m + alpha Clear(stats)
   double tolerance_per_mwh = 1e-6;  // stop when max |m' - m| below this
   int max_iterations = 200;
+  // Anderson acceleration window (anderson.h); 0 = plain damped iteration.
+  int anderson_memory = 5;
 };
 
 // Export credit rule for energy a household sends to the grid.

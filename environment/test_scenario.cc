@@ -10,9 +10,9 @@ Scenario MakeTestScenario(int n, int days, uint64_t seed) {
   Network& net = s.network;
   net.buses = {{"1"}, {"2"}, {"3"}};
   net.lines = {{"1-2", 0, 1, 0.1, 40}, {"2-3", 1, 2, 0.1, 40}, {"1-3", 0, 2, 0.1, 25}};
-  Generator base{"base", 0, 0, 50, 0.002, 20, 0, false, {}};
-  Generator gas{"gas", 1, 0, 40, 0.01, 35, 0, false, {}};
-  Generator peaker{"peaker", 2, 0, 30, 0.05, 80, 0, false, {}};
+  Generator base{"base", 0, 0, 50, 0.05, 18, 0, false, {}};
+  Generator gas{"gas", 1, 0, 40, 0.2, 20, 0, false, {}};
+  Generator peaker{"peaker", 2, 0, 30, 1.0, 25, 0, false, {}};
   Generator solar{"solar_farm", 0, 0, 20, 0, 0, 0, true, {}};
   for (int h = 0; h < kHoursPerDay; ++h) {
     const double x = (h + 0.5 - 6.0) / 14.0;
@@ -22,7 +22,7 @@ Scenario MakeTestScenario(int n, int days, uint64_t seed) {
   // Scaled so that n households per class per bus weigh like the default
   // scenario's 8000 per bus.
   s.households_represented = 2000.0 / n;
-  s.exogenous_mean_mw = {5, 10, 15};
+  s.exogenous_mean_mw = {10, 12, 22};
   s.income_groups = {"very_low", "low", "middle", "high"};
   auto cls = [&](const char* name, int group, double income, double demand, double c,
                  double pv, double batt) {

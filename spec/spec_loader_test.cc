@@ -271,7 +271,7 @@ TEST(SpecLoaderTest, HouseholdsPerBusCountMismatch) {
 
 TEST(SpecLoaderTest, TruncatedFileIsASyntaxErrorWithLineAndColumn) {
   const std::string original = ReadOrDie(kThreeBus);
-  const std::string content = original.substr(0, original.find("cost_linear: 35"));
+  const std::string content = original.substr(0, original.find("cost_linear: 20\n"));
   const absl::Status status = LoadStatus("truncated.textproto", content);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(Msg(status),
