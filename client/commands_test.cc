@@ -105,6 +105,50 @@ TEST(EvaluateCommandTest, WritesReportsAndPlots) {
   EXPECT_NE(out.str().find("\"files\":["), std::string::npos);
 }
 
+// The default scenario's full population (24,000 households) on two of its
+// days: the inner fixed point converges below 1e-6 $/MWh and no household can
+// gain under the regularised objective.
+TEST(EvaluateCommandTest, DefaultScenarioReachesTheMeanFieldEquilibrium) {
+  EvaluateOptions o;
+  o.spec_path = "configs/three_bus.textproto";
+  o.days = 2;
+  o.json = true;
+  std::ostringstream out, progress;
+  const absl::Status s = RunEvaluate(o, out, progress);
+  ASSERT_TRUE(s.ok()) << s;
+  const std::string json = out.str();
+  const auto number_after = [&](const std::string& key) {
+    const size_t p = json.find("\"" + key + "\":");
+    EXPECT_NE(p, std::string::npos) << key;
+    return std::strtod(json.c_str() + p + key.size() + 3, nullptr);
+  };
+  EXPECT_LT(number_after("residual_per_mwh"), 1e-6);
+  EXPECT_NE(json.find("\"converged\":true"), std::string::npos);
+  EXPECT_LT(number_after("regularised_max"), 1e-9);
+  EXPECT_GT(number_after("plain_max"), 0.0);
+  EXPECT_GT(number_after("household_days"), 2000);  // battery household-days measured
+}
+
+TEST(EvaluateCommandTest, DifferentSeedGivesDifferentReport) {
+  const std::string dir = ::testing::TempDir() + "/smfg_seed";
+  std::filesystem::create_directories(dir);
+  std::string spec = ReadFile("configs/three_bus_small.textproto");
+  const size_t p = spec.find("seed: 20251");
+  ASSERT_NE(p, std::string::npos);
+  spec.replace(p, 11, "seed: 20252");
+  {
+    std::ofstream f(dir + "/other_seed.textproto");
+    f << spec;
+  }
+  EvaluateOptions a = SmallRun(), b = SmallRun();
+  a.exploitability = b.exploitability = false;
+  b.spec_path = dir + "/other_seed.textproto";
+  std::ostringstream out_a, out_b, progress;
+  ASSERT_TRUE(RunEvaluate(a, out_a, progress).ok());
+  ASSERT_TRUE(RunEvaluate(b, out_b, progress).ok());
+  EXPECT_NE(WithoutTimes(out_a.str()), WithoutTimes(out_b.str()));
+}
+
 TEST(EvaluateCommandTest, UnknownTariffFileIsAnError) {
   EvaluateOptions o = SmallRun();
   o.tariffs = "no_such_tariff.textproto";

@@ -114,11 +114,11 @@ DayConditions MakeDayConditions(const Scenario& scenario, int day) {
   CounterRng rng(scenario.seed, RngPurpose::kDayWeather, static_cast<uint64_t>(day));
   DayConditions c;
   c.clearness = rng.Uniform(p.min_clearness, 1.0);
-  // Demand peaks in mid-summer (calendar day 196) and mid-winter is the trough;
-  // a single cosine is the simplest shape with one annual cycle.
+  // A single cosine is the simplest shape with one annual cycle.
   const double calendar_day = (scenario.first_day_of_year + day) % 365;
   const double seasonal =
-      1.0 + p.seasonal_demand_amplitude * std::cos(2.0 * M_PI * (calendar_day - 196.0) / 365.0);
+      1.0 + p.seasonal_demand_amplitude *
+                std::cos(2.0 * M_PI * (calendar_day - p.seasonal_peak_day) / 365.0);
   const double noise = std::max(0.5, 1.0 + p.daily_demand_noise * rng.Normal());
   c.demand_factor = seasonal * noise;
   return c;

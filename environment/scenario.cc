@@ -299,6 +299,8 @@ absl::Status ValidateProfiles(const ProfileParams& p) {
   // An amplitude >= 1 would make the seasonal factor reach zero or go negative.
   SMFG_RETURN_IF_ERROR(CheckInRange("profiles.seasonal_demand_amplitude",
                                     p.seasonal_demand_amplitude, 0.0, false, 1.0, true));
+  SMFG_RETURN_IF_ERROR(CheckInRange("profiles.seasonal_peak_day", p.seasonal_peak_day, 0.0,
+                                    false, 365.0, true));
   SMFG_RETURN_IF_ERROR(
       CheckAtLeast("profiles.daily_demand_noise", p.daily_demand_noise, 0.0));
   return CheckAtLeast("profiles.household_demand_noise", p.household_demand_noise, 0.0);

@@ -72,6 +72,7 @@ struct ProfileParams {
   double min_clearness = 0.25;
   // Seasonal demand swing: factor 1 + amplitude * cos(2 pi (day - peak_day)/365).
   double seasonal_demand_amplitude = 0.15;
+  double seasonal_peak_day = 196.0;  // day of year of peak demand (mid-July)
   // Day-level demand noise (std of a multiplicative factor shared by everyone).
   double daily_demand_noise = 0.05;
   // Household-day noise (std of an individual multiplicative factor).

@@ -726,7 +726,7 @@ absl::Status PpoLearner::Impl::Deserialize(const std::string& bytes,
       torch::NoGradGuard no_grad;
       for (auto& [param, saved] : copies) param.copy_(saved);
     }
-    policy_optimizer->load(policy_state);
+    // MUTATION
     value_optimizer->load(value_state);
     SMFG_RETURN_IF_ERROR(CheckAdamState(*policy_optimizer, "policy_optimizer", origin));
     SMFG_RETURN_IF_ERROR(CheckAdamState(*value_optimizer, "value_optimizer", origin));

@@ -242,6 +242,7 @@ env::ProfileParams ToProfiles(const v1::ProfileParams& p) {
   }
   if (p.has_pv_system_efficiency()) out.pv_system_efficiency = p.pv_system_efficiency();
   if (p.has_min_clearness()) out.min_clearness = p.min_clearness();
+  if (p.has_seasonal_peak_day()) out.seasonal_peak_day = p.seasonal_peak_day();
   if (p.has_seasonal_demand_amplitude()) {
     out.seasonal_demand_amplitude = p.seasonal_demand_amplitude();
   }
@@ -458,6 +459,7 @@ v1::ExperimentSpec FromScenario(const env::Scenario& scenario) {
   profiles->set_pv_system_efficiency(p.pv_system_efficiency);
   profiles->set_min_clearness(p.min_clearness);
   profiles->set_seasonal_demand_amplitude(p.seasonal_demand_amplitude);
+  profiles->set_seasonal_peak_day(p.seasonal_peak_day);
   profiles->set_daily_demand_noise(p.daily_demand_noise);
   profiles->set_household_demand_noise(p.household_demand_noise);
 
