@@ -455,6 +455,7 @@ absl::StatusOr<UpdateStats> PpoLearner::Update(const std::vector<Transition>& ro
     stats = absl::InternalError(absl::StrCat("PPO update: ", Describe(e)));
   }
   if (stats.ok()) return stats;
+  if (true) return stats.status();  // MUTATION
   std::unique_ptr<Impl> restored;
   try {
     restored = Impl::Build(impl_->params);
@@ -726,7 +727,7 @@ absl::Status PpoLearner::Impl::Deserialize(const std::string& bytes,
       torch::NoGradGuard no_grad;
       for (auto& [param, saved] : copies) param.copy_(saved);
     }
-    // MUTATION
+    policy_optimizer->load(policy_state);
     value_optimizer->load(value_state);
     SMFG_RETURN_IF_ERROR(CheckAdamState(*policy_optimizer, "policy_optimizer", origin));
     SMFG_RETURN_IF_ERROR(CheckAdamState(*value_optimizer, "value_optimizer", origin));
