@@ -74,9 +74,7 @@ double RecoveringScale(const Scenario& sc, const Tariff& tariff, const RateShape
   double bills = 0, fixed = 0, wholesale = 0;
   for (int g = 0; g < st.groups; ++g) {
     bills += st.group_energy_bill_usd[g];
-    if (g < static_cast<int>(tariff.fixed_charge_per_day.size())) {
-      fixed += tariff.fixed_charge_per_day[g] * st.group_households[g];
-    }
+    fixed += tariff.MeanFixedCharge(g, sc.days) * st.group_households[g];
   }
   for (size_t k = 0; k < st.net_load_kw.size(); ++k) {
     wholesale += inner.clearing.lmp.lmp_per_mwh[k] * st.net_load_kw[k] / 1000.0;

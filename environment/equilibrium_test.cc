@@ -171,6 +171,35 @@ TEST(EquilibriumTest, OscillatingMapIsTamedByDampingReductions) {
   EXPECT_EQ(fake.calls, r.iterations);
 }
 
+TEST(TariffTest, DailyRatesAndChargesOverrideTheStaticOnes) {
+  const Scenario s = MakeTestScenario(4, 2);
+  Tariff t = FlatTestTariff(s, 0.10);
+  t.daily_import_rate_per_kwh = {std::vector<double>(24, 0.20), std::vector<double>(24, 0.30)};
+  t.daily_fixed_charge_per_day = {{1, 2, 3, 4}, {3, 4, 5, 6}};
+  ASSERT_TRUE(ValidateTariff(t, s).ok());
+  double rate[24], credit[24];
+  HouseholdPrices(t, PriceBelief::Constant(2, 3, 40.0), 2, 1, rate, credit);
+  EXPECT_EQ(rate[5], 0.30);
+  EXPECT_DOUBLE_EQ(credit[5], 0.04);
+  EXPECT_EQ(t.FixedCharge(1, 1), 4);
+  EXPECT_EQ(t.MeanFixedCharge(3, 2), 5);
+  // Very-low-income consumers pay rate x demand: day 1's bills at 0.30 $/kWh
+  // equal 1.5x what the same demand would cost at 0.20.
+  Fixture f(s);
+  const PopulationStats st = *f.evaluator.Evaluate(t, PriceBelief::Constant(2, 3, 40.0));
+  Tariff day0_rates_on_both = t;
+  day0_rates_on_both.daily_import_rate_per_kwh[1] = t.daily_import_rate_per_kwh[0];
+  const PopulationStats base =
+      *f.evaluator.Evaluate(day0_rates_on_both, PriceBelief::Constant(2, 3, 40.0));
+  EXPECT_NEAR(st.group_bill_by_day[1 * 4 + 0], 1.5 * base.group_bill_by_day[1 * 4 + 0], 1e-9);
+  EXPECT_EQ(st.group_bill_by_day[0], base.group_bill_by_day[0]);
+
+  t.daily_import_rate_per_kwh.pop_back();
+  const absl::Status bad = ValidateTariff(t, s);
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.message().find("daily_import_rate_per_kwh: has 1 days"), std::string::npos) << bad;
+}
+
 TEST(BaselinesTest, TouShapeBlocks) {
   const RateShape s = TouShape({});
   EXPECT_EQ(s[3], 0.7);

@@ -10,9 +10,7 @@ namespace smfg::env {
 
 void HouseholdPrices(const Tariff& tariff, const PriceBelief& belief, int bus, int day,
                      double* import_rate, double* export_credit) {
-  const std::vector<double>& rates = tariff.import_rate_per_kwh.size() == 1
-                                         ? tariff.import_rate_per_kwh[0]
-                                         : tariff.import_rate_per_kwh[bus];
+  const std::vector<double>& rates = tariff.Rates(bus, day);
   for (int h = 0; h < kHoursPerDay; ++h) {
     import_rate[h] = rates[h];
     switch (tariff.export_rule) {
@@ -80,6 +78,7 @@ PopulationStats ShardKernel::EvaluateShard(int shard, const Tariff& tariff,
         st.group_export_kwh[group] += out.export_kwh[h];
       }
       st.group_energy_bill_usd[group] += out.energy_bill_usd;
+      st.group_bill_by_day[static_cast<size_t>(d) * st.groups + group] += out.energy_bill_usd;
       st.group_wear_usd[group] += out.wear_cost_usd;
       st.class_der_household_days[pop.class_index[i] * kNumDerTypes + der] += 1;
       st.household_days += 1;

@@ -15,6 +15,7 @@ PopulationStats PopulationStats::Zero(int days, int buses, int groups, int class
                   &s.group_export_kwh, &s.group_households, &s.group_annual_income_usd}) {
     v->assign(groups, 0.0);
   }
+  s.group_bill_by_day.assign(static_cast<size_t>(days) * groups, 0.0);
   s.import_kwh_bus_hour.assign(static_cast<size_t>(buses) * kHoursPerDay, 0.0);
   s.export_kwh_bus_hour.assign(static_cast<size_t>(buses) * kHoursPerDay, 0.0);
   s.behaviour.assign(static_cast<size_t>(classes) * kNumDerTypes * kHoursPerDay *
@@ -37,6 +38,7 @@ void PopulationStats::Add(const PopulationStats& o) {
   AddInto(group_export_kwh, o.group_export_kwh);
   AddInto(group_households, o.group_households);
   AddInto(group_annual_income_usd, o.group_annual_income_usd);
+  AddInto(group_bill_by_day, o.group_bill_by_day);
   AddInto(import_kwh_bus_hour, o.import_kwh_bus_hour);
   AddInto(export_kwh_bus_hour, o.export_kwh_bus_hour);
   AddInto(behaviour, o.behaviour);

@@ -48,6 +48,8 @@ struct PopulationStats {
   std::vector<double> group_wear_usd;
   std::vector<double> group_import_kwh;
   std::vector<double> group_export_kwh;
+  // Energy bills by [day][group], summed over the group's households.
+  std::vector<double> group_bill_by_day;
   // Per income group, summed over households (not days):
   std::vector<double> group_households;
   std::vector<double> group_annual_income_usd;

@@ -31,10 +31,6 @@ const char* ExportRuleName(ExportRule r) {
   return "unknown";
 }
 
-double FixedChargeOf(const Tariff& t, int group) {
-  return group < static_cast<int>(t.fixed_charge_per_day.size()) ? t.fixed_charge_per_day[group] : 0.0;
-}
-
 void FillGroups(const Scenario& sc, const Tariff& tariff, const PopulationStats& st,
                 EquilibriumReport* r) {
   const double days = sc.days;
@@ -44,7 +40,7 @@ void FillGroups(const Scenario& sc, const Tariff& tariff, const PopulationStats&
     gr.name = sc.income_groups[g];
     gr.households = st.group_households[g];
     if (gr.households > 0) {
-      const double daily = st.group_energy_bill_usd[g] / days + FixedChargeOf(tariff, g) * gr.households;
+      const double daily = st.group_energy_bill_usd[g] / days + tariff.MeanFixedCharge(g, sc.days) * gr.households;
       gr.mean_income_usd = st.group_annual_income_usd[g] / gr.households;
       gr.annual_spending_per_household_usd = 365.0 * daily / gr.households;
       gr.eei = 365.0 * daily / st.group_annual_income_usd[g];
@@ -93,7 +89,7 @@ void FillMoney(const Scenario& sc, const Tariff& tariff, const InnerResult& in,
   double bills = 0, fixed = 0;
   for (int g = 0; g < st.groups; ++g) {
     bills += st.group_energy_bill_usd[g];
-    fixed += FixedChargeOf(tariff, g) * st.group_households[g];
+    fixed += tariff.MeanFixedCharge(g, sc.days) * st.group_households[g];
   }
   double wholesale = 0;
   for (size_t k = 0; k < st.net_load_kw.size(); ++k) {
@@ -219,6 +215,16 @@ void WriteTariffJson(const Tariff& t, JsonWriter& w) {
   for (const auto& bus : t.import_rate_per_kwh) w.Numbers(bus);
   w.EndArray();
   w.Key("fixed_charge_per_day").Numbers(t.fixed_charge_per_day);
+  if (!t.daily_import_rate_per_kwh.empty()) {
+    w.Key("daily_import_rate_per_kwh").BeginArray();
+    for (const auto& day : t.daily_import_rate_per_kwh) w.Numbers(day);
+    w.EndArray();
+  }
+  if (!t.daily_fixed_charge_per_day.empty()) {
+    w.Key("daily_fixed_charge_per_day").BeginArray();
+    for (const auto& day : t.daily_fixed_charge_per_day) w.Numbers(day);
+    w.EndArray();
+  }
   w.Key("export_rule").String(ExportRuleName(t.export_rule));
   w.Key("fixed_export_credit_per_kwh").Number(t.fixed_export_credit_per_kwh);
   w.EndObject();

@@ -401,6 +401,42 @@ absl::Status ValidateScenario(const Scenario& scenario) {
                       0.0);
 }
 
+double Tariff::MeanFixedCharge(int group, int days) const {
+  if (daily_fixed_charge_per_day.empty()) return fixed_charge_per_day[group];
+  double sum = 0;
+  for (int d = 0; d < days; ++d) sum += daily_fixed_charge_per_day[d][group];
+  return sum / days;
+}
+
+namespace {
+
+absl::Status ValidateDailyTariff(const Tariff& tariff, const Scenario& scenario) {
+  const size_t days = static_cast<size_t>(scenario.days);
+  for (const auto* table : {&tariff.daily_import_rate_per_kwh, &tariff.daily_fixed_charge_per_day}) {
+    const bool rates = table == &tariff.daily_import_rate_per_kwh;
+    const char* name = rates ? "daily_import_rate_per_kwh" : "daily_fixed_charge_per_day";
+    if (table->empty()) continue;
+    if (table->size() != days) {
+      return Error(name, absl::StrCat("has ", table->size(), " days, scenario has ", days));
+    }
+    const size_t width = rates ? kHoursPerDay : scenario.income_groups.size();
+    for (size_t d = 0; d < days; ++d) {
+      const std::string path = absl::StrCat(name, "[", d, "]");
+      if ((*table)[d].size() != width) {
+        return Error(path, absl::StrCat("has ", (*table)[d].size(), " entries, expected ", width));
+      }
+      for (size_t k = 0; k < width; ++k) {
+        const std::string item = absl::StrCat(path, "[", k, "]");
+        SMFG_RETURN_IF_ERROR(rates ? CheckAtLeast(item, (*table)[d][k], 0.0)
+                                   : CheckFinite(item, (*table)[d][k]));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status ValidateTariff(const Tariff& tariff, const Scenario& scenario) {
   const size_t num_buses = scenario.network.buses.size();
   const size_t rows = tariff.import_rate_per_kwh.size();
@@ -432,6 +468,7 @@ absl::Status ValidateTariff(const Tariff& tariff, const Scenario& scenario) {
     SMFG_RETURN_IF_ERROR(CheckFinite(absl::StrCat("fixed_charge_per_day[", g, "]"),
                                      tariff.fixed_charge_per_day[g]));
   }
+  SMFG_RETURN_IF_ERROR(ValidateDailyTariff(tariff, scenario));
   switch (tariff.export_rule) {
     case ExportRule::kNetBillingLmp:
     case ExportRule::kNetMetering:

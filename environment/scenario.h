@@ -114,6 +114,23 @@ struct Tariff {
   std::vector<double> fixed_charge_per_day;
   ExportRule export_rule = ExportRule::kNetBillingLmp;
   double fixed_export_credit_per_kwh = 0.0;
+  // A leader that responds to each day's conditions posts a tariff per day.
+  // When non-empty (one entry per scenario day), these replace
+  // import_rate_per_kwh (uniform across buses) and fixed_charge_per_day.
+  std::vector<std::vector<double>> daily_import_rate_per_kwh;  // [day][hour]
+  std::vector<std::vector<double>> daily_fixed_charge_per_day;  // [day][group]
+
+  // The rates of `bus` on `day` (24 values) and the fixed charge of `group`.
+  const std::vector<double>& Rates(int bus, int day) const {
+    if (!daily_import_rate_per_kwh.empty()) return daily_import_rate_per_kwh[day];
+    return import_rate_per_kwh.size() == 1 ? import_rate_per_kwh[0] : import_rate_per_kwh[bus];
+  }
+  double FixedCharge(int group, int day) const {
+    return daily_fixed_charge_per_day.empty() ? fixed_charge_per_day[group]
+                                              : daily_fixed_charge_per_day[day][group];
+  }
+  // Fixed charge of `group` averaged over `days` days.
+  double MeanFixedCharge(int group, int days) const;
 };
 
 struct Scenario {

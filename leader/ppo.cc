@@ -455,7 +455,6 @@ absl::StatusOr<UpdateStats> PpoLearner::Update(const std::vector<Transition>& ro
     stats = absl::InternalError(absl::StrCat("PPO update: ", Describe(e)));
   }
   if (stats.ok()) return stats;
-  if (true) return stats.status();  // MUTATION
   std::unique_ptr<Impl> restored;
   try {
     restored = Impl::Build(impl_->params);
