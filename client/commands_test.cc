@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "absl/strings/str_replace.h"
 #include "gtest/gtest.h"
@@ -156,6 +157,67 @@ TEST(EvaluateCommandTest, UnknownTariffFileIsAnError) {
   const absl::Status s = RunEvaluate(o, out, progress);
   EXPECT_FALSE(s.ok());
   EXPECT_NE(std::string(s.message()).find("no_such_tariff"), std::string::npos);
+}
+
+TrainOptions SmallTraining(const std::string& dir, int iterations) {
+  TrainOptions o;
+  o.spec_path = "configs/three_bus_small.textproto";
+  o.out_dir = dir;
+  o.days = 3;
+  o.iterations = iterations;
+  o.threads = 2;
+  return o;
+}
+
+// Metrics without the wall-clock columns (the last three before the EEIs).
+std::string MetricsWithoutTimes(const std::string& dir) {
+  std::istringstream in(ReadFile(dir + "/metrics.csv"));
+  std::string line, out;
+  while (std::getline(in, line)) {
+    std::vector<std::string> cells;
+    std::stringstream ss(line);
+    for (std::string c; std::getline(ss, c, ',');) cells.push_back(c);
+    for (size_t i = 0; i < cells.size(); ++i) {
+      if (i < 13 || i > 15) out += cells[i] + ",";
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+TEST(TrainCommandTest, TrainsComparesAndResumesBitIdentically) {
+  const std::string straight = ::testing::TempDir() + "/smfg_train_straight";
+  const std::string resumed = ::testing::TempDir() + "/smfg_train_resumed";
+  std::filesystem::remove_all(straight);
+  std::filesystem::remove_all(resumed);
+  std::ostringstream out, progress;
+  ASSERT_TRUE(RunTrain(SmallTraining(straight, 3), out, progress).ok());
+  EXPECT_NE(progress.str().find("outer   3/3"), std::string::npos) << progress.str();
+  for (const char* f : {"metrics.csv", "metrics.jsonl", "learned_tariff.json", "learned_tariff.csv",
+                        "comparison.json", "learned/report.json", "flat/report.json",
+                        "tou/report.json", "plots/convergence.svg", "plots/eei_by_group.svg",
+                        "plots/battery_soc.svg", "checkpoints/loop.state"}) {
+    EXPECT_TRUE(std::filesystem::exists(straight + "/" + f)) << f;
+  }
+  // Interrupted after 2 iterations, then resumed to 3.
+  ASSERT_TRUE(RunTrain(SmallTraining(resumed, 2), out, progress).ok());
+  TrainOptions again = SmallTraining(resumed, 3);
+  EXPECT_EQ(RunTrain(again, out, progress).code(), absl::StatusCode::kFailedPrecondition);
+  again.resume = true;
+  const absl::Status s = RunTrain(again, out, progress);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(MetricsWithoutTimes(straight), MetricsWithoutTimes(resumed));
+  EXPECT_EQ(ReadFile(straight + "/learned_tariff.json"), ReadFile(resumed + "/learned_tariff.json"));
+  EXPECT_EQ(ReadFile(straight + "/comparison.json"), ReadFile(resumed + "/comparison.json"));
+}
+
+TEST(TrainCommandTest, ResumeWithoutCheckpointIsAnError) {
+  const std::string dir = ::testing::TempDir() + "/smfg_train_none";
+  std::filesystem::remove_all(dir);
+  TrainOptions o = SmallTraining(dir, 1);
+  o.resume = true;
+  std::ostringstream out, progress;
+  EXPECT_EQ(RunTrain(o, out, progress).code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace

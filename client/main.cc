@@ -15,11 +15,14 @@
 ABSL_FLAG(bool, json, false, "Print one JSON document on stdout instead of text.");
 ABSL_FLAG(std::string, tariff, "flat",
           "evaluate: comma-separated tariffs: flat, tou, or TariffFile paths.");
-ABSL_FLAG(std::string, out, "", "evaluate: directory for report JSON/CSV and SVG plots.");
+ABSL_FLAG(std::string, out, "",
+          "evaluate, train: directory for reports, metrics and SVG plots (train default: out/train).");
 ABSL_FLAG(bool, myopic, false, "evaluate: followers do not use their batteries.");
 ABSL_FLAG(bool, exploitability, true, "evaluate: measure follower exploitability.");
-ABSL_FLAG(int, threads, 0, "evaluate: worker threads (0 = all cores).");
-ABSL_FLAG(int, days, 0, "evaluate: override the spec's number of days (0 = keep).");
+ABSL_FLAG(int, threads, 0, "evaluate, train: worker threads (0 = all cores).");
+ABSL_FLAG(int, days, 0, "evaluate, train: override the spec's number of days (0 = keep).");
+ABSL_FLAG(bool, resume, false, "train: continue the run in --out from its last checkpoint.");
+ABSL_FLAG(int, iterations, 0, "train: override the spec's outer iteration budget (0 = keep).");
 ABSL_FLAG(double, load_scale, 1.0, "opf: multiply the case's bus loads by this factor.");
 ABSL_FLAG(std::string, load, "", "opf: explicit bus loads in MW, comma-separated.");
 ABSL_FLAG(int, hour, 18, "opf: hour of day (renewable availability, load shape).");
@@ -34,7 +37,10 @@ constexpr char kUsage[] =
     "                   Flags: --load, --load_scale, --hour, --json\n"
     "  evaluate SPEC    Follower mean-field equilibrium under a tariff and its report.\n"
     "                   Flags: --tariff, --out, --myopic, --exploitability, --threads,\n"
-    "                   --days, --json\n";
+    "                   --days, --json\n"
+    "  train SPEC       Learn the leader's tariff (PPO) against the followers' mean-field\n"
+    "                   equilibrium; compare with flat and the best TOU; plots.\n"
+    "                   Flags: --out, --resume, --iterations, --days, --threads, --json\n";
 
 int Fail(const absl::Status& status) {
   std::cerr << "smfg: " << status.message() << "\n";
@@ -82,6 +88,18 @@ int main(int argc, char** argv) {
     o.days = absl::GetFlag(FLAGS_days);
     o.json = absl::GetFlag(FLAGS_json);
     const absl::Status s = smfg::client::RunEvaluate(o, std::cout, std::cerr);
+    return s.ok() ? 0 : Fail(s);
+  }
+  if (command == "train") {
+    smfg::client::TrainOptions o;
+    o.spec_path = args[2];
+    if (!absl::GetFlag(FLAGS_out).empty()) o.out_dir = absl::GetFlag(FLAGS_out);
+    o.resume = absl::GetFlag(FLAGS_resume);
+    o.iterations = absl::GetFlag(FLAGS_iterations);
+    o.days = absl::GetFlag(FLAGS_days);
+    o.threads = absl::GetFlag(FLAGS_threads);
+    o.json = absl::GetFlag(FLAGS_json);
+    const absl::Status s = smfg::client::RunTrain(o, std::cout, std::cerr);
     return s.ok() ? 0 : Fail(s);
   }
   std::cerr << "smfg: unknown command '" << command << "'\n" << kUsage;

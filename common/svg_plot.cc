@@ -10,8 +10,8 @@
 namespace smfg {
 namespace {
 
-constexpr double kWidth = 720, kHeight = 420;
-constexpr double kLeft = 70, kRight = 170, kTop = 40, kBottom = 55;
+constexpr double kWidth = 780, kHeight = 420;
+constexpr double kLeft = 70, kRight = 230, kTop = 40, kBottom = 55;
 const char* const kColors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                                "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
 

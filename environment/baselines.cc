@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <utility>
 
 #include "common/status.h"
@@ -93,7 +94,8 @@ absl::StatusOr<Evaluation> EvaluateCostRecovering(PopulationEvaluator& evaluator
                                                   const RateShape& shape,
                                                   const std::string& label,
                                                   const EvaluateOptions& options,
-                                                  int max_steps) {
+                                                  int max_steps,
+                                                  const PriceBelief* warm_start) {
   // Start from the average wholesale price level of a typical system (~50 $/MWh
   // energy plus delivery); the first step corrects it.
   double mean_shape = 0;
@@ -101,11 +103,12 @@ absl::StatusOr<Evaluation> EvaluateCostRecovering(PopulationEvaluator& evaluator
   double scale = 0.10 / mean_shape;
   EvaluateOptions quiet = options;
   quiet.measure_exploitability = false;
-  PriceBelief warm;
+  PriceBelief warm = warm_start ? *warm_start : PriceBelief{};
   for (int step = 0; step < max_steps; ++step) {
     const Tariff tariff = ShapedTariff(base, shape, scale);
-    SMFG_ASSIGN_OR_RETURN(Evaluation e, EvaluateTariff(evaluator, market, scenario, tariff, label,
-                                                       quiet, step ? &warm : nullptr));
+    SMFG_ASSIGN_OR_RETURN(Evaluation e,
+                          EvaluateTariff(evaluator, market, scenario, tariff, label, quiet,
+                                         warm.lmp_per_mwh.empty() ? nullptr : &warm));
     const double next = RecoveringScale(scenario, tariff, shape, e.inner);
     warm = e.inner.belief;
     if (std::fabs(next - scale) <= 1e-7 * std::fabs(scale)) break;
@@ -113,6 +116,45 @@ absl::StatusOr<Evaluation> EvaluateCostRecovering(PopulationEvaluator& evaluator
   }
   return EvaluateTariff(evaluator, market, scenario, ShapedTariff(base, shape, scale), label,
                         options, &warm);
+}
+
+absl::StatusOr<TouSearchResult> SearchTouGrid(PopulationEvaluator& evaluator,
+                                              MarketClearing& market, const Scenario& scenario,
+                                              const Tariff& base, const ObjectiveWeights& weights,
+                                              const std::vector<double>& off_ratios,
+                                              const std::vector<double>& peak_ratios,
+                                              const EvaluateOptions& options) {
+  TouSearchResult result;
+  EvaluateOptions quiet = options;
+  quiet.measure_exploitability = false;
+  PriceBelief warm;
+  double best_objective = -std::numeric_limits<double>::infinity();
+  for (double off : off_ratios) {
+    for (double peak : peak_ratios) {
+      TouBlocks blocks;
+      blocks.off_ratio = off;
+      blocks.peak_ratio = peak;
+      SMFG_ASSIGN_OR_RETURN(
+          Evaluation e, EvaluateCostRecovering(evaluator, market, scenario, base, TouShape(blocks),
+                                               "tou", quiet, 4,
+                                               warm.lmp_per_mwh.empty() ? nullptr : &warm));
+      warm = e.inner.belief;
+      TouCandidate c{blocks, e.tariff.import_rate_per_kwh[0][blocks.mid_start] / blocks.mid_ratio,
+                     PoolObjective(scenario, e.tariff, e.inner, weights)};
+      if (c.terms.objective > best_objective) {
+        best_objective = c.terms.objective;
+        result.best_blocks = blocks;
+        result.best = std::move(e);
+      }
+      result.candidates.push_back(std::move(c));
+    }
+  }
+  if (result.candidates.empty()) return absl::InvalidArgumentError("TOU grid: no candidates");
+  // Re-evaluate the winner with the caller's options (exploitability).
+  SMFG_ASSIGN_OR_RETURN(result.best,
+                        EvaluateTariff(evaluator, market, scenario, result.best.tariff, "tou",
+                                       options, &result.best.inner.belief));
+  return result;
 }
 
 }  // namespace smfg::env

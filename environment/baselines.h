@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "environment/equilibrium.h"
+#include "environment/objective.h"
 #include "environment/report.h"
 #include "environment/scenario.h"
 
@@ -63,7 +64,29 @@ absl::StatusOr<Evaluation> EvaluateCostRecovering(PopulationEvaluator& evaluator
                                                   const RateShape& shape,
                                                   const std::string& label,
                                                   const EvaluateOptions& options,
-                                                  int max_steps = 4);
+                                                  int max_steps = 4,
+                                                  const PriceBelief* warm_start = nullptr);
+
+// The TOU baseline the learned tariff must match: every combination of
+// off-peak and on-peak ratios (mid-peak fixed at 1), each scaled to recover cost,
+// ranked by the leader objective. `best` is re-evaluated with `options`
+// (e.g. exploitability); the grid itself is solved without.
+struct TouCandidate {
+  TouBlocks blocks;
+  double scale = 0;
+  ObjectiveTerms terms;
+};
+struct TouSearchResult {
+  Evaluation best;
+  TouBlocks best_blocks;
+  std::vector<TouCandidate> candidates;
+};
+absl::StatusOr<TouSearchResult> SearchTouGrid(PopulationEvaluator& evaluator,
+                                              MarketClearing& market, const Scenario& scenario,
+                                              const Tariff& base, const ObjectiveWeights& weights,
+                                              const std::vector<double>& off_ratios,
+                                              const std::vector<double>& peak_ratios,
+                                              const EvaluateOptions& options);
 
 }  // namespace smfg::env
 

@@ -8,6 +8,7 @@
 
 #include "environment/baselines.h"
 #include "environment/market.h"
+#include "environment/objective.h"
 #include "environment/population_evaluator.h"
 #include "environment/report.h"
 #include "environment/test_scenario.h"
@@ -218,6 +219,22 @@ TEST(BaselinesTest, FlatTariffRecoversCost) {
   EXPECT_NEAR(e.report.cost_recovery_ratio, 1.0, 1e-4);
   const double rate = e.tariff.import_rate_per_kwh[0][0];
   for (double r : e.tariff.import_rate_per_kwh[0]) EXPECT_EQ(r, rate);
+}
+
+TEST(BaselinesTest, TouGridSearchPicksTheBestCandidate) {
+  Fixture f(MakeTestScenario(5, 2));
+  EvaluateOptions o;
+  o.measure_exploitability = false;
+  const TouSearchResult r = *SearchTouGrid(f.evaluator, *f.market, f.scenario,
+                                           FlatTestTariff(f.scenario, 0.1), ObjectiveWeights{},
+                                           {0.5, 0.9}, {1.2, 2.0}, o);
+  ASSERT_EQ(r.candidates.size(), 4u);
+  const double best = PoolObjective(f.scenario, r.best.tariff, r.best.inner, {}).objective;
+  for (const TouCandidate& c : r.candidates) EXPECT_LE(c.terms.objective, best + 1e-12);
+  EXPECT_NEAR(r.best.report.cost_recovery_ratio, 1.0, 1e-4);
+  const RateShape shape = TouShape(r.best_blocks);
+  EXPECT_NEAR(r.best.tariff.import_rate_per_kwh[0][18] / r.best.tariff.import_rate_per_kwh[0][3],
+              shape[18] / shape[3], 1e-12);
 }
 
 TEST(BaselinesTest, StorageShiftsLoadUnderTou) {
