@@ -301,20 +301,20 @@ TEST(SpecLoaderTest, LeaderSideRules) {
   struct Case {
     std::string from, to, expected;
   } cases[] = {
-      {"max_import_rate_per_kwh: 0.60", "max_import_rate_per_kwh: 0.01",
+      {"max_import_rate_per_kwh: 0.30", "max_import_rate_per_kwh: 0.01",
        ": tariff.min_import_rate_per_kwh: must be <= max_import_rate_per_kwh (0.01), got "
        "0.05"},
       {"export_rule: EXPORT_RULE_NET_BILLING_LMP",
        "export_rule: EXPORT_RULE_NET_BILLING_LMP fixed_export_credit_per_kwh: 0.05",
        ": tariff.fixed_export_credit_per_kwh: must be 0 unless export_rule is "
        "EXPORT_RULE_FIXED, got 0.05"},
-      {"", "learner { discount: 1 }",
+      {"policy_learning_rate: 0.003", "policy_learning_rate: 0.003 discount: 1",
        ": learner.discount: must be in (0, 1), got 1"},
       {"", "objective { w_equity: 0 w_revenue: 0 }",
        ": objective: all weights are 0"},
-      {"", "loop { max_iterations: 0 }",
+      {"max_iterations: 40", "max_iterations: 0",
        ": loop.max_iterations: must be >= 1, got 0"},
-      {"", "learner { minibatch_size: 64 }",
+      {"minibatch_size: 8", "minibatch_size: 64",
        ": learner.minibatch_size: must be <= rollout_days_per_update (32), got 64"},
       {"name: \"three_bus\"", "name: \"\"", ": name: must not be empty"},
   };
