@@ -41,12 +41,12 @@ std::vector<double> RecordNumbers(const IterationRecord& r) {
                            r.ppo.approx_kl, static_cast<double>(r.ppo.epochs_run),
                            static_cast<double>(r.ppo.minibatches),
                            r.ppo.kl_early_stop ? 1.0 : 0.0, r.seconds_rollout, r.seconds_update,
-                           r.seconds_evaluation};
+                           r.seconds_evaluation, r.seconds_population, r.seconds_clearing};
   v.insert(v.end(), r.evaluated.eei.begin(), r.evaluated.eei.end());
   return v;
 }
 
-constexpr size_t kRecordScalars = 24;
+constexpr size_t kRecordScalars = 26;
 
 IterationRecord RecordFromNumbers(const std::vector<double>& v) {
   IterationRecord r;
@@ -75,6 +75,8 @@ IterationRecord RecordFromNumbers(const std::vector<double>& v) {
   r.seconds_rollout = v[i++];
   r.seconds_update = v[i++];
   r.seconds_evaluation = v[i++];
+  r.seconds_population = v[i++];
+  r.seconds_clearing = v[i++];
   r.evaluated.eei.assign(v.begin() + i, v.end());
   return r;
 }
@@ -221,6 +223,8 @@ absl::StatusOr<IterationRecord> StackelbergTrainer::Step() {
                                             rollout_belief_.lmp_per_mwh.empty() ? nullptr
                                                                                 : &rollout_belief_));
   rec.rollout_inner_iterations = inner.iterations;
+  rec.seconds_population += inner.seconds_population;
+  rec.seconds_clearing += inner.seconds_clearing;
   const std::vector<env::ObjectiveTerms> daily =
       env::DailyObjectives(sc, sampled, inner, params_.weights);
   for (size_t d = 0; d < daily.size(); ++d) {
@@ -259,17 +263,23 @@ absl::StatusOr<IterationRecord> StackelbergTrainer::Step() {
                                             "diverged (last good checkpoint kept)"));
   }
   rec.eval_inner_iterations = eval.iterations;
+  rec.seconds_population += eval.seconds_population;
+  rec.seconds_clearing += eval.seconds_clearing;
   rec.inner_residual = eval.residual;
   rec.belief_change = MaxChange(eval.belief, eval_belief_);
   for (double r : policy.import_rate_per_kwh[0]) rec.mean_rate_per_kwh += r / env::kHoursPerDay;
   rec.seconds_evaluation = Since(start);
 
-  const bool small_step =
-      iteration_ > 0 &&
-      std::fabs(rec.evaluated.objective - previous_objective_) < params_.loop.objective_tolerance &&
-      rec.belief_change < params_.loop.mean_field_tolerance_per_mwh;
-  stall_ = small_step ? stall_ + 1 : 0;
-  previous_objective_ = rec.evaluated.objective;
+  // PPO keeps exploring, so J_k never stands still; the run has converged
+  // when it stops *improving*: no gain over the best J so far beyond the
+  // tolerance, with the equilibrium prices settled, `patience` times running.
+  const bool improved =
+      iteration_ == 0 || rec.evaluated.objective > best_objective_ + params_.loop.objective_tolerance;
+  const bool settled = rec.belief_change < params_.loop.mean_field_tolerance_per_mwh;
+  stall_ = (!improved && settled) ? stall_ + 1 : 0;
+  if (iteration_ == 0 || rec.evaluated.objective > best_objective_) {
+    best_objective_ = rec.evaluated.objective;
+  }
   eval_belief_ = eval.belief;
   last_eval_ = std::move(eval);
   iteration_ = rec.iteration;
@@ -292,7 +302,7 @@ absl::Status StackelbergTrainer::SaveCheckpoint() const {
   s << "iteration " << iteration_ << "\n";
   s << "leader " << LeaderFile(iteration_) << "\n";
   s << "stall " << stall_ << "\n";
-  s << "previous_objective " << Hex(previous_objective_) << "\n";
+  s << "best_objective " << Hex(best_objective_) << "\n";
   for (const auto* b : {&rollout_belief_, &eval_belief_}) {
     s << (b == &rollout_belief_ ? "rollout_belief " : "eval_belief ") << b->days << " "
       << b->buses << " " << NumbersLine(b->lmp_per_mwh) << "\n";
@@ -337,7 +347,7 @@ absl::Status StackelbergTrainer::Resume() {
   in >> key >> stall;
   if (key != "stall") return bad("expected 'stall'");
   in >> key >> objective_hex;
-  if (key != "previous_objective" || !in) return bad("expected 'previous_objective'");
+  if (key != "best_objective" || !in) return bad("expected 'best_objective'");
   env::PriceBelief beliefs[2];
   for (env::PriceBelief& b : beliefs) {
     in >> key >> b.days >> b.buses;
@@ -361,7 +371,7 @@ absl::Status StackelbergTrainer::Resume() {
   SMFG_RETURN_IF_ERROR(learner_->Load((fs::path(params_.checkpoint_dir) / leader_file).string()));
   iteration_ = iteration;
   stall_ = stall;
-  previous_objective_ = std::strtod(objective_hex.c_str(), nullptr);
+  best_objective_ = std::strtod(objective_hex.c_str(), nullptr);
   rollout_belief_ = std::move(beliefs[0]);
   eval_belief_ = std::move(beliefs[1]);
   history_ = std::move(history);
@@ -394,6 +404,7 @@ std::string IterationJson(const IterationRecord& r, const env::Scenario& scenari
   w.EndObject();
   w.Key("seconds").BeginObject().Key("rollout").Number(r.seconds_rollout);
   w.Key("update").Number(r.seconds_update).Key("evaluation").Number(r.seconds_evaluation);
+  w.Key("population").Number(r.seconds_population).Key("clearing").Number(r.seconds_clearing);
   w.EndObject().EndObject();
   return w.str();
 }

@@ -11,9 +11,10 @@
 //      updates the policy on the k-th rollout;
 //   4. the updated policy's mean tariff is evaluated the same way; its pool
 //      objective J_k is the iteration's figure of merit.
-// Converged when |J_k - J_{k-1}| < objective_tolerance and the evaluated price
-// belief moved by less than mean_field_tolerance_per_mwh, `patience` times in a
-// row. A checkpoint (policy, optimiser, random counters, loop state) is written
+// Converged when, `patience` iterations in a row, J_k has not improved on the
+// best J so far by more than objective_tolerance and the evaluated price belief
+// moved by less than mean_field_tolerance_per_mwh (PPO keeps exploring, so J_k
+// itself never stands still). A checkpoint (policy, optimiser, random counters, loop state) is written
 // after every `checkpoint_every`-th successful iteration; Resume() continues
 // bit-identically. A failed PPO update or a non-finite objective stops the loop
 // with an error and leaves the last checkpoint as it was.
@@ -71,6 +72,8 @@ struct IterationRecord {
   double mean_rate_per_kwh = 0;
   leader::UpdateStats ppo;
   double seconds_rollout = 0, seconds_update = 0, seconds_evaluation = 0;
+  // Of rollout + evaluation: population best responses and market clearing.
+  double seconds_population = 0, seconds_clearing = 0;
 };
 
 // Features of day d the leader conditions on: clearness - 0.625, demand factor
@@ -115,7 +118,7 @@ class StackelbergTrainer {
   std::unique_ptr<leader::PpoLearner> learner_;
   int iteration_ = 0;
   int stall_ = 0;
-  double previous_objective_ = 0;
+  double best_objective_ = 0;  // best evaluated J so far
   env::PriceBelief rollout_belief_, eval_belief_;
   env::InnerResult last_eval_;
   std::vector<IterationRecord> history_;

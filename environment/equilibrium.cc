@@ -1,6 +1,7 @@
 #include "environment/equilibrium.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <utility>
@@ -26,8 +27,13 @@ absl::StatusOr<InnerResult> SolveMeanField(PopulationEvaluator& evaluator,
   double previous_residual = std::numeric_limits<double>::infinity();
   PriceBelief m = cold ? PriceBelief::Constant(market.days(), market.buses(), 0.0) : *warm_start;
   for (int j = 0; j < params.max_iterations; ++j) {
+    auto t0 = std::chrono::steady_clock::now();
     SMFG_ASSIGN_OR_RETURN(PopulationStats stats, evaluator.Evaluate(tariff, m));
+    auto t1 = std::chrono::steady_clock::now();
     SMFG_ASSIGN_OR_RETURN(ClearingResult clearing, market.Clear(stats));
+    result.seconds_population += std::chrono::duration<double>(t1 - t0).count();
+    result.seconds_clearing +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
     const std::vector<double>& c = clearing.lmp.lmp_per_mwh;
     double residual = 0;
     for (size_t i = 0; i < c.size(); ++i) residual = std::max(residual, std::fabs(c[i] - m.lmp_per_mwh[i]));

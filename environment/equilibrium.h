@@ -32,6 +32,9 @@ struct InnerResult {
   double residual = 0.0;    // r_j, $/MWh
   bool converged = false;
   int damping_reductions = 0;
+  // Wall time spent in population evaluations and in market clearing, s.
+  double seconds_population = 0.0;
+  double seconds_clearing = 0.0;
   double final_damping = 0.0;
   std::vector<double> residual_history;
 };
