@@ -312,7 +312,7 @@ TEST(SpecLoaderTest, LeaderSideRules) {
        ": learner.discount: must be in (0, 1), got 1"},
       {"", "objective { w_equity: 0 w_revenue: 0 }",
        ": objective: all weights are 0"},
-      {"max_iterations: 40", "max_iterations: 0",
+      {"max_iterations: 60", "max_iterations: 0",
        ": loop.max_iterations: must be >= 1, got 0"},
       {"minibatch_size: 8", "minibatch_size: 64",
        ": learner.minibatch_size: must be <= rollout_days_per_update (32), got 64"},
