@@ -72,18 +72,12 @@ double RecoveringScale(const Scenario& sc, const Tariff& tariff, const RateShape
       billed_imports += rates[h] * imports;
     }
   }
-  double bills = 0, fixed = 0, wholesale = 0;
-  for (int g = 0; g < st.groups; ++g) {
-    bills += st.group_energy_bill_usd[g];
-    fixed += tariff.MeanFixedCharge(g, sc.days) * st.group_households[g];
-  }
-  for (size_t k = 0; k < st.net_load_kw.size(); ++k) {
-    wholesale += inner.clearing.lmp.lmp_per_mwh[k] * st.net_load_kw[k] / 1000.0;
-  }
+  const HouseholdMoney money = SumHouseholdMoney(st, tariff, inner.clearing.lmp, 0, sc.days);
   const double days = sc.days;
-  const double credits = (billed_imports - bills) / days;  // X, $/day
-  const double cost = wholesale / days + sc.utility_fixed_cost_per_day / sc.households_represented;
-  return (cost + credits - fixed) * days / shaped_imports;
+  const double credits = (billed_imports - money.bills) / days;  // X, $/day
+  const double cost =
+      money.wholesale / days + sc.utility_fixed_cost_per_day / sc.households_represented;
+  return (cost + credits - money.fixed_charges / days) * days / shaped_imports;
 }
 
 }  // namespace

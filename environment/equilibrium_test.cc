@@ -250,8 +250,8 @@ TEST(BaselinesTest, StorageShiftsLoadUnderTou) {
   // Storage owners charge off-peak/midday and discharge at the 16-22 peak, so
   // their bills fall and the household peak-hour load drops.
   double bill_smart = 0, bill_myopic = 0;
-  for (double v : a.stats.group_energy_bill_usd) bill_smart += v;
-  for (double v : b.stats.group_energy_bill_usd) bill_myopic += v;
+  for (int g = 0; g < 4; ++g) bill_smart += a.stats.GroupBill(g);
+  for (int g = 0; g < 4; ++g) bill_myopic += b.stats.GroupBill(g);
   EXPECT_LT(bill_smart, bill_myopic);
   EXPECT_LT(ra.household_net_load_mw_by_hour[19], rb.household_net_load_mw_by_hour[19]);
   for (const BehaviourReport& r : rb.behaviour) {

@@ -23,10 +23,10 @@ void AddDay(const Scenario& sc, const Tariff& tariff, const InnerResult& in, int
     s->spending[g] += spend;
     s->revenue += scale * spend;
   }
+  s->wholesale += scale * SumHouseholdMoney(st, tariff, in.clearing.lmp, d, d + 1).wholesale;
   const size_t per_day = static_cast<size_t>(kHoursPerDay) * st.buses;
   for (size_t k = d * per_day; k < (d + 1) * per_day; ++k) {
     const double lmp = in.clearing.lmp.lmp_per_mwh[k];
-    s->wholesale += scale * lmp * st.net_load_kw[k] / 1000.0;
     s->lmp_sum += lmp;
     s->lmp_sum2 += lmp * lmp;
     s->lmp_count += 1;

@@ -77,7 +77,6 @@ PopulationStats ShardKernel::EvaluateShard(int shard, const Tariff& tariff,
         st.group_import_kwh[group] += out.import_kwh[h];
         st.group_export_kwh[group] += out.export_kwh[h];
       }
-      st.group_energy_bill_usd[group] += out.energy_bill_usd;
       st.group_bill_by_day[static_cast<size_t>(d) * st.groups + group] += out.energy_bill_usd;
       st.group_wear_usd[group] += out.wear_cost_usd;
       st.class_der_household_days[pop.class_index[i] * kNumDerTypes + der] += 1;

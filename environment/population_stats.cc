@@ -11,7 +11,7 @@ PopulationStats PopulationStats::Zero(int days, int buses, int groups, int class
   s.groups = groups;
   s.classes = classes;
   s.net_load_kw.assign(static_cast<size_t>(days) * kHoursPerDay * buses, 0.0);
-  for (auto* v : {&s.group_energy_bill_usd, &s.group_wear_usd, &s.group_import_kwh,
+  for (auto* v : {&s.group_wear_usd, &s.group_import_kwh,
                   &s.group_export_kwh, &s.group_households, &s.group_annual_income_usd}) {
     v->assign(groups, 0.0);
   }
@@ -32,7 +32,6 @@ void AddInto(std::vector<double>& to, const std::vector<double>& from) {
 
 void PopulationStats::Add(const PopulationStats& o) {
   AddInto(net_load_kw, o.net_load_kw);
-  AddInto(group_energy_bill_usd, o.group_energy_bill_usd);
   AddInto(group_wear_usd, o.group_wear_usd);
   AddInto(group_import_kwh, o.group_import_kwh);
   AddInto(group_export_kwh, o.group_export_kwh);
@@ -47,6 +46,22 @@ void PopulationStats::Add(const PopulationStats& o) {
   battery_household_days += o.battery_household_days;
   policy_iterations += o.policy_iterations;
   unconverged_household_days += o.unconverged_household_days;
+}
+
+HouseholdMoney SumHouseholdMoney(const PopulationStats& st, const Tariff& tariff,
+                                 const PriceBelief& lmp, int first_day, int end_day) {
+  HouseholdMoney m;
+  for (int d = first_day; d < end_day; ++d) {
+    for (int g = 0; g < st.groups; ++g) {
+      m.bills += st.group_bill_by_day[static_cast<size_t>(d) * st.groups + g];
+      m.fixed_charges += tariff.FixedCharge(g, d) * st.group_households[g];
+    }
+  }
+  const size_t per_day = static_cast<size_t>(kHoursPerDay) * st.buses;
+  for (size_t k = first_day * per_day; k < end_day * per_day; ++k) {
+    m.wholesale += lmp.lmp_per_mwh[k] * st.net_load_kw[k] / 1000.0;
+  }
+  return m;
 }
 
 void ExploitabilityStats::Add(const ExploitabilityStats& o) {

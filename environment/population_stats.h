@@ -44,11 +44,11 @@ struct PopulationStats {
   // summed over the simulated households: [day][hour][bus].
   std::vector<double> net_load_kw;
   // Per income group, summed over households and days:
-  std::vector<double> group_energy_bill_usd;  // sum_h rate*import - credit*export
   std::vector<double> group_wear_usd;
   std::vector<double> group_import_kwh;
   std::vector<double> group_export_kwh;
-  // Energy bills by [day][group], summed over the group's households.
+  // Energy bills (sum_h rate * import - credit * export) by [day][group],
+  // summed over the group's households.
   std::vector<double> group_bill_by_day;
   // Per income group, summed over households (not days):
   std::vector<double> group_households;
@@ -68,6 +68,13 @@ struct PopulationStats {
   static PopulationStats Zero(int days, int buses, int groups, int classes);
   // Elementwise sum; both must have the same shape.
   void Add(const PopulationStats& other);
+
+  // Group g's energy bills summed over all days, $.
+  double GroupBill(int group) const {
+    double total = 0;
+    for (int d = 0; d < days; ++d) total += group_bill_by_day[static_cast<size_t>(d) * groups + group];
+    return total;
+  }
 
   double& NetLoad(int day, int hour, int bus) {
     return net_load_kw[(static_cast<size_t>(day) * kHoursPerDay + hour) * buses + bus];
@@ -92,6 +99,18 @@ struct ExploitabilityStats {
   double MeanRegularised() const { return household_days ? sum_regularised / household_days : 0; }
   double MeanPlain() const { return household_days ? sum_plain / household_days : 0; }
 };
+
+// The simulated households' money over days [first_day, end_day), in $ (not
+// scaled by households_represented): energy bills, fixed charges, and the
+// wholesale cost of their net load at `lmp` — the utility buys its customers'
+// net load at the bus LMP of the hour.
+struct HouseholdMoney {
+  double bills = 0.0;
+  double fixed_charges = 0.0;
+  double wholesale = 0.0;
+};
+HouseholdMoney SumHouseholdMoney(const PopulationStats& stats, const Tariff& tariff,
+                                 const PriceBelief& lmp, int first_day, int end_day);
 
 }  // namespace smfg::env
 

@@ -40,7 +40,7 @@ void FillGroups(const Scenario& sc, const Tariff& tariff, const PopulationStats&
     gr.name = sc.income_groups[g];
     gr.households = st.group_households[g];
     if (gr.households > 0) {
-      const double daily = st.group_energy_bill_usd[g] / days + tariff.MeanFixedCharge(g, sc.days) * gr.households;
+      const double daily = st.GroupBill(g) / days + tariff.MeanFixedCharge(g, sc.days) * gr.households;
       gr.mean_income_usd = st.group_annual_income_usd[g] / gr.households;
       gr.annual_spending_per_household_usd = 365.0 * daily / gr.households;
       gr.eei = 365.0 * daily / st.group_annual_income_usd[g];
@@ -86,23 +86,14 @@ void FillMoney(const Scenario& sc, const Tariff& tariff, const InnerResult& in,
                EquilibriumReport* r) {
   const PopulationStats& st = in.stats;
   const double scale = sc.households_represented;
-  double bills = 0, fixed = 0;
-  for (int g = 0; g < st.groups; ++g) {
-    bills += st.group_energy_bill_usd[g];
-    fixed += tariff.MeanFixedCharge(g, sc.days) * st.group_households[g];
-  }
-  double wholesale = 0;
-  for (size_t k = 0; k < st.net_load_kw.size(); ++k) {
-    // The utility buys its customers' net load at the realised LMP.
-    wholesale += in.clearing.lmp.lmp_per_mwh[k] * st.net_load_kw[k] / 1000.0;
-  }
+  const HouseholdMoney money = SumHouseholdMoney(st, tariff, in.clearing.lmp, 0, sc.days);
   for (size_t k = 0; k < st.net_load_kw.size(); ++k) {
     const int hour = static_cast<int>((k / st.buses) % kHoursPerDay);
     r->household_net_load_mw_by_hour[hour] += scale * st.net_load_kw[k] / 1000.0 / sc.days;
     r->system_load_mw_by_hour[hour] += in.clearing.bus_load_mw[k] / sc.days;
   }
-  r->revenue_per_day_usd = scale * (bills / sc.days + fixed);
-  r->wholesale_cost_per_day_usd = scale * wholesale / sc.days;
+  r->revenue_per_day_usd = scale * (money.bills + money.fixed_charges) / sc.days;
+  r->wholesale_cost_per_day_usd = scale * money.wholesale / sc.days;
   r->total_cost_per_day_usd = r->wholesale_cost_per_day_usd + sc.utility_fixed_cost_per_day;
   r->cost_recovery_ratio =
       r->total_cost_per_day_usd != 0 ? r->revenue_per_day_usd / r->total_cost_per_day_usd : 0;
