@@ -211,6 +211,29 @@ TEST(TrainCommandTest, TrainsComparesAndResumesBitIdentically) {
   EXPECT_EQ(ReadFile(straight + "/comparison.json"), ReadFile(resumed + "/comparison.json"));
 }
 
+// The README's experiment as scripts/demo runs it: it converges, and the
+// learned tariff beats flat and matches or beats the best TOU on the objective.
+TEST(TrainCommandTest, DefaultExperimentBeatsTheBaselines) {
+  const std::string dir = ::testing::TempDir() + "/smfg_train_default";
+  std::filesystem::remove_all(dir);
+  TrainOptions o;
+  o.spec_path = "configs/three_bus_small.textproto";
+  o.out_dir = dir;
+  o.json = true;
+  std::ostringstream out, progress;
+  const absl::Status s = RunTrain(o, out, progress);
+  ASSERT_TRUE(s.ok()) << s;
+  const std::string json = out.str();
+  const auto objective = [&](const std::string& name) {
+    const size_t p = json.find("\"" + name + "\":{\"objective\":");
+    EXPECT_NE(p, std::string::npos) << name << " in " << json;
+    return std::strtod(json.c_str() + p + name.size() + 16, nullptr);
+  };
+  EXPECT_NE(json.find("\"converged\":true"), std::string::npos) << json;
+  EXPECT_GT(objective("learned"), objective("flat"));
+  EXPECT_GE(objective("learned"), objective("tou"));
+}
+
 TEST(TrainCommandTest, ResumeWithoutCheckpointIsAnError) {
   const std::string dir = ::testing::TempDir() + "/smfg_train_none";
   std::filesystem::remove_all(dir);

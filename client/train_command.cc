@@ -81,7 +81,9 @@ std::string MetricsCsv(const std::vector<coordinator::IterationRecord>& history,
   std::string s = "iteration,objective,eei_spread,recovery_gap,lmp_std,mean_rate_per_kwh,"
                   "rollout_mean_reward,rollout_inner_iterations,eval_inner_iterations,"
                   "inner_residual_per_mwh,belief_change_per_mwh,approx_kl,entropy,"
-                  "seconds_rollout,seconds_update,seconds_evaluation";
+                  "seconds_rollout,seconds_update,seconds_evaluation,"
+                  "exploitability_regularised_max,exploitability_plain_mean";
+  for (const env::Bus& b : sc.network.buses) absl::StrAppend(&s, ",lmp_mean_", b.name, ",lmp_std_", b.name);
   for (const std::string& g : sc.income_groups) absl::StrAppend(&s, ",eei_", g);
   s += "\n";
   for (const auto& r : history) {
@@ -92,6 +94,11 @@ std::string MetricsCsv(const std::vector<coordinator::IterationRecord>& history,
                           r.eval_inner_iterations, r.inner_residual, r.belief_change,
                           r.ppo.approx_kl, r.ppo.entropy, r.seconds_rollout, r.seconds_update,
                           r.seconds_evaluation);
+    absl::StrAppendFormat(&s, ",%.3g,%.6g", r.exploitability_regularised_max,
+                          r.exploitability_plain_mean);
+    for (size_t b = 0; b < r.lmp_mean_by_bus.size(); ++b) {
+      absl::StrAppendFormat(&s, ",%.8g,%.8g", r.lmp_mean_by_bus[b], r.lmp_std_by_bus[b]);
+    }
     for (double e : r.evaluated.eei) absl::StrAppendFormat(&s, ",%.10g", e);
     s += "\n";
   }

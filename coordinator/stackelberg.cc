@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "common/json.h"
 #include "common/status.h"
+#include "environment/report.h"
 #include "leader/ppo_math.h"
 
 namespace smfg::coordinator {
@@ -26,6 +27,14 @@ constexpr char kStateFile[] = "loop.state";
 constexpr char kStateMagic[] = "smfg-loop-state-v1";
 
 std::string LeaderFile(int iteration) { return absl::StrCat("leader-", iteration, ".ckpt"); }
+
+// Posted prices have finite precision: rates in micro-dollars per kWh, fixed
+// charges in micro-dollars per day. Besides being what a utility can post, this
+// keeps every reported number of a resumed run identical to an uninterrupted
+// one: LibTorch's BLAS may round the first forward pass after a checkpoint is
+// loaded in a new process differently in the last bit, which the quantisation
+// absorbs (MODEL.md §9).
+double Posted(double value) { return std::round(value * 1e6) / 1e6; }
 
 // Doubles travel through checkpoints as hex floats: exact and still readable.
 std::string Hex(double v) { return absl::StrFormat("%a", v); }
@@ -41,15 +50,23 @@ std::vector<double> RecordNumbers(const IterationRecord& r) {
                            r.ppo.approx_kl, static_cast<double>(r.ppo.epochs_run),
                            static_cast<double>(r.ppo.minibatches),
                            r.ppo.kl_early_stop ? 1.0 : 0.0, r.seconds_rollout, r.seconds_update,
-                           r.seconds_evaluation, r.seconds_population, r.seconds_clearing};
+                           r.seconds_evaluation, r.seconds_population, r.seconds_clearing,
+                           r.exploitability_regularised_max, r.exploitability_plain_mean,
+                           static_cast<double>(r.lmp_mean_by_bus.size()),
+                           static_cast<double>(r.evaluated.eei.size())};
+  // Variable-length tails, their sizes given above.
+  v.insert(v.end(), r.lmp_mean_by_bus.begin(), r.lmp_mean_by_bus.end());
+  v.insert(v.end(), r.lmp_std_by_bus.begin(), r.lmp_std_by_bus.end());
   v.insert(v.end(), r.evaluated.eei.begin(), r.evaluated.eei.end());
   return v;
 }
 
-constexpr size_t kRecordScalars = 26;
+constexpr size_t kRecordScalars = 30;
 
-IterationRecord RecordFromNumbers(const std::vector<double>& v) {
-  IterationRecord r;
+// Returns false if the variable-length tails do not match their sizes.
+bool RecordFromNumbers(const std::vector<double>& v, IterationRecord* out) {
+  if (v.size() < kRecordScalars) return false;
+  IterationRecord& r = *out;
   size_t i = 0;
   r.iteration = static_cast<int>(v[i++]);
   r.evaluated.eei_spread = v[i++];
@@ -77,8 +94,19 @@ IterationRecord RecordFromNumbers(const std::vector<double>& v) {
   r.seconds_evaluation = v[i++];
   r.seconds_population = v[i++];
   r.seconds_clearing = v[i++];
-  r.evaluated.eei.assign(v.begin() + i, v.end());
-  return r;
+  r.exploitability_regularised_max = v[i++];
+  r.exploitability_plain_mean = v[i++];
+  const double buses = v[i++], groups = v[i++];
+  if (buses < 0 || groups < 0 || v.size() != i + 2 * buses + groups) return false;
+  const auto take = [&](size_t n) {
+    std::vector<double> part(v.begin() + i, v.begin() + i + n);
+    i += n;
+    return part;
+  };
+  r.lmp_mean_by_bus = take(static_cast<size_t>(buses));
+  r.lmp_std_by_bus = take(static_cast<size_t>(buses));
+  r.evaluated.eei = take(static_cast<size_t>(groups));
+  return true;
 }
 
 std::string NumbersLine(const std::vector<double>& v) {
@@ -177,11 +205,11 @@ env::Tariff StackelbergTrainer::TariffFromActions(
   for (size_t d = 0; d < raw.size(); ++d) {
     for (int h = 0; h < env::kHoursPerDay; ++h) {
       t.daily_import_rate_per_kwh[d][h] =
-          leader::SquashToRange(raw[d][h], b.min_rate_per_kwh, b.max_rate_per_kwh);
+          Posted(leader::SquashToRange(raw[d][h], b.min_rate_per_kwh, b.max_rate_per_kwh));
     }
     for (size_t g = env::kHoursPerDay; g < raw[d].size(); ++g) {
-      t.daily_fixed_charge_per_day[d].push_back(leader::SquashToRange(
-          raw[d][g], b.min_fixed_charge_per_day, b.max_fixed_charge_per_day));
+      t.daily_fixed_charge_per_day[d].push_back(Posted(leader::SquashToRange(
+          raw[d][g], b.min_fixed_charge_per_day, b.max_fixed_charge_per_day)));
     }
   }
   // The static rows stay meaningful for reports: the mean over days.
@@ -267,6 +295,15 @@ absl::StatusOr<IterationRecord> StackelbergTrainer::Step() {
   rec.seconds_clearing += eval.seconds_clearing;
   rec.inner_residual = eval.residual;
   rec.belief_change = MaxChange(eval.belief, eval_belief_);
+  SMFG_ASSIGN_OR_RETURN(env::ExploitabilityStats exploit,
+                        evaluator_->Exploitability(policy, eval.belief, eval.clearing.lmp));
+  rec.exploitability_regularised_max = exploit.max_regularised;
+  rec.exploitability_plain_mean = exploit.MeanPlain();
+  const env::EquilibriumReport report = env::MakeReport(sc, policy, eval, exploit, "learned");
+  for (const env::BusPriceReport& b : report.buses) {
+    rec.lmp_mean_by_bus.push_back(b.mean);
+    rec.lmp_std_by_bus.push_back(b.std);
+  }
   for (double r : policy.import_rate_per_kwh[0]) rec.mean_rate_per_kwh += r / env::kHoursPerDay;
   rec.seconds_evaluation = Since(start);
 
@@ -365,8 +402,9 @@ absl::Status StackelbergTrainer::Resume() {
   for (size_t i = 0; i < records; ++i) {
     if (!std::getline(in, line)) return bad("truncated history");
     SMFG_ASSIGN_OR_RETURN(std::vector<double> v, ParseNumbers(line, "history"));
-    if (v.size() < kRecordScalars) return bad("short history record");
-    history.push_back(RecordFromNumbers(v));
+    IterationRecord record;
+    if (!RecordFromNumbers(v, &record)) return bad("malformed history record");
+    history.push_back(std::move(record));
   }
   SMFG_RETURN_IF_ERROR(learner_->Load((fs::path(params_.checkpoint_dir) / leader_file).string()));
   iteration_ = iteration;
@@ -396,6 +434,10 @@ std::string IterationJson(const IterationRecord& r, const env::Scenario& scenari
   w.Key("inner_iterations").BeginObject().Key("rollout").Int(r.rollout_inner_iterations);
   w.Key("evaluation").Int(r.eval_inner_iterations).EndObject();
   w.Key("inner_residual_per_mwh").Number(r.inner_residual);
+  w.Key("lmp_mean_by_bus").Numbers(r.lmp_mean_by_bus);
+  w.Key("lmp_std_by_bus").Numbers(r.lmp_std_by_bus);
+  w.Key("exploitability").BeginObject().Key("regularised_max").Number(r.exploitability_regularised_max);
+  w.Key("plain_mean").Number(r.exploitability_plain_mean).EndObject();
   w.Key("belief_change_per_mwh").Number(r.belief_change);
   w.Key("ppo").BeginObject().Key("policy_loss").Number(r.ppo.policy_loss);
   w.Key("value_loss").Number(r.ppo.value_loss).Key("entropy").Number(r.ppo.entropy);

@@ -70,6 +70,10 @@ struct IterationRecord {
   double inner_residual = 0;        // of the evaluated equilibrium, $/MWh
   double belief_change = 0;         // max |m_k - m_{k-1}|, $/MWh
   double mean_rate_per_kwh = 0;
+  // LMP mean and standard deviation per bus at the evaluated equilibrium, $/MWh.
+  std::vector<double> lmp_mean_by_bus, lmp_std_by_bus;
+  // Follower exploitability at the evaluated equilibrium, $/household-day.
+  double exploitability_regularised_max = 0, exploitability_plain_mean = 0;
   leader::UpdateStats ppo;
   double seconds_rollout = 0, seconds_update = 0, seconds_evaluation = 0;
   // Of rollout + evaluation: population best responses and market clearing.

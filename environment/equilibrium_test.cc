@@ -114,6 +114,22 @@ TEST(EquilibriumTest, ResultsDoNotDependOnThreads) {
             FormatReportJson(MakeReport(s, t, b, {}, "x")));
 }
 
+TEST(EquilibriumTest, ExploitabilityIsDeterministic) {
+  const Scenario s = MakeTestScenario(8, 2);
+  const Tariff t = FlatTestTariff(s, 0.15);
+  Fixture one(s, 1), two(s, 2);
+  const InnerResult r = *SolveMeanField(one.evaluator, *one.market, t, s.inner, nullptr);
+  const ExploitabilityStats a = *one.evaluator.Exploitability(t, r.belief, r.clearing.lmp);
+  const ExploitabilityStats b = *two.evaluator.Exploitability(t, r.belief, r.clearing.lmp);
+  const ExploitabilityStats c = *one.evaluator.Exploitability(t, r.belief, r.clearing.lmp);
+  for (const ExploitabilityStats* x : {&b, &c}) {
+    EXPECT_EQ(a.sum_regularised, x->sum_regularised);
+    EXPECT_EQ(a.max_regularised, x->max_regularised);
+    EXPECT_EQ(a.sum_plain, x->sum_plain);
+    EXPECT_EQ(a.max_plain, x->max_plain);
+  }
+}
+
 TEST(EquilibriumTest, WarmStartFromEquilibriumStopsAtOnce) {
   Fixture f(MakeTestScenario(6, 2));
   const Tariff t = FlatTestTariff(f.scenario, 0.15);
