@@ -30,10 +30,8 @@ std::string LeaderFile(int iteration) { return absl::StrCat("leader-", iteration
 
 // Posted prices have finite precision: rates in micro-dollars per kWh, fixed
 // charges in micro-dollars per day. Besides being what a utility can post, this
-// keeps every reported number of a resumed run identical to an uninterrupted
-// one: LibTorch's BLAS may round the first forward pass after a checkpoint is
-// loaded in a new process differently in the last bit, which the quantisation
-// absorbs (MODEL.md §9).
+// keeps last-bit noise in the policy network from reaching the followers
+// (MODEL.md §9).
 double Posted(double value) { return std::round(value * 1e6) / 1e6; }
 
 // Doubles travel through checkpoints as hex floats: exact and still readable.

@@ -1,7 +1,8 @@
 // DC-OPF on COIN-OR Clp.
 //
-// Model layout (one ClpSimplex per DcOpf, built once; Solve() changes only row
-// and column bounds so every hour is a warm start from the previous basis):
+// Model layout (one ClpSimplex per DcOpf, built once; Solve() copies it and
+// changes only row and column bounds, so every hour starts from the same model
+// and its answer depends on that hour's data alone):
 //   columns: p_g (one per generator), shed_n (one per bus, upper bound
 //            max(load_n, 0) so buses without positive load cannot shed),
 //            theta_n for buses 1..N-1 (bus 0 is the reference; leaving its
@@ -26,7 +27,7 @@
 // signs, PTDF-consistent congestion components) on 1000 random congested
 // networks (20000 once by hand), so no second method is needed for the duals.
 // Linear networks (all a = 0) never load a quadratic objective and use dual
-// simplex, the natural warm start after rhs (load) changes.
+// simplex.
 //
 // Clp is nevertheless not trusted blindly. Found by dcopf_test's random and
 // GLPK cross-checks:
@@ -41,10 +42,11 @@
 // path of reactance at most sum_l x_l, so |theta_n| <= F * sum_l x_l /
 // base_mva; we use twice that. (2) Every answer goes through Verify(), a full
 // KKT check from the network data (sufficient for optimality of this convex
-// problem). (3) A failed or unverified solve is retried with the other simplex
-// (LP), then on a fresh copy of the unsolved model, so an error is exactly what
-// a newly created DcOpf would report: INTERNAL, e.g. for a truly infeasible
-// hour (net injection the network cannot absorb; the model has no spill).
+// problem). (3) Every solve starts from a copy of the unsolved model (no warm
+// start: see Solve()), and a failed or unverified LP solve is retried with the
+// other simplex, so an error is exactly what a newly created DcOpf would
+// report: INTERNAL, e.g. for a truly infeasible hour (net injection the network
+// cannot absorb; the model has no spill).
 #include "environment/dcopf.h"
 
 #include <algorithm>
@@ -80,11 +82,6 @@ constexpr double kStationarityTolerance = 1e-6;
 constexpr double kFeasibilityTolerance = 1e-7;
 // Duals this small are solver noise on a non-binding limit row.
 constexpr double kDualNoise = 1e-9;
-// Clp startFinishOptions for the warm start: 1 keeps the factorization and
-// work areas after a solve, 2 reuses them in the next one. Only valid right
-// after a successful warm solve; fallbacks rebuild from scratch.
-constexpr int kKeepFactorization = 1;
-constexpr int kReuseFactorization = 2;
 // Clp aborts (assert) on objective coefficients >= 1e25 and loses accuracy
 // long before; real networks sit many orders of magnitude inside this.
 constexpr double kMaxMagnitude = 1e9;
@@ -166,13 +163,9 @@ struct DcOpf::Impl {
   std::vector<double> susceptance_mw;  // b_l = base_mva / x_l, per line
   // sum_l x_l / base_mva: radians per MW along the longest possible path.
   double total_reactance_per_mw = 0.0;
-  // Current box on the angle columns, only ever widened.
+  // This hour's box on the angle columns.
   double theta_bound = 0.0;
-  // Whether the last solve was a successful warm start that kept Clp's
-  // factorization for the next one.
-  bool factorization_kept = false;
-  // The model as built, never solved: the restart point when a warm-started
-  // model has got into a state Clp cannot recover from.
+  // The model as built, never solved: every solve starts from a copy.
   std::unique_ptr<ClpSimplex> pristine;
 
   int ThetaCol(int bus) const { return bus == 0 ? -1 : theta_col0 + bus - 1; }
@@ -437,44 +430,31 @@ absl::StatusOr<DispatchResult> DcOpf::Solve(absl::Span<const double> load_mw,
     bounds.scale = std::max(bounds.scale, std::abs(upper));
   }
   // Never binding (see the top of this file); keeps Clp off free columns.
-  // Only widened, so that hours differing in load do not move the box.
-  m.theta_bound = std::max(
-      m.theta_bound, 2.0 * (total_gen_bound + total_abs_load) * m.total_reactance_per_mw);
+  // A function of this hour's data only, like everything else in a solve.
+  m.theta_bound = 2.0 * (total_gen_bound + total_abs_load) * m.total_reactance_per_mw;
 
-  // Warm start first; then, for LP, the other simplex from the same basis;
-  // then the same again on a fresh copy of the model, so that a failure here
-  // is exactly what a newly created DcOpf would report.
-  struct Attempt {
-    bool fresh;
-    bool primal;
-  };
-  static constexpr Attempt kLinearAttempts[] = {
-      {false, false}, {false, true}, {true, false}, {true, true}};
-  static constexpr Attempt kQuadraticAttempts[] = {{false, true}, {true, true}};
-  const absl::Span<const Attempt> attempts =
-      m.quadratic ? absl::MakeConstSpan(kQuadraticAttempts)
-                  : absl::MakeConstSpan(kLinearAttempts);
+  // Every solve starts from the model as built, never from the previous
+  // hour's basis: a warm start made the answer depend, in its last bits, on
+  // which hour was solved before, and the determinism contract (DESIGN §4)
+  // needs clearing to be a function of this hour's data alone (a resumed or
+  // re-distributed run clears hours in a different order). For LP, dual
+  // simplex first, then primal.
+  static constexpr bool kLinearPrimal[] = {false, true};
+  static constexpr bool kQuadraticPrimal[] = {true};
+  const absl::Span<const bool> attempts =
+      m.quadratic ? absl::MakeConstSpan(kQuadraticPrimal) : absl::MakeConstSpan(kLinearPrimal);
 
   absl::Status solve_status;
   bool solved = false;
   try {
-    m.ApplyBounds(bounds);
     for (size_t i = 0; i < attempts.size() && !solved; ++i) {
-      const Attempt& attempt = attempts[i];
-      int options = 0;
-      if (i == 0) {
-        options = kKeepFactorization | (m.factorization_kept ? kReuseFactorization : 0);
-      }
-      if (attempt.fresh) {
-        m.model = *m.pristine;
-        m.ApplyBounds(bounds);
-      }
-      if (attempt.primal) {
-        m.model.primal(0, options);
+      m.model = *m.pristine;
+      m.ApplyBounds(bounds);
+      if (attempts[i]) {
+        m.model.primal();
       } else {
-        m.model.dual(0, options);
+        m.model.dual();
       }
-      m.factorization_kept = i == 0;
       const int status = m.model.status();
       if (status != 0) {
         solve_status = absl::InternalError(absl::StrCat(
@@ -489,7 +469,6 @@ absl::StatusOr<DispatchResult> DcOpf::Solve(absl::Span<const double> load_mw,
       solved = solve_status.ok();
     }
   } catch (const CoinError& e) {
-    m.factorization_kept = false;
     return absl::InternalError(absl::StrCat("Clp failed: ", e.className(),
                                             "::", e.methodName(), ": ", e.message()));
   }
