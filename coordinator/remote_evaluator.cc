@@ -1,0 +1,73 @@
+#include "coordinator/remote_evaluator.h"
+
+#include <utility>
+
+#include "common/status.h"
+#include "spec/spec_convert.h"
+
+namespace smfg::coordinator {
+
+RemotePopulationEvaluator::RemotePopulationEvaluator(WorkerPool* pool,
+                                                     const env::Scenario& scenario,
+                                                     RemoteEvaluatorOptions options)
+    : pool_(pool),
+      options_(std::move(options)),
+      shards_(scenario.shards),
+      shape_(spec::StatsShape::Of(scenario)),
+      wire_scenario_(std::make_shared<const v1::Scenario>(spec::FromScenario(scenario).scenario())),
+      fingerprint_(spec::ScenarioFingerprint(*wire_scenario_)) {}
+
+JobSpec RemotePopulationEvaluator::BaseJob() const {
+  JobSpec job;
+  job.experiment_id = options_.experiment_id;
+  job.scenario_fingerprint = fingerprint_;
+  job.scenario = wire_scenario_;
+  job.shards = shards_;
+  job.shape = shape_;
+  return job;
+}
+
+JobWaitOptions RemotePopulationEvaluator::WaitOptions() const {
+  JobWaitOptions wait;
+  wait.no_worker_timeout = options_.worker_wait_timeout;
+  wait.on_waiting_for_workers = options_.on_waiting_for_workers;
+  return wait;
+}
+
+absl::StatusOr<env::PopulationStats> RemotePopulationEvaluator::Evaluate(
+    const env::Tariff& tariff, const env::PriceBelief& belief) {
+  // Inputs no worker could read would be failed by every worker in turn.
+  SMFG_RETURN_IF_ERROR(spec::CheckKernelInputs(tariff, belief, shape_));
+  JobSpec job = BaseJob();
+  job.kind = v1::WORK_KIND_EVALUATE;
+  auto payload = std::make_shared<v1::WorkItem>();
+  *payload->mutable_evaluate()->mutable_tariff() = spec::TariffToProto(tariff);
+  *payload->mutable_evaluate()->mutable_belief() = spec::BeliefToProto(belief);
+  job.payload = std::move(payload);
+  SMFG_ASSIGN_OR_RETURN(JobResults results, pool_->RunJob(job, WaitOptions()));
+  // Same reduction order as LocalPopulationEvaluator::Evaluate.
+  env::PopulationStats total = std::move(results.population[0]);
+  for (int s = 1; s < shards_; ++s) total.Add(results.population[s]);
+  return total;
+}
+
+absl::StatusOr<env::ExploitabilityStats> RemotePopulationEvaluator::Exploitability(
+    const env::Tariff& tariff, const env::PriceBelief& belief, const env::PriceBelief& realised) {
+  SMFG_RETURN_IF_ERROR(spec::CheckKernelInputs(tariff, belief, shape_));
+  SMFG_RETURN_IF_ERROR(Annotate(spec::CheckKernelInputs(tariff, realised, shape_), "realised"));
+  JobSpec job = BaseJob();
+  job.kind = v1::WORK_KIND_EXPLOITABILITY;
+  auto payload = std::make_shared<v1::WorkItem>();
+  v1::ExploitabilityPayload* p = payload->mutable_exploitability();
+  *p->mutable_tariff() = spec::TariffToProto(tariff);
+  *p->mutable_belief() = spec::BeliefToProto(belief);
+  *p->mutable_realised() = spec::BeliefToProto(realised);
+  job.payload = std::move(payload);
+  SMFG_ASSIGN_OR_RETURN(JobResults results, pool_->RunJob(job, WaitOptions()));
+  // Same reduction order as LocalPopulationEvaluator::Exploitability.
+  env::ExploitabilityStats total;
+  for (const env::ExploitabilityStats& part : results.exploitability) total.Add(part);
+  return total;
+}
+
+}  // namespace smfg::coordinator

@@ -1,0 +1,66 @@
+// env::PopulationEvaluator over remote workers (DESIGN §3, §4).
+//
+// Each call becomes one WorkerPool job over all logical shards of the
+// scenario; workers compute shards with env::ShardKernel, and the per-shard
+// results are reduced here in shard-id order exactly as
+// env::LocalPopulationEvaluator does (PopulationStats: parts[0] then Add of
+// 1..n-1; ExploitabilityStats: Add of 0..n-1 into a zero value). The totals
+// are therefore bit-identical to the local evaluator's for any number of
+// workers, any assignment of shards, and any reassignment after failures.
+#ifndef SMFG_COORDINATOR_REMOTE_EVALUATOR_H_
+#define SMFG_COORDINATOR_REMOTE_EVALUATOR_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/time/time.h"
+#include "coordinator/worker_pool.h"
+#include "environment/population_evaluator.h"
+
+namespace smfg::coordinator {
+
+struct RemoteEvaluatorOptions {
+  std::string experiment_id = "default";
+  // How long a call waits with no live worker before returning UNAVAILABLE.
+  absl::Duration worker_wait_timeout = absl::Minutes(5);
+  // Called whenever a call starts waiting for a worker to register (after
+  // the waiting message is logged); e.g. to export a metric.
+  std::function<void()> on_waiting_for_workers;
+};
+
+class RemotePopulationEvaluator final : public env::PopulationEvaluator {
+ public:
+  // `pool` must outlive the evaluator. `scenario` must be valid; it is sent to
+  // workers as smfg.v1.Scenario (spec::FromScenario), which round-trips.
+  RemotePopulationEvaluator(WorkerPool* pool, const env::Scenario& scenario,
+                            RemoteEvaluatorOptions options = {});
+
+  // Errors: INVALID_ARGUMENT when the kernel could not read the tariff or
+  // belief (spec::CheckKernelInputs), before anything is sent; UNAVAILABLE
+  // when no worker was live for options.worker_wait_timeout; ABORTED when a
+  // shard kept failing (WorkerPoolOptions::max_shard_failures).
+  absl::StatusOr<env::PopulationStats> Evaluate(const env::Tariff& tariff,
+                                                const env::PriceBelief& belief) override;
+  absl::StatusOr<env::ExploitabilityStats> Exploitability(
+      const env::Tariff& tariff, const env::PriceBelief& belief,
+      const env::PriceBelief& realised) override;
+
+  uint64_t scenario_fingerprint() const { return fingerprint_; }
+
+ private:
+  JobSpec BaseJob() const;
+  JobWaitOptions WaitOptions() const;
+
+  WorkerPool* pool_;
+  const RemoteEvaluatorOptions options_;
+  const int shards_;
+  const spec::StatsShape shape_;
+  std::shared_ptr<const v1::Scenario> wire_scenario_;
+  uint64_t fingerprint_ = 0;
+};
+
+}  // namespace smfg::coordinator
+
+#endif  // SMFG_COORDINATOR_REMOTE_EVALUATOR_H_

@@ -1,0 +1,221 @@
+// The coordinator's side of the worker protocol (proto/smfg/v1/worker.proto):
+// the registry of workers, the queue of shard work, and the thin gRPC service
+// that exposes it.
+//
+// Model. A job is one population computation (Evaluate or Exploitability) over
+// all logical shards of a scenario. Its shards wait in a pending set; a worker
+// that long-polls GetWork receives the lowest pending shards, at most
+// ceil(job shards / live workers) of them, as one work item with a fresh work
+// id. A work item ends in exactly one of three ways:
+//   - its result is accepted (SubmitResult with matching worker, work id,
+//     shard list, sizes, finite values);
+//   - it is taken back: the worker reported an error, sent an invalid result,
+//     missed the item's deadline (Options::work_deadline) or missed its
+//     heartbeat (Options::heartbeat_timeout, which also marks it dead). Its
+//     shards return to the pending set; the worker's `reassignments` and
+//     `failures` counters grow;
+//   - the same worker calls GetWork again: a worker computes one item at a
+//     time, so it has lost the item (e.g. the response missed its deadline);
+//     the item is taken back without counting a failure;
+//   - its job ends (finished, or failed).
+// A result quoting a work id that has ended is stale (FAILED_PRECONDITION) and
+// changes nothing. Because results are kept per shard and reduced in shard-id
+// order by the caller, who computed which shard never changes a bit of the
+// totals (DESIGN §4).
+//
+// Time is absl::Now(); liveness is checked whenever a job waits and whenever a
+// worker polls, so no background thread is needed.
+#ifndef SMFG_COORDINATOR_WORKER_POOL_H_
+#define SMFG_COORDINATOR_WORKER_POOL_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "environment/population_stats.h"
+#include "grpcpp/grpcpp.h"
+#include "smfg/v1/worker.grpc.pb.h"
+#include "spec/wire_convert.h"
+
+namespace smfg::coordinator {
+
+struct WorkerPoolOptions {
+  // A worker not heard from (any RPC) for this long is dead.
+  absl::Duration heartbeat_timeout = absl::Seconds(15);
+  // Heartbeat period asked of workers; well below heartbeat_timeout.
+  absl::Duration heartbeat_interval = absl::Seconds(3);
+  // Time a worker has to return a work item before it is reassigned.
+  absl::Duration work_deadline = absl::Minutes(10);
+  // Longest server-side wait of one GetWork long poll.
+  absl::Duration max_long_poll = absl::Seconds(20);
+  // A job fails (ABORTED) once one of its shards has been taken back this
+  // many times for a failure (error report, invalid result, missed deadline,
+  // worker death), so a shard that no worker can compute cannot loop forever.
+  int max_shard_failures = 5;
+};
+
+// Per-worker counters (kept after a worker dies, for metrics).
+struct WorkerCounters {
+  std::string worker_id;
+  std::string name;
+  bool live = false;
+  int64_t items_assigned = 0;
+  int64_t items_completed = 0;
+  int64_t shards_completed = 0;
+  // Items taken back from this worker and put up for reassignment.
+  int64_t reassignments = 0;
+  // Missed deadlines or heartbeats, error reports, invalid results.
+  int64_t failures = 0;
+  // SubmitResult calls refused (stale, not owned, invalid).
+  int64_t rejected_results = 0;
+};
+
+// One population computation over shards [0, shards) of a scenario.
+struct JobSpec {
+  std::string experiment_id;
+  uint64_t scenario_fingerprint = 0;
+  // Sent with an item when the worker does not hold the fingerprint.
+  std::shared_ptr<const v1::Scenario> scenario;
+  int shards = 0;
+  // Expected shape of each shard's PopulationStats (EVALUATE jobs).
+  spec::StatsShape shape;
+  v1::WorkKind kind = v1::WORK_KIND_UNSPECIFIED;
+  // Carries the payload (evaluate / exploitability) shared by all items.
+  std::shared_ptr<const v1::WorkItem> payload;
+};
+
+// Per-shard results, indexed by shard id; one of the two is filled.
+struct JobResults {
+  std::vector<env::PopulationStats> population;
+  std::vector<env::ExploitabilityStats> exploitability;
+};
+
+struct JobWaitOptions {
+  // How long the job may go without any live worker before it fails with
+  // UNAVAILABLE.
+  absl::Duration no_worker_timeout = absl::Minutes(5);
+  // Called (without locks held) each time the job starts waiting for a worker
+  // to register, after the waiting message is logged to stderr.
+  std::function<void()> on_waiting_for_workers;
+};
+
+class WorkerPool {
+ public:
+  explicit WorkerPool(WorkerPoolOptions options = {});
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  // RPC cores. NOT_FOUND: unknown or dead worker id (the worker re-registers).
+  v1::RegisterResponse Register(const v1::RegisterRequest& request);
+  absl::Status Heartbeat(const v1::HeartbeatRequest& request);
+  // Waits until an item is available, `wait_until`, Shutdown(), or
+  // `cancelled()` (polled at least every second) and returns the item or an
+  // empty response.
+  absl::StatusOr<v1::GetWorkResponse> GetWork(const v1::GetWorkRequest& request,
+                                              absl::Time wait_until,
+                                              const std::function<bool()>& cancelled = nullptr);
+  // FAILED_PRECONDITION: stale/unknown work id or an item owned by another
+  // worker (nothing changes), or a result for a shard the item does not hold
+  // (the item is reassigned). INVALID_ARGUMENT: results that do not decode or
+  // do not fit the item (the item is reassigned). NOT_FOUND: unknown worker.
+  // A non-empty error_message is accepted (OK) and reassigns the item.
+  absl::Status SubmitResult(const v1::SubmitResultRequest& request);
+
+  // Runs a job to completion on the registered workers; blocks. UNAVAILABLE
+  // when no worker was live for wait.no_worker_timeout, or after Shutdown();
+  // ABORTED when a shard failed Options::max_shard_failures times.
+  // Thread-safe: several jobs may run at once and are served oldest first.
+  absl::StatusOr<JobResults> RunJob(const JobSpec& job, const JobWaitOptions& wait);
+
+  // Wakes every waiter; later GetWork return empty and RunJob UNAVAILABLE.
+  void Shutdown();
+
+  std::vector<WorkerCounters> Workers() const;
+  int LiveWorkers() const;
+  // Waits until at least `n` workers are live; false after `timeout`.
+  bool WaitForLiveWorkers(int n, absl::Duration timeout) const;
+  // Number of times a job had to wait for a worker to register.
+  int64_t worker_waits() const;
+
+ private:
+  struct Worker {
+    WorkerCounters counters;
+    absl::Time last_seen;
+  };
+  struct Assignment {
+    uint64_t job_id = 0;
+    std::string worker_id;
+    std::vector<int> shards;
+    absl::Time deadline;
+  };
+  struct Job {
+    JobSpec spec;
+    std::set<int> pending;
+    int remaining = 0;
+    JobResults results;
+    std::map<int, int> shard_failures;
+    absl::Status failure;  // set when the job must end unsuccessfully
+  };
+
+  // Returns the assignment's shards to its job's pending set. `failure`
+  // (non-OK) counts against the shards and, unless `worker_already_charged`,
+  // the worker.
+  void RequeueLocked(uint64_t work_id, const absl::Status& failure, bool worker_already_charged)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Declares silent workers dead and takes back overdue items.
+  void SweepLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The earliest time SweepLocked could change something.
+  absl::Time NextSweepLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int LiveWorkersLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends a job: forgets it and every assignment of it.
+  void EraseJobLocked(uint64_t job_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status AcceptResultLocked(const v1::SubmitResultRequest& request, Assignment& a,
+                                  Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const WorkerPoolOptions options_;
+  mutable absl::Mutex mu_;
+  mutable absl::CondVar changed_;  // work, results, workers or shutdown changed
+  std::map<std::string, Worker> workers_ ABSL_GUARDED_BY(mu_);
+  std::map<uint64_t, Assignment> assignments_ ABSL_GUARDED_BY(mu_);  // by work id
+  std::map<uint64_t, Job> jobs_ ABSL_GUARDED_BY(mu_);                 // by job id
+  uint64_t next_worker_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t next_work_id_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t next_job_id_ ABSL_GUARDED_BY(mu_) = 1;
+  int64_t worker_waits_ ABSL_GUARDED_BY(mu_) = 0;
+  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// absl::Status -> grpc::Status with the same code and message.
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// The gRPC service: converts and delegates to a WorkerPool (not owned).
+class WorkerServiceImpl final : public v1::WorkerService::Service {
+ public:
+  explicit WorkerServiceImpl(WorkerPool* pool) : pool_(pool) {}
+  grpc::Status Register(grpc::ServerContext* context, const v1::RegisterRequest* request,
+                        v1::RegisterResponse* response) override;
+  // Waits until shortly before the client's deadline (and at most
+  // WorkerPoolOptions::max_long_poll) so the answer arrives in time.
+  grpc::Status GetWork(grpc::ServerContext* context, const v1::GetWorkRequest* request,
+                       v1::GetWorkResponse* response) override;
+  grpc::Status SubmitResult(grpc::ServerContext* context, const v1::SubmitResultRequest* request,
+                            v1::SubmitResultResponse* response) override;
+  grpc::Status Heartbeat(grpc::ServerContext* context, const v1::HeartbeatRequest* request,
+                         v1::HeartbeatResponse* response) override;
+
+ private:
+  WorkerPool* pool_;
+};
+
+}  // namespace smfg::coordinator
+
+#endif  // SMFG_COORDINATOR_WORKER_POOL_H_

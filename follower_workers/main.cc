@@ -1,0 +1,125 @@
+// smfg-worker: computes shards for a coordinator.
+//
+//   smfg-worker --coordinator HOST:PORT [--threads N] [--name NAME]
+//
+// The coordinator's address is all a worker needs (DESIGN §3), so
+// `docker compose up --scale worker=N` works. SIGINT/SIGTERM stop it cleanly.
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "follower_workers/worker_client.h"
+#include "grpcpp/grpcpp.h"
+
+namespace smfg::workers {
+namespace {
+
+struct Options {
+  std::string coordinator;  // HOST:PORT
+  int threads = 1;
+  std::string name;  // default: host name and pid
+
+  absl::Status Validate() const {
+    if (coordinator.empty()) return absl::InvalidArgumentError("--coordinator: required");
+    if (coordinator.find(':') == std::string::npos) {
+      return absl::InvalidArgumentError("--coordinator: expected HOST:PORT, got '" +
+                                        coordinator + "'");
+    }
+    if (threads < 1 || threads > 1024) {
+      return absl::InvalidArgumentError(absl::StrCat("--threads: ", threads, " not in [1, 1024]"));
+    }
+    return absl::OkStatus();
+  }
+};
+
+absl::Status ParseFlags(int argc, char** argv, Options* options) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    std::string value;
+    std::string name = flag;
+    const size_t eq = flag.find('=');
+    if (eq != std::string::npos) {
+      name = flag.substr(0, eq);
+      value = flag.substr(eq + 1);
+    } else if (flag == "--coordinator" || flag == "--threads" || flag == "--name") {
+      if (i + 1 >= argc) return absl::InvalidArgumentError(flag + ": missing value");
+      value = argv[++i];
+    }
+    if (name == "--coordinator") {
+      options->coordinator = value;
+    } else if (name == "--threads") {
+      if (!absl::SimpleAtoi(value, &options->threads)) {
+        return absl::InvalidArgumentError("--threads: not an integer: '" + value + "'");
+      }
+    } else if (name == "--name") {
+      options->name = value;
+    } else {
+      return absl::InvalidArgumentError("unknown flag '" + flag + "'");
+    }
+  }
+  if (options->name.empty()) {
+    char host[HOST_NAME_MAX + 1] = {};
+    gethostname(host, sizeof(host) - 1);
+    options->name = absl::StrCat(host, "-", getpid());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunWorker(const Options& options) {
+  // Signals are taken synchronously by one thread, so Stop() never runs in a
+  // signal handler. Blocked before any thread starts so all inherit the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  WorkerClientOptions client_options;
+  client_options.name = options.name;
+  client_options.threads = options.threads;
+  WorkerClient client(
+      grpc::CreateChannel(options.coordinator, grpc::InsecureChannelCredentials()),
+      client_options);
+  std::thread signal_thread([&] {
+    int received = 0;
+    sigwait(&signals, &received);
+    std::fprintf(stderr, "smfg-worker: signal %d, stopping\n", received);
+    client.Stop();
+  });
+  std::fprintf(stderr, "smfg-worker %s: serving coordinator %s with %d thread(s)\n",
+               options.name.c_str(), options.coordinator.c_str(), options.threads);
+  const absl::Status status = client.Run();
+  // Run() returns only after Stop(), which only the signal thread calls, so
+  // that thread has finished waiting.
+  signal_thread.join();
+  return status;
+}
+
+}  // namespace
+}  // namespace smfg::workers
+
+int main(int argc, char** argv) {
+  smfg::workers::Options options;
+  absl::Status status = smfg::workers::ParseFlags(argc, argv, &options);
+  if (status.ok()) status = options.Validate();
+  if (!status.ok()) {
+    std::fprintf(stderr, "smfg-worker: %s\nusage: smfg-worker --coordinator HOST:PORT "
+                 "[--threads N] [--name NAME]\n", std::string(status.message()).c_str());
+    return 2;
+  }
+  status = smfg::workers::RunWorker(options);
+  if (!status.ok()) {
+    std::fprintf(stderr, "smfg-worker: %s\n", std::string(status.message()).c_str());
+    return 1;
+  }
+  return 0;
+}
