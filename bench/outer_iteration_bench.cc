@@ -1,5 +1,6 @@
 // Wall time of one outer iteration of the Stackelberg loop and its split:
-// leader PPO update vs the followers' best responses vs market clearing.
+// leader PPO update vs the followers' best responses vs market clearing vs the
+// per-iteration exploitability measurement.
 //   build/bench/outer_iteration_bench [SPEC] [DAYS] [ITERATIONS]
 // defaults: configs/three_bus_small.textproto, 10 days, 12 iterations. Prints
 // the median of each component over the iterations after the first (which
@@ -50,7 +51,7 @@ int main(int argc, char** argv) {
   p.loop.max_iterations = iterations;
   auto trainer = *coordinator::StackelbergTrainer::Create(p, &evaluator, market.get(),
                                                           evaluator.kernel().days());
-  std::vector<double> total, update, population, clearing, other;
+  std::vector<double> total, update, population, clearing, exploitability, other;
   for (int k = 0; k < iterations; ++k) {
     auto r = trainer->Step();
     if (!r.ok()) {
@@ -63,7 +64,9 @@ int main(int argc, char** argv) {
     update.push_back(r->seconds_update);
     population.push_back(r->seconds_population);
     clearing.push_back(r->seconds_clearing);
-    other.push_back(t - r->seconds_update - r->seconds_population - r->seconds_clearing);
+    exploitability.push_back(r->seconds_exploitability);
+    other.push_back(t - r->seconds_update - r->seconds_population - r->seconds_clearing -
+                    r->seconds_exploitability);
   }
   const double m = Median(total);
   std::printf("spec %s, %d households, %d days, %zu iterations measured\n", spec_path.c_str(),
@@ -72,6 +75,7 @@ int main(int argc, char** argv) {
   std::printf("  leader PPO update       %8.3f s  (%4.1f %%)\n", Median(update), 100 * Median(update) / m);
   std::printf("  follower best responses %8.3f s  (%4.1f %%)\n", Median(population), 100 * Median(population) / m);
   std::printf("  market clearing         %8.3f s  (%4.1f %%)\n", Median(clearing), 100 * Median(clearing) / m);
+  std::printf("  exploitability check    %8.3f s  (%4.1f %%)\n", Median(exploitability), 100 * Median(exploitability) / m);
   std::printf("  objective, bookkeeping  %8.3f s  (%4.1f %%)\n", Median(other), 100 * Median(other) / m);
   return 0;
 }

@@ -49,7 +49,8 @@ std::vector<double> RecordNumbers(const IterationRecord& r) {
                            static_cast<double>(r.ppo.minibatches),
                            r.ppo.kl_early_stop ? 1.0 : 0.0, r.seconds_rollout, r.seconds_update,
                            r.seconds_evaluation, r.seconds_population, r.seconds_clearing,
-                           r.exploitability_regularised_max, r.exploitability_plain_mean,
+                           r.seconds_exploitability, r.exploitability_regularised_max,
+                           r.exploitability_plain_mean,
                            static_cast<double>(r.lmp_mean_by_bus.size()),
                            static_cast<double>(r.evaluated.eei.size())};
   // Variable-length tails, their sizes given above.
@@ -59,7 +60,7 @@ std::vector<double> RecordNumbers(const IterationRecord& r) {
   return v;
 }
 
-constexpr size_t kRecordScalars = 30;
+constexpr size_t kRecordScalars = 31;
 
 // Returns false if the variable-length tails do not match their sizes.
 bool RecordFromNumbers(const std::vector<double>& v, IterationRecord* out) {
@@ -92,6 +93,7 @@ bool RecordFromNumbers(const std::vector<double>& v, IterationRecord* out) {
   r.seconds_evaluation = v[i++];
   r.seconds_population = v[i++];
   r.seconds_clearing = v[i++];
+  r.seconds_exploitability = v[i++];
   r.exploitability_regularised_max = v[i++];
   r.exploitability_plain_mean = v[i++];
   const double buses = v[i++], groups = v[i++];
@@ -293,8 +295,10 @@ absl::StatusOr<IterationRecord> StackelbergTrainer::Step() {
   rec.seconds_clearing += eval.seconds_clearing;
   rec.inner_residual = eval.residual;
   rec.belief_change = MaxChange(eval.belief, eval_belief_);
+  const auto exploit_start = Clock::now();
   SMFG_ASSIGN_OR_RETURN(env::ExploitabilityStats exploit,
                         evaluator_->Exploitability(policy, eval.belief, eval.clearing.lmp));
+  rec.seconds_exploitability = Since(exploit_start);
   rec.exploitability_regularised_max = exploit.max_regularised;
   rec.exploitability_plain_mean = exploit.MeanPlain();
   const env::EquilibriumReport report = env::MakeReport(sc, policy, eval, exploit, "learned");
@@ -445,6 +449,7 @@ std::string IterationJson(const IterationRecord& r, const env::Scenario& scenari
   w.Key("seconds").BeginObject().Key("rollout").Number(r.seconds_rollout);
   w.Key("update").Number(r.seconds_update).Key("evaluation").Number(r.seconds_evaluation);
   w.Key("population").Number(r.seconds_population).Key("clearing").Number(r.seconds_clearing);
+  w.Key("exploitability").Number(r.seconds_exploitability);
   w.EndObject().EndObject();
   return w.str();
 }

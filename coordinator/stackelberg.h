@@ -78,6 +78,8 @@ struct IterationRecord {
   double seconds_rollout = 0, seconds_update = 0, seconds_evaluation = 0;
   // Of rollout + evaluation: population best responses and market clearing.
   double seconds_population = 0, seconds_clearing = 0;
+  // Of the evaluation: measuring the followers' exploitability.
+  double seconds_exploitability = 0;
 };
 
 // Features of day d the leader conditions on: clearness - 0.625, demand factor
