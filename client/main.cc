@@ -1,5 +1,6 @@
 // The `smfg` command-line tool. Flags are parsed here into the Options structs
 // of commands.h; everything else lives in testable functions.
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -11,12 +12,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "client/commands.h"
+#include "client/remote_commands.h"
 
 ABSL_FLAG(bool, json, false, "Print one JSON document on stdout instead of text.");
 ABSL_FLAG(std::string, tariff, "flat",
           "evaluate: comma-separated tariffs: flat, tou, or TariffFile paths.");
 ABSL_FLAG(std::string, out, "",
-          "evaluate, train: directory for reports, metrics and SVG plots (train default: out/train).");
+          "evaluate, train, results: directory for reports, metrics and SVG plots (train default: out/train).");
 ABSL_FLAG(bool, myopic, false, "evaluate: followers do not use their batteries.");
 ABSL_FLAG(bool, exploitability, true, "evaluate: measure follower exploitability.");
 ABSL_FLAG(int, threads, 0, "evaluate, train: worker threads (0 = all cores).");
@@ -26,6 +28,13 @@ ABSL_FLAG(int, iterations, 0, "train: override the spec's outer iteration budget
 ABSL_FLAG(double, load_scale, 1.0, "opf: multiply the case's bus loads by this factor.");
 ABSL_FLAG(std::string, load, "", "opf: explicit bus loads in MW, comma-separated.");
 ABSL_FLAG(int, hour, 18, "opf: hour of day (renewable availability, load shape).");
+ABSL_FLAG(std::string, coordinator, "",
+          "submit, watch, list, get, cancel, results: the coordinator's HOST:PORT "
+          "(default: $SMFG_COORDINATOR).");
+ABSL_FLAG(std::string, key, "", "submit: idempotency key (default: a fresh one).");
+ABSL_FLAG(std::string, status, "", "list: only experiments with this status (e.g. RUNNING).");
+ABSL_FLAG(int, limit, 0, "list: at most this many (0 = all).");
+ABSL_FLAG(int, rpc_timeout_s, 30, "remote commands: deadline of each RPC, seconds.");
 
 namespace {
 
@@ -40,11 +49,29 @@ constexpr char kUsage[] =
     "                   --days, --json\n"
     "  train SPEC       Learn the leader's tariff (PPO) against the followers' mean-field\n"
     "                   equilibrium; compare with flat and the best TOU; plots.\n"
-    "                   Flags: --out, --resume, --iterations, --days, --threads, --json\n";
+    "                   Flags: --out, --resume, --iterations, --days, --threads, --json\n"
+    "Remote commands (an smfg-coordinator at --coordinator or $SMFG_COORDINATOR):\n"
+    "  submit SPEC      Submit an experiment; prints its id. Flags: --key\n"
+    "  watch ID         Progress lines until the experiment ends.\n"
+    "  list             Experiments, newest first. Flags: --status, --limit\n"
+    "  get ID           One experiment's status.\n"
+    "  cancel ID        Stop an experiment at its next outer iteration.\n"
+    "  results ID       Download the result files. Flags: --out (required)\n";
 
 int Fail(const absl::Status& status) {
   std::cerr << "smfg: " << status.message() << "\n";
   return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+smfg::client::RemoteOptions RemoteFromFlags() {
+  smfg::client::RemoteOptions o;
+  o.coordinator = absl::GetFlag(FLAGS_coordinator);
+  if (o.coordinator.empty()) {
+    const char* env = std::getenv("SMFG_COORDINATOR");
+    if (env != nullptr) o.coordinator = env;
+  }
+  o.rpc_timeout = absl::Seconds(absl::GetFlag(FLAGS_rpc_timeout_s));
+  return o;
 }
 
 }  // namespace
@@ -57,6 +84,18 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string command = args[1];
+  if (command == "list") {
+    if (args.size() != 2) {
+      std::cerr << "smfg list: takes no argument\n" << kUsage;
+      return 2;
+    }
+    smfg::client::ListOptions o;
+    o.remote = RemoteFromFlags();
+    o.status = absl::GetFlag(FLAGS_status);
+    o.limit = absl::GetFlag(FLAGS_limit);
+    const absl::Status s = smfg::client::RunList(o, std::cout);
+    return s.ok() ? 0 : Fail(s);
+  }
   if (args.size() != 3) {
     std::cerr << "smfg " << command << ": expects exactly one file argument\n" << kUsage;
     return 2;
@@ -100,6 +139,31 @@ int main(int argc, char** argv) {
     o.threads = absl::GetFlag(FLAGS_threads);
     o.json = absl::GetFlag(FLAGS_json);
     const absl::Status s = smfg::client::RunTrain(o, std::cout, std::cerr);
+    return s.ok() ? 0 : Fail(s);
+  }
+  if (command == "submit") {
+    smfg::client::SubmitOptions o;
+    o.remote = RemoteFromFlags();
+    o.spec_path = args[2];
+    o.key = absl::GetFlag(FLAGS_key);
+    const absl::Status s = smfg::client::RunSubmit(o, std::cout);
+    return s.ok() ? 0 : Fail(s);
+  }
+  if (command == "watch" || command == "get" || command == "cancel") {
+    smfg::client::ExperimentIdOptions o;
+    o.remote = RemoteFromFlags();
+    o.id = args[2];
+    const absl::Status s = command == "watch" ? smfg::client::RunWatch(o, std::cout)
+                           : command == "get" ? smfg::client::RunGet(o, std::cout)
+                                              : smfg::client::RunCancel(o, std::cout);
+    return s.ok() ? 0 : Fail(s);
+  }
+  if (command == "results") {
+    smfg::client::ResultsOptions o;
+    o.remote = RemoteFromFlags();
+    o.id = args[2];
+    o.out_dir = absl::GetFlag(FLAGS_out);
+    const absl::Status s = smfg::client::RunResults(o, std::cout);
     return s.ok() ? 0 : Fail(s);
   }
   std::cerr << "smfg: unknown command '" << command << "'\n" << kUsage;

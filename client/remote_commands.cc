@@ -1,0 +1,208 @@
+#include "client/remote_commands.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <regex>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "client/report_files.h"
+#include "common/status.h"
+#include "spec/spec_loader.h"
+
+namespace smfg::client {
+namespace {
+
+namespace fs = std::filesystem;
+
+absl::Status FromGrpc(const grpc::Status& s) {
+  if (s.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+}
+
+std::unique_ptr<v1::ExperimentService::Stub> Connect(const RemoteOptions& o) {
+  return v1::ExperimentService::NewStub(
+      grpc::CreateChannel(o.coordinator, grpc::InsecureChannelCredentials()));
+}
+
+void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) {
+  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+}
+
+// The first "objective" figure of an IterationJson line, for progress output.
+std::string ObjectiveOf(const std::string& json) {
+  static const std::regex kObjective("\"objective\":([-+0-9.eE]+)");
+  std::smatch m;
+  return std::regex_search(json, m, kObjective) ? m[1].str() : "?";
+}
+
+absl::Status RequireId(const std::string& id) {
+  return id.empty() ? absl::InvalidArgumentError("an experiment ID is required")
+                    : absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status RemoteOptions::Validate() const {
+  if (coordinator.empty() || coordinator.find(':') == std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--coordinator: expected HOST:PORT, got '", coordinator, "'"));
+  }
+  if (rpc_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--rpc_timeout: must be positive");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SubmitOptions::Validate() const {
+  SMFG_RETURN_IF_ERROR(remote.Validate());
+  if (spec_path.empty()) return absl::InvalidArgumentError("submit: a SPEC file is required");
+  return absl::OkStatus();
+}
+
+absl::Status ExperimentIdOptions::Validate() const {
+  SMFG_RETURN_IF_ERROR(remote.Validate());
+  if (watch_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--watch_timeout: must be positive");
+  }
+  return RequireId(id);
+}
+
+absl::Status ListOptions::Validate() const {
+  SMFG_RETURN_IF_ERROR(remote.Validate());
+  if (limit < 0) return absl::InvalidArgumentError("--limit: must be >= 0");
+  v1::ExperimentState state;
+  if (!status.empty() && !v1::ExperimentState_Parse(status, &state)) {
+    return absl::InvalidArgumentError(absl::StrCat("--status: unknown status '", status, "'"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ResultsOptions::Validate() const {
+  SMFG_RETURN_IF_ERROR(remote.Validate());
+  if (out_dir.empty()) return absl::InvalidArgumentError("--out: must not be empty");
+  return RequireId(id);
+}
+
+std::string FormatExperiment(const v1::Experiment& e) {
+  std::string line = absl::StrFormat("%s  %-19s  iteration %3d  %s", e.id(),
+                                     v1::ExperimentState_Name(e.status()),
+                                     e.outer_iteration(), e.name());
+  if (!e.message().empty()) absl::StrAppend(&line, "  (", e.message(), ")");
+  if (e.cancel_requested() && e.status() != v1::CANCELLED) absl::StrAppend(&line, "  [cancelling]");
+  return line;
+}
+
+absl::Status RunSubmit(const SubmitOptions& o, std::ostream& out) {
+  SMFG_RETURN_IF_ERROR(o.Validate());
+  SMFG_ASSIGN_OR_RETURN(v1::ExperimentSpec spec, spec::LoadSpecFile(o.spec_path));
+  v1::SubmitRequest request;
+  *request.mutable_spec() = std::move(spec);
+  request.set_idempotency_key(
+      o.key.empty() ? absl::StrCat("smfg-", getpid(), "-", absl::ToUnixNanos(absl::Now()))
+                    : o.key);
+  grpc::ClientContext context;
+  SetDeadline(&context, o.remote.rpc_timeout);
+  v1::SubmitResponse response;
+  SMFG_RETURN_IF_ERROR(FromGrpc(Connect(o.remote)->Submit(&context, request, &response)));
+  out << response.experiment_id() << (response.created() ? "" : " (already submitted)") << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status RunWatch(const ExperimentIdOptions& o, std::ostream& out) {
+  SMFG_RETURN_IF_ERROR(o.Validate());
+  grpc::ClientContext context;
+  SetDeadline(&context, o.watch_timeout);
+  v1::WatchRequest request;
+  request.set_id(o.id);
+  auto reader = Connect(o.remote)->Watch(&context, request);
+  v1::WatchEvent event;
+  v1::Experiment last;
+  std::string last_line;
+  while (reader->Read(&event)) {
+    for (const v1::MetricsRow& row : event.metrics()) {
+      out << absl::StrFormat("%s  outer %3d  J %s\n", o.id, row.iteration(),
+                             ObjectiveOf(row.json()));
+    }
+    const std::string line = FormatExperiment(event.experiment());
+    if (line != last_line) out << line << "\n";
+    last_line = line;
+    last = event.experiment();
+    out.flush();
+  }
+  SMFG_RETURN_IF_ERROR(FromGrpc(reader->Finish()));
+  if (last.status() == v1::FAILED || last.status() == v1::CANCELLED) {
+    return absl::AbortedError(absl::StrCat(o.id, " ended ", v1::ExperimentState_Name(last.status()),
+                                           ": ", last.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunGet(const ExperimentIdOptions& o, std::ostream& out) {
+  SMFG_RETURN_IF_ERROR(o.Validate());
+  grpc::ClientContext context;
+  SetDeadline(&context, o.remote.rpc_timeout);
+  v1::GetExperimentRequest request;
+  request.set_id(o.id);
+  v1::Experiment response;
+  SMFG_RETURN_IF_ERROR(FromGrpc(Connect(o.remote)->Get(&context, request, &response)));
+  out << FormatExperiment(response) << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status RunList(const ListOptions& o, std::ostream& out) {
+  SMFG_RETURN_IF_ERROR(o.Validate());
+  grpc::ClientContext context;
+  SetDeadline(&context, o.remote.rpc_timeout);
+  v1::ListExperimentsRequest request;
+  v1::ExperimentState state = v1::EXPERIMENT_STATE_UNSPECIFIED;
+  if (!o.status.empty()) v1::ExperimentState_Parse(o.status, &state);
+  request.set_status(state);
+  request.set_limit(o.limit);
+  v1::ListExperimentsResponse response;
+  SMFG_RETURN_IF_ERROR(FromGrpc(Connect(o.remote)->List(&context, request, &response)));
+  for (const v1::Experiment& e : response.experiments()) out << FormatExperiment(e) << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status RunCancel(const ExperimentIdOptions& o, std::ostream& out) {
+  SMFG_RETURN_IF_ERROR(o.Validate());
+  grpc::ClientContext context;
+  SetDeadline(&context, o.remote.rpc_timeout);
+  v1::CancelRequest request;
+  request.set_id(o.id);
+  v1::Experiment response;
+  SMFG_RETURN_IF_ERROR(FromGrpc(Connect(o.remote)->Cancel(&context, request, &response)));
+  out << FormatExperiment(response) << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status RunResults(const ResultsOptions& o, std::ostream& out) {
+  SMFG_RETURN_IF_ERROR(o.Validate());
+  grpc::ClientContext context;
+  SetDeadline(&context, o.remote.rpc_timeout);
+  v1::GetResultsRequest request;
+  request.set_id(o.id);
+  v1::GetResultsResponse response;
+  SMFG_RETURN_IF_ERROR(FromGrpc(Connect(o.remote)->GetResults(&context, request, &response)));
+  if (response.files().empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(o.id, " has no results (yet)"));
+  }
+  for (const v1::ResultFile& f : response.files()) {
+    // Names are [A-Za-z0-9._-] (the store checks), so they cannot escape out_dir.
+    const fs::path path = fs::path(o.out_dir) / absl::StrReplaceAll(f.name(), {{"__", "/"}});
+    std::error_code ec;
+    fs::create_directories(path.parent_path(), ec);
+    if (ec) {
+      return absl::UnavailableError(
+          absl::StrCat(path.parent_path().string(), ": ", ec.message()));
+    }
+    SMFG_RETURN_IF_ERROR(WriteFileAtomically(path.string(), f.bytes()));
+  }
+  out << "Wrote " << response.files_size() << " files to " << o.out_dir << "\n";
+  return absl::OkStatus();
+}
+
+}  // namespace smfg::client

@@ -1,0 +1,72 @@
+// The remote commands of the `smfg` tool: talk to an smfg-coordinator's
+// ExperimentService (proto/smfg/v1/experiment.proto). main.cc parses flags into
+// these Options structs; each Run function validates, makes its RPCs (every
+// one with a deadline) and prints to `out`. gRPC errors come back as
+// absl::Status with the same code and message.
+#ifndef SMFG_CLIENT_REMOTE_COMMANDS_H_
+#define SMFG_CLIENT_REMOTE_COMMANDS_H_
+
+#include <memory>
+#include <ostream>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "smfg/v1/experiment.grpc.pb.h"
+
+namespace smfg::client {
+
+struct RemoteOptions {
+  std::string coordinator;                // HOST:PORT
+  absl::Duration rpc_timeout = absl::Seconds(30);  // deadline of unary RPCs
+  absl::Status Validate() const;
+};
+
+struct SubmitOptions {
+  RemoteOptions remote;
+  std::string spec_path;  // .textproto / .json experiment spec
+  std::string key;        // idempotency key; empty: a fresh one
+  absl::Status Validate() const;
+};
+
+struct ExperimentIdOptions {  // watch, get, cancel
+  RemoteOptions remote;
+  std::string id;
+  // watch: deadline of the whole stream.
+  absl::Duration watch_timeout = absl::Hours(24);
+  absl::Status Validate() const;
+};
+
+struct ListOptions {
+  RemoteOptions remote;
+  std::string status;  // empty: all; else QUEUED, RUNNING, ...
+  int limit = 0;       // 0: no limit
+  absl::Status Validate() const;
+};
+
+struct ResultsOptions {
+  RemoteOptions remote;
+  std::string id;
+  std::string out_dir;  // result "a__b.svg" is written to out_dir/a/b.svg
+  absl::Status Validate() const;
+};
+
+// Loads and validates the spec locally, submits it, prints the experiment id
+// (and "(already submitted)" when the key was known).
+absl::Status RunSubmit(const SubmitOptions& options, std::ostream& out);
+// Prints a line per status change and per outer iteration until the
+// experiment ends; an experiment that ends FAILED or CANCELLED is an error.
+absl::Status RunWatch(const ExperimentIdOptions& options, std::ostream& out);
+absl::Status RunGet(const ExperimentIdOptions& options, std::ostream& out);
+absl::Status RunList(const ListOptions& options, std::ostream& out);
+absl::Status RunCancel(const ExperimentIdOptions& options, std::ostream& out);
+absl::Status RunResults(const ResultsOptions& options, std::ostream& out);
+
+// One line: "exp-000001  RUNNING  iteration 3  name  (message)".
+std::string FormatExperiment(const v1::Experiment& experiment);
+
+}  // namespace smfg::client
+
+#endif  // SMFG_CLIENT_REMOTE_COMMANDS_H_

@@ -1,0 +1,44 @@
+// The end of a training run, shared by `smfg train` and the coordinator's
+// ExperimentManager: evaluate the learned tariff against the flat and best-TOU
+// baselines, each at its follower equilibrium, and write the result files.
+#ifndef SMFG_CLIENT_RUN_REPORT_H_
+#define SMFG_CLIENT_RUN_REPORT_H_
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "coordinator/stackelberg.h"
+#include "environment/market.h"
+#include "environment/population_evaluator.h"
+#include "environment/report.h"
+
+namespace smfg::client {
+
+// metrics.csv: one row per outer iteration.
+std::string MetricsCsv(const std::vector<coordinator::IterationRecord>& history,
+                       const env::Scenario& scenario);
+// metrics.jsonl: coordinator::IterationJson per outer iteration, one a line.
+std::string MetricsJsonl(const std::vector<coordinator::IterationRecord>& history,
+                         const env::Scenario& scenario);
+
+struct RunComparison {
+  env::ObjectiveTerms learned, flat, tou;
+  env::EquilibriumReport learned_report;
+  std::string comparison_json;  // as written to comparison.json (no newline)
+  std::vector<std::string> written;  // files written, relative to out_dir
+};
+
+// Evaluates trainer.PolicyTariff() ("learned"), the cost-recovering flat
+// tariff ("flat") and the best 3-block TOU tariff of a fixed grid ("tou")
+// with `evaluator` and `market` (the trainer's), and writes under `out_dir`
+// (created if needed): the files of WriteReports, plots/convergence.svg,
+// learned_tariff.{json,csv} and comparison.json. `progress` may be null.
+absl::StatusOr<RunComparison> EvaluateAndWriteResults(
+    coordinator::StackelbergTrainer& trainer, env::PopulationEvaluator& evaluator,
+    env::MarketClearing& market, const std::string& out_dir, std::ostream* progress);
+
+}  // namespace smfg::client
+
+#endif  // SMFG_CLIENT_RUN_REPORT_H_
