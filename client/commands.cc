@@ -9,7 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/match.h"
-#include "client/report_files.h"
+#include "coordinator/report_files.h"
 #include "common/json.h"
 #include "common/status.h"
 #include "environment/baselines.h"
@@ -208,7 +208,7 @@ absl::Status RunEvaluate(const EvaluateOptions& o, std::ostream& out, std::ostre
   }
 
   std::vector<std::string> written;
-  if (!o.out_dir.empty()) SMFG_RETURN_IF_ERROR(WriteReports(o.out_dir, reports, &written));
+  if (!o.out_dir.empty()) SMFG_RETURN_IF_ERROR(coordinator::WriteReports(o.out_dir, reports, &written));
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (o.json) {

@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
-#include "client/report_files.h"
+#include "coordinator/report_files.h"
 #include "common/status.h"
 #include "spec/spec_loader.h"
 
@@ -199,7 +199,7 @@ absl::Status RunResults(const ResultsOptions& o, std::ostream& out) {
       return absl::UnavailableError(
           absl::StrCat(path.parent_path().string(), ": ", ec.message()));
     }
-    SMFG_RETURN_IF_ERROR(WriteFileAtomically(path.string(), f.bytes()));
+    SMFG_RETURN_IF_ERROR(coordinator::WriteFileAtomically(path.string(), f.bytes()));
   }
   out << "Wrote " << response.files_size() << " files to " << o.out_dir << "\n";
   return absl::OkStatus();

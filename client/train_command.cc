@@ -8,8 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/commands.h"
-#include "client/report_files.h"
-#include "client/run_report.h"
+#include "coordinator/report_files.h"
+#include "coordinator/run_report.h"
 #include "common/status.h"
 #include "coordinator/stackelberg.h"
 #include "coordinator/trainer_params.h"
@@ -81,16 +81,16 @@ absl::Status RunTrain(const TrainOptions& o, std::ostream& out, std::ostream& pr
         100 * r.evaluated.eei_spread, 100 * r.evaluated.recovery_gap, r.inner_residual,
         FormatEta(per_iteration * (params.loop.max_iterations - r.iteration)));
     progress.flush();
-    SMFG_RETURN_IF_ERROR(WriteFileAtomically((fs::path(o.out_dir) / "metrics.csv").string(),
-                                             MetricsCsv(trainer->history(), sc)));
-    SMFG_RETURN_IF_ERROR(WriteFileAtomically((fs::path(o.out_dir) / "metrics.jsonl").string(),
-                                             MetricsJsonl(trainer->history(), sc)));
+    SMFG_RETURN_IF_ERROR(coordinator::WriteFileAtomically((fs::path(o.out_dir) / "metrics.csv").string(),
+                                             coordinator::MetricsCsv(trainer->history(), sc)));
+    SMFG_RETURN_IF_ERROR(coordinator::WriteFileAtomically((fs::path(o.out_dir) / "metrics.jsonl").string(),
+                                             coordinator::MetricsJsonl(trainer->history(), sc)));
   }
   progress << (trainer->converged() ? "converged" : "iteration budget reached") << " after "
            << trainer->iteration() << " outer iterations; evaluating against the baselines\n";
 
   // The learned tariff and the baselines, each at its follower equilibrium.
-  SMFG_ASSIGN_OR_RETURN(RunComparison run, EvaluateAndWriteResults(*trainer, evaluator, *market,
+  SMFG_ASSIGN_OR_RETURN(coordinator::RunComparison run, coordinator::EvaluateAndWriteResults(*trainer, evaluator, *market,
                                                                    o.out_dir, &progress));
   const std::vector<std::string>& written = run.written;
   const env::ObjectiveTerms& j_learned = run.learned;

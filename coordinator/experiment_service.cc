@@ -7,7 +7,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "client/run_report.h"
+#include "coordinator/run_report.h"
 #include "common/status.h"
 #include "coordinator/stackelberg.h"
 #include "coordinator/trainer_params.h"
@@ -311,8 +311,8 @@ absl::Status ExperimentManager::RunExperimentOrError(const std::string& id) {
   };
   remove_scratch();
   absl::Cleanup cleanup = remove_scratch;
-  SMFG_ASSIGN_OR_RETURN(client::RunComparison run,
-                        client::EvaluateAndWriteResults(*trainer, *evaluator, *market,
+  SMFG_ASSIGN_OR_RETURN(RunComparison run,
+                        EvaluateAndWriteResults(*trainer, *evaluator, *market,
                                                         scratch.string(), nullptr));
   SMFG_ASSIGN_OR_RETURN(std::vector<ResultFile> files, ReadResultFiles(scratch));
   // The whole history as the store holds it (what Watch served).

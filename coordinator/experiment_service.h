@@ -17,7 +17,7 @@
 //   reports none, RUNNING otherwise, and honours a cancel request (-> CANCELLED);
 //   after each it appends the iteration's metrics (IterationJson) and records
 //   the checkpoint. At the end it evaluates learned / flat / best-TOU
-//   (client::EvaluateAndWriteResults), stores the files with PutResults and
+//   (EvaluateAndWriteResults), stores the files with PutResults and
 //   marks SUCCEEDED; any error marks FAILED with the error as message.
 //   Shutdown() stops runs at the next iteration boundary (or when their
 //   evaluator fails because the pool shut down) and leaves their status as it

@@ -36,8 +36,8 @@ const std::vector<Rule>& Rules() {
       {"follower_workers", std::regex("^(torch|ATen|coordinator|leader)/"),
        "workers depend on environment and proto, never on the coordinator or torch"},
       {"client", std::regex("^(torch|ATen)/"), "torch lives in leader/ only"},
-      {"coordinator", std::regex("^(torch|ATen|follower_workers)/"),
-       "the coordinator reaches torch through leader/'s facade only"},
+      {"coordinator", std::regex("^(torch|ATen|follower_workers|client)/"),
+       "the coordinator reaches torch through leader/'s facade only and never depends on the client"},
   };
   return *rules;
 }

@@ -1,4 +1,4 @@
-#include "client/report_files.h"
+#include "coordinator/report_files.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -12,7 +12,7 @@
 #include "common/status.h"
 #include "common/svg_plot.h"
 
-namespace smfg::client {
+namespace smfg::coordinator {
 namespace {
 
 using env::EquilibriumReport;
@@ -166,4 +166,4 @@ absl::Status WriteReports(const std::string& dir, const std::vector<EquilibriumR
   return absl::OkStatus();
 }
 
-}  // namespace smfg::client
+}  // namespace smfg::coordinator

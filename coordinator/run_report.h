@@ -1,8 +1,8 @@
 // The end of a training run, shared by `smfg train` and the coordinator's
 // ExperimentManager: evaluate the learned tariff against the flat and best-TOU
 // baselines, each at its follower equilibrium, and write the result files.
-#ifndef SMFG_CLIENT_RUN_REPORT_H_
-#define SMFG_CLIENT_RUN_REPORT_H_
+#ifndef SMFG_COORDINATOR_RUN_REPORT_H_
+#define SMFG_COORDINATOR_RUN_REPORT_H_
 
 #include <ostream>
 #include <string>
@@ -14,13 +14,13 @@
 #include "environment/population_evaluator.h"
 #include "environment/report.h"
 
-namespace smfg::client {
+namespace smfg::coordinator {
 
 // metrics.csv: one row per outer iteration.
-std::string MetricsCsv(const std::vector<coordinator::IterationRecord>& history,
+std::string MetricsCsv(const std::vector<IterationRecord>& history,
                        const env::Scenario& scenario);
 // metrics.jsonl: coordinator::IterationJson per outer iteration, one a line.
-std::string MetricsJsonl(const std::vector<coordinator::IterationRecord>& history,
+std::string MetricsJsonl(const std::vector<IterationRecord>& history,
                          const env::Scenario& scenario);
 
 struct RunComparison {
@@ -36,9 +36,9 @@ struct RunComparison {
 // (created if needed): the files of WriteReports, plots/convergence.svg,
 // learned_tariff.{json,csv} and comparison.json. `progress` may be null.
 absl::StatusOr<RunComparison> EvaluateAndWriteResults(
-    coordinator::StackelbergTrainer& trainer, env::PopulationEvaluator& evaluator,
+    StackelbergTrainer& trainer, env::PopulationEvaluator& evaluator,
     env::MarketClearing& market, const std::string& out_dir, std::ostream* progress);
 
-}  // namespace smfg::client
+}  // namespace smfg::coordinator
 
-#endif  // SMFG_CLIENT_RUN_REPORT_H_
+#endif  // SMFG_COORDINATOR_RUN_REPORT_H_

@@ -1,22 +1,22 @@
-#include "client/run_report.h"
+#include "coordinator/run_report.h"
 
 #include <filesystem>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "client/report_files.h"
+#include "coordinator/report_files.h"
 #include "common/json.h"
 #include "common/status.h"
 #include "common/svg_plot.h"
 #include "environment/baselines.h"
 
-namespace smfg::client {
+namespace smfg::coordinator {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string ConvergencePlot(const std::vector<coordinator::IterationRecord>& history,
+std::string ConvergencePlot(const std::vector<IterationRecord>& history,
                             double flat_objective, double tou_objective) {
   LineChart c{"Leader objective by outer iteration", "outer iteration", "objective J", {}, {}};
   PlotSeries learned{"learned (mean policy)", {}}, sampled{"sampled tariffs (mean reward)", {}};
@@ -60,7 +60,7 @@ std::string LearnedTariffCsv(const env::Tariff& t) {
 
 }  // namespace
 
-std::string MetricsCsv(const std::vector<coordinator::IterationRecord>& history,
+std::string MetricsCsv(const std::vector<IterationRecord>& history,
                        const env::Scenario& sc) {
   std::string s = "iteration,objective,eei_spread,recovery_gap,lmp_std,mean_rate_per_kwh,"
                   "rollout_mean_reward,rollout_inner_iterations,eval_inner_iterations,"
@@ -89,7 +89,7 @@ std::string MetricsCsv(const std::vector<coordinator::IterationRecord>& history,
   return s;
 }
 
-std::string MetricsJsonl(const std::vector<coordinator::IterationRecord>& history,
+std::string MetricsJsonl(const std::vector<IterationRecord>& history,
                          const env::Scenario& scenario) {
   std::string jsonl;
   for (const auto& rec : history) jsonl += coordinator::IterationJson(rec, scenario) + "\n";
@@ -97,7 +97,7 @@ std::string MetricsJsonl(const std::vector<coordinator::IterationRecord>& histor
 }
 
 absl::StatusOr<RunComparison> EvaluateAndWriteResults(
-    coordinator::StackelbergTrainer& trainer, env::PopulationEvaluator& evaluator,
+    StackelbergTrainer& trainer, env::PopulationEvaluator& evaluator,
     env::MarketClearing& market, const std::string& out_dir, std::ostream* progress) {
   const coordinator::TrainerParams& params = trainer.params();
   const env::Scenario& sc = params.scenario;
@@ -145,4 +145,4 @@ absl::StatusOr<RunComparison> EvaluateAndWriteResults(
   return result;
 }
 
-}  // namespace smfg::client
+}  // namespace smfg::coordinator
