@@ -1,6 +1,8 @@
 // The `smfg` command-line tool. Flags are parsed here into the Options structs
 // of commands.h; everything else lives in testable functions.
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -8,11 +10,14 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "client/commands.h"
 #include "client/remote_commands.h"
+#include "common/token.h"
 
 ABSL_FLAG(bool, json, false, "Print one JSON document on stdout instead of text.");
 ABSL_FLAG(std::string, tariff, "flat",
@@ -35,6 +40,11 @@ ABSL_FLAG(std::string, key, "", "submit: idempotency key (default: a fresh one).
 ABSL_FLAG(std::string, status, "", "list: only experiments with this status (e.g. RUNNING).");
 ABSL_FLAG(int, limit, 0, "list: at most this many (0 = all).");
 ABSL_FLAG(int, rpc_timeout_s, 30, "remote commands: deadline of each RPC, seconds.");
+ABSL_FLAG(std::string, tls_ca, "",
+          "remote commands: PEM CA certificate(s); connect with TLS trusting them.");
+ABSL_FLAG(std::string, token_file, "",
+          "remote commands: file holding the coordinator's API bearer token "
+          "(default: $SMFG_API_TOKEN).");
 
 namespace {
 
@@ -56,7 +66,9 @@ constexpr char kUsage[] =
     "  list             Experiments, newest first. Flags: --status, --limit\n"
     "  get ID           One experiment's status.\n"
     "  cancel ID        Stop an experiment at its next outer iteration.\n"
-    "  results ID       Download the result files. Flags: --out (required)\n";
+    "  results ID       Download the result files. Flags: --out (required)\n"
+    "  Remote commands send the API token from --token_file or $SMFG_API_TOKEN,\n"
+    "  and use TLS when --tls_ca is given.\n";
 
 int Fail(const absl::Status& status) {
   std::cerr << "smfg: " << status.message() << "\n";
@@ -71,12 +83,37 @@ smfg::client::RemoteOptions RemoteFromFlags() {
     if (env != nullptr) o.coordinator = env;
   }
   o.rpc_timeout = absl::Seconds(absl::GetFlag(FLAGS_rpc_timeout_s));
+  absl::StatusOr<std::string> token =
+      smfg::LoadToken(absl::GetFlag(FLAGS_token_file), "SMFG_API_TOKEN");
+  if (!token.ok()) {
+    std::cerr << "smfg: " << token.status().message() << "\n";
+    std::exit(2);
+  }
+  o.token = *token;
+  const std::string ca = absl::GetFlag(FLAGS_tls_ca);
+  if (!ca.empty()) {
+    std::ifstream in(ca, std::ios::binary);
+    std::stringstream pem;
+    if (!in || !(pem << in.rdbuf()) || pem.str().empty()) {
+      std::cerr << "smfg: --tls_ca: cannot read '" << ca << "'\n";
+      std::exit(2);
+    }
+    o.tls_ca_pem = pem.str();
+  }
   return o;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  // --help lists the flags defined in this file (absl only lists a file
+  // named after the binary by default).
+  absl::FlagsUsageConfig usage_config;
+  usage_config.contains_help_flags = [](absl::string_view file) {
+    return absl::EndsWith(file, "client/main.cc");
+  };
+  usage_config.contains_helpshort_flags = usage_config.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage_config);
   absl::SetProgramUsageMessage(kUsage);
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() < 2) {

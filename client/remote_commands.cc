@@ -23,12 +23,19 @@ absl::Status FromGrpc(const grpc::Status& s) {
 }
 
 std::unique_ptr<v1::ExperimentService::Stub> Connect(const RemoteOptions& o) {
-  return v1::ExperimentService::NewStub(
-      grpc::CreateChannel(o.coordinator, grpc::InsecureChannelCredentials()));
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (!o.tls_ca_pem.empty()) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = o.tls_ca_pem;
+    credentials = grpc::SslCredentials(ssl);
+  }
+  return v1::ExperimentService::NewStub(grpc::CreateChannel(o.coordinator, credentials));
 }
 
-void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) {
+// Sets the call's deadline and, with a token, its authorization metadata.
+void Prepare(grpc::ClientContext* context, const RemoteOptions& remote, absl::Duration timeout) {
   context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  if (!remote.token.empty()) context->AddMetadata("authorization", "Bearer " + remote.token);
 }
 
 // The first "objective" figure of an IterationJson line, for progress output.
@@ -104,7 +111,7 @@ absl::Status RunSubmit(const SubmitOptions& o, std::ostream& out) {
       o.key.empty() ? absl::StrCat("smfg-", getpid(), "-", absl::ToUnixNanos(absl::Now()))
                     : o.key);
   grpc::ClientContext context;
-  SetDeadline(&context, o.remote.rpc_timeout);
+  Prepare(&context, o.remote, o.remote.rpc_timeout);
   v1::SubmitResponse response;
   SMFG_RETURN_IF_ERROR(FromGrpc(Connect(o.remote)->Submit(&context, request, &response)));
   out << response.experiment_id() << (response.created() ? "" : " (already submitted)") << "\n";
@@ -114,7 +121,7 @@ absl::Status RunSubmit(const SubmitOptions& o, std::ostream& out) {
 absl::Status RunWatch(const ExperimentIdOptions& o, std::ostream& out) {
   SMFG_RETURN_IF_ERROR(o.Validate());
   grpc::ClientContext context;
-  SetDeadline(&context, o.watch_timeout);
+  Prepare(&context, o.remote, o.watch_timeout);
   v1::WatchRequest request;
   request.set_id(o.id);
   auto reader = Connect(o.remote)->Watch(&context, request);
@@ -143,7 +150,7 @@ absl::Status RunWatch(const ExperimentIdOptions& o, std::ostream& out) {
 absl::Status RunGet(const ExperimentIdOptions& o, std::ostream& out) {
   SMFG_RETURN_IF_ERROR(o.Validate());
   grpc::ClientContext context;
-  SetDeadline(&context, o.remote.rpc_timeout);
+  Prepare(&context, o.remote, o.remote.rpc_timeout);
   v1::GetExperimentRequest request;
   request.set_id(o.id);
   v1::Experiment response;
@@ -155,7 +162,7 @@ absl::Status RunGet(const ExperimentIdOptions& o, std::ostream& out) {
 absl::Status RunList(const ListOptions& o, std::ostream& out) {
   SMFG_RETURN_IF_ERROR(o.Validate());
   grpc::ClientContext context;
-  SetDeadline(&context, o.remote.rpc_timeout);
+  Prepare(&context, o.remote, o.remote.rpc_timeout);
   v1::ListExperimentsRequest request;
   v1::ExperimentState state = v1::EXPERIMENT_STATE_UNSPECIFIED;
   if (!o.status.empty()) v1::ExperimentState_Parse(o.status, &state);
@@ -170,7 +177,7 @@ absl::Status RunList(const ListOptions& o, std::ostream& out) {
 absl::Status RunCancel(const ExperimentIdOptions& o, std::ostream& out) {
   SMFG_RETURN_IF_ERROR(o.Validate());
   grpc::ClientContext context;
-  SetDeadline(&context, o.remote.rpc_timeout);
+  Prepare(&context, o.remote, o.remote.rpc_timeout);
   v1::CancelRequest request;
   request.set_id(o.id);
   v1::Experiment response;
@@ -182,7 +189,7 @@ absl::Status RunCancel(const ExperimentIdOptions& o, std::ostream& out) {
 absl::Status RunResults(const ResultsOptions& o, std::ostream& out) {
   SMFG_RETURN_IF_ERROR(o.Validate());
   grpc::ClientContext context;
-  SetDeadline(&context, o.remote.rpc_timeout);
+  Prepare(&context, o.remote, o.remote.rpc_timeout);
   v1::GetResultsRequest request;
   request.set_id(o.id);
   v1::GetResultsResponse response;

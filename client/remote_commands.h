@@ -21,6 +21,10 @@ namespace smfg::client {
 struct RemoteOptions {
   std::string coordinator;                // HOST:PORT
   absl::Duration rpc_timeout = absl::Seconds(30);  // deadline of unary RPCs
+  // Sent as "authorization: Bearer <token>" with every call; empty: none.
+  std::string token;
+  // PEM root certificates: connect with TLS trusting them; empty: plaintext.
+  std::string tls_ca_pem;
   absl::Status Validate() const;
 };
 

@@ -412,8 +412,9 @@ absl::Status ExperimentManager::Watch(
 
 // ---- gRPC edge ----
 
-grpc::Status ExperimentServiceImpl::Submit(grpc::ServerContext*, const v1::SubmitRequest* request,
+grpc::Status ExperimentServiceImpl::Submit(grpc::ServerContext* context, const v1::SubmitRequest* request,
                                            v1::SubmitResponse* response) {
+  if (grpc::Status denied = auth_.Check(context); !denied.ok()) return denied;
   absl::StatusOr<SubmitOutcome> r = manager_->Submit(request->spec(), request->idempotency_key());
   if (!r.ok()) return ToGrpcStatus(r.status());
   response->set_experiment_id(r->experiment_id);
@@ -421,18 +422,20 @@ grpc::Status ExperimentServiceImpl::Submit(grpc::ServerContext*, const v1::Submi
   return grpc::Status::OK;
 }
 
-grpc::Status ExperimentServiceImpl::Get(grpc::ServerContext*,
+grpc::Status ExperimentServiceImpl::Get(grpc::ServerContext* context,
                                         const v1::GetExperimentRequest* request,
                                         v1::Experiment* response) {
+  if (grpc::Status denied = auth_.Check(context); !denied.ok()) return denied;
   absl::StatusOr<ExperimentRecord> r = manager_->Get(request->id());
   if (!r.ok()) return ToGrpcStatus(r.status());
   *response = ToProto(*r);
   return grpc::Status::OK;
 }
 
-grpc::Status ExperimentServiceImpl::List(grpc::ServerContext*,
+grpc::Status ExperimentServiceImpl::List(grpc::ServerContext* context,
                                          const v1::ListExperimentsRequest* request,
                                          v1::ListExperimentsResponse* response) {
+  if (grpc::Status denied = auth_.Check(context); !denied.ok()) return denied;
   absl::StatusOr<std::optional<ExperimentStatus>> status = FromProtoState(request->status());
   if (!status.ok()) return ToGrpcStatus(status.status());
   absl::StatusOr<std::vector<ExperimentRecord>> r = manager_->List(*status, request->limit());
@@ -441,8 +444,9 @@ grpc::Status ExperimentServiceImpl::List(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ExperimentServiceImpl::Cancel(grpc::ServerContext*, const v1::CancelRequest* request,
+grpc::Status ExperimentServiceImpl::Cancel(grpc::ServerContext* context, const v1::CancelRequest* request,
                                            v1::Experiment* response) {
+  if (grpc::Status denied = auth_.Check(context); !denied.ok()) return denied;
   absl::StatusOr<ExperimentRecord> r = manager_->Cancel(request->id());
   if (!r.ok()) return ToGrpcStatus(r.status());
   *response = ToProto(*r);
@@ -452,6 +456,7 @@ grpc::Status ExperimentServiceImpl::Cancel(grpc::ServerContext*, const v1::Cance
 grpc::Status ExperimentServiceImpl::Watch(grpc::ServerContext* context,
                                           const v1::WatchRequest* request,
                                           grpc::ServerWriter<v1::WatchEvent>* writer) {
+  if (grpc::Status denied = auth_.Check(context); !denied.ok()) return denied;
   const absl::Status s = manager_->Watch(
       request->id(), request->after_iteration(),
       [writer](const ExperimentRecord& record, const std::vector<MetricsRow>& rows) {
@@ -468,9 +473,10 @@ grpc::Status ExperimentServiceImpl::Watch(grpc::ServerContext* context,
   return ToGrpcStatus(s);
 }
 
-grpc::Status ExperimentServiceImpl::GetResults(grpc::ServerContext*,
+grpc::Status ExperimentServiceImpl::GetResults(grpc::ServerContext* context,
                                                const v1::GetResultsRequest* request,
                                                v1::GetResultsResponse* response) {
+  if (grpc::Status denied = auth_.Check(context); !denied.ok()) return denied;
   absl::StatusOr<std::vector<ResultFile>> r = manager_->Results(request->id());
   if (!r.ok()) return ToGrpcStatus(r.status());
   for (ResultFile& f : *r) {

@@ -39,6 +39,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "coordinator/access.h"
 #include "coordinator/experiment_store.h"
 #include "environment/population_evaluator.h"
 #include "grpcpp/grpcpp.h"
@@ -135,7 +136,9 @@ v1::Experiment ToProto(const ExperimentRecord& record);
 
 class ExperimentServiceImpl final : public v1::ExperimentService::Service {
  public:
-  explicit ExperimentServiceImpl(ExperimentManager* manager) : manager_(manager) {}
+  // `auth`: every call must carry this bearer token (none by default).
+  explicit ExperimentServiceImpl(ExperimentManager* manager, BearerTokenCheck auth = {})
+      : manager_(manager), auth_(std::move(auth)) {}
   grpc::Status Submit(grpc::ServerContext* context, const v1::SubmitRequest* request,
                       v1::SubmitResponse* response) override;
   grpc::Status Get(grpc::ServerContext* context, const v1::GetExperimentRequest* request,
@@ -151,6 +154,7 @@ class ExperimentServiceImpl final : public v1::ExperimentService::Service {
 
  private:
   ExperimentManager* manager_;
+  const BearerTokenCheck auth_;
 };
 
 }  // namespace smfg::coordinator

@@ -3,6 +3,18 @@
 //   smfg-coordinator [--listen 127.0.0.1:0] [--data_dir smfg-data]
 //                    [--max_concurrent 1] [--heartbeat_timeout_ms 15000]
 //                    [--worker_wait_timeout_s 3600] [--local_threads 0]
+//                    [--api_token_file F] [--cluster_token_file F]
+//                    [--allow_insecure_remote] [--metrics_port -1]
+//                    [--tls_cert F --tls_key F]
+//
+// Access (docs/OPERATIONS.md "Securing the cluster"): with an API token
+// (--api_token_file or $SMFG_API_TOKEN) every ExperimentService call must
+// carry "authorization: Bearer <token>"; with a cluster token
+// (--cluster_token_file or $SMFG_CLUSTER_TOKEN) every WorkerService call.
+// Health checking and reflection stay open. Without any token the coordinator
+// refuses a non-loopback --listen unless --allow_insecure_remote is given.
+// --metrics_port >= 0 serves Prometheus text on http://127.0.0.1:PORT/metrics
+// (0: any free port, printed as "metrics on 127.0.0.1:PORT" on stdout).
 //
 // Serves smfg.v1.ExperimentService and smfg.v1.WorkerService, gRPC health
 // checking and server reflection. Prints "listening on HOST:PORT" on stdout
@@ -18,18 +30,28 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <optional>
+#include <vector>
 #include <string>
 #include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/http_server.h"
+#include "common/status.h"
+#include "common/token.h"
+#include "coordinator/access.h"
+#include "coordinator/coordinator_options.h"
 #include "coordinator/experiment_service.h"
 #include "coordinator/experiment_store.h"
 #include "coordinator/remote_evaluator.h"
+#include "coordinator/metrics_text.h"
 #include "coordinator/worker_pool.h"
 #include "environment/population_evaluator.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -44,35 +66,25 @@ ABSL_FLAG(int, worker_wait_timeout_s, 3600,
           "A run fails after waiting this long with no live worker.");
 ABSL_FLAG(int, local_threads, 0,
           "> 0: evaluate populations in this process with N threads instead of on workers.");
+ABSL_FLAG(std::string, api_token_file, "",
+          "File holding the bearer token clients must send to the ExperimentService "
+          "(default: $SMFG_API_TOKEN; neither: no token needed).");
+ABSL_FLAG(std::string, cluster_token_file, "",
+          "File holding the bearer token workers must send to the WorkerService "
+          "(default: $SMFG_CLUSTER_TOKEN; neither: no token needed).");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain: serve TLS instead of plaintext (with --tls_key).");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(bool, allow_insecure_remote, false,
+          "Allow a non-loopback --listen although no token is configured.");
+ABSL_FLAG(int, metrics_port, -1,
+          "Serve Prometheus metrics on http://127.0.0.1:PORT/metrics; 0: any free port "
+          "(printed on stdout); -1: off.");
 
 namespace smfg::coordinator {
 namespace {
 
-struct Options {
-  std::string listen;
-  std::string data_dir;
-  int max_concurrent = 1;
-  int heartbeat_timeout_ms = 15000;
-  int worker_wait_timeout_s = 3600;
-  int local_threads = 0;
-
-  absl::Status Validate() const {
-    if (listen.rfind(':') == std::string::npos) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--listen: expected HOST:PORT, got '", listen, "'"));
-    }
-    if (data_dir.empty()) return absl::InvalidArgumentError("--data_dir: must not be empty");
-    if (max_concurrent < 1) return absl::InvalidArgumentError("--max_concurrent: must be >= 1");
-    if (heartbeat_timeout_ms < 100) {
-      return absl::InvalidArgumentError("--heartbeat_timeout_ms: must be >= 100");
-    }
-    if (worker_wait_timeout_s < 1) {
-      return absl::InvalidArgumentError("--worker_wait_timeout_s: must be >= 1");
-    }
-    if (local_threads < 0) return absl::InvalidArgumentError("--local_threads: must be >= 0");
-    return absl::OkStatus();
-  }
-};
+using Options = CoordinatorOptions;
 
 absl::Status Run(const Options& options) {
   // Signals are taken synchronously by one thread; blocked before any thread
@@ -116,13 +128,16 @@ absl::Status Run(const Options& options) {
       ExperimentManager::Create(std::move(params));
   if (!manager.ok()) return manager.status();
 
-  ExperimentServiceImpl experiment_service(manager->get());
-  WorkerServiceImpl worker_service(&pool);
+  ExperimentServiceImpl experiment_service(manager->get(), BearerTokenCheck(options.api_token));
+  WorkerServiceImpl worker_service(&pool, BearerTokenCheck(options.cluster_token));
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      MakeServerCredentials(options.tls_cert, options.tls_key);
+  if (!credentials.ok()) return credentials.status();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(options.listen, *credentials, &port);
   builder.RegisterService(&experiment_service);
   builder.RegisterService(&worker_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
@@ -132,6 +147,40 @@ absl::Status Run(const Options& options) {
   const std::string host = options.listen.substr(0, options.listen.rfind(':'));
   std::printf("listening on %s:%d\n", host.c_str(), port);
   std::fflush(stdout);
+  std::unique_ptr<HttpServer> metrics_server;
+  if (options.metrics_port >= 0) {
+    ExperimentManager* m = manager->get();
+    absl::StatusOr<std::unique_ptr<HttpServer>> started = HttpServer::Start(
+        options.metrics_host, options.metrics_port,
+        {{"/metrics", [m, &pool] {
+            CoordinatorMetrics metrics;
+            for (ExperimentStatus s :
+                 {ExperimentStatus::kQueued, ExperimentStatus::kWaitingForWorkers,
+                  ExperimentStatus::kRunning, ExperimentStatus::kSucceeded,
+                  ExperimentStatus::kFailed, ExperimentStatus::kCancelled}) {
+              metrics.experiments_by_status[std::string(ExperimentStatusName(s))] = 0;
+            }
+            absl::StatusOr<std::vector<ExperimentRecord>> records = m->List(std::nullopt, 0);
+            if (records.ok()) {
+              for (const ExperimentRecord& r : *records) {
+                ++metrics.experiments_by_status[std::string(ExperimentStatusName(r.status))];
+                metrics.outer_iterations_completed += std::max<int64_t>(r.outer_iteration, 0);
+              }
+            }
+            metrics.live_workers = pool.LiveWorkers();
+            metrics.worker_waits = pool.worker_waits();
+            metrics.workers = pool.Workers();
+            return FormatPrometheus(metrics);
+          }}});
+    if (!started.ok()) {
+      server->Shutdown(std::chrono::system_clock::now());
+      (*manager)->Shutdown();
+      return Annotate(started.status(), "--metrics_port");
+    }
+    metrics_server = *std::move(started);
+    std::printf("metrics on %s:%d\n", options.metrics_host.c_str(), metrics_server->port());
+    std::fflush(stdout);
+  }
   std::fprintf(stderr, "smfg-coordinator: data in %s, up to %d experiment(s) at once, %s\n",
                options.data_dir.c_str(), options.max_concurrent,
                options.local_threads > 0 ? "local evaluation" : "evaluation on workers");
@@ -145,6 +194,7 @@ absl::Status Run(const Options& options) {
   (*manager)->Shutdown();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   server->Wait();
+  if (metrics_server != nullptr) metrics_server->Stop();
   return absl::OkStatus();
 }
 
@@ -152,16 +202,39 @@ absl::Status Run(const Options& options) {
 }  // namespace smfg::coordinator
 
 int main(int argc, char** argv) {
+  // --help lists the flags defined in this file (absl only lists a file
+  // named after the binary by default).
+  absl::FlagsUsageConfig usage_config;
+  usage_config.contains_help_flags = [](absl::string_view file) {
+    return absl::EndsWith(file, "coordinator/main.cc");
+  };
+  usage_config.contains_helpshort_flags = usage_config.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage_config);
   absl::SetProgramUsageMessage("smfg-coordinator [--listen HOST:PORT] [--data_dir DIR] ...");
   absl::ParseCommandLine(argc, argv);
-  smfg::coordinator::Options options;
+  smfg::coordinator::CoordinatorOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.max_concurrent = absl::GetFlag(FLAGS_max_concurrent);
   options.heartbeat_timeout_ms = absl::GetFlag(FLAGS_heartbeat_timeout_ms);
   options.worker_wait_timeout_s = absl::GetFlag(FLAGS_worker_wait_timeout_s);
   options.local_threads = absl::GetFlag(FLAGS_local_threads);
-  absl::Status status = options.Validate();
+  options.allow_insecure_remote = absl::GetFlag(FLAGS_allow_insecure_remote);
+  options.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  options.tls_key = absl::GetFlag(FLAGS_tls_key);
+  options.metrics_port = absl::GetFlag(FLAGS_metrics_port);
+  absl::StatusOr<std::string> api_token =
+      smfg::LoadToken(absl::GetFlag(FLAGS_api_token_file), "SMFG_API_TOKEN");
+  absl::StatusOr<std::string> cluster_token =
+      smfg::LoadToken(absl::GetFlag(FLAGS_cluster_token_file), "SMFG_CLUSTER_TOKEN");
+  absl::Status status = !api_token.ok() ? api_token.status() : cluster_token.status();
+  if (!status.ok()) {
+    std::fprintf(stderr, "smfg-coordinator: %s\n", std::string(status.message()).c_str());
+    return 2;
+  }
+  options.api_token = *api_token;
+  options.cluster_token = *cluster_token;
+  status = options.Validate();
   if (!status.ok()) {
     std::fprintf(stderr, "smfg-coordinator: %s\n", std::string(status.message()).c_str());
     return 2;

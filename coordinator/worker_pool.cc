@@ -388,8 +388,9 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
                       std::string(status.message()));
 }
 
-grpc::Status WorkerServiceImpl::Register(grpc::ServerContext*, const v1::RegisterRequest* request,
+grpc::Status WorkerServiceImpl::Register(grpc::ServerContext* context, const v1::RegisterRequest* request,
                                          v1::RegisterResponse* response) {
+  if (grpc::Status denied = auth_.Check(context); !denied.ok()) return denied;
   *response = pool_->Register(*request);
   return grpc::Status::OK;
 }
@@ -397,6 +398,7 @@ grpc::Status WorkerServiceImpl::Register(grpc::ServerContext*, const v1::Registe
 grpc::Status WorkerServiceImpl::GetWork(grpc::ServerContext* context,
                                         const v1::GetWorkRequest* request,
                                         v1::GetWorkResponse* response) {
+  if (grpc::Status denied = auth_.Check(context); !denied.ok()) return denied;
   // Answer before the client gives up: a response that arrives after its
   // deadline would strand the item until work_deadline.
   const absl::Time client_deadline = absl::FromChrono(context->deadline());
@@ -410,14 +412,16 @@ grpc::Status WorkerServiceImpl::GetWork(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerServiceImpl::SubmitResult(grpc::ServerContext*,
+grpc::Status WorkerServiceImpl::SubmitResult(grpc::ServerContext* context,
                                              const v1::SubmitResultRequest* request,
                                              v1::SubmitResultResponse*) {
+  if (grpc::Status denied = auth_.Check(context); !denied.ok()) return denied;
   return ToGrpcStatus(pool_->SubmitResult(*request));
 }
 
-grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest* request,
+grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext* context, const v1::HeartbeatRequest* request,
                                           v1::HeartbeatResponse*) {
+  if (grpc::Status denied = auth_.Check(context); !denied.ok()) return denied;
   return ToGrpcStatus(pool_->Heartbeat(*request));
 }
 

@@ -41,6 +41,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "coordinator/access.h"
 #include "environment/population_stats.h"
 #include "grpcpp/grpcpp.h"
 #include "smfg/v1/worker.grpc.pb.h"
@@ -200,7 +201,9 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 // The gRPC service: converts and delegates to a WorkerPool (not owned).
 class WorkerServiceImpl final : public v1::WorkerService::Service {
  public:
-  explicit WorkerServiceImpl(WorkerPool* pool) : pool_(pool) {}
+  // `auth`: every call must carry this (cluster) bearer token (none by default).
+  explicit WorkerServiceImpl(WorkerPool* pool, BearerTokenCheck auth = {})
+      : pool_(pool), auth_(std::move(auth)) {}
   grpc::Status Register(grpc::ServerContext* context, const v1::RegisterRequest* request,
                         v1::RegisterResponse* response) override;
   // Waits until shortly before the client's deadline (and at most
@@ -214,6 +217,7 @@ class WorkerServiceImpl final : public v1::WorkerService::Service {
 
  private:
   WorkerPool* pool_;
+  const BearerTokenCheck auth_;
 };
 
 }  // namespace smfg::coordinator

@@ -1,6 +1,10 @@
 // smfg-worker: computes shards for a coordinator.
 //
 //   smfg-worker --coordinator HOST:PORT [--threads N] [--name NAME]
+//               [--token_file FILE] [--tls_ca FILE]
+//
+// The cluster token (--token_file, default $SMFG_CLUSTER_TOKEN) is sent as
+// "authorization: Bearer <token>" with every call.
 //
 // The coordinator's address is all a worker needs (DESIGN §3), so
 // `docker compose up --scale worker=N` works. SIGINT/SIGTERM stop it cleanly.
@@ -11,12 +15,16 @@
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/token.h"
 #include "follower_workers/worker_client.h"
 #include "grpcpp/grpcpp.h"
 
@@ -27,6 +35,8 @@ struct Options {
   std::string coordinator;  // HOST:PORT
   int threads = 1;
   std::string name;  // default: host name and pid
+  std::string token_file;  // default: $SMFG_CLUSTER_TOKEN
+  std::string tls_ca;      // PEM roots: connect with TLS; empty: plaintext
 
   absl::Status Validate() const {
     if (coordinator.empty()) return absl::InvalidArgumentError("--coordinator: required");
@@ -50,7 +60,8 @@ absl::Status ParseFlags(int argc, char** argv, Options* options) {
     if (eq != std::string::npos) {
       name = flag.substr(0, eq);
       value = flag.substr(eq + 1);
-    } else if (flag == "--coordinator" || flag == "--threads" || flag == "--name") {
+    } else if (flag == "--coordinator" || flag == "--threads" || flag == "--name" ||
+               flag == "--token_file" || flag == "--tls_ca") {
       if (i + 1 >= argc) return absl::InvalidArgumentError(flag + ": missing value");
       value = argv[++i];
     }
@@ -62,6 +73,12 @@ absl::Status ParseFlags(int argc, char** argv, Options* options) {
       }
     } else if (name == "--name") {
       options->name = value;
+    } else if (name == "--token_file") {
+      options->token_file = value;
+    } else if (name == "--tls_ca") {
+      options->tls_ca = value;
+    } else if (name == "--help" || name == "-h") {
+      return absl::InvalidArgumentError("help requested");
     } else {
       return absl::InvalidArgumentError("unknown flag '" + flag + "'");
     }
@@ -86,9 +103,21 @@ absl::Status RunWorker(const Options& options) {
   WorkerClientOptions client_options;
   client_options.name = options.name;
   client_options.threads = options.threads;
-  WorkerClient client(
-      grpc::CreateChannel(options.coordinator, grpc::InsecureChannelCredentials()),
-      client_options);
+  absl::StatusOr<std::string> token = LoadToken(options.token_file, "SMFG_CLUSTER_TOKEN");
+  if (!token.ok()) return token.status();
+  client_options.token = *token;
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (!options.tls_ca.empty()) {
+    std::ifstream in(options.tls_ca, std::ios::binary);
+    std::stringstream pem;
+    if (!in || !(pem << in.rdbuf()) || pem.str().empty()) {
+      return absl::InvalidArgumentError("--tls_ca: cannot read '" + options.tls_ca + "'");
+    }
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = pem.str();
+    credentials = grpc::SslCredentials(ssl);
+  }
+  WorkerClient client(grpc::CreateChannel(options.coordinator, credentials), client_options);
   std::thread signal_thread([&] {
     int received = 0;
     sigwait(&signals, &received);
@@ -113,7 +142,11 @@ int main(int argc, char** argv) {
   if (status.ok()) status = options.Validate();
   if (!status.ok()) {
     std::fprintf(stderr, "smfg-worker: %s\nusage: smfg-worker --coordinator HOST:PORT "
-                 "[--threads N] [--name NAME]\n", std::string(status.message()).c_str());
+                 "[--threads N] [--name NAME] [--token_file FILE] [--tls_ca FILE]\n"
+                 "  --token_file FILE  cluster token sent to the coordinator "
+                 "(default: $SMFG_CLUSTER_TOKEN)\n"
+                 "  --tls_ca FILE      PEM CA certificate(s): connect with TLS\n",
+                 std::string(status.message()).c_str());
     return 2;
   }
   status = smfg::workers::RunWorker(options);

@@ -15,6 +15,9 @@ class WorkerClient::ScopedCall {
  public:
   ScopedCall(WorkerClient* client, absl::Duration timeout) : client_(client) {
     context_.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    if (!client_->options_.token.empty()) {
+      context_.AddMetadata("authorization", "Bearer " + client_->options_.token);
+    }
     std::lock_guard<std::mutex> lock(client_->mu_);
     client_->active_calls_.insert(&context_);
     // A Stop() that ran before registration would otherwise be missed.

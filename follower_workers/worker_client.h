@@ -25,6 +25,8 @@ namespace smfg::workers {
 struct WorkerClientOptions {
   std::string name = "worker";
   int threads = 1;  // >= 1
+  // Cluster token, sent as "authorization: Bearer <token>"; empty: none.
+  std::string token;
   // Deadline of Register, SubmitResult and Heartbeat calls.
   absl::Duration rpc_timeout = absl::Seconds(10);
   // Deadline of a GetWork long poll (the server answers before it).

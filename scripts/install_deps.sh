@@ -12,6 +12,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   coinor-libclp-dev libglpk-dev
   libsqlite3-dev
+  openssl
 )
 
 missing=()

@@ -1,0 +1,49 @@
+#include "common/token.h"
+
+#include <stdlib.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace smfg {
+namespace {
+
+TEST(TokenTest, ConstantTimeEquals) {
+  EXPECT_TRUE(ConstantTimeEquals("secret", "secret"));
+  EXPECT_FALSE(ConstantTimeEquals("secret", "secreT"));
+  EXPECT_FALSE(ConstantTimeEquals("secret", "secret2"));
+  EXPECT_FALSE(ConstantTimeEquals("", "x"));
+  EXPECT_TRUE(ConstantTimeEquals("", ""));
+}
+
+TEST(TokenTest, LoadsFromFileThenEnvironment) {
+  const std::string path = testing::TempDir() + "/token_test_token";
+  {
+    std::ofstream out(path);
+    out << "  abc123\n";
+  }
+  setenv("SMFG_TOKEN_TEST_VAR", "fromenv", 1);
+  absl::StatusOr<std::string> t = LoadToken(path, "SMFG_TOKEN_TEST_VAR");
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(*t, "abc123");
+  t = LoadToken("", "SMFG_TOKEN_TEST_VAR");
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(*t, "fromenv");
+  unsetenv("SMFG_TOKEN_TEST_VAR");
+  t = LoadToken("", "SMFG_TOKEN_TEST_VAR");
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(*t, "");
+  EXPECT_FALSE(LoadToken(path + ".missing", "SMFG_TOKEN_TEST_VAR").ok());
+  {
+    std::ofstream out(path);
+    out << "a b\n";
+  }
+  EXPECT_FALSE(LoadToken(path, nullptr).ok());
+  std::remove(path.c_str());
+}
+
+}  // namespace
+}  // namespace smfg

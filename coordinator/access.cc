@@ -1,0 +1,64 @@
+#include "coordinator/access.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/token.h"
+
+namespace smfg::coordinator {
+
+grpc::Status BearerTokenCheck::Check(const grpc::ServerContext* context) const {
+  if (token_.empty()) return grpc::Status::OK;
+  if (context == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "missing bearer token");
+  }
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find("authorization");
+  if (it == metadata.end()) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "missing bearer token");
+  }
+  const absl::string_view value(it->second.data(), it->second.size());
+  constexpr absl::string_view kPrefix = "Bearer ";
+  if (!absl::StartsWith(value, kPrefix) ||
+      !ConstantTimeEquals(value.substr(kPrefix.size()), token_)) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "invalid bearer token");
+  }
+  return grpc::Status::OK;
+}
+
+namespace {
+
+absl::StatusOr<std::string> ReadPem(const std::string& path, const char* flag) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  if (!in || !(buffer << in.rdbuf()) || buffer.str().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": cannot read '", path, "'"));
+  }
+  return buffer.str();
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
+    const std::string& cert_file, const std::string& key_file) {
+  if (cert_file.empty() && key_file.empty()) return grpc::InsecureServerCredentials();
+  if (cert_file.empty() || key_file.empty()) {
+    return absl::InvalidArgumentError("--tls_cert and --tls_key must be given together");
+  }
+  absl::StatusOr<std::string> cert = ReadPem(cert_file, "--tls_cert");
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key = ReadPem(key_file, "--tls_key");
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions options;
+  options.pem_key_cert_pairs.push_back({*key, *cert});
+  return grpc::SslServerCredentials(options);
+}
+
+bool IsLoopbackHost(absl::string_view host) {
+  if (host == "localhost" || host == "[::1]" || host == "::1") return true;
+  return absl::StartsWith(host, "127.");
+}
+
+}  // namespace smfg::coordinator

@@ -1,0 +1,228 @@
+// Bearer-token access control on both services, health checking left open,
+// and the loopback rule of CoordinatorOptions::Validate.
+#include "coordinator/access.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "coordinator/coordinator_options.h"
+#include "coordinator/experiment_service.h"
+#include "coordinator/experiment_store.h"
+#include "coordinator/worker_pool.h"
+#include "environment/population_evaluator.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "gtest/gtest.h"
+
+namespace smfg::coordinator {
+namespace {
+
+namespace fs = std::filesystem;
+
+class AccessTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    const fs::path dir = fs::path(testing::TempDir()) /
+                         ("access-" + std::to_string(::getpid()) + "-" +
+                          testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir);
+    auto store = ExperimentStore::Open(dir.string());
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    ExperimentManagerParams p;
+    p.store = store_.get();
+    p.evaluator_factory = [](const std::string&, const env::Scenario& sc)
+        -> absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>> {
+      return std::make_unique<env::LocalPopulationEvaluator>(sc, 1);
+    };
+    auto manager = ExperimentManager::Create(std::move(p));
+    ASSERT_TRUE(manager.ok()) << manager.status();
+    manager_ = *std::move(manager);
+    experiments_ = std::make_unique<ExperimentServiceImpl>(manager_.get(),
+                                                           BearerTokenCheck("api-secret"));
+    workers_ = std::make_unique<WorkerServiceImpl>(&pool_, BearerTokenCheck("cluster-secret"));
+    grpc::EnableDefaultHealthCheckService(true);
+    grpc::ServerBuilder builder;
+    builder.RegisterService(experiments_.get());
+    builder.RegisterService(workers_.get());
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    channel_ = server_->InProcessChannel(grpc::ChannelArguments());
+  }
+  void TearDown() override {
+    if (server_ != nullptr) {
+      server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    }
+    if (manager_ != nullptr) manager_->Shutdown();
+  }
+
+  // Sets a deadline and, unless empty, the authorization metadata.
+  static void Prepare(grpc::ClientContext* context, const std::string& authorization) {
+    context->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    if (!authorization.empty()) context->AddMetadata("authorization", authorization);
+  }
+
+  grpc::StatusCode List(const std::string& authorization) {
+    grpc::ClientContext context;
+    Prepare(&context, authorization);
+    v1::ListExperimentsRequest request;
+    v1::ListExperimentsResponse response;
+    return v1::ExperimentService::NewStub(channel_)->List(&context, request, &response)
+        .error_code();
+  }
+
+  grpc::StatusCode Register(const std::string& authorization) {
+    grpc::ClientContext context;
+    Prepare(&context, authorization);
+    v1::RegisterRequest request;
+    request.set_name("w");
+    v1::RegisterResponse response;
+    return v1::WorkerService::NewStub(channel_)->Register(&context, request, &response)
+        .error_code();
+  }
+
+  std::unique_ptr<ExperimentStore> store_;
+  std::unique_ptr<ExperimentManager> manager_;
+  WorkerPool pool_;
+  std::unique_ptr<ExperimentServiceImpl> experiments_;
+  std::unique_ptr<WorkerServiceImpl> workers_;
+  std::unique_ptr<grpc::Server> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+TEST_F(AccessTest, ExperimentServiceNeedsApiToken) {
+  EXPECT_EQ(List("Bearer api-secret"), grpc::StatusCode::OK);
+  EXPECT_EQ(List(""), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(List("Bearer wrong"), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(List("api-secret"), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(List("Bearer cluster-secret"), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(AccessTest, WorkerServiceNeedsClusterToken) {
+  EXPECT_EQ(Register("Bearer cluster-secret"), grpc::StatusCode::OK);
+  EXPECT_EQ(Register(""), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(Register("Bearer wrong"), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(Register("Bearer api-secret"), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(pool_.LiveWorkers(), 1);
+}
+
+TEST_F(AccessTest, HealthCheckStaysOpen) {
+  grpc::GenericStub stub(channel_);
+  grpc::ClientContext context;
+  Prepare(&context, "");
+  grpc::Slice empty;
+  const grpc::ByteBuffer request(&empty, 1);
+  grpc::ByteBuffer response;
+  absl::Notification done;
+  grpc::Status status;
+  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
+                 &response, [&](grpc::Status s) {
+                   status = std::move(s);
+                   done.Notify();
+                 });
+  done.WaitForNotification();  // bounded by the call's deadline
+  EXPECT_TRUE(status.ok()) << status.error_message();
+}
+
+// TLS with a self-signed certificate made by openssl (skipped without it).
+TEST_F(AccessTest, TlsServerWithTokenAcceptsTlsClientsOnly) {
+  if (std::system("command -v openssl >/dev/null 2>&1") != 0) GTEST_SKIP() << "no openssl";
+  const fs::path dir = fs::path(testing::TempDir()) / ("tls-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string cert = (dir / "cert.pem").string();
+  const std::string key = (dir / "key.pem").string();
+  const std::string command =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+      "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout " + key + " -out " + cert +
+      " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      MakeServerCredentials(cert, key);
+  ASSERT_TRUE(credentials.ok()) << credentials.status();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", *credentials, &port);
+  builder.RegisterService(experiments_.get());
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  ASSERT_GT(port, 0);
+  const std::string address = "127.0.0.1:" + std::to_string(port);
+  std::ifstream in(cert);
+  std::stringstream pem;
+  pem << in.rdbuf();
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = pem.str();
+  auto list = [&](std::shared_ptr<grpc::ChannelCredentials> creds, const std::string& auth) {
+    grpc::ClientContext context;
+    Prepare(&context, auth);
+    v1::ListExperimentsResponse response;
+    return v1::ExperimentService::NewStub(grpc::CreateChannel(address, creds))
+        ->List(&context, v1::ListExperimentsRequest(), &response)
+        .error_code();
+  };
+  EXPECT_EQ(list(grpc::SslCredentials(ssl), "Bearer api-secret"), grpc::StatusCode::OK);
+  EXPECT_EQ(list(grpc::SslCredentials(ssl), ""), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_NE(list(grpc::InsecureChannelCredentials(), "Bearer api-secret"), grpc::StatusCode::OK);
+  server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+}
+
+TEST(MakeServerCredentialsTest, BothOrNeither) {
+  EXPECT_TRUE(MakeServerCredentials("", "").ok());
+  EXPECT_FALSE(MakeServerCredentials("cert.pem", "").ok());
+  EXPECT_FALSE(MakeServerCredentials("/nonexistent/cert.pem", "/nonexistent/key.pem").ok());
+}
+
+TEST(BearerTokenCheckTest, DisabledLetsEverythingThrough) {
+  EXPECT_FALSE(BearerTokenCheck().enabled());
+  EXPECT_TRUE(BearerTokenCheck().Check(nullptr).ok());
+  EXPECT_EQ(BearerTokenCheck("x").Check(nullptr).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST(CoordinatorOptionsTest, NonLoopbackListenNeedsTokenOrExplicitFlag) {
+  CoordinatorOptions o;
+  EXPECT_TRUE(o.Validate().ok());
+  o.listen = "localhost:7000";
+  EXPECT_TRUE(o.Validate().ok());
+  o.listen = "0.0.0.0:7000";
+  const absl::Status refused = o.Validate();
+  EXPECT_TRUE(absl::IsInvalidArgument(refused));
+  EXPECT_NE(refused.message().find("--allow_insecure_remote"), absl::string_view::npos);
+  o.allow_insecure_remote = true;
+  EXPECT_TRUE(o.Validate().ok());
+  o.allow_insecure_remote = false;
+  o.api_token = "t";
+  EXPECT_TRUE(o.Validate().ok());
+  o.api_token.clear();
+  o.cluster_token = "t";
+  EXPECT_TRUE(o.Validate().ok());
+  o.cluster_token.clear();
+  o.listen = "[::]:7000";
+  EXPECT_FALSE(o.Validate().ok());
+  o.listen = "[::1]:7000";
+  EXPECT_TRUE(o.Validate().ok());
+  o.tls_cert = "cert.pem";
+  EXPECT_FALSE(o.Validate().ok());  // --tls_key missing
+}
+
+TEST(CoordinatorOptionsTest, MetricsPortRange) {
+  CoordinatorOptions o;
+  o.metrics_port = -2;
+  EXPECT_FALSE(o.Validate().ok());
+  o.metrics_port = 0;
+  EXPECT_TRUE(o.Validate().ok());
+  o.metrics_port = 70000;
+  EXPECT_FALSE(o.Validate().ok());
+}
+
+}  // namespace
+}  // namespace smfg::coordinator

@@ -1,0 +1,84 @@
+#include "coordinator/metrics_text.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace smfg::coordinator {
+namespace {
+
+std::string EscapeLabel(const std::string& value) {
+  std::string out;
+  for (char c : value) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+void Header(std::string* out, const char* name, const char* type, const char* help) {
+  absl::StrAppend(out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n");
+}
+
+}  // namespace
+
+std::string FormatPrometheus(const CoordinatorMetrics& m) {
+  std::string out;
+  Header(&out, "smfg_experiments", "gauge", "Experiments by status.");
+  for (const auto& [status, count] : m.experiments_by_status) {
+    absl::StrAppend(&out, "smfg_experiments{status=\"", EscapeLabel(status), "\"} ", count, "\n");
+  }
+  Header(&out, "smfg_outer_iterations_completed", "gauge",
+         "Outer iterations with stored metrics, summed over experiments.");
+  absl::StrAppend(&out, "smfg_outer_iterations_completed ", m.outer_iterations_completed, "\n");
+  Header(&out, "smfg_workers_live", "gauge", "Workers currently live.");
+  absl::StrAppend(&out, "smfg_workers_live ", m.live_workers, "\n");
+  Header(&out, "smfg_worker_waits_total", "counter",
+         "Times a job had to wait for a worker to register.");
+  absl::StrAppend(&out, "smfg_worker_waits_total ", m.worker_waits, "\n");
+
+  std::vector<WorkerCounters> workers = m.workers;
+  std::sort(workers.begin(), workers.end(),
+            [](const WorkerCounters& a, const WorkerCounters& b) { return a.worker_id < b.worker_id; });
+  struct Series {
+    const char* name;
+    const char* type;
+    const char* help;
+    int64_t (*value)(const WorkerCounters&);
+  };
+  const Series series[] = {
+      {"smfg_worker_live", "gauge", "1 if the worker is live, 0 if it was declared dead.",
+       [](const WorkerCounters& w) -> int64_t { return w.live ? 1 : 0; }},
+      {"smfg_worker_items_assigned_total", "counter", "Work items assigned to the worker.",
+       [](const WorkerCounters& w) { return w.items_assigned; }},
+      {"smfg_worker_items_completed_total", "counter", "Work items whose results were accepted.",
+       [](const WorkerCounters& w) { return w.items_completed; }},
+      {"smfg_worker_shards_completed_total", "counter", "Shards computed by the worker.",
+       [](const WorkerCounters& w) { return w.shards_completed; }},
+      {"smfg_worker_failures_total", "counter",
+       "Missed deadlines or heartbeats, error reports, invalid results.",
+       [](const WorkerCounters& w) { return w.failures; }},
+      {"smfg_worker_reassignments_total", "counter",
+       "Work items taken back from the worker for reassignment.",
+       [](const WorkerCounters& w) { return w.reassignments; }},
+      {"smfg_worker_rejected_results_total", "counter", "SubmitResult calls refused.",
+       [](const WorkerCounters& w) { return w.rejected_results; }},
+  };
+  for (const Series& s : series) {
+    Header(&out, s.name, s.type, s.help);
+    for (const WorkerCounters& w : workers) {
+      absl::StrAppend(&out, s.name, "{worker_id=\"", EscapeLabel(w.worker_id), "\",name=\"",
+                      EscapeLabel(w.name), "\"} ", s.value(w), "\n");
+    }
+  }
+  return out;
+}
+
+}  // namespace smfg::coordinator
