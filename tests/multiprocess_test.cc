@@ -263,6 +263,83 @@ TEST(MultiProcessTest, CoordinatorWithTwoWorkersMatchesALocalRun) {
   fs::remove_all(dir);
 }
 
+// True once `path` contains `text`, polling until `deadline` (a log written by
+// another process: there is nothing to wait on but the file itself).
+bool WaitForLogLine(const fs::path& path, const std::string& text, absl::Time deadline) {
+  while (absl::Now() < deadline) {
+    if (ReadAll(path.string()).find(text) != std::string::npos) return true;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return ReadAll(path.string()).find(text) != std::string::npos;
+}
+
+// A worker SIGKILLed after the first outer iteration: the coordinator detects
+// it by its missed heartbeat, logs it, the survivor takes all shards, and the
+// result is still identical to a local run.
+TEST(MultiProcessTest, KilledWorkerIsDetectedAndTheRunStillMatchesALocalRun) {
+  const fs::path dir = FreshDir();
+  const std::string spec_path = WriteSmallSpec(dir, 3);
+  std::string address;
+  std::unique_ptr<Child> coordinator =
+      StartCoordinator(dir, "coordinator.log", {"--heartbeat_timeout_ms=1000"}, &address);
+  ASSERT_FALSE(address.empty()) << ReadAll((dir / "coordinator.log").string());
+  Child doomed({SMFG_WORKER_BIN, "--coordinator=" + address, "--name=doomed"},
+               (dir / "doomed.log").string(), false);
+  Child survivor({SMFG_WORKER_BIN, "--coordinator=" + address, "--name=survivor"},
+                 (dir / "survivor.log").string(), false);
+
+  client::SubmitOptions submit;
+  submit.remote.coordinator = address;
+  submit.spec_path = spec_path;
+  submit.key = "killed-worker";
+  std::ostringstream submitted;
+  ASSERT_TRUE(client::RunSubmit(submit, submitted).ok());
+  const std::string id = submitted.str().substr(0, submitted.str().find('\n'));
+  {  // Kill one worker as soon as the first iteration's metrics are stored.
+    auto stub = v1::ExperimentService::NewStub(
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Minutes(5)));
+    v1::WatchRequest request;
+    request.set_id(id);
+    auto reader = stub->Watch(&context, request);
+    v1::WatchEvent event;
+    bool first_iteration = false;
+    while (!first_iteration && reader->Read(&event)) first_iteration = event.metrics_size() > 0;
+    ASSERT_TRUE(first_iteration);
+    doomed.Kill();
+    context.TryCancel();
+    reader->Finish();
+  }
+  client::ExperimentIdOptions watch;
+  watch.remote.coordinator = address;
+  watch.id = id;
+  watch.watch_timeout = absl::Minutes(10);
+  std::ostringstream progress;
+  const absl::Status watched = client::RunWatch(watch, progress);
+  ASSERT_TRUE(watched.ok()) << watched << "\n" << progress.str();
+  EXPECT_THAT(progress.str(), HasSubstr("SUCCEEDED"));
+  EXPECT_TRUE(WaitForLogLine(dir / "coordinator.log", "(doomed) missed its heartbeat",
+                             absl::Now() + absl::Seconds(30)))
+      << ReadAll((dir / "coordinator.log").string());
+
+  client::ResultsOptions results;
+  results.remote.coordinator = address;
+  results.id = id;
+  results.out_dir = (dir / "remote").string();
+  std::ostringstream ignored;
+  ASSERT_TRUE(client::RunResults(results, ignored).ok());
+  TrainLocally(spec_path, dir);
+  const std::string local = ReadAll((dir / "local" / "comparison.json").string());
+  ASSERT_FALSE(local.empty());
+  EXPECT_EQ(ReadAll((dir / "remote" / "comparison.json").string()), local);
+  for (Child* c : {&survivor, coordinator.get()}) {
+    const int status = c->Stop(absl::Seconds(20));
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  }
+  fs::remove_all(dir);
+}
+
 // A coordinator killed (SIGKILL) after its first outer iteration; a new one
 // on the same data directory finishes the run from the checkpoint, with the
 // same result as an uninterrupted local run. Population evaluation is local
