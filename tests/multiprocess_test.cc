@@ -31,6 +31,7 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "smfg/v1/experiment.grpc.pb.h"
+#include "common/status.h"
 #include "gtest/gtest.h"
 
 namespace smfg {
@@ -208,6 +209,69 @@ void TrainLocally(const std::string& spec_path, const fs::path& dir) {
   ASSERT_TRUE(trained.ok()) << trained;
 }
 
+// The client steps every test takes, as the `smfg` commands do them.
+absl::StatusOr<std::string> Submit(const std::string& address, const std::string& spec_path,
+                                   const std::string& key) {
+  client::SubmitOptions submit;
+  submit.remote.coordinator = address;
+  submit.spec_path = spec_path;
+  submit.key = key;
+  std::ostringstream submitted;
+  SMFG_RETURN_IF_ERROR(client::RunSubmit(submit, submitted));
+  return submitted.str().substr(0, submitted.str().find('\n'));
+}
+
+// Streams Watch events until the first outer iteration's metrics are stored.
+// Fails if the stream ends first or the experiment reports FAILED.
+absl::Status WaitForFirstIteration(const std::string& address, const std::string& id) {
+  auto stub = v1::ExperimentService::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Minutes(5)));
+  v1::WatchRequest request;
+  request.set_id(id);
+  auto reader = stub->Watch(&context, request);
+  v1::WatchEvent event;
+  absl::Status result = absl::DeadlineExceededError("watch ended before the first iteration");
+  while (reader->Read(&event)) {
+    if (event.experiment().status() == v1::FAILED) {
+      result = absl::InternalError(event.experiment().message());
+      break;
+    }
+    if (event.metrics_size() > 0) {
+      result = absl::OkStatus();
+      break;
+    }
+  }
+  context.TryCancel();
+  reader->Finish();
+  return result;
+}
+
+// `smfg watch ID` until the experiment ends; the printed progress in *progress.
+absl::Status WatchToEnd(const std::string& address, const std::string& id,
+                        std::string* progress) {
+  client::ExperimentIdOptions watch;
+  watch.remote.coordinator = address;
+  watch.id = id;
+  watch.watch_timeout = absl::Minutes(10);
+  std::ostringstream out;
+  const absl::Status watched = client::RunWatch(watch, out);
+  *progress = out.str();
+  return watched;
+}
+
+// `smfg results ID --out dir/remote`.
+absl::Status DownloadResults(const std::string& address, const std::string& id,
+                             const fs::path& dir) {
+  client::ResultsOptions results;
+  results.remote.coordinator = address;
+  results.id = id;
+  results.out_dir = (dir / "remote").string();
+  std::ostringstream ignored;
+  return client::RunResults(results, ignored);
+}
+
 TEST(MultiProcessTest, CoordinatorWithTwoWorkersMatchesALocalRun) {
   const fs::path dir = FreshDir();
   const std::string spec_path = WriteSmallSpec(dir, 2);
@@ -222,31 +286,15 @@ TEST(MultiProcessTest, CoordinatorWithTwoWorkersMatchesALocalRun) {
   Child worker2({SMFG_WORKER_BIN, "--coordinator=" + address, "--name=w2"},
                 (dir / "worker2.log").string(), false);
 
-  client::SubmitOptions submit;
-  submit.remote.coordinator = address;
-  submit.spec_path = spec_path;
-  submit.key = "multiprocess";
-  std::ostringstream submitted;
-  ASSERT_TRUE(client::RunSubmit(submit, submitted).ok());
-  const std::string id = submitted.str().substr(0, submitted.str().find('\n'));
-  EXPECT_EQ(id, "exp-000001");
-
-  client::ExperimentIdOptions watch;
-  watch.remote.coordinator = address;
-  watch.id = id;
-  watch.watch_timeout = absl::Minutes(10);
-  std::ostringstream progress;
-  const absl::Status watched = client::RunWatch(watch, progress);
-  ASSERT_TRUE(watched.ok()) << watched << "\n" << progress.str();
-  EXPECT_THAT(progress.str(), HasSubstr("SUCCEEDED"));
-  EXPECT_THAT(progress.str(), HasSubstr("outer   2"));
-
-  client::ResultsOptions results;
-  results.remote.coordinator = address;
-  results.id = id;
-  results.out_dir = (dir / "remote").string();
-  std::ostringstream ignored;
-  ASSERT_TRUE(client::RunResults(results, ignored).ok());
+  const absl::StatusOr<std::string> id = Submit(address, spec_path, "multiprocess");
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(*id, "exp-000001");
+  std::string progress;
+  const absl::Status watched = WatchToEnd(address, *id, &progress);
+  ASSERT_TRUE(watched.ok()) << watched << "\n" << progress;
+  EXPECT_THAT(progress, HasSubstr("SUCCEEDED"));
+  EXPECT_THAT(progress, HasSubstr("outer   2"));
+  ASSERT_TRUE(DownloadResults(address, *id, dir).ok());
 
   TrainLocally(spec_path, dir);
   const std::string local = ReadAll((dir / "local" / "comparison.json").string());
@@ -288,47 +336,20 @@ TEST(MultiProcessTest, KilledWorkerIsDetectedAndTheRunStillMatchesALocalRun) {
   Child survivor({SMFG_WORKER_BIN, "--coordinator=" + address, "--name=survivor"},
                  (dir / "survivor.log").string(), false);
 
-  client::SubmitOptions submit;
-  submit.remote.coordinator = address;
-  submit.spec_path = spec_path;
-  submit.key = "killed-worker";
-  std::ostringstream submitted;
-  ASSERT_TRUE(client::RunSubmit(submit, submitted).ok());
-  const std::string id = submitted.str().substr(0, submitted.str().find('\n'));
-  {  // Kill one worker as soon as the first iteration's metrics are stored.
-    auto stub = v1::ExperimentService::NewStub(
-        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Minutes(5)));
-    v1::WatchRequest request;
-    request.set_id(id);
-    auto reader = stub->Watch(&context, request);
-    v1::WatchEvent event;
-    bool first_iteration = false;
-    while (!first_iteration && reader->Read(&event)) first_iteration = event.metrics_size() > 0;
-    ASSERT_TRUE(first_iteration);
-    doomed.Kill();
-    context.TryCancel();
-    reader->Finish();
-  }
-  client::ExperimentIdOptions watch;
-  watch.remote.coordinator = address;
-  watch.id = id;
-  watch.watch_timeout = absl::Minutes(10);
-  std::ostringstream progress;
-  const absl::Status watched = client::RunWatch(watch, progress);
-  ASSERT_TRUE(watched.ok()) << watched << "\n" << progress.str();
-  EXPECT_THAT(progress.str(), HasSubstr("SUCCEEDED"));
+  const absl::StatusOr<std::string> id = Submit(address, spec_path, "killed-worker");
+  ASSERT_TRUE(id.ok()) << id.status();
+  // Kill one worker as soon as the first iteration's metrics are stored.
+  const absl::Status first_iteration = WaitForFirstIteration(address, *id);
+  ASSERT_TRUE(first_iteration.ok()) << first_iteration;
+  doomed.Kill();
+  std::string progress;
+  const absl::Status watched = WatchToEnd(address, *id, &progress);
+  ASSERT_TRUE(watched.ok()) << watched << "\n" << progress;
+  EXPECT_THAT(progress, HasSubstr("SUCCEEDED"));
   EXPECT_TRUE(WaitForLogLine(dir / "coordinator.log", "(doomed) missed its heartbeat",
                              absl::Now() + absl::Seconds(30)))
       << ReadAll((dir / "coordinator.log").string());
-
-  client::ResultsOptions results;
-  results.remote.coordinator = address;
-  results.id = id;
-  results.out_dir = (dir / "remote").string();
-  std::ostringstream ignored;
-  ASSERT_TRUE(client::RunResults(results, ignored).ok());
+  ASSERT_TRUE(DownloadResults(address, *id, dir).ok());
   TrainLocally(spec_path, dir);
   const std::string local = ReadAll((dir / "local" / "comparison.json").string());
   ASSERT_FALSE(local.empty());
@@ -352,54 +373,23 @@ TEST(MultiProcessTest, KilledCoordinatorResumesOnRestart) {
       StartCoordinator(dir, "coordinator1.log", {"--local_threads=1"}, &address);
   ASSERT_FALSE(address.empty()) << ReadAll((dir / "coordinator1.log").string());
 
-  client::SubmitOptions submit;
-  submit.remote.coordinator = address;
-  submit.spec_path = spec_path;
-  submit.key = "killed";
-  std::ostringstream submitted;
-  ASSERT_TRUE(client::RunSubmit(submit, submitted).ok());
-  const std::string id = submitted.str().substr(0, submitted.str().find('\n'));
-
-  {  // Watch until the first iteration's metrics are stored, then kill.
-    auto stub = v1::ExperimentService::NewStub(
-        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Minutes(5)));
-    v1::WatchRequest request;
-    request.set_id(id);
-    auto reader = stub->Watch(&context, request);
-    v1::WatchEvent event;
-    bool first_iteration = false;
-    while (!first_iteration && reader->Read(&event)) {
-      first_iteration = event.metrics_size() > 0;
-      ASSERT_NE(event.experiment().status(), v1::FAILED) << event.experiment().message();
-    }
-    ASSERT_TRUE(first_iteration);
-    first->Kill();
-    context.TryCancel();
-    reader->Finish();
-  }
+  const absl::StatusOr<std::string> id = Submit(address, spec_path, "killed");
+  ASSERT_TRUE(id.ok()) << id.status();
+  // Watch until the first iteration's metrics are stored, then kill.
+  const absl::Status first_iteration = WaitForFirstIteration(address, *id);
+  ASSERT_TRUE(first_iteration.ok()) << first_iteration;
+  first->Kill();
 
   std::unique_ptr<Child> second =
       StartCoordinator(dir, "coordinator2.log", {"--local_threads=1"}, &address);
   ASSERT_FALSE(address.empty()) << ReadAll((dir / "coordinator2.log").string());
-  client::ExperimentIdOptions watch;
-  watch.remote.coordinator = address;
-  watch.id = id;
-  watch.watch_timeout = absl::Minutes(10);
-  std::ostringstream progress;
-  const absl::Status watched = client::RunWatch(watch, progress);
-  ASSERT_TRUE(watched.ok()) << watched << "\n" << progress.str();
-  EXPECT_THAT(progress.str(), HasSubstr("SUCCEEDED"));
+  std::string progress;
+  const absl::Status watched = WatchToEnd(address, *id, &progress);
+  ASSERT_TRUE(watched.ok()) << watched << "\n" << progress;
+  EXPECT_THAT(progress, HasSubstr("SUCCEEDED"));
   EXPECT_THAT(ReadAll((dir / "coordinator2.log").string()),
-              HasSubstr(id + " resumed at outer iteration "));
-
-  client::ResultsOptions results;
-  results.remote.coordinator = address;
-  results.id = id;
-  results.out_dir = (dir / "remote").string();
-  std::ostringstream ignored;
-  ASSERT_TRUE(client::RunResults(results, ignored).ok());
+              HasSubstr(*id + " resumed at outer iteration "));
+  ASSERT_TRUE(DownloadResults(address, *id, dir).ok());
   TrainLocally(spec_path, dir);
   const std::string local = ReadAll((dir / "local" / "comparison.json").string());
   ASSERT_FALSE(local.empty());
