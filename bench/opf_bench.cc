@@ -51,10 +51,8 @@ std::vector<std::vector<double>> TriangleLoads() {
 }
 
 absl::StatusOr<MatpowerCase> LoadCase5(bool quadratic) {
-  std::string path = __FILE__;
-  path.resize(path.find_last_of('/') + 1);
   absl::StatusOr<MatpowerCase> c =
-      LoadMatpowerFile(path + "../environment/testdata/case5.m");
+      LoadMatpowerFile(SMFG_SOURCE_DIR "/environment/testdata/case5.m");
   if (c.ok() && quadratic) {
     for (Generator& g : c->network.generators) g.cost_quadratic = 0.01;
   }

@@ -34,7 +34,7 @@ ABSL_FLAG(double, load_scale, 1.0, "opf: multiply the case's bus loads by this f
 ABSL_FLAG(std::string, load, "", "opf: explicit bus loads in MW, comma-separated.");
 ABSL_FLAG(int, hour, 18, "opf: hour of day (renewable availability, load shape).");
 ABSL_FLAG(std::string, coordinator, "",
-          "submit, watch, list, get, cancel, results: the coordinator's HOST:PORT "
+          "submit, watch, list, get, cancel, results, health: the coordinator's HOST:PORT "
           "(default: $SMFG_COORDINATOR).");
 ABSL_FLAG(std::string, key, "", "submit: idempotency key (default: a fresh one).");
 ABSL_FLAG(std::string, status, "", "list: only experiments with this status (e.g. RUNNING).");
@@ -67,6 +67,8 @@ constexpr char kUsage[] =
     "  get ID           One experiment's status.\n"
     "  cancel ID        Stop an experiment at its next outer iteration.\n"
     "  results ID       Download the result files. Flags: --out (required)\n"
+  "  health           Ask the coordinator's gRPC health service; prints SERVING and\n"
+  "                   exits 0, else prints the status (or the error) and exits 1.\n"
     "  Remote commands send the API token from --token_file or $SMFG_API_TOKEN,\n"
     "  and use TLS when --tls_ca is given.\n";
 
@@ -131,6 +133,14 @@ int main(int argc, char** argv) {
     o.status = absl::GetFlag(FLAGS_status);
     o.limit = absl::GetFlag(FLAGS_limit);
     const absl::Status s = smfg::client::RunList(o, std::cout);
+    return s.ok() ? 0 : Fail(s);
+  }
+  if (command == "health") {
+    if (args.size() != 2) {
+      std::cerr << "smfg health: takes no argument\n" << kUsage;
+      return 2;
+    }
+    const absl::Status s = smfg::client::RunHealth(RemoteFromFlags(), std::cout);
     return s.ok() ? 0 : Fail(s);
   }
   if (args.size() != 3) {

@@ -4,12 +4,17 @@
 
 #include <filesystem>
 #include <regex>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
+#include "absl/synchronization/notification.h"
 #include "coordinator/report_files.h"
 #include "common/status.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "spec/spec_loader.h"
 
 namespace smfg::client {
@@ -22,21 +27,34 @@ absl::Status FromGrpc(const grpc::Status& s) {
   return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
 }
 
-std::unique_ptr<v1::ExperimentService::Stub> Connect(const RemoteOptions& o) {
+// A channel to o.coordinator, over TLS trusting o.tls_ca_pem when it is set.
+std::shared_ptr<grpc::Channel> ConnectChannel(const RemoteOptions& o) {
   std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
   if (!o.tls_ca_pem.empty()) {
     grpc::SslCredentialsOptions ssl;
     ssl.pem_root_certs = o.tls_ca_pem;
     credentials = grpc::SslCredentials(ssl);
   }
-  return v1::ExperimentService::NewStub(grpc::CreateChannel(o.coordinator, credentials));
+  // Results (reports, plots, metrics of a long run) can exceed gRPC's 4 MiB
+  // default; the coordinator is trusted to bound what it sends.
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(-1);
+  return grpc::CreateCustomChannel(o.coordinator, credentials, args);
 }
 
-// Sets the call's deadline and, with a token, its authorization metadata.
-void Prepare(grpc::ClientContext* context, const RemoteOptions& remote, absl::Duration timeout) {
+}  // namespace
+
+std::unique_ptr<v1::ExperimentService::Stub> ConnectExperimentService(const RemoteOptions& o) {
+  return v1::ExperimentService::NewStub(ConnectChannel(o));
+}
+
+void PrepareContext(grpc::ClientContext* context, const RemoteOptions& remote,
+                    absl::Duration timeout) {
   context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   if (!remote.token.empty()) context->AddMetadata("authorization", "Bearer " + remote.token);
 }
+
+namespace {
 
 // The first "objective" figure of an IterationJson line, for progress output.
 std::string ObjectiveOf(const std::string& json) {
@@ -111,9 +129,9 @@ absl::Status RunSubmit(const SubmitOptions& o, std::ostream& out) {
       o.key.empty() ? absl::StrCat("smfg-", getpid(), "-", absl::ToUnixNanos(absl::Now()))
                     : o.key);
   grpc::ClientContext context;
-  Prepare(&context, o.remote, o.remote.rpc_timeout);
+  PrepareContext(&context, o.remote, o.remote.rpc_timeout);
   v1::SubmitResponse response;
-  SMFG_RETURN_IF_ERROR(FromGrpc(Connect(o.remote)->Submit(&context, request, &response)));
+  SMFG_RETURN_IF_ERROR(FromGrpc(ConnectExperimentService(o.remote)->Submit(&context, request, &response)));
   out << response.experiment_id() << (response.created() ? "" : " (already submitted)") << "\n";
   return absl::OkStatus();
 }
@@ -121,10 +139,10 @@ absl::Status RunSubmit(const SubmitOptions& o, std::ostream& out) {
 absl::Status RunWatch(const ExperimentIdOptions& o, std::ostream& out) {
   SMFG_RETURN_IF_ERROR(o.Validate());
   grpc::ClientContext context;
-  Prepare(&context, o.remote, o.watch_timeout);
+  PrepareContext(&context, o.remote, o.watch_timeout);
   v1::WatchRequest request;
   request.set_id(o.id);
-  auto reader = Connect(o.remote)->Watch(&context, request);
+  auto reader = ConnectExperimentService(o.remote)->Watch(&context, request);
   v1::WatchEvent event;
   v1::Experiment last;
   std::string last_line;
@@ -150,11 +168,11 @@ absl::Status RunWatch(const ExperimentIdOptions& o, std::ostream& out) {
 absl::Status RunGet(const ExperimentIdOptions& o, std::ostream& out) {
   SMFG_RETURN_IF_ERROR(o.Validate());
   grpc::ClientContext context;
-  Prepare(&context, o.remote, o.remote.rpc_timeout);
+  PrepareContext(&context, o.remote, o.remote.rpc_timeout);
   v1::GetExperimentRequest request;
   request.set_id(o.id);
   v1::Experiment response;
-  SMFG_RETURN_IF_ERROR(FromGrpc(Connect(o.remote)->Get(&context, request, &response)));
+  SMFG_RETURN_IF_ERROR(FromGrpc(ConnectExperimentService(o.remote)->Get(&context, request, &response)));
   out << FormatExperiment(response) << "\n";
   return absl::OkStatus();
 }
@@ -162,14 +180,14 @@ absl::Status RunGet(const ExperimentIdOptions& o, std::ostream& out) {
 absl::Status RunList(const ListOptions& o, std::ostream& out) {
   SMFG_RETURN_IF_ERROR(o.Validate());
   grpc::ClientContext context;
-  Prepare(&context, o.remote, o.remote.rpc_timeout);
+  PrepareContext(&context, o.remote, o.remote.rpc_timeout);
   v1::ListExperimentsRequest request;
   v1::ExperimentState state = v1::EXPERIMENT_STATE_UNSPECIFIED;
   if (!o.status.empty()) v1::ExperimentState_Parse(o.status, &state);
   request.set_status(state);
   request.set_limit(o.limit);
   v1::ListExperimentsResponse response;
-  SMFG_RETURN_IF_ERROR(FromGrpc(Connect(o.remote)->List(&context, request, &response)));
+  SMFG_RETURN_IF_ERROR(FromGrpc(ConnectExperimentService(o.remote)->List(&context, request, &response)));
   for (const v1::Experiment& e : response.experiments()) out << FormatExperiment(e) << "\n";
   return absl::OkStatus();
 }
@@ -177,11 +195,11 @@ absl::Status RunList(const ListOptions& o, std::ostream& out) {
 absl::Status RunCancel(const ExperimentIdOptions& o, std::ostream& out) {
   SMFG_RETURN_IF_ERROR(o.Validate());
   grpc::ClientContext context;
-  Prepare(&context, o.remote, o.remote.rpc_timeout);
+  PrepareContext(&context, o.remote, o.remote.rpc_timeout);
   v1::CancelRequest request;
   request.set_id(o.id);
   v1::Experiment response;
-  SMFG_RETURN_IF_ERROR(FromGrpc(Connect(o.remote)->Cancel(&context, request, &response)));
+  SMFG_RETURN_IF_ERROR(FromGrpc(ConnectExperimentService(o.remote)->Cancel(&context, request, &response)));
   out << FormatExperiment(response) << "\n";
   return absl::OkStatus();
 }
@@ -189,11 +207,11 @@ absl::Status RunCancel(const ExperimentIdOptions& o, std::ostream& out) {
 absl::Status RunResults(const ResultsOptions& o, std::ostream& out) {
   SMFG_RETURN_IF_ERROR(o.Validate());
   grpc::ClientContext context;
-  Prepare(&context, o.remote, o.remote.rpc_timeout);
+  PrepareContext(&context, o.remote, o.remote.rpc_timeout);
   v1::GetResultsRequest request;
   request.set_id(o.id);
   v1::GetResultsResponse response;
-  SMFG_RETURN_IF_ERROR(FromGrpc(Connect(o.remote)->GetResults(&context, request, &response)));
+  SMFG_RETURN_IF_ERROR(FromGrpc(ConnectExperimentService(o.remote)->GetResults(&context, request, &response)));
   if (response.files().empty()) {
     return absl::FailedPreconditionError(absl::StrCat(o.id, " has no results (yet)"));
   }
@@ -208,8 +226,74 @@ absl::Status RunResults(const ResultsOptions& o, std::ostream& out) {
     }
     SMFG_RETURN_IF_ERROR(coordinator::WriteFileAtomically(path.string(), f.bytes()));
   }
+  // The same table and report `smfg train` prints, when the run has one.
+  for (const v1::ResultFile& f : response.files()) {
+    if (f.name() == "comparison.txt") out << f.bytes();
+  }
   out << "Wrote " << response.files_size() << " files to " << o.out_dir << "\n";
   return absl::OkStatus();
+}
+
+namespace {
+
+// The ServingStatus (field 1, a varint) of a serialized
+// grpc.health.v1.HealthCheckResponse; absent means 0 (UNKNOWN). The health
+// proto's C++ code is not shipped with Debian's gRPC, hence the generic stub
+// and this hand decoding.
+absl::StatusOr<uint64_t> ServingStatusOf(const std::string& bytes) {
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                            static_cast<int>(bytes.size()));
+  uint64_t status = 0;
+  for (uint32_t tag = in.ReadTag(); tag != 0; tag = in.ReadTag()) {
+    const bool skipped = tag == 8 ? in.ReadVarint64(&status)
+                                  : google::protobuf::internal::WireFormatLite::SkipField(&in, tag);
+    if (!skipped) return absl::DataLossError("unreadable HealthCheckResponse");
+  }
+  return status;
+}
+
+std::string ServingStatusName(uint64_t status) {
+  static const char* const kNames[] = {"UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"};
+  return status < 4 ? kNames[status] : absl::StrCat("STATUS_", status);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> CheckHealth(const RemoteOptions& remote) {
+  SMFG_RETURN_IF_ERROR(remote.Validate());
+  grpc::GenericStub stub(ConnectChannel(remote));
+  grpc::ClientContext context;
+  PrepareContext(&context, remote, remote.rpc_timeout);
+  grpc::Slice empty;  // an empty HealthCheckRequest: service "" = the whole server
+  const grpc::ByteBuffer request(&empty, 1);
+  grpc::ByteBuffer response;
+  absl::Notification done;
+  grpc::Status status;
+  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
+                 &response, [&](grpc::Status s) {
+                   status = std::move(s);
+                   done.Notify();
+                 });
+  done.WaitForNotification();  // bounded by the call's deadline
+  SMFG_RETURN_IF_ERROR(FromGrpc(status));
+  std::vector<grpc::Slice> slices;
+  if (!response.Dump(&slices).ok()) return absl::DataLossError("unreadable HealthCheckResponse");
+  std::string bytes;
+  for (const grpc::Slice& slice : slices) {
+    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  absl::StatusOr<uint64_t> serving = ServingStatusOf(bytes);
+  if (!serving.ok()) return serving.status();
+  return ServingStatusName(*serving);
+}
+
+absl::Status RunHealth(const RemoteOptions& remote, std::ostream& out) {
+  absl::StatusOr<std::string> health = CheckHealth(remote);
+  if (!health.ok()) return health.status();
+  out << *health << "\n";
+  if (*health == "SERVING") return absl::OkStatus();
+  return absl::UnavailableError(
+      absl::StrCat("coordinator at ", remote.coordinator, " is ", *health));
 }
 
 }  // namespace smfg::client

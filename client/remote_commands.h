@@ -68,8 +68,28 @@ absl::Status RunList(const ListOptions& options, std::ostream& out);
 absl::Status RunCancel(const ExperimentIdOptions& options, std::ostream& out);
 absl::Status RunResults(const ResultsOptions& options, std::ostream& out);
 
+// A stub for the coordinator at options.coordinator, over TLS when
+// options.tls_ca_pem is set.
+std::unique_ptr<v1::ExperimentService::Stub> ConnectExperimentService(const RemoteOptions& options);
+// Sets the call's deadline (now + timeout) and, with a token, its
+// "authorization: Bearer" metadata.
+void PrepareContext(grpc::ClientContext* context, const RemoteOptions& remote,
+                    absl::Duration timeout);
+
 // One line: "exp-000001  RUNNING  iteration 3  name  (message)".
 std::string FormatExperiment(const v1::Experiment& experiment);
+
+// grpc.health.v1.Health/Check of the coordinator's whole server (service ""),
+// with remote.rpc_timeout as deadline and remote's TLS settings. Returns the
+// serving status by name: "SERVING", "NOT_SERVING", "UNKNOWN",
+// "SERVICE_UNKNOWN" (or "STATUS_<n>" for a value this build does not know).
+// An RPC failure comes back as its status (UNAVAILABLE when nothing listens,
+// DEADLINE_EXCEEDED). The coordinator keeps health checking open whether or
+// not tokens are configured, so no token is needed (one set is sent anyway).
+absl::StatusOr<std::string> CheckHealth(const RemoteOptions& remote);
+// `smfg health`: prints the serving status on `out`; OK only for SERVING,
+// else UNAVAILABLE naming the status (the container healthcheck's exit 1).
+absl::Status RunHealth(const RemoteOptions& remote, std::ostream& out);
 
 }  // namespace smfg::client
 

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "gmock/gmock.h"
+#include "grpcpp/health_check_service_interface.h"
 #include "gtest/gtest.h"
 
 namespace smfg::client {
@@ -56,6 +57,77 @@ TEST(RemoteCommandsTest, FormatExperiment) {
   e.set_message("boom");
   EXPECT_EQ(FormatExperiment(e),
             "exp-000007  FAILED               iteration   4  three_bus  (boom)");
+}
+
+// An in-process gRPC server with the default health service, as the
+// coordinator registers it, on a free loopback port. The (unimplemented)
+// ExperimentService makes it a synchronous server, which the health service
+// needs to be polled.
+class HealthServer {
+ public:
+  HealthServer() {
+    grpc::EnableDefaultHealthCheckService(true);
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(&unimplemented_);
+    server_ = builder.BuildAndStart();
+    address_ = "127.0.0.1:" + std::to_string(port);
+  }
+  ~HealthServer() { server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5))); }
+  void SetServing(bool serving) { server_->GetHealthCheckService()->SetServingStatus(serving); }
+  RemoteOptions Remote() const {
+    RemoteOptions remote;
+    remote.coordinator = address_;
+    remote.rpc_timeout = absl::Seconds(10);
+    return remote;
+  }
+
+ private:
+  v1::ExperimentService::Service unimplemented_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
+};
+
+TEST(RemoteCommandsTest, HealthOfAServingServerIsServing) {
+  HealthServer server;
+  std::ostringstream out;
+  EXPECT_TRUE(RunHealth(server.Remote(), out).ok());
+  EXPECT_EQ(out.str(), "SERVING\n");
+}
+
+TEST(RemoteCommandsTest, HealthSendsATokenWithoutBeingRefused) {
+  // The coordinator's health service is open; a client configured with an
+  // API token (as inside the coordinator's container) must still pass.
+  HealthServer server;
+  RemoteOptions remote = server.Remote();
+  remote.token = "secret-token";
+  EXPECT_EQ(CheckHealth(remote).value_or("error"), "SERVING");
+}
+
+TEST(RemoteCommandsTest, HealthOfANotServingServerIsAnErrorNamingTheStatus) {
+  HealthServer server;
+  server.SetServing(false);
+  std::ostringstream out;
+  const absl::Status s = RunHealth(server.Remote(), out);
+  EXPECT_TRUE(absl::IsUnavailable(s)) << s;
+  EXPECT_THAT(s.message(), HasSubstr("NOT_SERVING"));
+  EXPECT_EQ(out.str(), "NOT_SERVING\n");
+}
+
+TEST(RemoteCommandsTest, HealthOfNothingListeningIsUnavailableWithinTheDeadline) {
+  RemoteOptions remote;
+  remote.coordinator = "unix:" + testing::TempDir() + "/smfg-no-such-socket";
+  remote.rpc_timeout = absl::Seconds(2);
+  std::ostringstream out;
+  const absl::Status s = RunHealth(remote, out);
+  EXPECT_TRUE(absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s)) << s;
+  EXPECT_EQ(out.str(), "");
+}
+
+TEST(RemoteCommandsTest, HealthNeedsACoordinator) {
+  std::ostringstream out;
+  EXPECT_THAT(RunHealth(RemoteOptions(), out).message(), HasSubstr("--coordinator"));
 }
 
 }  // namespace

@@ -90,25 +90,15 @@ absl::Status RunTrain(const TrainOptions& o, std::ostream& out, std::ostream& pr
            << trainer->iteration() << " outer iterations; evaluating against the baselines\n";
 
   // The learned tariff and the baselines, each at its follower equilibrium.
-  SMFG_ASSIGN_OR_RETURN(coordinator::RunComparison run, coordinator::EvaluateAndWriteResults(*trainer, evaluator, *market,
-                                                                   o.out_dir, &progress));
-  const std::vector<std::string>& written = run.written;
-  const env::ObjectiveTerms& j_learned = run.learned;
-  const env::ObjectiveTerms& j_flat = run.flat;
-  const env::ObjectiveTerms& j_tou = run.tou;
+  SMFG_ASSIGN_OR_RETURN(coordinator::RunComparison run,
+                        coordinator::EvaluateAndWriteResults(*trainer, evaluator, *market,
+                                                             o.out_dir, &progress));
 
   if (o.json) {
     out << run.comparison_json << "\n";
   } else {
-    out << absl::StrFormat("%-8s %12s %14s %14s %10s\n", "tariff", "objective J", "EEI spread pp",
-                           "cost gap %", "LMP std");
-    for (const auto& [name, j] : {std::pair<const char*, const env::ObjectiveTerms*>{"learned", &j_learned},
-                                  {"flat", &j_flat}, {"tou", &j_tou}}) {
-      out << absl::StrFormat("%-8s %12.6f %14.3f %14.3f %10.3f\n", name, j->objective,
-                             100 * j->eei_spread, 100 * j->recovery_gap, j->lmp_std);
-    }
-    out << "\n" << env::FormatReportText(run.learned_report);
-    out << "Wrote " << written.size() << " files to " << o.out_dir << "; plots in "
+    out << coordinator::ComparisonText(run);
+    out << "Wrote " << run.written.size() << " files to " << o.out_dir << "; plots in "
         << (fs::path(o.out_dir) / "plots").string() << "\n";
   }
   return absl::OkStatus();

@@ -19,6 +19,9 @@ function(smfg_test name)
   endif()
   add_executable(${name} ${ARG_SRCS})
   target_compile_options(${name} PRIVATE ${SMFG_WARNINGS})
+  # Test data is found from the source tree's root, not from __FILE__ (which
+  # is relative under ccache's base_dir).
+  target_compile_definitions(${name} PRIVATE SMFG_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
   gtest_discover_tests(${name} WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
                        PROPERTIES LABELS ${ARG_LABEL} DISCOVERY_TIMEOUT 60)

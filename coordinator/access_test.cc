@@ -4,10 +4,7 @@
 
 #include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,12 +19,15 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/process_util.h"
 
 namespace smfg::coordinator {
 namespace {
 
 namespace fs = std::filesystem;
+using ::testing::HasSubstr;
 
 class AccessTest : public testing::Test {
  protected:
@@ -136,16 +136,12 @@ TEST_F(AccessTest, HealthCheckStaysOpen) {
 
 // TLS with a self-signed certificate made by openssl (skipped without it).
 TEST_F(AccessTest, TlsServerWithTokenAcceptsTlsClientsOnly) {
-  if (std::system("command -v openssl >/dev/null 2>&1") != 0) GTEST_SKIP() << "no openssl";
-  const fs::path dir = fs::path(testing::TempDir()) / ("tls-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  const std::string cert = (dir / "cert.pem").string();
-  const std::string key = (dir / "key.pem").string();
-  const std::string command =
-      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
-      "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout " + key + " -out " + cert +
-      " >/dev/null 2>&1";
-  ASSERT_EQ(std::system(command.c_str()), 0);
+  const absl::StatusOr<testing_util::SelfSignedCert> tls = testing_util::MakeSelfSignedCert(
+      fs::path(testing::TempDir()) / ("tls-" + std::to_string(::getpid())));
+  if (absl::IsUnavailable(tls.status())) GTEST_SKIP() << tls.status();
+  ASSERT_TRUE(tls.ok()) << tls.status();
+  const std::string& cert = tls->cert_path;
+  const std::string& key = tls->key_path;
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       MakeServerCredentials(cert, key);
   ASSERT_TRUE(credentials.ok()) << credentials.status();
@@ -157,11 +153,8 @@ TEST_F(AccessTest, TlsServerWithTokenAcceptsTlsClientsOnly) {
   ASSERT_NE(server, nullptr);
   ASSERT_GT(port, 0);
   const std::string address = "127.0.0.1:" + std::to_string(port);
-  std::ifstream in(cert);
-  std::stringstream pem;
-  pem << in.rdbuf();
   grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = pem.str();
+  ssl.pem_root_certs = tls->cert_pem;
   auto list = [&](std::shared_ptr<grpc::ChannelCredentials> creds, const std::string& auth) {
     grpc::ClientContext context;
     Prepare(&context, auth);
@@ -222,6 +215,19 @@ TEST(CoordinatorOptionsTest, MetricsPortRange) {
   EXPECT_TRUE(o.Validate().ok());
   o.metrics_port = 70000;
   EXPECT_FALSE(o.Validate().ok());
+}
+
+TEST(CoordinatorOptionsTest, MaxMessageRangeAndMetricsHost) {
+  CoordinatorOptions o;
+  EXPECT_TRUE(o.Validate().ok());
+  o.max_message_mb = 0;
+  EXPECT_THAT(o.Validate().message(), HasSubstr("--max_message_mb"));
+  o.max_message_mb = 2048;
+  EXPECT_THAT(o.Validate().message(), HasSubstr("--max_message_mb"));
+  o.max_message_mb = 2047;
+  EXPECT_TRUE(o.Validate().ok());
+  o.metrics_host = "";
+  EXPECT_THAT(o.Validate().message(), HasSubstr("--metrics_host"));
 }
 
 }  // namespace

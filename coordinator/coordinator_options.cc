@@ -23,6 +23,11 @@ absl::Status CoordinatorOptions::Validate() const {
   if (metrics_port < -1 || metrics_port > 65535) {
     return absl::InvalidArgumentError("--metrics_port: must be -1 (off), 0 (any) or a port");
   }
+  if (metrics_host.empty()) return absl::InvalidArgumentError("--metrics_host: must not be empty");
+  if (max_message_mb < 1 || max_message_mb > 2047) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max_message_mb: ", max_message_mb, " not in [1, 2047]"));
+  }
   if (tls_cert.empty() != tls_key.empty()) {
     return absl::InvalidArgumentError("--tls_cert and --tls_key must be given together");
   }

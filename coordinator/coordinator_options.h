@@ -28,6 +28,9 @@ struct CoordinatorOptions {
   // Prometheus /metrics: -1 off, 0 any free port, else the port.
   int metrics_port = -1;
   std::string metrics_host = "127.0.0.1";
+  // Largest request the server accepts, MiB (a submitted spec, a worker's
+  // result); larger ones get RESOURCE_EXHAUSTED before they are parsed.
+  int max_message_mb = 64;
 
   // INVALID_ARGUMENT naming the flag. A --listen host that is not loopback
   // (see IsLoopbackHost) needs an API or cluster token, or

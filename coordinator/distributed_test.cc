@@ -226,10 +226,17 @@ class ManualWorker {
   }
   grpc::Status Submit(uint64_t work_id, const std::vector<v1::ShardResult>& results,
                       const std::string& as_worker = "") {
+    return Send(Request(work_id, results, as_worker));
+  }
+  v1::SubmitResultRequest Request(uint64_t work_id, const std::vector<v1::ShardResult>& results,
+                                  const std::string& as_worker = "") const {
     v1::SubmitResultRequest request;
     request.set_worker_id(as_worker.empty() ? id_ : as_worker);
     request.set_work_id(work_id);
     for (const v1::ShardResult& r : results) *request.add_results() = r;
+    return request;
+  }
+  grpc::Status Send(const v1::SubmitResultRequest& request) {
     v1::SubmitResultResponse response;
     auto context = ContextWithDeadline(kRpcTimeout);
     return stub_->SubmitResult(context.get(), request, &response);
@@ -597,6 +604,118 @@ TEST_F(DistributedTest, OverTcp) {
   for (auto& w : workers) w->Stop();
   pool.Shutdown();
   server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+}
+
+// The size of the GetWork answer that carried `item`, as the pool sized it.
+int64_t ResponseBytes(const v1::WorkItem& item) {
+  v1::GetWorkResponse response;
+  *response.mutable_item() = item;
+  return static_cast<int64_t>(response.ByteSizeLong());
+}
+
+TEST_F(DistributedTest, ByteCountersEqualTheSerialisedExchange) {
+  Coordinator coordinator;
+  RemotePopulationEvaluator remote(&coordinator.pool(), scenario_);
+  env::ShardKernel kernel(scenario_);
+  ManualWorker worker(coordinator.Channel());
+  absl::StatusOr<env::PopulationStats> result;
+  std::thread run([&] { result = remote.Evaluate(tariff_, belief_); });
+
+  // An error report, then the reassigned item computed properly: both
+  // exchanges count, the scenario travelling each time (no fingerprints listed).
+  const std::optional<v1::WorkItem> first = worker.GetWork();
+  ASSERT_TRUE(first.has_value());
+  v1::SubmitResultRequest error = worker.Request(first->work_id(), {});
+  error.set_error_message("try again");
+  ASSERT_TRUE(worker.Send(error).ok());
+  const std::optional<v1::WorkItem> second = worker.GetWork();
+  ASSERT_TRUE(second.has_value());
+  EXPECT_TRUE(second->has_scenario());
+  const v1::SubmitResultRequest good =
+      worker.Request(second->work_id(), ComputeItem(kernel, *second));
+  ASSERT_TRUE(worker.Send(good).ok());
+  run.join();
+  ExpectMatchesLocal(result);
+
+  const int64_t sent = ResponseBytes(*first) + ResponseBytes(*second);
+  const int64_t received =
+      static_cast<int64_t>(error.ByteSizeLong() + good.ByteSizeLong());
+  EXPECT_GT(sent, static_cast<int64_t>(second->scenario().ByteSizeLong()));
+  const env::EvaluatorCounters counters = remote.Counters();
+  EXPECT_EQ(counters.jobs, 1);
+  EXPECT_EQ(counters.bytes_sent, sent);
+  EXPECT_EQ(counters.bytes_received, received);
+  EXPECT_EQ(coordinator.pool().Totals().bytes_to_workers, sent);
+  EXPECT_EQ(coordinator.pool().Totals().bytes_from_workers, received);
+
+  // A stale result is traffic of the pool, not of any job.
+  EXPECT_EQ(worker.Send(good).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(coordinator.pool().Totals().bytes_from_workers,
+            received + static_cast<int64_t>(good.ByteSizeLong()));
+  EXPECT_EQ(remote.Counters().bytes_received, received);
+}
+
+TEST_F(DistributedTest, ReportedComputeSecondsReachTheCounters) {
+  Coordinator coordinator;
+  RemotePopulationEvaluator remote(&coordinator.pool(), scenario_);
+  env::ShardKernel kernel(scenario_);
+  ManualWorker worker(coordinator.Channel());
+  for (const double reported : {0.75, 0.5}) {
+    absl::StatusOr<env::PopulationStats> result;
+    std::thread run([&] { result = remote.Evaluate(tariff_, belief_); });
+    const std::optional<v1::WorkItem> item = worker.GetWork();
+    ASSERT_TRUE(item.has_value());
+    v1::SubmitResultRequest request = worker.Request(item->work_id(), ComputeItem(kernel, *item));
+    request.set_compute_seconds(reported);
+    ASSERT_TRUE(worker.Send(request).ok());
+    run.join();
+    ExpectMatchesLocal(result);
+  }
+  const WorkerCounters c = coordinator.Counters(worker.id());
+  EXPECT_EQ(c.compute_seconds, 1.25);
+  EXPECT_EQ(c.shards_completed, 2 * scenario_.shards);
+  const env::EvaluatorCounters counters = remote.Counters();
+  EXPECT_EQ(counters.jobs, 2);
+  EXPECT_EQ(counters.compute_seconds, 1.25);  // the only worker: its own figure
+  EXPECT_GE(counters.communication_seconds, 0.0);
+  EXPECT_EQ(counters.barrier_seconds, 0.0);  // nobody to wait for
+  EXPECT_EQ(coordinator.pool().Totals().barrier_wait_seconds, 0.0);
+}
+
+TEST_F(DistributedTest, BarrierWaitIsTheTimeTheSlowWorkerTook) {
+  Coordinator coordinator;
+  RemotePopulationEvaluator remote(&coordinator.pool(), scenario_);
+  env::ShardKernel kernel(scenario_);
+  ManualWorker fast(coordinator.Channel()), slow(coordinator.Channel());
+  absl::StatusOr<env::PopulationStats> result;
+  std::thread run([&] { result = remote.Evaluate(tariff_, belief_); });
+  const std::optional<v1::WorkItem> fast_item = fast.GetWork();
+  const std::optional<v1::WorkItem> slow_item = slow.GetWork();
+  ASSERT_TRUE(fast_item.has_value());
+  ASSERT_TRUE(slow_item.has_value());  // two live workers: half the shards each
+  const v1::SubmitResultRequest fast_result =
+      fast.Request(fast_item->work_id(), ComputeItem(kernel, *fast_item));
+  const v1::SubmitResultRequest slow_result =
+      slow.Request(slow_item->work_id(), ComputeItem(kernel, *slow_item));
+
+  const absl::Time fast_sent = absl::Now();
+  ASSERT_TRUE(fast.Send(fast_result).ok());
+  // Not synchronisation: the slow worker's extra compute time, which the fast
+  // one spends waiting at the barrier.
+  constexpr absl::Duration kSlower = absl::Milliseconds(300);
+  absl::SleepFor(kSlower);
+  ASSERT_TRUE(slow.Send(slow_result).ok());
+  const absl::Time slow_done = absl::Now();
+  run.join();
+  ExpectMatchesLocal(result);
+
+  // The slow worker waits 0, so the pool total is the fast worker's wait and
+  // the evaluator's figure the mean over the two. The fast result was
+  // accepted before Send returned, the slow one at least kSlower later.
+  const double fast_wait = coordinator.pool().Totals().barrier_wait_seconds;
+  EXPECT_GE(fast_wait, absl::ToDoubleSeconds(kSlower));
+  EXPECT_LE(fast_wait, absl::ToDoubleSeconds(slow_done - fast_sent));
+  EXPECT_NEAR(remote.Counters().barrier_seconds, fast_wait / 2, 1e-12);
 }
 
 }  // namespace

@@ -5,7 +5,8 @@
 //                    [--worker_wait_timeout_s 3600] [--local_threads 0]
 //                    [--api_token_file F] [--cluster_token_file F]
 //                    [--allow_insecure_remote] [--metrics_port -1]
-//                    [--tls_cert F --tls_key F]
+//                    [--metrics_host 127.0.0.1]
+//                    [--tls_cert F --tls_key F] [--max_message_mb 64]
 //
 // Access (docs/OPERATIONS.md "Securing the cluster"): with an API token
 // (--api_token_file or $SMFG_API_TOKEN) every ExperimentService call must
@@ -13,8 +14,10 @@
 // (--cluster_token_file or $SMFG_CLUSTER_TOKEN) every WorkerService call.
 // Health checking and reflection stay open. Without any token the coordinator
 // refuses a non-loopback --listen unless --allow_insecure_remote is given.
-// --metrics_port >= 0 serves Prometheus text on http://127.0.0.1:PORT/metrics
-// (0: any free port, printed as "metrics on 127.0.0.1:PORT" on stdout).
+// A request larger than --max_message_mb is refused with RESOURCE_EXHAUSTED
+// before it is parsed (gRPC's own default would be 4 MiB).
+// --metrics_port >= 0 serves Prometheus text on http://METRICS_HOST:PORT/metrics
+// (0: any free port, printed as "metrics on HOST:PORT" on stdout).
 //
 // Serves smfg.v1.ExperimentService and smfg.v1.WorkerService, gRPC health
 // checking and server reflection. Prints "listening on HOST:PORT" on stdout
@@ -80,6 +83,16 @@ ABSL_FLAG(bool, allow_insecure_remote, false,
 ABSL_FLAG(int, metrics_port, -1,
           "Serve Prometheus metrics on http://127.0.0.1:PORT/metrics; 0: any free port "
           "(printed on stdout); -1: off.");
+ABSL_FLAG(std::string, metrics_host, "127.0.0.1",
+          "Address the metrics endpoint binds to (0.0.0.0 in a container, so that a "
+          "scraper on another host can reach it).");
+// 64 MiB: far above the specs and worker results of the configs/ experiments
+// (those of three_bus_small fit in 1 MiB, see tests/access_multiprocess_test.cc)
+// and above gRPC's 4 MiB default, yet a bound on what one call can make the
+// server allocate.
+ABSL_FLAG(int, max_message_mb, 64,
+          "Largest request the coordinator accepts, MiB (1..2047); larger ones get "
+          "RESOURCE_EXHAUSTED.");
 
 namespace smfg::coordinator {
 namespace {
@@ -138,6 +151,11 @@ absl::Status Run(const Options& options) {
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(options.listen, *credentials, &port);
+  builder.SetMaxReceiveMessageSize(options.max_message_mb << 20);
+  // Accept the workers' keepalive pings (every 10 s, also during long polls
+  // that carry no data) instead of answering them with GOAWAY.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
   builder.RegisterService(&experiment_service);
   builder.RegisterService(&worker_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
@@ -170,6 +188,7 @@ absl::Status Run(const Options& options) {
             metrics.live_workers = pool.LiveWorkers();
             metrics.worker_waits = pool.worker_waits();
             metrics.workers = pool.Workers();
+            metrics.pool = pool.Totals();
             return FormatPrometheus(metrics);
           }}});
     if (!started.ok()) {
@@ -223,6 +242,8 @@ int main(int argc, char** argv) {
   options.tls_cert = absl::GetFlag(FLAGS_tls_cert);
   options.tls_key = absl::GetFlag(FLAGS_tls_key);
   options.metrics_port = absl::GetFlag(FLAGS_metrics_port);
+  options.metrics_host = absl::GetFlag(FLAGS_metrics_host);
+  options.max_message_mb = absl::GetFlag(FLAGS_max_message_mb);
   absl::StatusOr<std::string> api_token =
       smfg::LoadToken(absl::GetFlag(FLAGS_api_token_file), "SMFG_API_TOKEN");
   absl::StatusOr<std::string> cluster_token =

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 namespace smfg::coordinator {
 namespace {
@@ -27,6 +28,32 @@ void Header(std::string* out, const char* name, const char* type, const char* he
   absl::StrAppend(out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n");
 }
 
+std::string Seconds(double value) { return absl::StrFormat("%.9g", value); }
+
+double SecondsPerShard(const WorkerCounters& w) {
+  return w.shards_completed > 0 ? w.compute_seconds / static_cast<double>(w.shards_completed)
+                                : 0.0;
+}
+
+std::string WorkerLabels(const WorkerCounters& w) {
+  return absl::StrCat("{worker_id=\"", EscapeLabel(w.worker_id), "\",name=\"",
+                      EscapeLabel(w.name), "\"} ");
+}
+
+// Pool-wide traffic and barrier wait (WorkerPool::Totals()).
+void AppendPoolTotals(std::string* out, const PoolTotals& pool) {
+  Header(out, "smfg_bytes_to_workers_total", "counter",
+         "Serialised bytes of the work items sent to workers.");
+  absl::StrAppend(out, "smfg_bytes_to_workers_total ", pool.bytes_to_workers, "\n");
+  Header(out, "smfg_bytes_from_workers_total", "counter",
+         "Serialised bytes of the results received from workers.");
+  absl::StrAppend(out, "smfg_bytes_from_workers_total ", pool.bytes_from_workers, "\n");
+  Header(out, "smfg_barrier_wait_seconds_total", "counter",
+         "Seconds workers that had finished waited for a job's last shard, summed.");
+  absl::StrAppend(out, "smfg_barrier_wait_seconds_total ", Seconds(pool.barrier_wait_seconds),
+                  "\n");
+}
+
 }  // namespace
 
 std::string FormatPrometheus(const CoordinatorMetrics& m) {
@@ -43,6 +70,7 @@ std::string FormatPrometheus(const CoordinatorMetrics& m) {
   Header(&out, "smfg_worker_waits_total", "counter",
          "Times a job had to wait for a worker to register.");
   absl::StrAppend(&out, "smfg_worker_waits_total ", m.worker_waits, "\n");
+  AppendPoolTotals(&out, m.pool);
 
   std::vector<WorkerCounters> workers = m.workers;
   std::sort(workers.begin(), workers.end(),
@@ -74,8 +102,26 @@ std::string FormatPrometheus(const CoordinatorMetrics& m) {
   for (const Series& s : series) {
     Header(&out, s.name, s.type, s.help);
     for (const WorkerCounters& w : workers) {
-      absl::StrAppend(&out, s.name, "{worker_id=\"", EscapeLabel(w.worker_id), "\",name=\"",
-                      EscapeLabel(w.name), "\"} ", s.value(w), "\n");
+      absl::StrAppend(&out, s.name, WorkerLabels(w), s.value(w), "\n");
+    }
+  }
+  struct SecondsSeries {
+    const char* name;
+    const char* type;
+    const char* help;
+    double (*value)(const WorkerCounters&);
+  };
+  const SecondsSeries seconds_series[] = {
+      {"smfg_worker_compute_seconds_total", "counter",
+       "Seconds the worker reported computing its accepted items.",
+       [](const WorkerCounters& w) { return w.compute_seconds; }},
+      {"smfg_worker_seconds_per_shard", "gauge",
+       "Mean compute seconds per accepted shard (0 before the first).", SecondsPerShard},
+  };
+  for (const SecondsSeries& s : seconds_series) {
+    Header(&out, s.name, s.type, s.help);
+    for (const WorkerCounters& w : workers) {
+      absl::StrAppend(&out, s.name, WorkerLabels(w), Seconds(s.value(w)), "\n");
     }
   }
   return out;

@@ -22,10 +22,14 @@ struct CoordinatorMetrics {
   int64_t worker_waits = 0;
   // WorkerPool::Workers(), including dead ones.
   std::vector<WorkerCounters> workers;
+  // WorkerPool::Totals(): bytes to/from workers, barrier wait.
+  PoolTotals pool;
 };
 
 // The metrics as Prometheus text; rows in a fixed order (statuses and workers
-// sorted), label values escaped.
+// sorted), label values escaped. Seconds are printed with 9 significant
+// digits; smfg_worker_seconds_per_shard is compute_seconds / shards_completed
+// (0 before the worker's first accepted shard).
 std::string FormatPrometheus(const CoordinatorMetrics& metrics);
 
 }  // namespace smfg::coordinator

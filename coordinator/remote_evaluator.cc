@@ -34,6 +34,25 @@ JobWaitOptions RemotePopulationEvaluator::WaitOptions() const {
   return wait;
 }
 
+env::EvaluatorCounters RemotePopulationEvaluator::Counters() const {
+  absl::MutexLock lock(&counters_mu_);
+  return counters_;
+}
+
+void RemotePopulationEvaluator::AddJobStats(const JobStats& stats) {
+  absl::MutexLock lock(&counters_mu_);
+  counters_.jobs++;
+  counters_.bytes_sent += stats.bytes_to_workers;
+  counters_.bytes_received += stats.bytes_from_workers;
+  if (stats.workers.empty()) return;
+  const double n = static_cast<double>(stats.workers.size());
+  for (const WorkerJobTime& w : stats.workers) {
+    counters_.compute_seconds += w.compute_seconds / n;
+    counters_.communication_seconds += w.communication_seconds / n;
+    counters_.barrier_seconds += w.barrier_seconds / n;
+  }
+}
+
 absl::StatusOr<env::PopulationStats> RemotePopulationEvaluator::Evaluate(
     const env::Tariff& tariff, const env::PriceBelief& belief) {
   // Inputs no worker could read would be failed by every worker in turn.
@@ -45,6 +64,7 @@ absl::StatusOr<env::PopulationStats> RemotePopulationEvaluator::Evaluate(
   *payload->mutable_evaluate()->mutable_belief() = spec::BeliefToProto(belief);
   job.payload = std::move(payload);
   SMFG_ASSIGN_OR_RETURN(JobResults results, pool_->RunJob(job, WaitOptions()));
+  AddJobStats(results.stats);
   // Same reduction order as LocalPopulationEvaluator::Evaluate.
   env::PopulationStats total = std::move(results.population[0]);
   for (int s = 1; s < shards_; ++s) total.Add(results.population[s]);
@@ -64,6 +84,7 @@ absl::StatusOr<env::ExploitabilityStats> RemotePopulationEvaluator::Exploitabili
   *p->mutable_realised() = spec::BeliefToProto(realised);
   job.payload = std::move(payload);
   SMFG_ASSIGN_OR_RETURN(JobResults results, pool_->RunJob(job, WaitOptions()));
+  AddJobStats(results.stats);
   // Same reduction order as LocalPopulationEvaluator::Exploitability.
   env::ExploitabilityStats total;
   for (const env::ExploitabilityStats& part : results.exploitability) total.Add(part);

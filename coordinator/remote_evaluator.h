@@ -15,6 +15,8 @@
 #include <memory>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "coordinator/worker_pool.h"
 #include "environment/population_evaluator.h"
@@ -47,11 +49,17 @@ class RemotePopulationEvaluator final : public env::PopulationEvaluator {
       const env::Tariff& tariff, const env::PriceBelief& belief,
       const env::PriceBelief& realised) override;
 
+  // Sums of every completed call's JobStats: bytes as they are; seconds as
+  // the mean over the workers that took part in the call (a failed call adds
+  // nothing). Thread-safe.
+  env::EvaluatorCounters Counters() const override;
+
   uint64_t scenario_fingerprint() const { return fingerprint_; }
 
  private:
   JobSpec BaseJob() const;
   JobWaitOptions WaitOptions() const;
+  void AddJobStats(const JobStats& stats);
 
   WorkerPool* pool_;
   const RemoteEvaluatorOptions options_;
@@ -59,6 +67,8 @@ class RemotePopulationEvaluator final : public env::PopulationEvaluator {
   const spec::StatsShape shape_;
   std::shared_ptr<const v1::Scenario> wire_scenario_;
   uint64_t fingerprint_ = 0;
+  mutable absl::Mutex counters_mu_;
+  env::EvaluatorCounters counters_ ABSL_GUARDED_BY(counters_mu_);
 };
 
 }  // namespace smfg::coordinator

@@ -69,7 +69,9 @@ std::string MetricsCsv(const std::vector<IterationRecord>& history,
                   "exploitability_regularised_max,exploitability_plain_mean";
   for (const env::Bus& b : sc.network.buses) absl::StrAppend(&s, ",lmp_mean_", b.name, ",lmp_std_", b.name);
   for (const std::string& g : sc.income_groups) absl::StrAppend(&s, ",eei_", g);
-  s += "\n";
+  // Distributed evaluation (IterationRecord), last so earlier columns keep their index.
+  s += ",seconds_worker_compute,seconds_communication,seconds_barrier_wait,bytes_to_workers,"
+       "bytes_from_workers\n";
   for (const auto& r : history) {
     absl::StrAppendFormat(&s, "%d,%.10g,%.10g,%.10g,%.8g,%.8g,%.10g,%d,%d,%.3g,%.3g,%.6g,%.6g,%.4f,%.4f,%.4f",
                           r.iteration, r.evaluated.objective, r.evaluated.eei_spread,
@@ -84,7 +86,9 @@ std::string MetricsCsv(const std::vector<IterationRecord>& history,
       absl::StrAppendFormat(&s, ",%.8g,%.8g", r.lmp_mean_by_bus[b], r.lmp_std_by_bus[b]);
     }
     for (double e : r.evaluated.eei) absl::StrAppendFormat(&s, ",%.10g", e);
-    s += "\n";
+    absl::StrAppendFormat(&s, ",%.4f,%.4f,%.4f,%d,%d\n", r.seconds_worker_compute,
+                          r.seconds_communication, r.seconds_barrier_wait, r.bytes_to_workers,
+                          r.bytes_from_workers);
   }
   return s;
 }
@@ -142,7 +146,20 @@ absl::StatusOr<RunComparison> EvaluateAndWriteResults(
   cmp.Key("peak_ratio").Number(tou.best_blocks.peak_ratio).EndObject().EndObject();
   result.comparison_json = cmp.str();
   SMFG_RETURN_IF_ERROR(put("comparison.json", result.comparison_json + "\n"));
+  SMFG_RETURN_IF_ERROR(put("comparison.txt", ComparisonText(result)));
   return result;
+}
+
+std::string ComparisonText(const RunComparison& run) {
+  std::string text = absl::StrFormat("%-8s %12s %14s %14s %10s\n", "tariff", "objective J",
+                                     "EEI spread pp", "cost gap %", "LMP std");
+  for (const auto& [name, j] :
+       {std::pair<const char*, const env::ObjectiveTerms*>{"learned", &run.learned},
+        {"flat", &run.flat}, {"tou", &run.tou}}) {
+    absl::StrAppendFormat(&text, "%-8s %12.6f %14.3f %14.3f %10.3f\n", name, j->objective,
+                          100 * j->eei_spread, 100 * j->recovery_gap, j->lmp_std);
+  }
+  return absl::StrCat(text, "\n", env::FormatReportText(run.learned_report));
 }
 
 }  // namespace smfg::coordinator

@@ -34,10 +34,17 @@ struct RunComparison {
 // tariff ("flat") and the best 3-block TOU tariff of a fixed grid ("tou")
 // with `evaluator` and `market` (the trainer's), and writes under `out_dir`
 // (created if needed): the files of WriteReports, plots/convergence.svg,
-// learned_tariff.{json,csv} and comparison.json. `progress` may be null.
+// learned_tariff.{json,csv}, comparison.json and comparison.txt
+// (ComparisonText). `progress` may be null.
 absl::StatusOr<RunComparison> EvaluateAndWriteResults(
     StackelbergTrainer& trainer, env::PopulationEvaluator& evaluator,
     env::MarketClearing& market, const std::string& out_dir, std::ostream* progress);
+
+// The comparison as people read it: a table of objective J, EEI spread, cost
+// gap and LMP std for the learned, flat and best-TOU tariffs, then the learned
+// tariff's equilibrium report (env::FormatReportText). What `smfg train`
+// prints and `smfg results` shows.
+std::string ComparisonText(const RunComparison& run);
 
 }  // namespace smfg::coordinator
 

@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "common/json.h"
 #include "common/status.h"
+#include "environment/population_evaluator.h"
 #include "environment/report.h"
 #include "leader/ppo_math.h"
 
@@ -24,7 +25,10 @@ using Clock = std::chrono::steady_clock;
 double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 constexpr char kStateFile[] = "loop.state";
-constexpr char kStateMagic[] = "smfg-loop-state-v1";
+// v2 appends kDistributedNumbers to every history record; v1 files (written
+// before those existed) still load, with those figures zero.
+constexpr char kStateMagic[] = "smfg-loop-state-v2";
+constexpr char kStateMagicV1[] = "smfg-loop-state-v1";
 
 std::string LeaderFile(int iteration) { return absl::StrCat("leader-", iteration, ".ckpt"); }
 
@@ -57,13 +61,20 @@ std::vector<double> RecordNumbers(const IterationRecord& r) {
   v.insert(v.end(), r.lmp_mean_by_bus.begin(), r.lmp_mean_by_bus.end());
   v.insert(v.end(), r.lmp_std_by_bus.begin(), r.lmp_std_by_bus.end());
   v.insert(v.end(), r.evaluated.eei.begin(), r.evaluated.eei.end());
+  // The v2 trailer (byte counts stay exact as doubles below 2^53).
+  v.insert(v.end(), {r.seconds_worker_compute, r.seconds_communication, r.seconds_barrier_wait,
+                     static_cast<double>(r.bytes_to_workers),
+                     static_cast<double>(r.bytes_from_workers)});
   return v;
 }
 
 constexpr size_t kRecordScalars = 31;
+constexpr size_t kDistributedNumbers = 5;
 
-// Returns false if the variable-length tails do not match their sizes.
-bool RecordFromNumbers(const std::vector<double>& v, IterationRecord* out) {
+// Returns false if the variable-length tails do not match their sizes or the
+// v2 trailer is missing (`with_distributed`) or present (otherwise).
+bool RecordFromNumbers(const std::vector<double>& v, bool with_distributed,
+                       IterationRecord* out) {
   if (v.size() < kRecordScalars) return false;
   IterationRecord& r = *out;
   size_t i = 0;
@@ -97,7 +108,8 @@ bool RecordFromNumbers(const std::vector<double>& v, IterationRecord* out) {
   r.exploitability_regularised_max = v[i++];
   r.exploitability_plain_mean = v[i++];
   const double buses = v[i++], groups = v[i++];
-  if (buses < 0 || groups < 0 || v.size() != i + 2 * buses + groups) return false;
+  const size_t trailer = with_distributed ? kDistributedNumbers : 0;
+  if (buses < 0 || groups < 0 || v.size() != i + 2 * buses + groups + trailer) return false;
   const auto take = [&](size_t n) {
     std::vector<double> part(v.begin() + i, v.begin() + i + n);
     i += n;
@@ -106,7 +118,24 @@ bool RecordFromNumbers(const std::vector<double>& v, IterationRecord* out) {
   r.lmp_mean_by_bus = take(static_cast<size_t>(buses));
   r.lmp_std_by_bus = take(static_cast<size_t>(buses));
   r.evaluated.eei = take(static_cast<size_t>(groups));
+  if (with_distributed) {
+    r.seconds_worker_compute = v[i++];
+    r.seconds_communication = v[i++];
+    r.seconds_barrier_wait = v[i++];
+    r.bytes_to_workers = static_cast<int64_t>(v[i++]);
+    r.bytes_from_workers = static_cast<int64_t>(v[i++]);
+  }
   return true;
+}
+
+// Adds the distributed-evaluation figures accrued since `before`.
+void RecordDistributed(const env::EvaluatorCounters& before,
+                       const env::EvaluatorCounters& after, IterationRecord* r) {
+  r->seconds_worker_compute = after.compute_seconds - before.compute_seconds;
+  r->seconds_communication = after.communication_seconds - before.communication_seconds;
+  r->seconds_barrier_wait = after.barrier_seconds - before.barrier_seconds;
+  r->bytes_to_workers = after.bytes_sent - before.bytes_sent;
+  r->bytes_from_workers = after.bytes_received - before.bytes_received;
 }
 
 std::string NumbersLine(const std::vector<double>& v) {
@@ -235,6 +264,7 @@ absl::StatusOr<IterationRecord> StackelbergTrainer::Step() {
   IterationRecord rec;
   rec.iteration = iteration_ + 1;
   const env::Scenario& sc = params_.scenario;
+  const env::EvaluatorCounters counters_before = evaluator_->Counters();
   auto start = Clock::now();
 
   // 1-2. Sampled tariffs and the followers' equilibrium under them.
@@ -308,6 +338,7 @@ absl::StatusOr<IterationRecord> StackelbergTrainer::Step() {
   }
   for (double r : policy.import_rate_per_kwh[0]) rec.mean_rate_per_kwh += r / env::kHoursPerDay;
   rec.seconds_evaluation = Since(start);
+  RecordDistributed(counters_before, evaluator_->Counters(), &rec);
 
   // PPO keeps exploring, so J_k never stands still; the run has converged
   // when it stops *improving*: no gain over the best J so far beyond the
@@ -376,7 +407,10 @@ absl::Status StackelbergTrainer::Resume() {
     return absl::DataLossError(absl::StrCat("checkpoint ", path.string(), ": ", what));
   };
   std::string line, key;
-  if (!std::getline(in, line) || line != kStateMagic) return bad("not an smfg loop state file");
+  if (!std::getline(in, line) || (line != kStateMagic && line != kStateMagicV1)) {
+    return bad("not an smfg loop state file");
+  }
+  const bool with_distributed = line == kStateMagic;
   int iteration = 0, stall = 0;
   std::string leader_file, objective_hex;
   in >> key >> iteration;
@@ -405,7 +439,7 @@ absl::Status StackelbergTrainer::Resume() {
     if (!std::getline(in, line)) return bad("truncated history");
     SMFG_ASSIGN_OR_RETURN(std::vector<double> v, ParseNumbers(line, "history"));
     IterationRecord record;
-    if (!RecordFromNumbers(v, &record)) return bad("malformed history record");
+    if (!RecordFromNumbers(v, with_distributed, &record)) return bad("malformed history record");
     history.push_back(std::move(record));
   }
   SMFG_RETURN_IF_ERROR(learner_->Load((fs::path(params_.checkpoint_dir) / leader_file).string()));
@@ -450,7 +484,12 @@ std::string IterationJson(const IterationRecord& r, const env::Scenario& scenari
   w.Key("update").Number(r.seconds_update).Key("evaluation").Number(r.seconds_evaluation);
   w.Key("population").Number(r.seconds_population).Key("clearing").Number(r.seconds_clearing);
   w.Key("exploitability").Number(r.seconds_exploitability);
-  w.EndObject().EndObject();
+  w.Key("worker_compute").Number(r.seconds_worker_compute);
+  w.Key("communication").Number(r.seconds_communication);
+  w.Key("barrier_wait").Number(r.seconds_barrier_wait).EndObject();
+  w.Key("bytes").BeginObject().Key("to_workers").Int(r.bytes_to_workers);
+  w.Key("from_workers").Int(r.bytes_from_workers).EndObject();
+  w.EndObject();
   return w.str();
 }
 

@@ -21,6 +21,7 @@
 #ifndef SMFG_COORDINATOR_STACKELBERG_H_
 #define SMFG_COORDINATOR_STACKELBERG_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -80,6 +81,13 @@ struct IterationRecord {
   double seconds_population = 0, seconds_clearing = 0;
   // Of the evaluation: measuring the followers' exploitability.
   double seconds_exploitability = 0;
+  // Distributed population evaluation during the iteration (every Evaluate
+  // and Exploitability call): the change of PopulationEvaluator::Counters(),
+  // all zero with a local evaluator. Like the other seconds these are
+  // wall-time figures: reported only, never used by a decision of the loop,
+  // and not part of comparison.json or learned_tariff.json.
+  double seconds_worker_compute = 0, seconds_communication = 0, seconds_barrier_wait = 0;
+  int64_t bytes_to_workers = 0, bytes_from_workers = 0;
 };
 
 // Features of day d the leader conditions on: clearness - 0.625, demand factor
@@ -131,6 +139,8 @@ class StackelbergTrainer {
 };
 
 // One JSON object per record (stable keys), for metrics.jsonl and the API.
+// Every wall-time figure is inside the flat "seconds" object (so tools can
+// drop it to compare runs); "bytes" holds the traffic to and from workers.
 std::string IterationJson(const IterationRecord& record, const env::Scenario& scenario);
 
 }  // namespace smfg::coordinator

@@ -1,6 +1,7 @@
 #include "coordinator/worker_pool.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <utility>
 
@@ -70,6 +71,11 @@ bool WorkerPool::WaitForLiveWorkers(int n, absl::Duration timeout) const {
 int64_t WorkerPool::worker_waits() const {
   absl::MutexLock lock(&mu_);
   return worker_waits_;
+}
+
+PoolTotals WorkerPool::Totals() const {
+  absl::MutexLock lock(&mu_);
+  return totals_;
 }
 
 std::vector<WorkerCounters> WorkerPool::Workers() const {
@@ -205,6 +211,7 @@ absl::StatusOr<v1::GetWorkResponse> WorkerPool::GetWork(const v1::GetWorkRequest
       Assignment& a = assignments_[work_id];
       a.job_id = job_id;
       a.worker_id = request.worker_id();
+      a.assigned = now;
       a.deadline = now + options_.work_deadline;
       while (static_cast<int>(a.shards.size()) < chunk && !job.pending.empty()) {
         a.shards.push_back(*job.pending.begin());
@@ -212,6 +219,9 @@ absl::StatusOr<v1::GetWorkResponse> WorkerPool::GetWork(const v1::GetWorkRequest
         job.pending.erase(job.pending.begin());
       }
       w->second.counters.items_assigned++;
+      const int64_t bytes = static_cast<int64_t>(response.ByteSizeLong());
+      job.bytes_to_workers += bytes;
+      totals_.bytes_to_workers += bytes;
       return response;
     }
     if (now >= wait_until) return v1::GetWorkResponse();
@@ -264,15 +274,51 @@ absl::Status WorkerPool::AcceptResultLocked(const v1::SubmitResultRequest& reque
   return absl::OkStatus();
 }
 
+void WorkerPool::RecordAcceptedLocked(const v1::SubmitResultRequest& request,
+                                      const Assignment& a, Job& job, absl::Time now) {
+  const double reported = request.compute_seconds();
+  const double compute = std::isfinite(reported) && reported > 0 ? reported : 0.0;
+  const double round_trip = absl::ToDoubleSeconds(now - a.assigned);
+  WorkerJobTime& t = job.worker_times[a.worker_id];
+  t.worker_id = a.worker_id;
+  t.items++;
+  t.shards += static_cast<int>(a.shards.size());
+  t.compute_seconds += compute;
+  t.communication_seconds += std::max(0.0, round_trip - compute);
+  job.last_accepted[a.worker_id] = now;
+  if (job.remaining == 0) job.finished = now;
+  WorkerCounters& counters = workers_.at(a.worker_id).counters;
+  counters.items_completed++;
+  counters.shards_completed += static_cast<int64_t>(a.shards.size());
+  counters.compute_seconds += compute;
+}
+
+JobStats WorkerPool::FinishStatsLocked(Job& job, absl::Time now) {
+  JobStats stats;
+  stats.wall_seconds = absl::ToDoubleSeconds(now - job.started);
+  stats.bytes_to_workers = job.bytes_to_workers;
+  stats.bytes_from_workers = job.bytes_from_workers;
+  for (auto& [id, t] : job.worker_times) {  // std::map: sorted by worker id
+    t.barrier_seconds = absl::ToDoubleSeconds(job.finished - job.last_accepted.at(id));
+    totals_.barrier_wait_seconds += t.barrier_seconds;
+    stats.workers.push_back(t);
+  }
+  return stats;
+}
+
 absl::Status WorkerPool::SubmitResult(const v1::SubmitResultRequest& request) {
+  // Outside the lock: sizing walks the whole message.
+  const int64_t bytes = static_cast<int64_t>(request.ByteSizeLong());
   absl::MutexLock lock(&mu_);
+  const absl::Time now = absl::Now();
+  totals_.bytes_from_workers += bytes;
   auto w = workers_.find(request.worker_id());
   if (w == workers_.end()) {
     return absl::NotFoundError(
         absl::StrCat("worker '", request.worker_id(), "' is not registered"));
   }
   WorkerCounters& counters = w->second.counters;
-  if (counters.live) w->second.last_seen = absl::Now();
+  if (counters.live) w->second.last_seen = now;
   auto it = assignments_.find(request.work_id());
   if (it == assignments_.end()) {
     counters.rejected_results++;
@@ -280,6 +326,7 @@ absl::Status WorkerPool::SubmitResult(const v1::SubmitResultRequest& request) {
         absl::StrCat("work ", request.work_id(), " is stale or unknown"));
   }
   Assignment& a = it->second;
+  jobs_.at(a.job_id).bytes_from_workers += bytes;
   if (a.worker_id != request.worker_id()) {
     counters.rejected_results++;
     return absl::FailedPreconditionError(absl::StrCat(
@@ -307,8 +354,7 @@ absl::Status WorkerPool::SubmitResult(const v1::SubmitResultRequest& request) {
                   /*worker_already_charged=*/false);
     return accepted;
   }
-  counters.items_completed++;
-  counters.shards_completed += static_cast<int64_t>(a.shards.size());
+  RecordAcceptedLocked(request, a, job, now);
   assignments_.erase(it);
   changed_.SignalAll();
   return absl::OkStatus();
@@ -322,6 +368,7 @@ absl::StatusOr<JobResults> WorkerPool::RunJob(const JobSpec& spec, const JobWait
   const uint64_t job_id = next_job_id_++;
   Job& job = jobs_[job_id];
   job.spec = spec;
+  job.started = absl::Now();
   for (int s = 0; s < spec.shards; ++s) job.pending.insert(s);
   job.remaining = spec.shards;
   if (spec.kind == v1::WORK_KIND_EVALUATE) {
@@ -338,6 +385,7 @@ absl::StatusOr<JobResults> WorkerPool::RunJob(const JobSpec& spec, const JobWait
     Job& current = jobs_.at(job_id);
     if (current.remaining == 0) {
       JobResults results = std::move(current.results);
+      results.stats = FinishStatsLocked(current, now);
       EraseJobLocked(job_id);
       return results;
     }

@@ -25,6 +25,31 @@
 //
 // Time is absl::Now(); liveness is checked whenever a job waits and whenever a
 // worker polls, so no background thread is needed.
+//
+// Where a job's time goes (JobStats, WorkerCounters::compute_seconds,
+// PoolTotals), all in seconds of coordinator wall time unless stated:
+//   - compute: what the worker reports in SubmitResultRequest.compute_seconds
+//     for an accepted item (its own wall time inside the computation; 0 from
+//     workers that do not report it; negative or non-finite reports count 0);
+//   - communication of an accepted item: (time its result was accepted) −
+//     (time it was assigned) − compute, floored at 0. It covers serialising,
+//     sending and parsing the item and the result, gRPC queueing, and waiting
+//     for the pool's lock;
+//   - barrier wait of a worker in a job: (time the job's last shard was
+//     accepted) − (time this worker's last result in the job was accepted);
+//     the worker that delivered last waits 0. When several jobs run at once a
+//     worker may spend this time on another job's items, so it is idle time
+//     only with one job at a time (one experiment).
+// For each worker that had at least one accepted item in a job:
+//   first assignment − job start  +  Σ (compute + communication)
+//     +  gaps between its items  +  barrier wait  =  job end − job start,
+// where job end is the acceptance of the last shard (RunJob returns right
+// after) and the "gaps" (a worker's next GetWork reaching the pool after its
+// SubmitResult) plus time spent on items that were taken back are not
+// attributed. Bytes are protobuf payload sizes (ByteSizeLong): every
+// GetWorkResponse that carried an item, every SubmitResultRequest received;
+// gRPC/HTTP2 framing, Register, Heartbeat and empty long polls are not
+// counted.
 #ifndef SMFG_COORDINATOR_WORKER_POOL_H_
 #define SMFG_COORDINATOR_WORKER_POOL_H_
 
@@ -78,6 +103,45 @@ struct WorkerCounters {
   int64_t failures = 0;
   // SubmitResult calls refused (stale, not owned, invalid).
   int64_t rejected_results = 0;
+  // Compute seconds the worker reported for its accepted items, summed (see
+  // the header comment); compute_seconds / shards_completed is its time per
+  // shard.
+  double compute_seconds = 0;
+};
+
+// Pool-wide totals since the pool was created (every job, every worker).
+struct PoolTotals {
+  // Serialised GetWorkResponse sizes of every item handed out, bytes.
+  int64_t bytes_to_workers = 0;
+  // Serialised SubmitResultRequest sizes of every result received (accepted,
+  // rejected or stale), bytes.
+  int64_t bytes_from_workers = 0;
+  // Barrier wait summed over successful jobs and their participating workers.
+  double barrier_wait_seconds = 0;
+};
+
+// One worker's part in one job (only workers with an accepted item).
+struct WorkerJobTime {
+  std::string worker_id;
+  int items = 0;   // accepted items
+  int shards = 0;  // shards of those items
+  double compute_seconds = 0;
+  double communication_seconds = 0;
+  double barrier_seconds = 0;
+};
+
+// Where one successful job's time and traffic went (header comment).
+struct JobStats {
+  // RunJob call to return, seconds.
+  double wall_seconds = 0;
+  // GetWorkResponse sizes of this job's items, including items later taken
+  // back, bytes.
+  int64_t bytes_to_workers = 0;
+  // SubmitResultRequest sizes quoting an outstanding item of this job
+  // (accepted, rejected or error reports), bytes.
+  int64_t bytes_from_workers = 0;
+  // Sorted by worker id.
+  std::vector<WorkerJobTime> workers;
 };
 
 // One population computation over shards [0, shards) of a scenario.
@@ -98,6 +162,7 @@ struct JobSpec {
 struct JobResults {
   std::vector<env::PopulationStats> population;
   std::vector<env::ExploitabilityStats> exploitability;
+  JobStats stats;
 };
 
 struct JobWaitOptions {
@@ -141,6 +206,7 @@ class WorkerPool {
   void Shutdown();
 
   std::vector<WorkerCounters> Workers() const;
+  PoolTotals Totals() const;
   int LiveWorkers() const;
   // Waits until at least `n` workers are live; false after `timeout`.
   bool WaitForLiveWorkers(int n, absl::Duration timeout) const;
@@ -156,6 +222,7 @@ class WorkerPool {
     uint64_t job_id = 0;
     std::string worker_id;
     std::vector<int> shards;
+    absl::Time assigned;
     absl::Time deadline;
   };
   struct Job {
@@ -165,6 +232,12 @@ class WorkerPool {
     JobResults results;
     std::map<int, int> shard_failures;
     absl::Status failure;  // set when the job must end unsuccessfully
+    absl::Time started;
+    absl::Time finished;  // when the last shard was accepted
+    int64_t bytes_to_workers = 0, bytes_from_workers = 0;
+    // By worker id; barrier_seconds is filled when the job ends.
+    std::map<std::string, WorkerJobTime> worker_times;
+    std::map<std::string, absl::Time> last_accepted;
   };
 
   // Returns the assignment's shards to its job's pending set. `failure`
@@ -181,6 +254,13 @@ class WorkerPool {
   void EraseJobLocked(uint64_t job_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status AcceptResultLocked(const v1::SubmitResultRequest& request, Assignment& a,
                                   Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Books an accepted item's time against its worker, in the job and the
+  // worker's counters.
+  void RecordAcceptedLocked(const v1::SubmitResultRequest& request, const Assignment& a,
+                            Job& job, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The stats of a job whose last shard was accepted; adds its barrier wait
+  // to totals_.
+  JobStats FinishStatsLocked(Job& job, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const WorkerPoolOptions options_;
   mutable absl::Mutex mu_;
@@ -192,6 +272,7 @@ class WorkerPool {
   uint64_t next_work_id_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_job_id_ ABSL_GUARDED_BY(mu_) = 1;
   int64_t worker_waits_ ABSL_GUARDED_BY(mu_) = 0;
+  PoolTotals totals_ ABSL_GUARDED_BY(mu_);
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
 };
 

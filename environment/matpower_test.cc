@@ -29,11 +29,9 @@ using ::testing::StartsWith;
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-// Found next to this source file, whatever the working directory.
+// Found in the source tree, whatever the working directory.
 std::string TestData(absl::string_view name) {
-  std::string dir = __FILE__;
-  dir.resize(dir.find_last_of('/') + 1);
-  return absl::StrCat(dir, "testdata/", name);
+  return absl::StrCat(SMFG_SOURCE_DIR "/environment/testdata/", name);
 }
 
 // A compact valid case (the triangle of case3_triangle.m) whose lines the

@@ -9,6 +9,8 @@
 #ifndef SMFG_ENVIRONMENT_POPULATION_EVALUATOR_H_
 #define SMFG_ENVIRONMENT_POPULATION_EVALUATOR_H_
 
+#include <cstdint>
+
 #include "absl/status/statusor.h"
 #include "environment/population.h"
 #include "environment/population_stats.h"
@@ -46,9 +48,26 @@ class ShardKernel {
   std::vector<DayConditions> days_;
 };
 
+// Where a distributed evaluator's time and traffic went, accumulated over
+// every call since construction (observability only: wall-time-like figures
+// that never influence a result). Subtract two readings for an interval.
+// The seconds are per call the mean over the workers that took part, so
+// compute + communication + barrier approximates the calls' wall time minus
+// unattributed gaps (coordinator::WorkerPool documents each term precisely).
+struct EvaluatorCounters {
+  double compute_seconds = 0;        // workers computing shards
+  double communication_seconds = 0;  // items and results in transit
+  double barrier_seconds = 0;        // finished workers waiting for the slowest
+  int64_t bytes_sent = 0;            // to workers, serialised payload bytes
+  int64_t bytes_received = 0;        // from workers, serialised payload bytes
+  int64_t jobs = 0;                  // calls that completed
+};
+
 class PopulationEvaluator {
  public:
   virtual ~PopulationEvaluator() = default;
+  // All zero for evaluators that do not distribute (LocalPopulationEvaluator).
+  virtual EvaluatorCounters Counters() const { return {}; }
   virtual absl::StatusOr<PopulationStats> Evaluate(const Tariff& tariff,
                                                    const PriceBelief& belief) = 0;
   virtual absl::StatusOr<ExploitabilityStats> Exploitability(const Tariff& tariff,

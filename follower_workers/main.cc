@@ -2,6 +2,7 @@
 //
 //   smfg-worker --coordinator HOST:PORT [--threads N] [--name NAME]
 //               [--token_file FILE] [--tls_ca FILE]
+//   smfg-worker --help | -h      (full usage on stdout, exit status 0)
 //
 // The cluster token (--token_file, default $SMFG_CLUSTER_TOKEN) is sent as
 // "authorization: Bearer <token>" with every call.
@@ -31,7 +32,30 @@
 namespace smfg::workers {
 namespace {
 
+// Printed by --help (stdout, exit 0) and after a usage error (stderr, exit 2).
+// Lists every flag and environment variable: tests/deployment_flags_test.cc
+// checks the deployment files against it.
+constexpr char kUsage[] =
+    "usage: smfg-worker --coordinator HOST:PORT [--threads N] [--name NAME]\n"
+    "                   [--token_file FILE] [--tls_ca FILE]\n"
+    "Registers with an smfg-coordinator and computes the shards it is given.\n"
+    "Flags (--flag VALUE or --flag=VALUE):\n"
+    "  --coordinator HOST:PORT  the coordinator's address (required)\n"
+    "  --threads N              shards computed at once, in [1, 1024] (default: 1)\n"
+    "  --name NAME              name shown in the coordinator's metrics\n"
+    "                           (default: HOSTNAME-PID)\n"
+    "  --token_file FILE        file holding the cluster bearer token sent to the\n"
+    "                           coordinator (default: $SMFG_CLUSTER_TOKEN)\n"
+    "  --tls_ca FILE            PEM CA certificate(s): connect with TLS trusting them\n"
+    "                           (default: plaintext)\n"
+    "  --help, -h               print this help and exit\n"
+    "Environment:\n"
+    "  SMFG_CLUSTER_TOKEN       cluster bearer token, used when --token_file is not\n"
+    "                           given (neither: no token is sent)\n"
+    "SIGINT/SIGTERM stop the worker cleanly.\n";
+
 struct Options {
+  bool help = false;        // --help / -h: print kUsage and exit 0
   std::string coordinator;  // HOST:PORT
   int threads = 1;
   std::string name;  // default: host name and pid
@@ -78,7 +102,7 @@ absl::Status ParseFlags(int argc, char** argv, Options* options) {
     } else if (name == "--tls_ca") {
       options->tls_ca = value;
     } else if (name == "--help" || name == "-h") {
-      return absl::InvalidArgumentError("help requested");
+      options->help = true;
     } else {
       return absl::InvalidArgumentError("unknown flag '" + flag + "'");
     }
@@ -117,7 +141,19 @@ absl::Status RunWorker(const Options& options) {
     ssl.pem_root_certs = pem.str();
     credentials = grpc::SslCredentials(ssl);
   }
-  WorkerClient client(grpc::CreateChannel(options.coordinator, credentials), client_options);
+  // Keepalive pings detect a connection that died silently (a network
+  // partition, or the worker's address changing while it was cut off), so the
+  // channel reconnects instead of timing out on a dead socket until TCP gives up.
+  grpc::ChannelArguments channel_args;
+  channel_args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
+  channel_args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
+  channel_args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  channel_args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  // A work item carries the whole scenario the first time; the coordinator is
+  // trusted to bound it.
+  channel_args.SetMaxReceiveMessageSize(-1);
+  WorkerClient client(
+      grpc::CreateCustomChannel(options.coordinator, credentials, channel_args), client_options);
   std::thread signal_thread([&] {
     int received = 0;
     sigwait(&signals, &received);
@@ -139,14 +175,14 @@ absl::Status RunWorker(const Options& options) {
 int main(int argc, char** argv) {
   smfg::workers::Options options;
   absl::Status status = smfg::workers::ParseFlags(argc, argv, &options);
+  if (status.ok() && options.help) {
+    std::fputs(smfg::workers::kUsage, stdout);
+    return 0;
+  }
   if (status.ok()) status = options.Validate();
   if (!status.ok()) {
-    std::fprintf(stderr, "smfg-worker: %s\nusage: smfg-worker --coordinator HOST:PORT "
-                 "[--threads N] [--name NAME] [--token_file FILE] [--tls_ca FILE]\n"
-                 "  --token_file FILE  cluster token sent to the coordinator "
-                 "(default: $SMFG_CLUSTER_TOKEN)\n"
-                 "  --tls_ca FILE      PEM CA certificate(s): connect with TLS\n",
-                 std::string(status.message()).c_str());
+    std::fprintf(stderr, "smfg-worker: %s\n%s", std::string(status.message()).c_str(),
+                 smfg::workers::kUsage);
     return 2;
   }
   status = smfg::workers::RunWorker(options);

@@ -151,12 +151,22 @@ absl::Status WorkerClient::Run() {
     if (!response.has_item()) continue;
 
     const v1::WorkItem& item = response.item();
+    // Says what the worker holds, for operators and for the multi-process
+    // test that kills a worker while it holds an item.
+    std::fprintf(stderr, "smfg-worker %s: computing work %llu (shards %d..%d)\n",
+                 options_.name.c_str(), static_cast<unsigned long long>(item.work_id()),
+                 item.shards_size() > 0 ? item.shards(0) : -1,
+                 item.shards_size() > 0 ? item.shards(item.shards_size() - 1) : -1);
+    const absl::Time compute_start = absl::Now();
     absl::StatusOr<std::vector<v1::ShardResult>> results =
         core_.Compute(item, [this] { return Stopped(); });
     if (Stopped()) break;
     v1::SubmitResultRequest submit;
     submit.set_worker_id(id);
     submit.set_work_id(item.work_id());
+    // Lets the coordinator split the item's round trip into compute and
+    // communication (WorkerPool's JobStats).
+    submit.set_compute_seconds(absl::ToDoubleSeconds(absl::Now() - compute_start));
     if (results.ok()) {
       for (v1::ShardResult& r : *results) *submit.add_results() = std::move(r);
     } else {

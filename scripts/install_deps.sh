@@ -13,6 +13,7 @@ PACKAGES=(
   coinor-libclp-dev libglpk-dev
   libsqlite3-dev
   openssl
+  debootstrap  # deploy/make_base_image.sh: the container images' base without a registry
 )
 
 missing=()
