@@ -41,7 +41,7 @@ class AccessTest : public testing::Test {
     store_ = *std::move(store);
     ExperimentManagerParams p;
     p.store = store_.get();
-    p.evaluator_factory = [](const std::string&, const env::Scenario& sc)
+    p.evaluator_factory = [](const std::string&, const env::Scenario& sc, std::function<void()>)
         -> absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>> {
       return std::make_unique<env::LocalPopulationEvaluator>(sc, 1);
     };

@@ -232,8 +232,22 @@ absl::Status ExperimentManager::RunExperimentOrError(const std::string& id) {
   const env::Scenario& sc = loaded.scenario;
   SMFG_ASSIGN_OR_RETURN(TrainerParams params, TrainerParamsFromSpec(loaded, sc));
   SMFG_ASSIGN_OR_RETURN(params.checkpoint_dir, store.CheckpointDir(id));
+  // The run's status as this thread last set it. Declared before the
+  // evaluator, whose waiting callback (called on this thread) updates it.
+  ExperimentStatus current = record.status;
+  const auto mark_waiting = [this, &id, &current] {
+    if (current == ExperimentStatus::kWaitingForWorkers) return;
+    SetStatus(id, ExperimentStatus::kWaitingForWorkers,
+              "no live worker; waiting for one to register");
+    current = ExperimentStatus::kWaitingForWorkers;
+  };
+  const auto mark_running = [this, &id, &current] {
+    if (current == ExperimentStatus::kRunning) return;
+    SetStatus(id, ExperimentStatus::kRunning, "");
+    current = ExperimentStatus::kRunning;
+  };
   SMFG_ASSIGN_OR_RETURN(std::unique_ptr<env::PopulationEvaluator> evaluator,
-                        params_.evaluator_factory(id, sc));
+                        params_.evaluator_factory(id, sc, mark_waiting));
   const env::ShardKernel kernel(sc);  // day conditions and shapes for the market
   SMFG_ASSIGN_OR_RETURN(std::unique_ptr<env::MarketClearing> market,
                         env::MarketClearing::Create(sc, kernel.shapes(), kernel.days()));
@@ -262,7 +276,6 @@ absl::Status ExperimentManager::RunExperimentOrError(const std::string& id) {
     return Annotate(resumed, "resuming from the checkpoint");
   }
 
-  ExperimentStatus current = record.status;
   while (!trainer->done()) {
     if (stopping()) return absl::OkStatus();
     SMFG_ASSIGN_OR_RETURN(record, store.Get(id));
@@ -272,18 +285,13 @@ absl::Status ExperimentManager::RunExperimentOrError(const std::string& id) {
                 absl::StrCat("cancelled after outer iteration ", trainer->iteration()));
       return absl::OkStatus();
     }
-    const bool waiting = params_.live_workers && params_.live_workers() == 0;
-    const ExperimentStatus wanted =
-        waiting ? ExperimentStatus::kWaitingForWorkers : ExperimentStatus::kRunning;
-    if (wanted != current) {
-      SetStatus(id, wanted, waiting ? "no live worker; waiting for one to register" : "");
-      current = wanted;
+    if (params_.live_workers && params_.live_workers() == 0) {
+      mark_waiting();
+    } else {
+      mark_running();
     }
     SMFG_ASSIGN_OR_RETURN(IterationRecord r, trainer->Step());
-    if (current != ExperimentStatus::kRunning) {  // a worker came while we waited
-      SetStatus(id, ExperimentStatus::kRunning, "");
-      current = ExperimentStatus::kRunning;
-    }
+    mark_running();  // a worker came if we waited
     SMFG_RETURN_IF_ERROR(store.AppendMetrics(id, r.iteration, IterationJson(r, sc)));
     const int every = params.loop.checkpoint_every;
     if (every > 0 && (r.iteration % every == 0 || trainer->done())) {
@@ -301,7 +309,7 @@ absl::Status ExperimentManager::RunExperimentOrError(const std::string& id) {
     SetStatus(id, ExperimentStatus::kCancelled, "cancelled before the baseline evaluation");
     return absl::OkStatus();
   }
-  if (current != ExperimentStatus::kRunning) SetStatus(id, ExperimentStatus::kRunning, "");
+  mark_running();
 
   // The report files go through a scratch directory next to the checkpoints.
   const fs::path scratch = fs::path(store.data_dir()) / "results-tmp" / id;
@@ -321,6 +329,7 @@ absl::Status ExperimentManager::RunExperimentOrError(const std::string& id) {
   for (const MetricsRow& row : rows) absl::StrAppend(&jsonl, row.json, "\n");
   files.push_back({"metrics.jsonl", std::move(jsonl)});
   SMFG_RETURN_IF_ERROR(store.PutResults(id, files));
+  mark_running();  // WAITING_FOR_WORKERS -> SUCCEEDED is not a legal transition
   SetStatus(id, ExperimentStatus::kSucceeded,
             absl::StrCat(trainer->converged() ? "converged" : "iteration budget reached",
                          " after ", trainer->iteration(), " outer iterations"));

@@ -15,6 +15,9 @@
 //   coordinator died between checkpoint and AppendMetrics). Before
 //   each outer iteration it sets WAITING_FOR_WORKERS while live_workers()
 //   reports none, RUNNING otherwise, and honours a cancel request (-> CANCELLED);
+//   within an iteration the evaluator's on_waiting_for_workers callback sets
+//   WAITING_FOR_WORKERS at once, and the run returns to RUNNING when that
+//   iteration (or the final evaluation) completes;
 //   after each it appends the iteration's metrics (IterationJson) and records
 //   the checkpoint. At the end it evaluates learned / flat / best-TOU
 //   (EvaluateAndWriteResults), stores the files with PutResults and
@@ -52,8 +55,12 @@ struct ExperimentManagerParams {
   int max_concurrent = 1;            // runs at once, >= 1
   // Builds the population evaluator of one run (e.g. a
   // RemotePopulationEvaluator over the WorkerPool, or a local one in tests).
+  // The evaluator calls `on_waiting_for_workers` (on the run's thread) when
+  // a computation has to wait for a worker to register; the run then shows
+  // WAITING_FOR_WORKERS. Evaluators that need no worker ignore it.
   std::function<absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>>(
-      const std::string& experiment_id, const env::Scenario& scenario)>
+      const std::string& experiment_id, const env::Scenario& scenario,
+      std::function<void()> on_waiting_for_workers)>
       evaluator_factory;
   // Number of live workers; empty: the evaluator needs none (always RUNNING).
   std::function<int()> live_workers;

@@ -51,14 +51,16 @@ std::string WithoutSeconds(const std::string& json) {
   return std::regex_replace(json, kSeconds, "");
 }
 
-// A local evaluator that, like a remote one with no worker, blocks until
-// `workers_arrived` is notified.
+// A local evaluator that, like a remote one with no worker, calls
+// `on_waiting` and blocks until `workers_arrived` is notified.
 class WaitingEvaluator final : public env::PopulationEvaluator {
  public:
-  WaitingEvaluator(const env::Scenario& sc, absl::Notification* workers_arrived)
-      : local_(sc, 1), workers_arrived_(workers_arrived) {}
+  WaitingEvaluator(const env::Scenario& sc, absl::Notification* workers_arrived,
+                   std::function<void()> on_waiting)
+      : local_(sc, 1), workers_arrived_(workers_arrived), on_waiting_(std::move(on_waiting)) {}
   absl::StatusOr<env::PopulationStats> Evaluate(const env::Tariff& tariff,
                                                 const env::PriceBelief& belief) override {
+    if (!workers_arrived_->HasBeenNotified()) on_waiting_();
     if (!workers_arrived_->WaitForNotificationWithTimeout(kRunDeadline)) {
       return absl::UnavailableError("no worker");
     }
@@ -73,6 +75,7 @@ class WaitingEvaluator final : public env::PopulationEvaluator {
  private:
   env::LocalPopulationEvaluator local_;
   absl::Notification* workers_arrived_;
+  std::function<void()> on_waiting_;
 };
 
 // A coordinator in this process: store, manager, in-process gRPC server.
@@ -87,10 +90,11 @@ class Coordinator {
     store_ = *std::move(store);
     ExperimentManagerParams p;
     p.store = store_.get();
-    p.evaluator_factory = [workers_arrived](const std::string&, const env::Scenario& sc)
+    p.evaluator_factory = [workers_arrived](const std::string&, const env::Scenario& sc,
+                                           std::function<void()> on_waiting)
         -> absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>> {
       if (workers_arrived != nullptr) {
-        return std::make_unique<WaitingEvaluator>(sc, workers_arrived);
+        return std::make_unique<WaitingEvaluator>(sc, workers_arrived, std::move(on_waiting));
       }
       return std::make_unique<env::LocalPopulationEvaluator>(sc, 1);
     };
@@ -220,7 +224,7 @@ TEST(ExperimentServiceTest, CreateRejectsIncompleteParams) {
   EXPECT_TRUE(absl::IsInvalidArgument(ExperimentManager::Create(p).status()));
   p.store = store->get();
   EXPECT_THAT(ExperimentManager::Create(p).status().message(), HasSubstr("evaluator_factory"));
-  p.evaluator_factory = [](const std::string&, const env::Scenario& sc)
+  p.evaluator_factory = [](const std::string&, const env::Scenario& sc, std::function<void()>)
       -> absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>> {
     return std::make_unique<env::LocalPopulationEvaluator>(sc, 1);
   };
@@ -353,6 +357,37 @@ TEST(ExperimentServiceTest, WaitsForWorkersVisiblyThenRuns) {
   const auto waiting = std::find(states.begin(), states.end(), v1::WAITING_FOR_WORKERS);
   ASSERT_NE(waiting, states.end());
   EXPECT_NE(std::find(waiting, states.end(), v1::RUNNING), states.end());
+}
+
+// Workers all vanish inside an iteration (live_workers() still said 1 at the
+// iteration boundary): the evaluator's callback shows WAITING_FOR_WORKERS at
+// once, and the run is RUNNING again when they come back.
+TEST(ExperimentServiceTest, WaitingInsideAnIterationIsVisibleAtOnce) {
+  absl::Notification workers_arrived;
+  Coordinator c(FreshDir("svc"), nullptr, /*start=*/true, [] { return 1; }, &workers_arrived);
+  v1::SubmitResponse submitted;
+  ASSERT_TRUE(c.Submit(SmallSpec(), "k", &submitted).ok());
+  std::vector<v1::ExperimentState> states;
+  std::vector<v1::WatchEvent> events;
+  const grpc::Status s =
+      c.WatchToEnd(submitted.experiment_id(), &events, [&](const v1::WatchEvent& e) {
+        if (states.empty() || states.back() != e.experiment().status()) {
+          states.push_back(e.experiment().status());
+        }
+        if (e.experiment().status() == v1::WAITING_FOR_WORKERS &&
+            !workers_arrived.HasBeenNotified()) {
+          EXPECT_LT(e.experiment().outer_iteration(), 1);  // inside the first iteration
+          workers_arrived.Notify();
+        }
+      });
+  if (!workers_arrived.HasBeenNotified()) workers_arrived.Notify();  // never hang on failure
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  // live_workers() is always 1, so only the evaluator's callback can have set
+  // WAITING_FOR_WORKERS (the watch may start after RUNNING was already set).
+  const auto waiting = std::find(states.begin(), states.end(), v1::WAITING_FOR_WORKERS);
+  ASSERT_NE(waiting, states.end()) << "never showed WAITING_FOR_WORKERS";
+  EXPECT_NE(std::find(waiting, states.end(), v1::RUNNING), states.end());
+  EXPECT_EQ(states.back(), v1::SUCCEEDED);
 }
 
 TEST(ExperimentServiceTest, RestartedCoordinatorResumesFromCheckpointIdentically) {

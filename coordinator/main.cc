@@ -32,6 +32,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -121,16 +122,19 @@ absl::Status Run(const Options& options) {
   params.store = store->get();
   params.max_concurrent = options.max_concurrent;
   if (options.local_threads > 0) {
-    params.evaluator_factory = [threads = options.local_threads](const std::string&,
-                                                                 const env::Scenario& sc)
+    params.evaluator_factory = [threads = options.local_threads](
+                                   const std::string&, const env::Scenario& sc,
+                                   std::function<void()>)
         -> absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>> {
       return std::make_unique<env::LocalPopulationEvaluator>(sc, threads);
     };
   } else {
-    params.evaluator_factory = [&pool, &options](const std::string& id, const env::Scenario& sc)
+    params.evaluator_factory = [&pool, &options](const std::string& id, const env::Scenario& sc,
+                                                 std::function<void()> on_waiting)
         -> absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>> {
       RemoteEvaluatorOptions o;
       o.experiment_id = id;
+      o.on_waiting_for_workers = std::move(on_waiting);
       o.worker_wait_timeout = absl::Seconds(options.worker_wait_timeout_s);
       return std::make_unique<RemotePopulationEvaluator>(&pool, sc, o);
     };
