@@ -13,6 +13,7 @@
 #include "coordinator/trainer_params.h"
 #include "coordinator/worker_pool.h"
 #include "environment/market.h"
+#include "environment/population.h"
 #include "environment/population_evaluator.h"
 #include "google/protobuf/text_format.h"
 #include "spec/spec_loader.h"
@@ -248,12 +249,13 @@ absl::Status ExperimentManager::RunExperimentOrError(const std::string& id) {
   };
   SMFG_ASSIGN_OR_RETURN(std::unique_ptr<env::PopulationEvaluator> evaluator,
                         params_.evaluator_factory(id, sc, mark_waiting));
-  const env::ShardKernel kernel(sc);  // day conditions and shapes for the market
+  // The market needs the day conditions and shapes only: no population is
+  // built here (the evaluator, local or remote, holds the households).
+  const std::vector<env::DayConditions> days = env::MakeAllDayConditions(sc);
   SMFG_ASSIGN_OR_RETURN(std::unique_ptr<env::MarketClearing> market,
-                        env::MarketClearing::Create(sc, kernel.shapes(), kernel.days()));
+                        env::MarketClearing::Create(sc, env::MakeShapes(sc.profiles), days));
   SMFG_ASSIGN_OR_RETURN(std::unique_ptr<StackelbergTrainer> trainer,
-                        StackelbergTrainer::Create(params, evaluator.get(), market.get(),
-                                                   kernel.days()));
+                        StackelbergTrainer::Create(params, evaluator.get(), market.get(), days));
   // The trainer writes its checkpoint inside Step(), before the metrics and
   // the checkpoint record reach the store, so a coordinator killed in between
   // leaves a checkpoint newer than the store knows. Resuming from the files

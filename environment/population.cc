@@ -149,4 +149,11 @@ void HouseholdDayProfile(const Scenario& scenario, const HourlyShapes& shapes,
   }
 }
 
+std::vector<DayConditions> MakeAllDayConditions(const Scenario& scenario) {
+  std::vector<DayConditions> days;
+  days.reserve(scenario.days);
+  for (int d = 0; d < scenario.days; ++d) days.push_back(MakeDayConditions(scenario, d));
+  return days;
+}
+
 }  // namespace smfg::env

@@ -60,6 +60,8 @@ struct HourlyShapes {
 
 HourlyShapes MakeShapes(const ProfileParams& profiles);
 DayConditions MakeDayConditions(const Scenario& scenario, int day);
+// MakeDayConditions of days 0 .. scenario.days - 1.
+std::vector<DayConditions> MakeAllDayConditions(const Scenario& scenario);
 
 // Exogenous load in MW at `bus` in `hour` of a day.
 double ExogenousLoadMw(const Scenario& scenario, const HourlyShapes& shapes,

@@ -38,10 +38,8 @@ BatterySpec BatteryOf(const Population& p, int i) {
 ShardKernel::ShardKernel(const Scenario& scenario)
     : scenario_(scenario),
       population_(BuildPopulation(scenario)),
-      shapes_(MakeShapes(scenario.profiles)) {
-  days_.reserve(scenario.days);
-  for (int d = 0; d < scenario.days; ++d) days_.push_back(MakeDayConditions(scenario, d));
-}
+      shapes_(MakeShapes(scenario.profiles)),
+      days_(MakeAllDayConditions(scenario)) {}
 
 PopulationStats ShardKernel::EvaluateShard(int shard, const Tariff& tariff,
                                            const PriceBelief& belief) const {
