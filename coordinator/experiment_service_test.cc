@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <regex>
@@ -329,6 +330,39 @@ TEST(ExperimentServiceTest, CancelQueuedAndRunning) {
   EXPECT_TRUE(c.Results(submitted.experiment_id()).empty());
 }
 
+// Watches experiment `id` to its end and returns the distinct successive
+// statuses seen. The first WAITING_FOR_WORKERS event is passed to
+// `on_first_wait`, then `workers_arrived` is notified (also on failure, so a
+// blocked run never hangs the test).
+std::vector<v1::ExperimentState> WatchStatuses(
+    Coordinator& c, const std::string& id, absl::Notification& workers_arrived,
+    const std::function<void(const v1::WatchEvent&)>& on_first_wait) {
+  std::vector<v1::ExperimentState> states;
+  std::vector<v1::WatchEvent> events;
+  const grpc::Status s = c.WatchToEnd(id, &events, [&](const v1::WatchEvent& e) {
+    if (states.empty() || states.back() != e.experiment().status()) {
+      states.push_back(e.experiment().status());
+    }
+    if (e.experiment().status() == v1::WAITING_FOR_WORKERS &&
+        !workers_arrived.HasBeenNotified()) {
+      on_first_wait(e);
+      workers_arrived.Notify();
+    }
+  });
+  if (!workers_arrived.HasBeenNotified()) workers_arrived.Notify();
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return states;
+}
+
+// WAITING_FOR_WORKERS, then RUNNING again, and finally SUCCEEDED.
+void ExpectWaitedThenSucceeded(const std::vector<v1::ExperimentState>& states) {
+  ASSERT_FALSE(states.empty());
+  const auto waiting = std::find(states.begin(), states.end(), v1::WAITING_FOR_WORKERS);
+  ASSERT_NE(waiting, states.end()) << "never showed WAITING_FOR_WORKERS";
+  EXPECT_NE(std::find(waiting, states.end(), v1::RUNNING), states.end());
+  EXPECT_EQ(states.back(), v1::SUCCEEDED);
+}
+
 TEST(ExperimentServiceTest, WaitsForWorkersVisiblyThenRuns) {
   std::atomic<int> live{0};
   absl::Notification workers_arrived;
@@ -336,58 +370,28 @@ TEST(ExperimentServiceTest, WaitsForWorkersVisiblyThenRuns) {
                 &workers_arrived);
   v1::SubmitResponse submitted;
   ASSERT_TRUE(c.Submit(SmallSpec(), "k", &submitted).ok());
-  std::vector<v1::ExperimentState> states;
-  std::vector<v1::WatchEvent> events;
-  const grpc::Status s =
-      c.WatchToEnd(submitted.experiment_id(), &events, [&](const v1::WatchEvent& e) {
-        if (states.empty() || states.back() != e.experiment().status()) {
-          states.push_back(e.experiment().status());
-        }
-        if (e.experiment().status() == v1::WAITING_FOR_WORKERS &&
-            !workers_arrived.HasBeenNotified()) {
-          EXPECT_THAT(e.experiment().message(), HasSubstr("no live worker"));
-          live = 1;
-          workers_arrived.Notify();
-        }
-      });
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  if (!workers_arrived.HasBeenNotified()) workers_arrived.Notify();  // never hang on failure
-  ASSERT_FALSE(states.empty());
-  EXPECT_EQ(states.back(), v1::SUCCEEDED);
-  const auto waiting = std::find(states.begin(), states.end(), v1::WAITING_FOR_WORKERS);
-  ASSERT_NE(waiting, states.end());
-  EXPECT_NE(std::find(waiting, states.end(), v1::RUNNING), states.end());
+  ExpectWaitedThenSucceeded(WatchStatuses(c, submitted.experiment_id(), workers_arrived,
+                                          [&live](const v1::WatchEvent& e) {
+                                            EXPECT_THAT(e.experiment().message(),
+                                                        HasSubstr("no live worker"));
+                                            live = 1;
+                                          }));
 }
 
 // Workers all vanish inside an iteration (live_workers() still said 1 at the
 // iteration boundary): the evaluator's callback shows WAITING_FOR_WORKERS at
-// once, and the run is RUNNING again when they come back.
+// once, and the run is RUNNING again when they come back. live_workers() is
+// always 1, so only that callback can set WAITING_FOR_WORKERS.
 TEST(ExperimentServiceTest, WaitingInsideAnIterationIsVisibleAtOnce) {
   absl::Notification workers_arrived;
   Coordinator c(FreshDir("svc"), nullptr, /*start=*/true, [] { return 1; }, &workers_arrived);
   v1::SubmitResponse submitted;
   ASSERT_TRUE(c.Submit(SmallSpec(), "k", &submitted).ok());
-  std::vector<v1::ExperimentState> states;
-  std::vector<v1::WatchEvent> events;
-  const grpc::Status s =
-      c.WatchToEnd(submitted.experiment_id(), &events, [&](const v1::WatchEvent& e) {
-        if (states.empty() || states.back() != e.experiment().status()) {
-          states.push_back(e.experiment().status());
-        }
-        if (e.experiment().status() == v1::WAITING_FOR_WORKERS &&
-            !workers_arrived.HasBeenNotified()) {
-          EXPECT_LT(e.experiment().outer_iteration(), 1);  // inside the first iteration
-          workers_arrived.Notify();
-        }
-      });
-  if (!workers_arrived.HasBeenNotified()) workers_arrived.Notify();  // never hang on failure
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  // live_workers() is always 1, so only the evaluator's callback can have set
-  // WAITING_FOR_WORKERS (the watch may start after RUNNING was already set).
-  const auto waiting = std::find(states.begin(), states.end(), v1::WAITING_FOR_WORKERS);
-  ASSERT_NE(waiting, states.end()) << "never showed WAITING_FOR_WORKERS";
-  EXPECT_NE(std::find(waiting, states.end(), v1::RUNNING), states.end());
-  EXPECT_EQ(states.back(), v1::SUCCEEDED);
+  ExpectWaitedThenSucceeded(WatchStatuses(c, submitted.experiment_id(), workers_arrived,
+                                          [](const v1::WatchEvent& e) {
+                                            // inside the first iteration
+                                            EXPECT_LT(e.experiment().outer_iteration(), 1);
+                                          }));
 }
 
 TEST(ExperimentServiceTest, RestartedCoordinatorResumesFromCheckpointIdentically) {
