@@ -56,6 +56,18 @@ void PrepareContext(grpc::ClientContext* context, const RemoteOptions& remote,
 
 namespace {
 
+// One unary ExperimentService call with the options' deadline and token.
+template <typename Request, typename Response>
+absl::Status Call(const RemoteOptions& remote,
+                  grpc::Status (v1::ExperimentService::Stub::*method)(grpc::ClientContext*,
+                                                                      const Request&, Response*),
+                  const Request& request, Response* response) {
+  grpc::ClientContext context;
+  PrepareContext(&context, remote, remote.rpc_timeout);
+  const std::unique_ptr<v1::ExperimentService::Stub> stub = ConnectExperimentService(remote);
+  return FromGrpc(((*stub).*method)(&context, request, response));
+}
+
 // The first "objective" figure of an IterationJson line, for progress output.
 std::string ObjectiveOf(const std::string& json) {
   static const std::regex kObjective("\"objective\":([-+0-9.eE]+)");
@@ -128,10 +140,9 @@ absl::Status RunSubmit(const SubmitOptions& o, std::ostream& out) {
   request.set_idempotency_key(
       o.key.empty() ? absl::StrCat("smfg-", getpid(), "-", absl::ToUnixNanos(absl::Now()))
                     : o.key);
-  grpc::ClientContext context;
-  PrepareContext(&context, o.remote, o.remote.rpc_timeout);
   v1::SubmitResponse response;
-  SMFG_RETURN_IF_ERROR(FromGrpc(ConnectExperimentService(o.remote)->Submit(&context, request, &response)));
+  SMFG_RETURN_IF_ERROR(
+      Call(o.remote, &v1::ExperimentService::Stub::Submit, request, &response));
   out << response.experiment_id() << (response.created() ? "" : " (already submitted)") << "\n";
   return absl::OkStatus();
 }
@@ -167,51 +178,47 @@ absl::Status RunWatch(const ExperimentIdOptions& o, std::ostream& out) {
 
 absl::Status RunGet(const ExperimentIdOptions& o, std::ostream& out) {
   SMFG_RETURN_IF_ERROR(o.Validate());
-  grpc::ClientContext context;
-  PrepareContext(&context, o.remote, o.remote.rpc_timeout);
   v1::GetExperimentRequest request;
   request.set_id(o.id);
   v1::Experiment response;
-  SMFG_RETURN_IF_ERROR(FromGrpc(ConnectExperimentService(o.remote)->Get(&context, request, &response)));
+  SMFG_RETURN_IF_ERROR(
+      Call(o.remote, &v1::ExperimentService::Stub::Get, request, &response));
   out << FormatExperiment(response) << "\n";
   return absl::OkStatus();
 }
 
 absl::Status RunList(const ListOptions& o, std::ostream& out) {
   SMFG_RETURN_IF_ERROR(o.Validate());
-  grpc::ClientContext context;
-  PrepareContext(&context, o.remote, o.remote.rpc_timeout);
   v1::ListExperimentsRequest request;
   v1::ExperimentState state = v1::EXPERIMENT_STATE_UNSPECIFIED;
   if (!o.status.empty()) v1::ExperimentState_Parse(o.status, &state);
   request.set_status(state);
   request.set_limit(o.limit);
   v1::ListExperimentsResponse response;
-  SMFG_RETURN_IF_ERROR(FromGrpc(ConnectExperimentService(o.remote)->List(&context, request, &response)));
+  SMFG_RETURN_IF_ERROR(
+      Call(o.remote, &v1::ExperimentService::Stub::List, request, &response));
   for (const v1::Experiment& e : response.experiments()) out << FormatExperiment(e) << "\n";
   return absl::OkStatus();
 }
 
 absl::Status RunCancel(const ExperimentIdOptions& o, std::ostream& out) {
   SMFG_RETURN_IF_ERROR(o.Validate());
-  grpc::ClientContext context;
-  PrepareContext(&context, o.remote, o.remote.rpc_timeout);
   v1::CancelRequest request;
   request.set_id(o.id);
   v1::Experiment response;
-  SMFG_RETURN_IF_ERROR(FromGrpc(ConnectExperimentService(o.remote)->Cancel(&context, request, &response)));
+  SMFG_RETURN_IF_ERROR(
+      Call(o.remote, &v1::ExperimentService::Stub::Cancel, request, &response));
   out << FormatExperiment(response) << "\n";
   return absl::OkStatus();
 }
 
 absl::Status RunResults(const ResultsOptions& o, std::ostream& out) {
   SMFG_RETURN_IF_ERROR(o.Validate());
-  grpc::ClientContext context;
-  PrepareContext(&context, o.remote, o.remote.rpc_timeout);
   v1::GetResultsRequest request;
   request.set_id(o.id);
   v1::GetResultsResponse response;
-  SMFG_RETURN_IF_ERROR(FromGrpc(ConnectExperimentService(o.remote)->GetResults(&context, request, &response)));
+  SMFG_RETURN_IF_ERROR(
+      Call(o.remote, &v1::ExperimentService::Stub::GetResults, request, &response));
   if (response.files().empty()) {
     return absl::FailedPreconditionError(absl::StrCat(o.id, " has no results (yet)"));
   }

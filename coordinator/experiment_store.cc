@@ -260,6 +260,17 @@ class ExperimentStore::Statement {
     return r;
   }
 
+  // Every remaining row of a SELECT of kExperimentColumns.
+  absl::StatusOr<std::vector<ExperimentRecord>> AllExperiments() {
+    std::vector<ExperimentRecord> out;
+    while (true) {
+      SMFG_ASSIGN_OR_RETURN(bool row, Step());
+      if (!row) return out;
+      SMFG_ASSIGN_OR_RETURN(ExperimentRecord r, Experiment());
+      out.push_back(std::move(r));
+    }
+  }
+
  private:
   void Check(int rc) {
     if (rc != SQLITE_OK) status_ = store_->SqliteError(rc, "bind");
@@ -502,8 +513,7 @@ absl::StatusOr<CreateResult> ExperimentStore::Create(const ExperimentRecord& req
     s.BindText(1, request.idempotency_key);
     SMFG_ASSIGN_OR_RETURN(bool row, s.Step());
     if (row) {
-      SMFG_ASSIGN_OR_RETURN(ExperimentRecord existing,
-                            s.Experiment());
+      SMFG_ASSIGN_OR_RETURN(ExperimentRecord existing, s.Experiment());
       if (existing.spec_text != request.spec_text) {
         return absl::AlreadyExistsError(absl::StrCat(
             "idempotency key \"", request.idempotency_key, "\" already names experiment ",
@@ -559,15 +569,7 @@ absl::StatusOr<std::vector<ExperimentRecord>> ExperimentStore::List(
                                  " ORDER BY created_at DESC, seq DESC LIMIT ?1"));
   s.Bind(1, limit == 0 ? -1 : limit);
   if (status) s.BindText(2, ExperimentStatusName(*status));
-  std::vector<ExperimentRecord> out;
-  while (true) {
-    SMFG_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    SMFG_ASSIGN_OR_RETURN(ExperimentRecord r,
-                          s.Experiment());
-    out.push_back(std::move(r));
-  }
-  return out;
+  return s.AllExperiments();
 }
 
 absl::Status ExperimentStore::UpdateStatus(absl::string_view id, ExperimentStatus status,
@@ -638,15 +640,7 @@ absl::StatusOr<std::vector<ExperimentRecord>> ExperimentStore::ExperimentsToResu
   Statement s(this, absl::StrCat("SELECT ", kExperimentColumns,
                                  " FROM experiments WHERE status IN "
                                  "('RUNNING', 'WAITING_FOR_WORKERS') ORDER BY seq"));
-  std::vector<ExperimentRecord> out;
-  while (true) {
-    SMFG_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    SMFG_ASSIGN_OR_RETURN(ExperimentRecord r,
-                          s.Experiment());
-    out.push_back(std::move(r));
-  }
-  return out;
+  return s.AllExperiments();
 }
 
 absl::Status ExperimentStore::AppendMetrics(absl::string_view id, int64_t iteration,
