@@ -131,8 +131,8 @@ class WorkerProcess {
         dup2(fd, 1);
         dup2(fd, 2);
       }
-      const char* argv[] = {bin.c_str(), "--coordinator", address.c_str(), "--threads", "1",
-                            "--name",    name.c_str(),    nullptr};
+      const char* argv[] = {bin.c_str(), "--coordinator", address.c_str(), "--threads",
+                            "1",         "--name",        name.c_str(),    nullptr};
       execv(bin.c_str(), const_cast<char* const*>(argv));
       _exit(127);
     }
@@ -151,6 +151,7 @@ class WorkerProcess {
     }
     pid_ = -1;
   }
+
  private:
   pid_t pid_ = -1;
 };
@@ -170,8 +171,8 @@ class Cluster {
     const std::string address = absl::StrCat("127.0.0.1:", port);
     for (int i = 0; i < workers; ++i) {
       const std::string name = absl::StrCat("bench-w", i);
-      processes_.push_back(std::make_unique<WorkerProcess>(
-          o.worker_bin, address, name, (log_dir / (name + ".log")).string()));
+      processes_.push_back(std::make_unique<WorkerProcess>(o.worker_bin, address, name,
+                                                           (log_dir / (name + ".log")).string()));
     }
   }
   ~Cluster() {
@@ -270,17 +271,16 @@ void PrintTable(const std::vector<Row>& rows) {
     if (r.workers == 0) local = &r;
     if (r.workers == 1) one = &r;
   }
-  std::printf(
-      "\n%-10s %8s %8s %8s | %8s %8s %8s %8s | %10s %10s | %7s %6s | %7s %6s\n", "config",
-      "median s", "min s", "mean s", "compute", "comm", "barrier", "other", "bytes to",
-      "bytes from", "x 1w", "eff 1w", "x local", "eff lc");
+  std::printf("\n%-10s %8s %8s %8s | %8s %8s %8s %8s | %10s %10s | %7s %6s | %7s %6s\n", "config",
+              "median s", "min s", "mean s", "compute", "comm", "barrier", "other", "bytes to",
+              "bytes from", "x 1w", "eff 1w", "x local", "eff lc");
   for (const Row& r : rows) {
     const double t = Median(r.wall), mean = Mean(r.wall);
     const double c = Mean(r.compute), m = Mean(r.communication), b = Mean(r.barrier);
     const int n = std::max(1, r.workers);
     std::printf("%-10s %8.3f %8.3f %8.3f | %8.3f %8.3f %8.3f %8.3f | %10.0f %10.0f |",
-                r.label.c_str(), t, *std::min_element(r.wall.begin(), r.wall.end()), mean, c, m,
-                b, r.workers == 0 ? 0.0 : mean - c - m - b, Mean(r.bytes_to), Mean(r.bytes_from));
+                r.label.c_str(), t, *std::min_element(r.wall.begin(), r.wall.end()), mean, c, m, b,
+                r.workers == 0 ? 0.0 : mean - c - m - b, Mean(r.bytes_to), Mean(r.bytes_from));
     if (one != nullptr && r.workers > 0) {
       const double t1 = Median(one->wall);
       std::printf(" %7.2f %6.2f |", t1 / t, t1 / (n * t));
@@ -308,16 +308,14 @@ void PrintReduceCost(const env::LocalPopulationEvaluator& local, const env::Tari
   const auto start = std::chrono::steady_clock::now();
   env::PopulationStats total = part;
   for (int s = 1; s < shards; ++s) total.Add(part);
-  std::printf("coordinator reduce of %d shard results: %.2f ms\n", shards,
-              1e3 * Seconds(start));
+  std::printf("coordinator reduce of %d shard results: %.2f ms\n", shards, 1e3 * Seconds(start));
 }
 
 // Kills worker 0 right after it receives its item in one Evaluate call of a
 // 2-worker cluster with a 1 s heartbeat timeout; prints that call's wall time
 // against the median of undisturbed calls.
-absl::Status MeasureRecovery(const Options& o, const env::Scenario& sc,
-                             const env::Tariff& tariff, const env::PriceBelief& belief,
-                             const std::filesystem::path& log_dir) {
+absl::Status MeasureRecovery(const Options& o, const env::Scenario& sc, const env::Tariff& tariff,
+                             const env::PriceBelief& belief, const std::filesystem::path& log_dir) {
   coordinator::WorkerPoolOptions pool_options;
   pool_options.heartbeat_timeout = absl::Seconds(1);
   pool_options.heartbeat_interval = absl::Milliseconds(250);
@@ -370,8 +368,7 @@ absl::Status Run(const Options& o) {
     for (int n : c.households_per_bus) households += n;
   }
   std::printf("scenario %s: %d households x %d days, %d shards; %u hardware threads\n",
-              o.spec.c_str(), households, sc.days, sc.shards,
-              std::thread::hardware_concurrency());
+              o.spec.c_str(), households, sc.days, sc.shards, std::thread::hardware_concurrency());
   std::printf("scenario on the wire: %zu bytes, sent once per worker (warm-up)\n",
               spec::FromScenario(sc).scenario().ByteSizeLong());
   PrintLoad("at start");

@@ -21,9 +21,7 @@ Network Triangle(bool quadratic) {
   Network net;
   net.buses = {{"1"}, {"2"}, {"3"}};
   const double inf = std::numeric_limits<double>::infinity();
-  net.lines = {{"1-2", 0, 1, 0.1, inf},
-               {"1-3", 0, 2, 0.1, 150.0},
-               {"2-3", 1, 2, 0.1, inf}};
+  net.lines = {{"1-2", 0, 1, 0.1, inf}, {"1-3", 0, 2, 0.1, 150.0}, {"2-3", 1, 2, 0.1, inf}};
   Generator g1;
   g1.name = "g1";
   g1.bus = 0;
@@ -117,8 +115,7 @@ void BM_TriangleQuadraticRebuildEachSolve(benchmark::State& state) {
   size_t i = 0;
   for (auto _ : state) {
     absl::StatusOr<std::unique_ptr<DcOpf>> opf = DcOpf::Create(net);
-    absl::StatusOr<DispatchResult> r =
-        opf.ok() ? (*opf)->Solve(loads[i], 0) : opf.status();
+    absl::StatusOr<DispatchResult> r = opf.ok() ? (*opf)->Solve(loads[i], 0) : opf.status();
     if (!r.ok()) {
       state.SkipWithError(std::string(r.status().message()).c_str());
       return;

@@ -39,7 +39,8 @@ int main(int argc, char** argv) {
   env::Scenario sc = loaded->scenario;
   sc.days = days;
   env::LocalPopulationEvaluator evaluator(sc, 0);
-  auto market = *env::MarketClearing::Create(sc, evaluator.kernel().shapes(), evaluator.kernel().days());
+  auto market =
+      *env::MarketClearing::Create(sc, evaluator.kernel().shapes(), evaluator.kernel().days());
   coordinator::TrainerParams p;
   p.scenario = sc;
   p.base.import_rate_per_kwh.assign(1, std::vector<double>(24, 0.15));
@@ -72,10 +73,15 @@ int main(int argc, char** argv) {
   std::printf("spec %s, %d households, %d days, %zu iterations measured\n", spec_path.c_str(),
               evaluator.kernel().population().size(), days, total.size());
   std::printf("outer iteration (median)  %8.3f s\n", m);
-  std::printf("  leader PPO update       %8.3f s  (%4.1f %%)\n", Median(update), 100 * Median(update) / m);
-  std::printf("  follower best responses %8.3f s  (%4.1f %%)\n", Median(population), 100 * Median(population) / m);
-  std::printf("  market clearing         %8.3f s  (%4.1f %%)\n", Median(clearing), 100 * Median(clearing) / m);
-  std::printf("  exploitability check    %8.3f s  (%4.1f %%)\n", Median(exploitability), 100 * Median(exploitability) / m);
-  std::printf("  objective, bookkeeping  %8.3f s  (%4.1f %%)\n", Median(other), 100 * Median(other) / m);
+  std::printf("  leader PPO update       %8.3f s  (%4.1f %%)\n", Median(update),
+              100 * Median(update) / m);
+  std::printf("  follower best responses %8.3f s  (%4.1f %%)\n", Median(population),
+              100 * Median(population) / m);
+  std::printf("  market clearing         %8.3f s  (%4.1f %%)\n", Median(clearing),
+              100 * Median(clearing) / m);
+  std::printf("  exploitability check    %8.3f s  (%4.1f %%)\n", Median(exploitability),
+              100 * Median(exploitability) / m);
+  std::printf("  objective, bookkeeping  %8.3f s  (%4.1f %%)\n", Median(other),
+              100 * Median(other) / m);
   return 0;
 }

@@ -5,13 +5,13 @@
 #include <filesystem>
 #include <memory>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/match.h"
-#include "coordinator/report_files.h"
 #include "common/json.h"
 #include "common/status.h"
+#include "coordinator/report_files.h"
 #include "environment/baselines.h"
 #include "environment/dcopf.h"
 #include "environment/market.h"
@@ -69,11 +69,11 @@ void PrintDispatchText(const env::Network& n, const std::vector<double>& load,
   for (size_t g = 0; g < n.generators.size(); ++g) {
     const env::Generator& gen = n.generators[g];
     const double mc = 2 * gen.cost_quadratic * x.generation_mw[g] + gen.cost_linear;
-    out << absl::StrFormat("  %-10s %6s %10.3f %10.3f %10.4f\n", gen.name,
-                           n.buses[gen.bus].name, x.generation_mw[g], gen.pmax_mw, mc);
+    out << absl::StrFormat("  %-10s %6s %10.3f %10.3f %10.4f\n", gen.name, n.buses[gen.bus].name,
+                           x.generation_mw[g], gen.pmax_mw, mc);
   }
-  out << absl::StrFormat("  %-10s %12s %10s %10s %12s\n", "line", "from->to", "flow MW",
-                         "limit MW", "shadow $/MWh");
+  out << absl::StrFormat("  %-10s %12s %10s %10s %12s\n", "line", "from->to", "flow MW", "limit MW",
+                         "shadow $/MWh");
   for (size_t l = 0; l < n.lines.size(); ++l) {
     const env::Line& line = n.lines[l];
     const bool binding = x.line_shadow_price[l] > 1e-9;
@@ -119,8 +119,10 @@ absl::StatusOr<env::Tariff> BaseTariff(const v1::TariffStructure& t, const env::
   env::Tariff base;
   SMFG_ASSIGN_OR_RETURN(base.export_rule, spec::ToExportRule(t.export_rule()));
   base.fixed_export_credit_per_kwh = t.fixed_export_credit_per_kwh();
-  base.fixed_charge_per_day.assign(t.fixed_charge_per_day().begin(), t.fixed_charge_per_day().end());
-  if (base.fixed_charge_per_day.empty()) base.fixed_charge_per_day.assign(sc.income_groups.size(), 0.0);
+  base.fixed_charge_per_day.assign(t.fixed_charge_per_day().begin(),
+                                   t.fixed_charge_per_day().end());
+  if (base.fixed_charge_per_day.empty())
+    base.fixed_charge_per_day.assign(sc.income_groups.size(), 0.0);
   return base;
 }
 
@@ -174,14 +176,14 @@ absl::Status RunEvaluate(const EvaluateOptions& o, std::ostream& out, std::ostre
   const auto& kernel = evaluator.kernel();
   SMFG_ASSIGN_OR_RETURN(auto market,
                         env::MarketClearing::Create(sc, kernel.shapes(), kernel.days()));
-  progress << absl::StrFormat("scenario '%s': %d households (%lld with batteries), %d days, "
-                              "%d shards\n",
-                              sc.name, kernel.population().size(),
-                              static_cast<long long>(std::count(
-                                  kernel.population().der_type.begin(),
-                                  kernel.population().der_type.end(),
-                                  static_cast<uint8_t>(env::DerType::kSolarBattery))),
-                              sc.days, sc.shards);
+  progress << absl::StrFormat(
+      "scenario '%s': %d households (%lld with batteries), %d days, "
+      "%d shards\n",
+      sc.name, kernel.population().size(),
+      static_cast<long long>(std::count(kernel.population().der_type.begin(),
+                                        kernel.population().der_type.end(),
+                                        static_cast<uint8_t>(env::DerType::kSolarBattery))),
+      sc.days, sc.shards);
 
   std::vector<env::EquilibriumReport> reports;
   for (absl::string_view token : absl::StrSplit(o.tariffs, ',', absl::SkipWhitespace())) {
@@ -208,7 +210,8 @@ absl::Status RunEvaluate(const EvaluateOptions& o, std::ostream& out, std::ostre
   }
 
   std::vector<std::string> written;
-  if (!o.out_dir.empty()) SMFG_RETURN_IF_ERROR(coordinator::WriteReports(o.out_dir, reports, &written));
+  if (!o.out_dir.empty())
+    SMFG_RETURN_IF_ERROR(coordinator::WriteReports(o.out_dir, reports, &written));
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (o.json) {
@@ -222,8 +225,8 @@ absl::Status RunEvaluate(const EvaluateOptions& o, std::ostream& out, std::ostre
   } else {
     for (const env::EquilibriumReport& r : reports) out << env::FormatReportText(r) << "\n";
     if (!o.out_dir.empty()) {
-      out << "Wrote " << written.size() << " files to " << o.out_dir
-          << " (plots in " << (std::filesystem::path(o.out_dir) / "plots").string() << ")\n";
+      out << "Wrote " << written.size() << " files to " << o.out_dir << " (plots in "
+          << (std::filesystem::path(o.out_dir) / "plots").string() << ")\n";
     }
     out << absl::StrFormat("Done in %.1f s.\n", seconds);
   }

@@ -34,18 +34,18 @@ struct EvaluateOptions {
   bool myopic = false;  // followers do not use storage
   bool json = false;
   bool exploitability = true;
-  int threads = 0;      // 0: all cores
-  int days = 0;         // > 0 overrides the spec's number of days
+  int threads = 0;  // 0: all cores
+  int days = 0;     // > 0 overrides the spec's number of days
   absl::Status Validate() const;
 };
 
 struct TrainOptions {
   std::string spec_path;
   std::string out_dir = "out/train";
-  bool resume = false;      // continue from out_dir/checkpoints
-  int days = 0;             // > 0 overrides the spec's number of days
-  int iterations = 0;       // > 0 overrides loop.max_iterations
-  int threads = 0;          // 0: all cores
+  bool resume = false;  // continue from out_dir/checkpoints
+  int days = 0;         // > 0 overrides the spec's number of days
+  int iterations = 0;   // > 0 overrides loop.max_iterations
+  int threads = 0;      // 0: all cores
   bool json = false;
   absl::Status Validate() const;
 };
@@ -55,8 +55,7 @@ absl::Status RunOpf(const OpfOptions& options, std::ostream& out);
 // tariff against the flat and best-TOU baselines and writes everything under
 // out_dir: metrics.{csv,jsonl}, learned_tariff.{json,csv}, the reports and
 // plots of WriteReports, plots/convergence.svg and checkpoints/.
-absl::Status RunEvaluate(const EvaluateOptions& options, std::ostream& out,
-                         std::ostream& progress);
+absl::Status RunEvaluate(const EvaluateOptions& options, std::ostream& out, std::ostream& progress);
 absl::Status RunTrain(const TrainOptions& options, std::ostream& out, std::ostream& progress);
 
 }  // namespace smfg::client

@@ -207,7 +207,8 @@ TEST(TrainCommandTest, TrainsComparesAndResumesBitIdentically) {
   const absl::Status s = RunTrain(again, out, progress);
   ASSERT_TRUE(s.ok()) << s;
   EXPECT_EQ(MetricsWithoutTimes(straight), MetricsWithoutTimes(resumed));
-  EXPECT_EQ(ReadFile(straight + "/learned_tariff.json"), ReadFile(resumed + "/learned_tariff.json"));
+  EXPECT_EQ(ReadFile(straight + "/learned_tariff.json"),
+            ReadFile(resumed + "/learned_tariff.json"));
   EXPECT_EQ(ReadFile(straight + "/comparison.json"), ReadFile(resumed + "/comparison.json"));
 }
 

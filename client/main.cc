@@ -2,8 +2,8 @@
 // of commands.h; everything else lives in testable functions.
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -23,7 +23,8 @@ ABSL_FLAG(bool, json, false, "Print one JSON document on stdout instead of text.
 ABSL_FLAG(std::string, tariff, "flat",
           "evaluate: comma-separated tariffs: flat, tou, or TariffFile paths.");
 ABSL_FLAG(std::string, out, "",
-          "evaluate, train, results: directory for reports, metrics and SVG plots (train default: out/train).");
+          "evaluate, train, results: directory for reports, metrics and SVG plots (train default: "
+          "out/train).");
 ABSL_FLAG(bool, myopic, false, "evaluate: followers do not use their batteries.");
 ABSL_FLAG(bool, exploitability, true, "evaluate: measure follower exploitability.");
 ABSL_FLAG(int, threads, 0, "evaluate, train: worker threads (0 = all cores).");
@@ -67,8 +68,8 @@ constexpr char kUsage[] =
     "  get ID           One experiment's status.\n"
     "  cancel ID        Stop an experiment at its next outer iteration.\n"
     "  results ID       Download the result files. Flags: --out (required)\n"
-  "  health           Ask the coordinator's gRPC health service; prints SERVING and\n"
-  "                   exits 0, else prints the status (or the error) and exits 1.\n"
+    "  health           Ask the coordinator's gRPC health service; prints SERVING and\n"
+    "                   exits 0, else prints the status (or the error) and exits 1.\n"
     "  Remote commands send the API token from --token_file or $SMFG_API_TOKEN,\n"
     "  and use TLS when --tls_ca is given.\n";
 

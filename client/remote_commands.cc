@@ -10,8 +10,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "absl/synchronization/notification.h"
-#include "coordinator/report_files.h"
 #include "common/status.h"
+#include "coordinator/report_files.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -76,8 +76,7 @@ std::string ObjectiveOf(const std::string& json) {
 }
 
 absl::Status RequireId(const std::string& id) {
-  return id.empty() ? absl::InvalidArgumentError("an experiment ID is required")
-                    : absl::OkStatus();
+  return id.empty() ? absl::InvalidArgumentError("an experiment ID is required") : absl::OkStatus();
 }
 
 }  // namespace
@@ -124,9 +123,9 @@ absl::Status ResultsOptions::Validate() const {
 }
 
 std::string FormatExperiment(const v1::Experiment& e) {
-  std::string line = absl::StrFormat("%s  %-19s  iteration %3d  %s", e.id(),
-                                     v1::ExperimentState_Name(e.status()),
-                                     e.outer_iteration(), e.name());
+  std::string line =
+      absl::StrFormat("%s  %-19s  iteration %3d  %s", e.id(), v1::ExperimentState_Name(e.status()),
+                      e.outer_iteration(), e.name());
   if (!e.message().empty()) absl::StrAppend(&line, "  (", e.message(), ")");
   if (e.cancel_requested() && e.status() != v1::CANCELLED) absl::StrAppend(&line, "  [cancelling]");
   return line;
@@ -138,11 +137,9 @@ absl::Status RunSubmit(const SubmitOptions& o, std::ostream& out) {
   v1::SubmitRequest request;
   *request.mutable_spec() = std::move(spec);
   request.set_idempotency_key(
-      o.key.empty() ? absl::StrCat("smfg-", getpid(), "-", absl::ToUnixNanos(absl::Now()))
-                    : o.key);
+      o.key.empty() ? absl::StrCat("smfg-", getpid(), "-", absl::ToUnixNanos(absl::Now())) : o.key);
   v1::SubmitResponse response;
-  SMFG_RETURN_IF_ERROR(
-      Call(o.remote, &v1::ExperimentService::Stub::Submit, request, &response));
+  SMFG_RETURN_IF_ERROR(Call(o.remote, &v1::ExperimentService::Stub::Submit, request, &response));
   out << response.experiment_id() << (response.created() ? "" : " (already submitted)") << "\n";
   return absl::OkStatus();
 }
@@ -181,8 +178,7 @@ absl::Status RunGet(const ExperimentIdOptions& o, std::ostream& out) {
   v1::GetExperimentRequest request;
   request.set_id(o.id);
   v1::Experiment response;
-  SMFG_RETURN_IF_ERROR(
-      Call(o.remote, &v1::ExperimentService::Stub::Get, request, &response));
+  SMFG_RETURN_IF_ERROR(Call(o.remote, &v1::ExperimentService::Stub::Get, request, &response));
   out << FormatExperiment(response) << "\n";
   return absl::OkStatus();
 }
@@ -195,8 +191,7 @@ absl::Status RunList(const ListOptions& o, std::ostream& out) {
   request.set_status(state);
   request.set_limit(o.limit);
   v1::ListExperimentsResponse response;
-  SMFG_RETURN_IF_ERROR(
-      Call(o.remote, &v1::ExperimentService::Stub::List, request, &response));
+  SMFG_RETURN_IF_ERROR(Call(o.remote, &v1::ExperimentService::Stub::List, request, &response));
   for (const v1::Experiment& e : response.experiments()) out << FormatExperiment(e) << "\n";
   return absl::OkStatus();
 }
@@ -206,8 +201,7 @@ absl::Status RunCancel(const ExperimentIdOptions& o, std::ostream& out) {
   v1::CancelRequest request;
   request.set_id(o.id);
   v1::Experiment response;
-  SMFG_RETURN_IF_ERROR(
-      Call(o.remote, &v1::ExperimentService::Stub::Cancel, request, &response));
+  SMFG_RETURN_IF_ERROR(Call(o.remote, &v1::ExperimentService::Stub::Cancel, request, &response));
   out << FormatExperiment(response) << "\n";
   return absl::OkStatus();
 }
@@ -228,8 +222,7 @@ absl::Status RunResults(const ResultsOptions& o, std::ostream& out) {
     std::error_code ec;
     fs::create_directories(path.parent_path(), ec);
     if (ec) {
-      return absl::UnavailableError(
-          absl::StrCat(path.parent_path().string(), ": ", ec.message()));
+      return absl::UnavailableError(absl::StrCat(path.parent_path().string(), ": ", ec.message()));
     }
     SMFG_RETURN_IF_ERROR(coordinator::WriteFileAtomically(path.string(), f.bytes()));
   }
@@ -276,8 +269,8 @@ absl::StatusOr<std::string> CheckHealth(const RemoteOptions& remote) {
   grpc::ByteBuffer response;
   absl::Notification done;
   grpc::Status status;
-  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
-                 &response, [&](grpc::Status s) {
+  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
+                 [&](grpc::Status s) {
                    status = std::move(s);
                    done.Notify();
                  });

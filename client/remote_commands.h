@@ -19,7 +19,7 @@
 namespace smfg::client {
 
 struct RemoteOptions {
-  std::string coordinator;                // HOST:PORT
+  std::string coordinator;                         // HOST:PORT
   absl::Duration rpc_timeout = absl::Seconds(30);  // deadline of unary RPCs
   // Sent as "authorization: Bearer <token>" with every call; empty: none.
   std::string token;

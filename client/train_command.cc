@@ -8,9 +8,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/commands.h"
+#include "common/status.h"
 #include "coordinator/report_files.h"
 #include "coordinator/run_report.h"
-#include "common/status.h"
 #include "coordinator/stackelberg.h"
 #include "coordinator/trainer_params.h"
 #include "environment/market.h"
@@ -45,7 +45,8 @@ absl::Status RunTrain(const TrainOptions& o, std::ostream& out, std::ostream& pr
   SMFG_ASSIGN_OR_RETURN(spec::LoadedSpec loaded, spec::LoadExperimentFile(o.spec_path));
   env::Scenario sc = loaded.scenario;
   if (o.days > 0) sc.days = o.days;
-  SMFG_ASSIGN_OR_RETURN(coordinator::TrainerParams params, coordinator::TrainerParamsFromSpec(loaded, sc));
+  SMFG_ASSIGN_OR_RETURN(coordinator::TrainerParams params,
+                        coordinator::TrainerParamsFromSpec(loaded, sc));
   if (o.iterations > 0) params.loop.max_iterations = o.iterations;
   params.checkpoint_dir = (fs::path(o.out_dir) / "checkpoints").string();
   if (!o.resume && fs::exists(fs::path(params.checkpoint_dir) / "loop.state")) {
@@ -56,9 +57,9 @@ absl::Status RunTrain(const TrainOptions& o, std::ostream& out, std::ostream& pr
   env::LocalPopulationEvaluator evaluator(sc, o.threads);
   SMFG_ASSIGN_OR_RETURN(auto market, env::MarketClearing::Create(sc, evaluator.kernel().shapes(),
                                                                  evaluator.kernel().days()));
-  SMFG_ASSIGN_OR_RETURN(auto trainer, coordinator::StackelbergTrainer::Create(
-                                          params, &evaluator, market.get(),
-                                          evaluator.kernel().days()));
+  SMFG_ASSIGN_OR_RETURN(auto trainer,
+                        coordinator::StackelbergTrainer::Create(params, &evaluator, market.get(),
+                                                                evaluator.kernel().days()));
   if (o.resume) {
     const absl::Status s = trainer->Resume();
     if (!s.ok()) return Annotate(s, "--resume");
@@ -81,18 +82,20 @@ absl::Status RunTrain(const TrainOptions& o, std::ostream& out, std::ostream& pr
         100 * r.evaluated.eei_spread, 100 * r.evaluated.recovery_gap, r.inner_residual,
         FormatEta(per_iteration * (params.loop.max_iterations - r.iteration)));
     progress.flush();
-    SMFG_RETURN_IF_ERROR(coordinator::WriteFileAtomically((fs::path(o.out_dir) / "metrics.csv").string(),
-                                             coordinator::MetricsCsv(trainer->history(), sc)));
-    SMFG_RETURN_IF_ERROR(coordinator::WriteFileAtomically((fs::path(o.out_dir) / "metrics.jsonl").string(),
-                                             coordinator::MetricsJsonl(trainer->history(), sc)));
+    SMFG_RETURN_IF_ERROR(
+        coordinator::WriteFileAtomically((fs::path(o.out_dir) / "metrics.csv").string(),
+                                         coordinator::MetricsCsv(trainer->history(), sc)));
+    SMFG_RETURN_IF_ERROR(
+        coordinator::WriteFileAtomically((fs::path(o.out_dir) / "metrics.jsonl").string(),
+                                         coordinator::MetricsJsonl(trainer->history(), sc)));
   }
   progress << (trainer->converged() ? "converged" : "iteration budget reached") << " after "
            << trainer->iteration() << " outer iterations; evaluating against the baselines\n";
 
   // The learned tariff and the baselines, each at its follower equilibrium.
-  SMFG_ASSIGN_OR_RETURN(coordinator::RunComparison run,
-                        coordinator::EvaluateAndWriteResults(*trainer, evaluator, *market,
-                                                             o.out_dir, &progress));
+  SMFG_ASSIGN_OR_RETURN(
+      coordinator::RunComparison run,
+      coordinator::EvaluateAndWriteResults(*trainer, evaluator, *market, o.out_dir, &progress));
 
   if (o.json) {
     out << run.comparison_json << "\n";

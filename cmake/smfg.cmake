@@ -1,5 +1,10 @@
 # Warnings apply to our own targets only (not to generated protobuf code).
 set(SMFG_WARNINGS -Wall -Wextra -Wno-unused-parameter)
+# scripts/test (and so CI) builds with SMFG_WERROR=ON: a warning fails the build.
+option(SMFG_WERROR "Treat warnings in our targets as errors" OFF)
+if(SMFG_WERROR)
+  list(APPEND SMFG_WARNINGS -Werror)
+endif()
 
 # smfg_library(NAME SRCS ... DEPS ...)
 function(smfg_library name)

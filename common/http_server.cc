@@ -29,8 +29,7 @@ void WriteAll(int fd, const std::string& data) {
 std::string Response(int code, absl::string_view reason, const std::string& content_type,
                      const std::string& body) {
   return absl::StrCat("HTTP/1.0 ", code, " ", reason, "\r\nContent-Type: ", content_type,
-                      "\r\nContent-Length: ", body.size(), "\r\nConnection: close\r\n\r\n",
-                      body);
+                      "\r\nContent-Length: ", body.size(), "\r\nConnection: close\r\n\r\n", body);
 }
 
 }  // namespace

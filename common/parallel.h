@@ -5,8 +5,8 @@
 #ifndef SMFG_COMMON_PARALLEL_H_
 #define SMFG_COMMON_PARALLEL_H_
 
-#include <atomic>
 #include <algorithm>
+#include <atomic>
 #include <functional>
 #include <thread>
 #include <vector>

@@ -15,17 +15,16 @@
 
 // Evaluates `expr` (an absl::Status) and returns it from the enclosing function if
 // it is not OK.
-#define SMFG_RETURN_IF_ERROR(expr)                          \
-  do {                                                      \
-    ::absl::Status smfg_status_tmp = (expr);                \
-    if (!smfg_status_tmp.ok()) return smfg_status_tmp;      \
+#define SMFG_RETURN_IF_ERROR(expr)                     \
+  do {                                                 \
+    ::absl::Status smfg_status_tmp = (expr);           \
+    if (!smfg_status_tmp.ok()) return smfg_status_tmp; \
   } while (false)
 
 // `SMFG_ASSIGN_OR_RETURN(auto x, F())` declares/assigns the value of an
 // absl::StatusOr, or returns its status.
-#define SMFG_ASSIGN_OR_RETURN(lhs, expr)                                      \
-  SMFG_ASSIGN_OR_RETURN_IMPL(SMFG_STATUS_CONCAT(smfg_statusor_, __LINE__), \
-                             lhs, expr)
+#define SMFG_ASSIGN_OR_RETURN(lhs, expr) \
+  SMFG_ASSIGN_OR_RETURN_IMPL(SMFG_STATUS_CONCAT(smfg_statusor_, __LINE__), lhs, expr)
 #define SMFG_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                               \
   if (!tmp.ok()) return tmp.status();              \

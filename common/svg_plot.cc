@@ -18,10 +18,14 @@ const char* const kColors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#946
 std::string Escape(const std::string& s) {
   std::string out;
   for (char c : s) {
-    if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else if (c == '&') out += "&amp;";
-    else out += c;
+    if (c == '<')
+      out += "&lt;";
+    else if (c == '>')
+      out += "&gt;";
+    else if (c == '&')
+      out += "&amp;";
+    else
+      out += c;
   }
   return out;
 }
@@ -48,10 +52,11 @@ std::string Header(const std::string& title) {
 std::string YAxis(const Frame& f, const std::vector<double>& ticks, const std::string& label) {
   std::string s;
   for (double t : ticks) {
-    absl::StrAppendFormat(&s,
-                          "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n"
-                          "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n",
-                          kLeft, f.Y(t), kWidth - kRight, f.Y(t), kLeft - 6, f.Y(t) + 4, t);
+    absl::StrAppendFormat(
+        &s,
+        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n"
+        "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n",
+        kLeft, f.Y(t), kWidth - kRight, f.Y(t), kLeft - 6, f.Y(t) + 4, t);
   }
   absl::StrAppendFormat(&s,
                         "<text transform=\"translate(16,%.0f) rotate(-90)\" "
@@ -125,8 +130,9 @@ std::string RenderSvg(const LineChart& c) {
     for (size_t k = 0; k < y.size() && k < c.x.size(); ++k) {
       if (std::isfinite(y[k])) absl::StrAppendFormat(&points, "%.1f,%.1f ", f.X(c.x[k]), f.Y(y[k]));
     }
-    absl::StrAppendFormat(&s, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"%s\"/>\n",
-                          Color(i), points);
+    absl::StrAppendFormat(
+        &s, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"%s\"/>\n", Color(i),
+        points);
   }
   return s + Legend(c.series) + "</svg>\n";
 }

@@ -18,7 +18,8 @@ TEST(SvgPlotTest, LineChartHasOnePolylinePerSeriesAndEscapesText) {
   const std::string svg = RenderSvg(c);
   EXPECT_EQ(svg.rfind("<svg", 0), 0u);
   size_t count = 0;
-  for (size_t p = svg.find("<polyline"); p != std::string::npos; p = svg.find("<polyline", p + 1)) ++count;
+  for (size_t p = svg.find("<polyline"); p != std::string::npos; p = svg.find("<polyline", p + 1))
+    ++count;
   EXPECT_EQ(count, 2u);
   EXPECT_NE(svg.find("LMP &lt;bus&gt;"), std::string::npos);
 }
@@ -27,7 +28,8 @@ TEST(SvgPlotTest, BarChartDrawsEveryBar) {
   BarChart c{"EEI", "%", {"low", "high"}, {{"flat", {5, 2}}, {"tou", {4, -1}}}};
   const std::string svg = RenderSvg(c);
   size_t count = 0;
-  for (size_t p = svg.find("<rect x="); p != std::string::npos; p = svg.find("<rect x=", p + 1)) ++count;
+  for (size_t p = svg.find("<rect x="); p != std::string::npos; p = svg.find("<rect x=", p + 1))
+    ++count;
   EXPECT_EQ(count, 4u + 2u);  // 4 bars + 2 legend swatches
 }
 

@@ -30,7 +30,8 @@ absl::StatusOr<std::string> LoadToken(const std::string& file, const char* env_v
     std::stringstream buffer;
     buffer << in.rdbuf();
     std::string token(absl::StripAsciiWhitespace(buffer.str()));
-    if (token.empty()) return absl::InvalidArgumentError(absl::StrCat(file, ": token file is empty"));
+    if (token.empty())
+      return absl::InvalidArgumentError(absl::StrCat(file, ": token file is empty"));
     absl::Status s = CheckToken(token, file);
     if (!s.ok()) return s;
     return token;

@@ -16,10 +16,10 @@
 #include "coordinator/experiment_store.h"
 #include "coordinator/worker_pool.h"
 #include "environment/population_evaluator.h"
+#include "gmock/gmock.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
-#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/process_util.h"
 
@@ -41,15 +41,16 @@ class AccessTest : public testing::Test {
     store_ = *std::move(store);
     ExperimentManagerParams p;
     p.store = store_.get();
-    p.evaluator_factory = [](const std::string&, const env::Scenario& sc, std::function<void()>)
-        -> absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>> {
+    p.evaluator_factory =
+        [](const std::string&, const env::Scenario& sc,
+           std::function<void()>) -> absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>> {
       return std::make_unique<env::LocalPopulationEvaluator>(sc, 1);
     };
     auto manager = ExperimentManager::Create(std::move(p));
     ASSERT_TRUE(manager.ok()) << manager.status();
     manager_ = *std::move(manager);
-    experiments_ = std::make_unique<ExperimentServiceImpl>(manager_.get(),
-                                                           BearerTokenCheck("api-secret"));
+    experiments_ =
+        std::make_unique<ExperimentServiceImpl>(manager_.get(), BearerTokenCheck("api-secret"));
     workers_ = std::make_unique<WorkerServiceImpl>(&pool_, BearerTokenCheck("cluster-secret"));
     grpc::EnableDefaultHealthCheckService(true);
     grpc::ServerBuilder builder;
@@ -77,7 +78,8 @@ class AccessTest : public testing::Test {
     Prepare(&context, authorization);
     v1::ListExperimentsRequest request;
     v1::ListExperimentsResponse response;
-    return v1::ExperimentService::NewStub(channel_)->List(&context, request, &response)
+    return v1::ExperimentService::NewStub(channel_)
+        ->List(&context, request, &response)
         .error_code();
   }
 
@@ -87,7 +89,8 @@ class AccessTest : public testing::Test {
     v1::RegisterRequest request;
     request.set_name("w");
     v1::RegisterResponse response;
-    return v1::WorkerService::NewStub(channel_)->Register(&context, request, &response)
+    return v1::WorkerService::NewStub(channel_)
+        ->Register(&context, request, &response)
         .error_code();
   }
 
@@ -125,8 +128,8 @@ TEST_F(AccessTest, HealthCheckStaysOpen) {
   grpc::ByteBuffer response;
   absl::Notification done;
   grpc::Status status;
-  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
-                 &response, [&](grpc::Status s) {
+  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
+                 [&](grpc::Status s) {
                    status = std::move(s);
                    done.Notify();
                  });

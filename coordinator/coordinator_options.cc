@@ -34,10 +34,10 @@ absl::Status CoordinatorOptions::Validate() const {
   const std::string host = listen.substr(0, colon);
   if (!IsLoopbackHost(host) && api_token.empty() && cluster_token.empty() &&
       !allow_insecure_remote) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--listen: refusing to serve on non-loopback address '", host,
-        "' without access control; configure --api_token_file/SMFG_API_TOKEN and "
-        "--cluster_token_file/SMFG_CLUSTER_TOKEN, or pass --allow_insecure_remote"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--listen: refusing to serve on non-loopback address '", host,
+                     "' without access control; configure --api_token_file/SMFG_API_TOKEN and "
+                     "--cluster_token_file/SMFG_CLUSTER_TOKEN, or pass --allow_insecure_remote"));
   }
   return absl::OkStatus();
 }

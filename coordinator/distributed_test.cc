@@ -74,8 +74,8 @@ std::vector<v1::ShardResult> ComputeItem(const env::ShardKernel& kernel, const v
   const bool evaluate = item.kind() == v1::WORK_KIND_EVALUATE;
   const v1::WireTariff& wt = evaluate ? item.evaluate().tariff() : item.exploitability().tariff();
   const env::Tariff tariff = *spec::TariffFromProto(wt);
-  const env::PriceBelief belief = *spec::BeliefFromProto(
-      evaluate ? item.evaluate().belief() : item.exploitability().belief());
+  const env::PriceBelief belief =
+      *spec::BeliefFromProto(evaluate ? item.evaluate().belief() : item.exploitability().belief());
   for (int shard : item.shards()) {
     v1::ShardResult r;
     r.set_shard(shard);
@@ -83,8 +83,8 @@ std::vector<v1::ShardResult> ComputeItem(const env::ShardKernel& kernel, const v
       *r.mutable_population() = spec::StatsToProto(kernel.EvaluateShard(shard, tariff, belief));
     } else {
       const env::PriceBelief realised = *spec::BeliefFromProto(item.exploitability().realised());
-      *r.mutable_exploitability() = spec::ExploitabilityToProto(
-          kernel.ShardExploitability(shard, tariff, belief, realised));
+      *r.mutable_exploitability() =
+          spec::ExploitabilityToProto(kernel.ShardExploitability(shard, tariff, belief, realised));
     }
     out.push_back(std::move(r));
   }
@@ -163,9 +163,8 @@ class TestWorker {
       for (const auto& [f, k] : kernels_) request.add_known_scenario_fingerprints(f);
       v1::GetWorkResponse response;
       // Polls no longer than the heartbeat interval (a poll is a sign of life).
-      status = Call(poll + absl::Milliseconds(200), [&](grpc::ClientContext* c) {
-        return stub_->GetWork(c, request, &response);
-      });
+      status = Call(poll + absl::Milliseconds(200),
+                    [&](grpc::ClientContext* c) { return stub_->GetWork(c, request, &response); });
       if (status.error_code() == grpc::StatusCode::NOT_FOUND) id.clear();
       if (!status.ok() || !response.has_item()) continue;
       const v1::WorkItem& item = response.item();
@@ -292,8 +291,7 @@ class DistributedTest : public ::testing::Test {
   env::LocalPopulationEvaluator local_;
 };
 
-class DistributedWorkersTest : public DistributedTest,
-                               public ::testing::WithParamInterface<int> {};
+class DistributedWorkersTest : public DistributedTest, public ::testing::WithParamInterface<int> {};
 
 TEST_P(DistributedWorkersTest, BitIdenticalToLocal) {
   Coordinator coordinator;
@@ -370,8 +368,7 @@ TEST_F(DistributedTest, SilentWorkerLosesItsShardsAtTheDeadline) {
   EXPECT_EQ(c.failures, 1);
   EXPECT_EQ(c.items_completed, 0);
   // Its late answer is stale now.
-  EXPECT_EQ(silent.Submit(item->work_id(), {}).error_code(),
-            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(silent.Submit(item->work_id(), {}).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   good.Stop();
 }
 
@@ -428,8 +425,7 @@ TEST_F(DistributedTest, BadResultsAreRejectedWithoutDisturbingTheRun) {
   // Garbage sizes: INVALID_ARGUMENT, and the item goes back to the queue.
   std::vector<v1::ShardResult> garbage = good_results;
   garbage[2].mutable_population()->mutable_net_load_kw()->RemoveLast();
-  EXPECT_EQ(a.Submit(first->work_id(), garbage).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(a.Submit(first->work_id(), garbage).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(coordinator.Counters(a.id()).reassignments, 1);
   // The correct answer for that item is now stale.
   EXPECT_EQ(a.Submit(first->work_id(), good_results).error_code(),
@@ -638,8 +634,7 @@ TEST_F(DistributedTest, ByteCountersEqualTheSerialisedExchange) {
   ExpectMatchesLocal(result);
 
   const int64_t sent = ResponseBytes(*first) + ResponseBytes(*second);
-  const int64_t received =
-      static_cast<int64_t>(error.ByteSizeLong() + good.ByteSizeLong());
+  const int64_t received = static_cast<int64_t>(error.ByteSizeLong() + good.ByteSizeLong());
   EXPECT_GT(sent, static_cast<int64_t>(second->scenario().ByteSizeLong()));
   const env::EvaluatorCounters counters = remote.Counters();
   EXPECT_EQ(counters.jobs, 1);

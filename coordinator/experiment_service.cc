@@ -7,8 +7,8 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "coordinator/run_report.h"
 #include "common/status.h"
+#include "coordinator/run_report.h"
 #include "coordinator/stackelberg.h"
 #include "coordinator/trainer_params.h"
 #include "coordinator/worker_pool.h"
@@ -36,26 +36,40 @@ absl::StatusOr<spec::LoadedSpec> ParseStoredSpec(const std::string& text) {
 
 v1::ExperimentState ToProtoState(ExperimentStatus s) {
   switch (s) {
-    case ExperimentStatus::kQueued: return v1::QUEUED;
-    case ExperimentStatus::kWaitingForWorkers: return v1::WAITING_FOR_WORKERS;
-    case ExperimentStatus::kRunning: return v1::RUNNING;
-    case ExperimentStatus::kSucceeded: return v1::SUCCEEDED;
-    case ExperimentStatus::kFailed: return v1::FAILED;
-    case ExperimentStatus::kCancelled: return v1::CANCELLED;
+    case ExperimentStatus::kQueued:
+      return v1::QUEUED;
+    case ExperimentStatus::kWaitingForWorkers:
+      return v1::WAITING_FOR_WORKERS;
+    case ExperimentStatus::kRunning:
+      return v1::RUNNING;
+    case ExperimentStatus::kSucceeded:
+      return v1::SUCCEEDED;
+    case ExperimentStatus::kFailed:
+      return v1::FAILED;
+    case ExperimentStatus::kCancelled:
+      return v1::CANCELLED;
   }
   return v1::EXPERIMENT_STATE_UNSPECIFIED;
 }
 
 absl::StatusOr<std::optional<ExperimentStatus>> FromProtoState(v1::ExperimentState s) {
   switch (s) {
-    case v1::EXPERIMENT_STATE_UNSPECIFIED: return std::optional<ExperimentStatus>();
-    case v1::QUEUED: return std::optional(ExperimentStatus::kQueued);
-    case v1::WAITING_FOR_WORKERS: return std::optional(ExperimentStatus::kWaitingForWorkers);
-    case v1::RUNNING: return std::optional(ExperimentStatus::kRunning);
-    case v1::SUCCEEDED: return std::optional(ExperimentStatus::kSucceeded);
-    case v1::FAILED: return std::optional(ExperimentStatus::kFailed);
-    case v1::CANCELLED: return std::optional(ExperimentStatus::kCancelled);
-    default: break;
+    case v1::EXPERIMENT_STATE_UNSPECIFIED:
+      return std::optional<ExperimentStatus>();
+    case v1::QUEUED:
+      return std::optional(ExperimentStatus::kQueued);
+    case v1::WAITING_FOR_WORKERS:
+      return std::optional(ExperimentStatus::kWaitingForWorkers);
+    case v1::RUNNING:
+      return std::optional(ExperimentStatus::kRunning);
+    case v1::SUCCEEDED:
+      return std::optional(ExperimentStatus::kSucceeded);
+    case v1::FAILED:
+      return std::optional(ExperimentStatus::kFailed);
+    case v1::CANCELLED:
+      return std::optional(ExperimentStatus::kCancelled);
+    default:
+      break;
   }
   return absl::InvalidArgumentError(absl::StrCat("status: unknown value ", static_cast<int>(s)));
 }
@@ -105,8 +119,7 @@ absl::StatusOr<std::unique_ptr<ExperimentManager>> ExperimentManager::Create(
   return std::unique_ptr<ExperimentManager>(new ExperimentManager(std::move(params)));
 }
 
-ExperimentManager::ExperimentManager(ExperimentManagerParams params)
-    : params_(std::move(params)) {}
+ExperimentManager::ExperimentManager(ExperimentManagerParams params) : params_(std::move(params)) {}
 
 ExperimentManager::~ExperimentManager() { Shutdown(); }
 
@@ -321,9 +334,8 @@ absl::Status ExperimentManager::RunExperimentOrError(const std::string& id) {
   };
   remove_scratch();
   absl::Cleanup cleanup = remove_scratch;
-  SMFG_ASSIGN_OR_RETURN(RunComparison run,
-                        EvaluateAndWriteResults(*trainer, *evaluator, *market,
-                                                        scratch.string(), nullptr));
+  SMFG_ASSIGN_OR_RETURN(RunComparison run, EvaluateAndWriteResults(*trainer, *evaluator, *market,
+                                                                   scratch.string(), nullptr));
   SMFG_ASSIGN_OR_RETURN(std::vector<ResultFile> files, ReadResultFiles(scratch));
   // The whole history as the store holds it (what Watch served).
   SMFG_ASSIGN_OR_RETURN(std::vector<MetricsRow> rows, store.Metrics(id, -1));
@@ -333,8 +345,8 @@ absl::Status ExperimentManager::RunExperimentOrError(const std::string& id) {
   SMFG_RETURN_IF_ERROR(store.PutResults(id, files));
   mark_running();  // WAITING_FOR_WORKERS -> SUCCEEDED is not a legal transition
   SetStatus(id, ExperimentStatus::kSucceeded,
-            absl::StrCat(trainer->converged() ? "converged" : "iteration budget reached",
-                         " after ", trainer->iteration(), " outer iterations"));
+            absl::StrCat(trainer->converged() ? "converged" : "iteration budget reached", " after ",
+                         trainer->iteration(), " outer iterations"));
   return absl::OkStatus();
 }
 
@@ -423,7 +435,8 @@ absl::Status ExperimentManager::Watch(
 
 // ---- gRPC edge ----
 
-grpc::Status ExperimentServiceImpl::Submit(grpc::ServerContext* context, const v1::SubmitRequest* request,
+grpc::Status ExperimentServiceImpl::Submit(grpc::ServerContext* context,
+                                           const v1::SubmitRequest* request,
                                            v1::SubmitResponse* response) {
   if (grpc::Status denied = auth_.Check(context); !denied.ok()) return denied;
   absl::StatusOr<SubmitOutcome> r = manager_->Submit(request->spec(), request->idempotency_key());
@@ -455,7 +468,8 @@ grpc::Status ExperimentServiceImpl::List(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status ExperimentServiceImpl::Cancel(grpc::ServerContext* context, const v1::CancelRequest* request,
+grpc::Status ExperimentServiceImpl::Cancel(grpc::ServerContext* context,
+                                           const v1::CancelRequest* request,
                                            v1::Experiment* response) {
   if (grpc::Status denied = auth_.Check(context); !denied.ok()) return denied;
   absl::StatusOr<ExperimentRecord> r = manager_->Cancel(request->id());

@@ -85,8 +85,7 @@ struct SubmitOutcome {
 class ExperimentManager {
  public:
   // INVALID_ARGUMENT for missing store/factory or max_concurrent < 1.
-  static absl::StatusOr<std::unique_ptr<ExperimentManager>> Create(
-      ExperimentManagerParams params);
+  static absl::StatusOr<std::unique_ptr<ExperimentManager>> Create(ExperimentManagerParams params);
   ~ExperimentManager();  // Shutdown()
   ExperimentManager(const ExperimentManager&) = delete;
   ExperimentManager& operator=(const ExperimentManager&) = delete;
@@ -102,8 +101,8 @@ class ExperimentManager {
   absl::StatusOr<SubmitOutcome> Submit(const v1::ExperimentSpec& spec,
                                        const std::string& idempotency_key);
   absl::StatusOr<ExperimentRecord> Get(const std::string& id);
-  absl::StatusOr<std::vector<ExperimentRecord>> List(
-      std::optional<ExperimentStatus> status, int limit);
+  absl::StatusOr<std::vector<ExperimentRecord>> List(std::optional<ExperimentStatus> status,
+                                                     int limit);
   absl::StatusOr<ExperimentRecord> Cancel(const std::string& id);
   // Result files (names as stored: '/' written as "__").
   absl::StatusOr<std::vector<ResultFile>> Results(const std::string& id);
@@ -113,10 +112,10 @@ class ExperimentManager {
   // change, until the status is terminal (OK), `emit` returns false or
   // `cancelled()` is true (CANCELLED), or Shutdown() (UNAVAILABLE).
   // NOT_FOUND for an unknown id.
-  absl::Status Watch(const std::string& id, int64_t after_iteration,
-                     const std::function<bool(const ExperimentRecord&,
-                                              const std::vector<MetricsRow>&)>& emit,
-                     const std::function<bool()>& cancelled);
+  absl::Status Watch(
+      const std::string& id, int64_t after_iteration,
+      const std::function<bool(const ExperimentRecord&, const std::vector<MetricsRow>&)>& emit,
+      const std::function<bool()>& cancelled);
 
  private:
   explicit ExperimentManager(ExperimentManagerParams params);
@@ -132,7 +131,7 @@ class ExperimentManager {
   mutable absl::Mutex mu_;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
-  uint64_t version_ ABSL_GUARDED_BY(mu_) = 0;  // bumped on every change
+  uint64_t version_ ABSL_GUARDED_BY(mu_) = 0;                     // bumped on every change
   std::map<std::string, std::thread> runs_ ABSL_GUARDED_BY(mu_);  // active
   std::vector<std::thread> finished_ ABSL_GUARDED_BY(mu_);        // to join
   std::thread scheduler_;

@@ -92,7 +92,7 @@ class Coordinator {
     ExperimentManagerParams p;
     p.store = store_.get();
     p.evaluator_factory = [workers_arrived](const std::string&, const env::Scenario& sc,
-                                           std::function<void()> on_waiting)
+                                            std::function<void()> on_waiting)
         -> absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>> {
       if (workers_arrived != nullptr) {
         return std::make_unique<WaitingEvaluator>(sc, workers_arrived, std::move(on_waiting));
@@ -225,8 +225,9 @@ TEST(ExperimentServiceTest, CreateRejectsIncompleteParams) {
   EXPECT_TRUE(absl::IsInvalidArgument(ExperimentManager::Create(p).status()));
   p.store = store->get();
   EXPECT_THAT(ExperimentManager::Create(p).status().message(), HasSubstr("evaluator_factory"));
-  p.evaluator_factory = [](const std::string&, const env::Scenario& sc, std::function<void()>)
-      -> absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>> {
+  p.evaluator_factory =
+      [](const std::string&, const env::Scenario& sc,
+         std::function<void()>) -> absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>> {
     return std::make_unique<env::LocalPopulationEvaluator>(sc, 1);
   };
   p.max_concurrent = 0;
@@ -271,8 +272,7 @@ TEST(ExperimentServiceTest, UnknownIdIsNotFound) {
     v1::GetExperimentRequest request;
     request.set_id("exp-424242");
     v1::Experiment response;
-    EXPECT_EQ(c.stub().Get(&context, request, &response).error_code(),
-              grpc::StatusCode::NOT_FOUND);
+    EXPECT_EQ(c.stub().Get(&context, request, &response).error_code(), grpc::StatusCode::NOT_FOUND);
   }
   {
     grpc::ClientContext context;
@@ -343,8 +343,7 @@ std::vector<v1::ExperimentState> WatchStatuses(
     if (states.empty() || states.back() != e.experiment().status()) {
       states.push_back(e.experiment().status());
     }
-    if (e.experiment().status() == v1::WAITING_FOR_WORKERS &&
-        !workers_arrived.HasBeenNotified()) {
+    if (e.experiment().status() == v1::WAITING_FOR_WORKERS && !workers_arrived.HasBeenNotified()) {
       on_first_wait(e);
       workers_arrived.Notify();
     }
@@ -366,16 +365,15 @@ void ExpectWaitedThenSucceeded(const std::vector<v1::ExperimentState>& states) {
 TEST(ExperimentServiceTest, WaitsForWorkersVisiblyThenRuns) {
   std::atomic<int> live{0};
   absl::Notification workers_arrived;
-  Coordinator c(FreshDir("svc"), nullptr, /*start=*/true, [&live] { return live.load(); },
-                &workers_arrived);
+  Coordinator c(
+      FreshDir("svc"), nullptr, /*start=*/true, [&live] { return live.load(); }, &workers_arrived);
   v1::SubmitResponse submitted;
   ASSERT_TRUE(c.Submit(SmallSpec(), "k", &submitted).ok());
-  ExpectWaitedThenSucceeded(WatchStatuses(c, submitted.experiment_id(), workers_arrived,
-                                          [&live](const v1::WatchEvent& e) {
-                                            EXPECT_THAT(e.experiment().message(),
-                                                        HasSubstr("no live worker"));
-                                            live = 1;
-                                          }));
+  ExpectWaitedThenSucceeded(WatchStatuses(
+      c, submitted.experiment_id(), workers_arrived, [&live](const v1::WatchEvent& e) {
+        EXPECT_THAT(e.experiment().message(), HasSubstr("no live worker"));
+        live = 1;
+      }));
 }
 
 // Workers all vanish inside an iteration (live_workers() still said 1 at the
@@ -384,14 +382,15 @@ TEST(ExperimentServiceTest, WaitsForWorkersVisiblyThenRuns) {
 // always 1, so only that callback can set WAITING_FOR_WORKERS.
 TEST(ExperimentServiceTest, WaitingInsideAnIterationIsVisibleAtOnce) {
   absl::Notification workers_arrived;
-  Coordinator c(FreshDir("svc"), nullptr, /*start=*/true, [] { return 1; }, &workers_arrived);
+  Coordinator c(
+      FreshDir("svc"), nullptr, /*start=*/true, [] { return 1; }, &workers_arrived);
   v1::SubmitResponse submitted;
   ASSERT_TRUE(c.Submit(SmallSpec(), "k", &submitted).ok());
-  ExpectWaitedThenSucceeded(WatchStatuses(c, submitted.experiment_id(), workers_arrived,
-                                          [](const v1::WatchEvent& e) {
-                                            // inside the first iteration
-                                            EXPECT_LT(e.experiment().outer_iteration(), 1);
-                                          }));
+  ExpectWaitedThenSucceeded(
+      WatchStatuses(c, submitted.experiment_id(), workers_arrived, [](const v1::WatchEvent& e) {
+        // inside the first iteration
+        EXPECT_LT(e.experiment().outer_iteration(), 1);
+      }));
 }
 
 TEST(ExperimentServiceTest, RestartedCoordinatorResumesFromCheckpointIdentically) {

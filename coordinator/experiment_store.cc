@@ -75,9 +75,9 @@ constexpr char kExperimentColumns[] =
     "cancel_requested, created_at, updated_at, outer_iteration";
 
 constexpr ExperimentStatus kAllStatuses[] = {
-    ExperimentStatus::kQueued,    ExperimentStatus::kWaitingForWorkers,
-    ExperimentStatus::kRunning,   ExperimentStatus::kSucceeded,
-    ExperimentStatus::kFailed,    ExperimentStatus::kCancelled,
+    ExperimentStatus::kQueued,  ExperimentStatus::kWaitingForWorkers,
+    ExperimentStatus::kRunning, ExperimentStatus::kSucceeded,
+    ExperimentStatus::kFailed,  ExperimentStatus::kCancelled,
 };
 
 absl::StatusCode CodeFor(int sqlite_code) {
@@ -107,13 +107,13 @@ std::string ExperimentNotFound(absl::string_view id) {
 absl::Status ValidateResultName(absl::string_view name) {
   bool ok = !name.empty() && name.size() <= 200 && name[0] != '.';
   for (char c : name) {
-    ok = ok && (absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
-                c == '.' || c == '_' || c == '-');
+    ok = ok &&
+         (absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-');
   }
   if (ok) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      "invalid result name \"", name,
-      "\": want 1-200 characters of [A-Za-z0-9._-], not starting with '.'"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("invalid result name \"", name,
+                   "\": want 1-200 characters of [A-Za-z0-9._-], not starting with '.'"));
 }
 
 }  // namespace
@@ -140,13 +140,11 @@ absl::StatusOr<ExperimentStatus> ParseExperimentStatus(absl::string_view name) {
   for (ExperimentStatus s : kAllStatuses) {
     if (ExperimentStatusName(s) == name) return s;
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown experiment status \"", name, "\""));
+  return absl::InvalidArgumentError(absl::StrCat("unknown experiment status \"", name, "\""));
 }
 
 bool IsTerminal(ExperimentStatus status) {
-  return status == ExperimentStatus::kSucceeded ||
-         status == ExperimentStatus::kFailed ||
+  return status == ExperimentStatus::kSucceeded || status == ExperimentStatus::kFailed ||
          status == ExperimentStatus::kCancelled;
 }
 
@@ -156,14 +154,14 @@ bool IsLegalTransition(ExperimentStatus from, ExperimentStatus to) {
   if (from == to) return true;
   switch (from) {
     case S::kQueued:
-      return to == S::kWaitingForWorkers || to == S::kRunning ||
-             to == S::kFailed || to == S::kCancelled;
+      return to == S::kWaitingForWorkers || to == S::kRunning || to == S::kFailed ||
+             to == S::kCancelled;
     case S::kWaitingForWorkers:
       return to == S::kRunning || to == S::kFailed || to == S::kCancelled;
     case S::kRunning:
       // Back to waiting when every worker is gone; the run resumes later.
-      return to == S::kWaitingForWorkers || to == S::kSucceeded ||
-             to == S::kFailed || to == S::kCancelled;
+      return to == S::kWaitingForWorkers || to == S::kSucceeded || to == S::kFailed ||
+             to == S::kCancelled;
     default:
       return false;
   }
@@ -174,9 +172,8 @@ bool IsLegalTransition(ExperimentStatus from, ExperimentStatus to) {
 class ExperimentStore::Statement {
  public:
   Statement(ExperimentStore* store, absl::string_view sql) : store_(store) {
-    const int rc = sqlite3_prepare_v2(store_->db_, sql.data(),
-                                      static_cast<int>(sql.size()), &stmt_,
-                                      nullptr);
+    const int rc =
+        sqlite3_prepare_v2(store_->db_, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
     if (rc != SQLITE_OK) status_ = store_->SqliteError(rc, "prepare");
   }
   ~Statement() { sqlite3_finalize(stmt_); }
@@ -192,16 +189,14 @@ class ExperimentStore::Statement {
     if (status_.ok()) {
       // A null pointer would bind SQL NULL, not an empty string.
       Check(sqlite3_bind_text(stmt_, index, value.empty() ? "" : value.data(),
-                              static_cast<int>(value.size()),
-                              SQLITE_TRANSIENT));
+                              static_cast<int>(value.size()), SQLITE_TRANSIENT));
     }
     return *this;
   }
   Statement& BindBlob(int index, absl::string_view value) {
     if (status_.ok()) {
-      Check(sqlite3_bind_blob64(stmt_, index,
-                                value.empty() ? "" : value.data(),
-                                value.size(), SQLITE_TRANSIENT));
+      Check(sqlite3_bind_blob64(stmt_, index, value.empty() ? "" : value.data(), value.size(),
+                                SQLITE_TRANSIENT));
     }
     return *this;
   }
@@ -227,14 +222,12 @@ class ExperimentStore::Statement {
   std::string Text(int col) {
     const auto* p = sqlite3_column_text(stmt_, col);
     const int n = sqlite3_column_bytes(stmt_, col);
-    return p == nullptr ? std::string()
-                        : std::string(reinterpret_cast<const char*>(p), n);
+    return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p), n);
   }
   std::string Blob(int col) {
     const void* p = sqlite3_column_blob(stmt_, col);
     const int n = sqlite3_column_bytes(stmt_, col);
-    return p == nullptr ? std::string()
-                        : std::string(static_cast<const char*>(p), n);
+    return p == nullptr ? std::string() : std::string(static_cast<const char*>(p), n);
   }
 
   // The current row of a SELECT of kExperimentColumns.
@@ -248,8 +241,8 @@ class ExperimentStore::Statement {
     auto parsed = ParseExperimentStatus(status);
     if (!parsed.ok()) {
       // The CHECK constraint forbids this: the file was altered behind our back.
-      return absl::DataLossError(absl::StrCat(store_->db_path_, ": experiment ", r.id,
-                                              " has status \"", status, "\""));
+      return absl::DataLossError(
+          absl::StrCat(store_->db_path_, ": experiment ", r.id, " has status \"", status, "\""));
     }
     r.status = *parsed;
     r.status_message = Text(5);
@@ -308,9 +301,8 @@ class ExperimentStore::Transaction {
   bool begun_ = false;
 };
 
-
-ExperimentStore::ExperimentStore(std::string data_dir, std::string db_path,
-                                 sqlite3* db, ExperimentStoreOptions options)
+ExperimentStore::ExperimentStore(std::string data_dir, std::string db_path, sqlite3* db,
+                                 ExperimentStoreOptions options)
     : data_dir_(std::move(data_dir)),
       db_path_(std::move(db_path)),
       options_(std::move(options)),
@@ -332,9 +324,8 @@ absl::StatusOr<std::unique_ptr<ExperimentStore>> ExperimentStore::Open(
   std::error_code ec;
   fs::create_directories(data_dir, ec);
   if (ec || !fs::is_directory(data_dir, ec)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot use data directory ", data_dir, ": ",
-        ec ? ec.message() : "not a directory"));
+    return absl::FailedPreconditionError(absl::StrCat("cannot use data directory ", data_dir, ": ",
+                                                      ec ? ec.message() : "not a directory"));
   }
   std::string db_path = (fs::path(data_dir) / "smfg.db").string();
   if (fs::exists(db_path, ec) && !fs::is_regular_file(db_path, ec)) {
@@ -343,14 +334,13 @@ absl::StatusOr<std::unique_ptr<ExperimentStore>> ExperimentStore::Open(
   }
   sqlite3* db = nullptr;
   // NOMUTEX: the store's own mutex serialises every use of the connection.
-  const int rc = sqlite3_open_v2(
-      db_path.c_str(), &db,
-      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-      nullptr);
+  const int rc =
+      sqlite3_open_v2(db_path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
-    absl::Status status(CodeFor(rc),
-                        absl::StrCat(db_path, ": cannot open: ",
-                                     db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+    absl::Status status(
+        CodeFor(rc),
+        absl::StrCat(db_path, ": cannot open: ", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
     sqlite3_close_v2(db);
     return status;
   }
@@ -375,9 +365,9 @@ absl::Status ExperimentStore::Initialise() {
     auto row = s.Step();
     if (!row.ok()) {
       if (row.status().code() == absl::StatusCode::kDataLoss) {
-        return absl::DataLossError(absl::StrCat(
-            db_path_, " is not a readable SQLite database (left untouched): ",
-            absl::StripPrefix(row.status().message(), absl::StrCat(db_path_, ": "))));
+        return absl::DataLossError(
+            absl::StrCat(db_path_, " is not a readable SQLite database (left untouched): ",
+                         absl::StripPrefix(row.status().message(), absl::StrCat(db_path_, ": "))));
       }
       return row.status();
     }
@@ -393,8 +383,8 @@ absl::Status ExperimentStore::Initialise() {
       if (line != "ok") absl::StrAppend(&problems, problems.empty() ? "" : "; ", line);
     }
     if (!problems.empty()) {
-      return absl::DataLossError(absl::StrCat(
-          db_path_, " is corrupt (left untouched): ", problems));
+      return absl::DataLossError(
+          absl::StrCat(db_path_, " is corrupt (left untouched): ", problems));
     }
   }
   int64_t application_id = 0;
@@ -404,9 +394,9 @@ absl::Status ExperimentStore::Initialise() {
     if (row) application_id = s.Int(0);
   }
   if (application_id != kApplicationId && !(application_id == 0 && tables == 0)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        db_path_, " is an SQLite database of another application (application_id ",
-        application_id, ", ", tables, " schema objects); left untouched"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(db_path_, " is an SQLite database of another application (application_id ",
+                     application_id, ", ", tables, " schema objects); left untouched"));
   }
 
   {
@@ -415,9 +405,9 @@ absl::Status ExperimentStore::Initialise() {
     const std::string mode = row ? s.Text(0) : "";
     if (!absl::EqualsIgnoreCase(mode, "wal")) {
       // WAL needs shared memory between processes; network filesystems lack it.
-      return absl::FailedPreconditionError(absl::StrCat(
-          db_path_, ": cannot enable WAL journal mode (got \"", mode,
-          "\"); is the data directory on a network filesystem?"));
+      return absl::FailedPreconditionError(
+          absl::StrCat(db_path_, ": cannot enable WAL journal mode (got \"", mode,
+                       "\"); is the data directory on a network filesystem?"));
     }
   }
   SMFG_RETURN_IF_ERROR(Exec("PRAGMA synchronous=FULL"));
@@ -437,14 +427,14 @@ absl::Status ExperimentStore::Migrate() {
     if (row) version = s.Int(0);  // NULL (empty table) reads as 0
   }
   if (version > kSchemaVersion) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        db_path_, " has schema version ", version, " but this build knows only up to ",
-        kSchemaVersion, "; use a newer smfg-coordinator"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(db_path_, " has schema version ", version, " but this build knows only up to ",
+                     kSchemaVersion, "; use a newer smfg-coordinator"));
   }
   if (version == kSchemaVersion) return absl::OkStatus();  // read-only: rollback is fine
   for (int64_t v = version; v < kSchemaVersion; ++v) {
-    SMFG_RETURN_IF_ERROR(Annotate(Exec(kMigrations[v]),
-                                  absl::StrCat("migration to schema version ", v + 1)));
+    SMFG_RETURN_IF_ERROR(
+        Annotate(Exec(kMigrations[v]), absl::StrCat("migration to schema version ", v + 1)));
   }
   SMFG_RETURN_IF_ERROR(Exec("DELETE FROM schema_version"));
   SMFG_RETURN_IF_ERROR(Statement(this, "INSERT INTO schema_version (version) VALUES (?)")
@@ -467,8 +457,7 @@ absl::Status ExperimentStore::Fault(absl::string_view point) {
 }
 
 absl::Status ExperimentStore::SqliteError(int code, absl::string_view what) {
-  return absl::Status(CodeFor(code), absl::StrCat(db_path_, ": ", what, ": ",
-                                                  sqlite3_errmsg(db_)));
+  return absl::Status(CodeFor(code), absl::StrCat(db_path_, ": ", what, ": ", sqlite3_errmsg(db_)));
 }
 
 int64_t ExperimentStore::Now() const {
@@ -484,8 +473,7 @@ void ExperimentStore::SetFaultHookForTesting(FaultHook hook) {
 }
 
 absl::StatusOr<ExperimentRecord> ExperimentStore::GetLocked(absl::string_view id) {
-  Statement s(this, absl::StrCat("SELECT ", kExperimentColumns,
-                                 " FROM experiments WHERE id = ?"));
+  Statement s(this, absl::StrCat("SELECT ", kExperimentColumns, " FROM experiments WHERE id = ?"));
   s.BindText(1, id);
   SMFG_ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return absl::NotFoundError(ExperimentNotFound(id));
@@ -515,9 +503,9 @@ absl::StatusOr<CreateResult> ExperimentStore::Create(const ExperimentRecord& req
     if (row) {
       SMFG_ASSIGN_OR_RETURN(ExperimentRecord existing, s.Experiment());
       if (existing.spec_text != request.spec_text) {
-        return absl::AlreadyExistsError(absl::StrCat(
-            "idempotency key \"", request.idempotency_key, "\" already names experiment ",
-            existing.id, " with a different spec"));
+        return absl::AlreadyExistsError(absl::StrCat("idempotency key \"", request.idempotency_key,
+                                                     "\" already names experiment ", existing.id,
+                                                     " with a different spec"));
       }
       return CreateResult{std::move(existing), false};
     }
@@ -579,9 +567,9 @@ absl::Status ExperimentStore::UpdateStatus(absl::string_view id, ExperimentStatu
   SMFG_RETURN_IF_ERROR(txn.Begin());
   SMFG_ASSIGN_OR_RETURN(ExperimentRecord current, GetLocked(id));
   if (!IsLegalTransition(current.status, status)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "experiment ", id, ": illegal status transition ",
-        ExperimentStatusName(current.status), " -> ", ExperimentStatusName(status)));
+    return absl::FailedPreconditionError(
+        absl::StrCat("experiment ", id, ": illegal status transition ",
+                     ExperimentStatusName(current.status), " -> ", ExperimentStatusName(status)));
   }
   SMFG_RETURN_IF_ERROR(
       Statement(this,
@@ -606,9 +594,9 @@ absl::StatusOr<ExperimentRecord> ExperimentStore::RequestCancel(absl::string_vie
       return current;
     case ExperimentStatus::kSucceeded:
     case ExperimentStatus::kFailed:
-      return absl::FailedPreconditionError(
-          absl::StrCat("experiment ", id, " already finished (",
-                       ExperimentStatusName(current.status), "); nothing to cancel"));
+      return absl::FailedPreconditionError(absl::StrCat("experiment ", id, " already finished (",
+                                                        ExperimentStatusName(current.status),
+                                                        "); nothing to cancel"));
     case ExperimentStatus::kQueued:
       SMFG_RETURN_IF_ERROR(
           Statement(this,
@@ -621,13 +609,12 @@ absl::StatusOr<ExperimentRecord> ExperimentStore::RequestCancel(absl::string_vie
       break;
     case ExperimentStatus::kWaitingForWorkers:
     case ExperimentStatus::kRunning:
-      SMFG_RETURN_IF_ERROR(
-          Statement(this,
-                    "UPDATE experiments SET cancel_requested = 1, updated_at = ? "
-                    "WHERE id = ?")
-              .Bind(1, Now())
-              .BindText(2, id)
-              .Run());
+      SMFG_RETURN_IF_ERROR(Statement(this,
+                                     "UPDATE experiments SET cancel_requested = 1, updated_at = ? "
+                                     "WHERE id = ?")
+                               .Bind(1, Now())
+                               .BindText(2, id)
+                               .Run());
       break;
   }
   SMFG_ASSIGN_OR_RETURN(ExperimentRecord updated, GetLocked(id));
@@ -702,8 +689,7 @@ absl::Status ExperimentStore::PutResults(absl::string_view id,
   for (const ResultFile& f : files) {
     SMFG_RETURN_IF_ERROR(ValidateResultName(f.name));
     if (!names.insert(f.name).second) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("result \"", f.name, "\" given twice"));
+      return absl::InvalidArgumentError(absl::StrCat("result \"", f.name, "\" given twice"));
     }
   }
   absl::MutexLock lock(&mu_);
@@ -740,8 +726,7 @@ absl::StatusOr<std::string> ExperimentStore::GetResult(absl::string_view id,
   SMFG_ASSIGN_OR_RETURN(bool row, s.Step());
   if (row) return s.Blob(0);
   SMFG_RETURN_IF_ERROR(CheckExistsLocked(id));
-  return absl::NotFoundError(
-      absl::StrCat("experiment ", id, " has no result \"", name, "\""));
+  return absl::NotFoundError(absl::StrCat("experiment ", id, " has no result \"", name, "\""));
 }
 
 absl::StatusOr<std::vector<std::string>> ExperimentStore::ListResults(absl::string_view id) {
@@ -770,8 +755,7 @@ absl::StatusOr<std::string> ExperimentStore::CheckpointDir(absl::string_view id)
   fs::create_directories(dir, ec);
   if (ec) {
     return absl::UnavailableError(
-        absl::StrCat("cannot create checkpoint directory ", dir.string(), ": ",
-                     ec.message()));
+        absl::StrCat("cannot create checkpoint directory ", dir.string(), ": ", ec.message()));
   }
   return dir.string();
 }
@@ -784,14 +768,13 @@ absl::Status ExperimentStore::RecordCheckpoint(absl::string_view id, int64_t ite
   Transaction txn(this);
   SMFG_RETURN_IF_ERROR(txn.Begin());
   SMFG_RETURN_IF_ERROR(CheckExistsLocked(id));
-  SMFG_RETURN_IF_ERROR(
-      Statement(this,
-                "INSERT INTO checkpoints (experiment_id, iteration, recorded_at) "
-                "VALUES (?, ?, ?)")
-          .BindText(1, id)
-          .Bind(2, iteration)
-          .Bind(3, Now())
-          .Run());
+  SMFG_RETURN_IF_ERROR(Statement(this,
+                                 "INSERT INTO checkpoints (experiment_id, iteration, recorded_at) "
+                                 "VALUES (?, ?, ?)")
+                           .BindText(1, id)
+                           .Bind(2, iteration)
+                           .Bind(3, Now())
+                           .Run());
   return txn.Commit();
 }
 

@@ -130,8 +130,8 @@ class ExperimentStore {
   // FAILED_PRECONDITION if it is another application's SQLite database, was
   // written by a newer schema, or `data_dir` cannot be created / used;
   // UNAVAILABLE on I/O errors or a lock held longer than the busy timeout.
-  static absl::StatusOr<std::unique_ptr<ExperimentStore>> Open(
-      const std::string& data_dir, ExperimentStoreOptions options = {});
+  static absl::StatusOr<std::unique_ptr<ExperimentStore>> Open(const std::string& data_dir,
+                                                               ExperimentStoreOptions options = {});
 
   ~ExperimentStore();
   ExperimentStore(const ExperimentStore&) = delete;
@@ -154,8 +154,8 @@ class ExperimentStore {
 
   // Newest first (by creation). `status`: only that status; nullopt: all.
   // `limit`: at most that many, 0 = no limit; negative -> INVALID_ARGUMENT.
-  absl::StatusOr<std::vector<ExperimentRecord>> List(
-      std::optional<ExperimentStatus> status, int limit);
+  absl::StatusOr<std::vector<ExperimentRecord>> List(std::optional<ExperimentStatus> status,
+                                                     int limit);
 
   // Sets status and status message if the transition is legal (see
   // ExperimentStatus), else FAILED_PRECONDITION naming both states.
@@ -182,13 +182,11 @@ class ExperimentStore {
   // iterations) replaces the row, so history never holds duplicates.
   // `json_line` must be non-empty and contain no newline (the history is
   // served as JSON Lines). NOT_FOUND for an unknown id.
-  absl::Status AppendMetrics(absl::string_view id, int64_t iteration,
-                             absl::string_view json_line);
+  absl::Status AppendMetrics(absl::string_view id, int64_t iteration, absl::string_view json_line);
 
   // Rows with iteration > after_iteration, ascending by iteration. Pass -1 for
   // the whole history. NOT_FOUND for an unknown id.
-  absl::StatusOr<std::vector<MetricsRow>> Metrics(absl::string_view id,
-                                                  int64_t after_iteration);
+  absl::StatusOr<std::vector<MetricsRow>> Metrics(absl::string_view id, int64_t after_iteration);
 
   // ---- results (report.json, CSV, SVG, ... stored as blobs) ----
 
@@ -197,13 +195,10 @@ class ExperimentStore {
   // starting with '.', distinct within the call (they may become file names
   // on the client's side). INVALID_ARGUMENT otherwise; NOT_FOUND for an
   // unknown id.
-  absl::Status PutResults(absl::string_view id,
-                          const std::vector<ResultFile>& files);
-  absl::Status PutResult(absl::string_view id, absl::string_view name,
-                         absl::string_view bytes);
+  absl::Status PutResults(absl::string_view id, const std::vector<ResultFile>& files);
+  absl::Status PutResult(absl::string_view id, absl::string_view name, absl::string_view bytes);
   // NOT_FOUND naming id and name if there is no such result.
-  absl::StatusOr<std::string> GetResult(absl::string_view id,
-                                        absl::string_view name);
+  absl::StatusOr<std::string> GetResult(absl::string_view id, absl::string_view name);
   // Names of the experiment's results, sorted. NOT_FOUND for an unknown id.
   absl::StatusOr<std::vector<std::string>> ListResults(absl::string_view id);
 
@@ -218,8 +213,7 @@ class ExperimentStore {
   // The most recently *recorded* checkpoint (not the highest iteration: a run
   // restarted from scratch records low iterations again), or nullopt if none.
   // NOT_FOUND for an unknown id.
-  absl::StatusOr<std::optional<CheckpointInfo>> LatestCheckpoint(
-      absl::string_view id);
+  absl::StatusOr<std::optional<CheckpointInfo>> LatestCheckpoint(absl::string_view id);
 
   // ---- testing ----
 
@@ -241,13 +235,11 @@ class ExperimentStore {
   absl::Status Migrate() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Exec(absl::string_view sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Fault(absl::string_view point) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status SqliteError(int code, absl::string_view what)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status SqliteError(int code, absl::string_view what) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int64_t Now() const;
   absl::StatusOr<ExperimentRecord> GetLocked(absl::string_view id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status CheckExistsLocked(absl::string_view id)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status CheckExistsLocked(absl::string_view id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string data_dir_;
   const std::string db_path_;

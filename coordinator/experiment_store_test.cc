@@ -50,9 +50,9 @@ class ExperimentStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = (fs::path(::testing::TempDir()) /
-            absl::StrCat("smfg_store_", info->name(), "_", getpid()))
-               .string();
+    dir_ =
+        (fs::path(::testing::TempDir()) / absl::StrCat("smfg_store_", info->name(), "_", getpid()))
+            .string();
     fs::remove_all(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
@@ -162,8 +162,7 @@ TEST_F(ExperimentStoreTest, CreateIsIdempotentPerKey) {
   EXPECT_NE(other->experiment.id, first->experiment.id);
   EXPECT_EQ(store->List(std::nullopt, 0)->size(), 2u);
 
-  EXPECT_EQ(store->Create(Request("", "spec")).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->Create(Request("", "spec")).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(ExperimentStoreTest, UnknownIdIsNotFoundAndNamed) {
@@ -202,8 +201,7 @@ TEST_F(ExperimentStoreTest, ListIsNewestFirstWithFilterAndLimit) {
   EXPECT_THAT(ids(*store->List(S::kQueued, 0)), ElementsAre(c, a));
   EXPECT_THAT(ids(*store->List(S::kRunning, 0)), ElementsAre(b));
   EXPECT_TRUE(store->List(S::kFailed, 0)->empty());
-  EXPECT_EQ(store->List(std::nullopt, -1).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->List(std::nullopt, -1).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(ExperimentStoreTest, TransitionTable) {
@@ -222,8 +220,8 @@ TEST_F(ExperimentStoreTest, TransitionTable) {
       EXPECT_FALSE(IsLegalTransition(terminal, to));
     }
   }
-  for (S s : {S::kQueued, S::kWaitingForWorkers, S::kRunning, S::kSucceeded, S::kFailed,
-              S::kCancelled}) {
+  for (S s :
+       {S::kQueued, S::kWaitingForWorkers, S::kRunning, S::kSucceeded, S::kFailed, S::kCancelled}) {
     EXPECT_EQ(*ParseExperimentStatus(ExperimentStatusName(s)), s);
   }
   EXPECT_FALSE(ParseExperimentStatus("running").ok());
@@ -254,7 +252,7 @@ TEST_F(ExperimentStoreTest, RequestCancel) {
   const std::string queued = CreateId(*store, "q");
   auto r = store->RequestCancel(queued);
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(r->status, S::kCancelled);  // nothing running: cancelled at once
+  EXPECT_EQ(r->status, S::kCancelled);             // nothing running: cancelled at once
   EXPECT_TRUE(store->RequestCancel(queued).ok());  // idempotent
 
   const std::string running = CreateId(*store, "r");
@@ -269,8 +267,7 @@ TEST_F(ExperimentStoreTest, RequestCancel) {
   const std::string done = CreateId(*store, "d");
   ASSERT_TRUE(store->UpdateStatus(done, S::kRunning, "").ok());
   ASSERT_TRUE(store->UpdateStatus(done, S::kFailed, "boom").ok());
-  EXPECT_EQ(store->RequestCancel(done).status().code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store->RequestCancel(done).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(ExperimentStoreTest, MetricsReappendReplacesAndStaysOrdered) {
@@ -326,8 +323,7 @@ TEST_F(ExperimentStoreTest, ResultsRoundTripBinaryBytes) {
   EXPECT_THAT(std::string(missing.status().message()), HasSubstr(id));
 
   for (const char* bad : {"", ".hidden", "a/b.csv", "../x", "sp ace"}) {
-    EXPECT_EQ(store->PutResult(id, bad, "x").code(), absl::StatusCode::kInvalidArgument)
-        << bad;
+    EXPECT_EQ(store->PutResult(id, bad, "x").code(), absl::StatusCode::kInvalidArgument) << bad;
   }
   EXPECT_EQ(store->PutResults(id, {{"a.csv", "1"}, {"a.csv", "2"}}).code(),
             absl::StatusCode::kInvalidArgument);
@@ -458,9 +454,9 @@ TEST_F(ExperimentStoreTest, ForeignSqliteDatabaseIsRefusedAndLeftUntouched) {
   const std::string path = dir_ + "/smfg.db";
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE t (x); INSERT INTO t VALUES (1);", nullptr,
-                         nullptr, nullptr),
-            SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(db, "CREATE TABLE t (x); INSERT INTO t VALUES (1);", nullptr, nullptr, nullptr),
+      SQLITE_OK);
   sqlite3_close(db);
   const std::string before = ReadFile(path);
   auto store = ExperimentStore::Open(dir_);
@@ -472,8 +468,7 @@ TEST_F(ExperimentStoreTest, NewerSchemaIsRefused) {
   { ASSERT_NE(OpenStore(), nullptr); }
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ + "/smfg.db").c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "UPDATE schema_version SET version = 99", nullptr, nullptr,
-                         nullptr),
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE schema_version SET version = 99", nullptr, nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(db);
   auto store = ExperimentStore::Open(dir_);
@@ -550,8 +545,7 @@ TEST_F(ExperimentStoreTest, FailedTransactionLeavesPreviousDataIntact) {
 
   // Fail a create after its insert: the key stays free, no id is consumed.
   store->SetFaultHookForTesting([](absl::string_view point) {
-    return point == "Create:after_insert" ? absl::InternalError("injected")
-                                          : absl::OkStatus();
+    return point == "Create:after_insert" ? absl::InternalError("injected") : absl::OkStatus();
   });
   EXPECT_FALSE(store->Create(Request("k-fail", "spec")).ok());
   store->SetFaultHookForTesting(nullptr);

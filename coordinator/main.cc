@@ -35,16 +35,16 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <vector>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
-#include "absl/strings/match.h"
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/http_server.h"
@@ -54,8 +54,8 @@
 #include "coordinator/coordinator_options.h"
 #include "coordinator/experiment_service.h"
 #include "coordinator/experiment_store.h"
-#include "coordinator/remote_evaluator.h"
 #include "coordinator/metrics_text.h"
+#include "coordinator/remote_evaluator.h"
 #include "coordinator/worker_pool.h"
 #include "environment/population_evaluator.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -122,10 +122,10 @@ absl::Status Run(const Options& options) {
   params.store = store->get();
   params.max_concurrent = options.max_concurrent;
   if (options.local_threads > 0) {
-    params.evaluator_factory = [threads = options.local_threads](
-                                   const std::string&, const env::Scenario& sc,
-                                   std::function<void()>)
-        -> absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>> {
+    params.evaluator_factory =
+        [threads = options.local_threads](
+            const std::string&, const env::Scenario& sc,
+            std::function<void()>) -> absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>> {
       return std::make_unique<env::LocalPopulationEvaluator>(sc, threads);
     };
   } else {

@@ -31,13 +31,12 @@ void Header(std::string* out, const char* name, const char* type, const char* he
 std::string Seconds(double value) { return absl::StrFormat("%.9g", value); }
 
 double SecondsPerShard(const WorkerCounters& w) {
-  return w.shards_completed > 0 ? w.compute_seconds / static_cast<double>(w.shards_completed)
-                                : 0.0;
+  return w.shards_completed > 0 ? w.compute_seconds / static_cast<double>(w.shards_completed) : 0.0;
 }
 
 std::string WorkerLabels(const WorkerCounters& w) {
-  return absl::StrCat("{worker_id=\"", EscapeLabel(w.worker_id), "\",name=\"",
-                      EscapeLabel(w.name), "\"} ");
+  return absl::StrCat("{worker_id=\"", EscapeLabel(w.worker_id), "\",name=\"", EscapeLabel(w.name),
+                      "\"} ");
 }
 
 // Pool-wide traffic and barrier wait (WorkerPool::Totals()).
@@ -73,8 +72,9 @@ std::string FormatPrometheus(const CoordinatorMetrics& m) {
   AppendPoolTotals(&out, m.pool);
 
   std::vector<WorkerCounters> workers = m.workers;
-  std::sort(workers.begin(), workers.end(),
-            [](const WorkerCounters& a, const WorkerCounters& b) { return a.worker_id < b.worker_id; });
+  std::sort(workers.begin(), workers.end(), [](const WorkerCounters& a, const WorkerCounters& b) {
+    return a.worker_id < b.worker_id;
+  });
   struct Series {
     const char* name;
     const char* type;

@@ -156,9 +156,9 @@ TEST(MetricsTextTest, ReportedComputeTimeBecomesTimePerShard) {
   EXPECT_NE(text.find("smfg_bytes_to_workers_total " + std::to_string(work->ByteSizeLong()) + "\n"),
             std::string::npos)
       << text;
-  EXPECT_NE(text.find("smfg_bytes_from_workers_total " + std::to_string(submit.ByteSizeLong()) +
-                      "\n"),
-            std::string::npos)
+  EXPECT_NE(
+      text.find("smfg_bytes_from_workers_total " + std::to_string(submit.ByteSizeLong()) + "\n"),
+      std::string::npos)
       << text;
   EXPECT_NE(text.find("smfg_barrier_wait_seconds_total 0\n"), std::string::npos) << text;
   ASSERT_EQ(results->stats.workers.size(), 1u);
@@ -205,10 +205,10 @@ TEST(IterationMetricsTest, RowCarriesTheIterationsDistributedFigures) {
   const env::Scenario scenario = env::MakeTestScenario(4, 3);
   CountingEvaluator counting(scenario);
   env::LocalPopulationEvaluator plain(scenario, 1);
-  auto market_a = env::MarketClearing::Create(scenario, counting.kernel().shapes(),
-                                              counting.kernel().days());
-  auto market_b = env::MarketClearing::Create(scenario, counting.kernel().shapes(),
-                                              counting.kernel().days());
+  auto market_a =
+      env::MarketClearing::Create(scenario, counting.kernel().shapes(), counting.kernel().days());
+  auto market_b =
+      env::MarketClearing::Create(scenario, counting.kernel().shapes(), counting.kernel().days());
   ASSERT_TRUE(market_a.ok() && market_b.ok());
   TrainerParams params;
   params.scenario = scenario;
@@ -217,11 +217,11 @@ TEST(IterationMetricsTest, RowCarriesTheIterationsDistributedFigures) {
   params.ppo.minibatch_size = 3;
   params.checkpoint_dir = ::testing::TempDir() + "/smfg_iteration_metrics";
   std::filesystem::remove_all(params.checkpoint_dir);
-  auto counted = StackelbergTrainer::Create(params, &counting, market_a->get(),
-                                            counting.kernel().days());
+  auto counted =
+      StackelbergTrainer::Create(params, &counting, market_a->get(), counting.kernel().days());
   params.checkpoint_dir.clear();
-  auto reference = StackelbergTrainer::Create(params, &plain, market_b->get(),
-                                              counting.kernel().days());
+  auto reference =
+      StackelbergTrainer::Create(params, &plain, market_b->get(), counting.kernel().days());
   ASSERT_TRUE(counted.ok() && reference.ok());
 
   std::vector<IterationRecord> records;
@@ -254,13 +254,14 @@ TEST(IterationMetricsTest, RowCarriesTheIterationsDistributedFigures) {
 
   // The checkpoint keeps them (loop.state v2).
   params.checkpoint_dir = ::testing::TempDir() + "/smfg_iteration_metrics";
-  auto resumed = StackelbergTrainer::Create(params, &counting, market_a->get(),
-                                            counting.kernel().days());
+  auto resumed =
+      StackelbergTrainer::Create(params, &counting, market_a->get(), counting.kernel().days());
   ASSERT_TRUE(resumed.ok());
   ASSERT_TRUE((*resumed)->Resume().ok());
   ASSERT_EQ((*resumed)->history().size(), records.size());
   for (size_t k = 0; k < records.size(); ++k) {
-    EXPECT_EQ(IterationJson((*resumed)->history()[k], scenario), IterationJson(records[k], scenario));
+    EXPECT_EQ(IterationJson((*resumed)->history()[k], scenario),
+              IterationJson(records[k], scenario));
   }
 
   // A loop.state written before these figures existed (v1: same records
@@ -284,8 +285,8 @@ TEST(IterationMetricsTest, RowCarriesTheIterationsDistributedFigures) {
     std::ofstream(state, std::ios::trunc) << out.str();
   };
   rewrite("smfg-loop-state-v1");
-  auto old = StackelbergTrainer::Create(params, &counting, market_a->get(),
-                                        counting.kernel().days());
+  auto old =
+      StackelbergTrainer::Create(params, &counting, market_a->get(), counting.kernel().days());
   ASSERT_TRUE(old.ok());
   ASSERT_TRUE((*old)->Resume().ok());
   ASSERT_EQ((*old)->history().size(), records.size());

@@ -55,8 +55,9 @@ std::string SummaryJson(const std::vector<EquilibriumReport>& reports) {
 }
 
 std::string SummaryCsv(const std::vector<EquilibriumReport>& reports) {
-  std::string s = "label,eei_spread,cost_recovery_ratio,mean_lmp_std,generation_cost_per_day_usd,"
-                  "peak_system_load_mw,inner_iterations,inner_residual_per_mwh\n";
+  std::string s =
+      "label,eei_spread,cost_recovery_ratio,mean_lmp_std,generation_cost_per_day_usd,"
+      "peak_system_load_mw,inner_iterations,inner_residual_per_mwh\n";
   for (const EquilibriumReport& r : reports) {
     double lmp_std = 0;
     for (const auto& b : r.buses) lmp_std += b.std / r.buses.size();
@@ -67,7 +68,8 @@ std::string SummaryCsv(const std::vector<EquilibriumReport>& reports) {
   return s;
 }
 
-std::vector<std::pair<std::string, std::string>> Plots(const std::vector<EquilibriumReport>& reports) {
+std::vector<std::pair<std::string, std::string>> Plots(
+    const std::vector<EquilibriumReport>& reports) {
   std::vector<std::pair<std::string, std::string>> plots;
   const bool many = reports.size() > 1;
   auto name = [&](const EquilibriumReport& r, const std::string& what) {
@@ -97,8 +99,8 @@ std::vector<std::pair<std::string, std::string>> Plots(const std::vector<Equilib
   plots.emplace_back("household_net_load.svg", RenderSvg(load));
 
   // Behaviour of storage owners, from the first report.
-  LineChart battery{"Battery power by hour (solar+battery households, + = charging)", "hour",
-                    "kW", Hours(), {}};
+  LineChart battery{
+      "Battery power by hour (solar+battery households, + = charging)", "hour", "kW", Hours(), {}};
   LineChart soc{"Battery state of charge by hour", "hour", "kWh", Hours(), {}};
   for (const auto& b : reports.front().behaviour) {
     if (b.der != env::DerType::kSolarBattery) continue;
@@ -116,7 +118,8 @@ std::vector<std::pair<std::string, std::string>> Plots(const std::vector<Equilib
 
 std::string SafeLabel(const std::string& label) {
   std::string s;
-  for (char c : label) s += (isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') ? c : '_';
+  for (char c : label)
+    s += (isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') ? c : '_';
   return s.empty() ? "report" : s;
 }
 
@@ -126,14 +129,15 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& con
   const std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", tmp, ": ", std::strerror(errno)));
+    if (!out)
+      return absl::UnavailableError(absl::StrCat("cannot write ", tmp, ": ", std::strerror(errno)));
     out << content;
     out.flush();
     if (!out) return absl::UnavailableError(absl::StrCat("write failed for ", tmp));
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::UnavailableError(absl::StrCat("cannot rename ", tmp, " to ", path, ": ",
-                                               std::strerror(errno)));
+    return absl::UnavailableError(
+        absl::StrCat("cannot rename ", tmp, " to ", path, ": ", std::strerror(errno)));
   }
   return absl::OkStatus();
 }

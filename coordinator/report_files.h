@@ -17,7 +17,8 @@ namespace smfg::coordinator {
 //   dir/<label>/report.json, <label>/*.csv   each report in full
 //   dir/plots/*.svg
 // Returns the list of files written (relative to dir) through `written`.
-absl::Status WriteReports(const std::string& dir, const std::vector<env::EquilibriumReport>& reports,
+absl::Status WriteReports(const std::string& dir,
+                          const std::vector<env::EquilibriumReport>& reports,
                           std::vector<std::string>* written);
 
 // Writes `content` to `path` atomically (temporary file + rename), so a crash

@@ -5,10 +5,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "coordinator/report_files.h"
 #include "common/json.h"
 #include "common/status.h"
 #include "common/svg_plot.h"
+#include "coordinator/report_files.h"
 #include "environment/baselines.h"
 
 namespace smfg::coordinator {
@@ -16,8 +16,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string ConvergencePlot(const std::vector<IterationRecord>& history,
-                            double flat_objective, double tou_objective) {
+std::string ConvergencePlot(const std::vector<IterationRecord>& history, double flat_objective,
+                            double tou_objective) {
   LineChart c{"Leader objective by outer iteration", "outer iteration", "objective J", {}, {}};
   PlotSeries learned{"learned (mean policy)", {}}, sampled{"sampled tariffs (mean reward)", {}};
   PlotSeries flat{"flat baseline", {}}, tou{"best TOU baseline", {}};
@@ -57,29 +57,28 @@ std::string LearnedTariffCsv(const env::Tariff& t) {
   return s;
 }
 
-
 }  // namespace
 
-std::string MetricsCsv(const std::vector<IterationRecord>& history,
-                       const env::Scenario& sc) {
-  std::string s = "iteration,objective,eei_spread,recovery_gap,lmp_std,mean_rate_per_kwh,"
-                  "rollout_mean_reward,rollout_inner_iterations,eval_inner_iterations,"
-                  "inner_residual_per_mwh,belief_change_per_mwh,approx_kl,entropy,"
-                  "seconds_rollout,seconds_update,seconds_evaluation,"
-                  "exploitability_regularised_max,exploitability_plain_mean";
-  for (const env::Bus& b : sc.network.buses) absl::StrAppend(&s, ",lmp_mean_", b.name, ",lmp_std_", b.name);
+std::string MetricsCsv(const std::vector<IterationRecord>& history, const env::Scenario& sc) {
+  std::string s =
+      "iteration,objective,eei_spread,recovery_gap,lmp_std,mean_rate_per_kwh,"
+      "rollout_mean_reward,rollout_inner_iterations,eval_inner_iterations,"
+      "inner_residual_per_mwh,belief_change_per_mwh,approx_kl,entropy,"
+      "seconds_rollout,seconds_update,seconds_evaluation,"
+      "exploitability_regularised_max,exploitability_plain_mean";
+  for (const env::Bus& b : sc.network.buses)
+    absl::StrAppend(&s, ",lmp_mean_", b.name, ",lmp_std_", b.name);
   for (const std::string& g : sc.income_groups) absl::StrAppend(&s, ",eei_", g);
   // Distributed evaluation (IterationRecord), last so earlier columns keep their index.
   s += ",seconds_worker_compute,seconds_communication,seconds_barrier_wait,bytes_to_workers,"
        "bytes_from_workers\n";
   for (const auto& r : history) {
-    absl::StrAppendFormat(&s, "%d,%.10g,%.10g,%.10g,%.8g,%.8g,%.10g,%d,%d,%.3g,%.3g,%.6g,%.6g,%.4f,%.4f,%.4f",
-                          r.iteration, r.evaluated.objective, r.evaluated.eei_spread,
-                          r.evaluated.recovery_gap, r.evaluated.lmp_std, r.mean_rate_per_kwh,
-                          r.rollout_mean_reward, r.rollout_inner_iterations,
-                          r.eval_inner_iterations, r.inner_residual, r.belief_change,
-                          r.ppo.approx_kl, r.ppo.entropy, r.seconds_rollout, r.seconds_update,
-                          r.seconds_evaluation);
+    absl::StrAppendFormat(
+        &s, "%d,%.10g,%.10g,%.10g,%.8g,%.8g,%.10g,%d,%d,%.3g,%.3g,%.6g,%.6g,%.4f,%.4f,%.4f",
+        r.iteration, r.evaluated.objective, r.evaluated.eei_spread, r.evaluated.recovery_gap,
+        r.evaluated.lmp_std, r.mean_rate_per_kwh, r.rollout_mean_reward, r.rollout_inner_iterations,
+        r.eval_inner_iterations, r.inner_residual, r.belief_change, r.ppo.approx_kl, r.ppo.entropy,
+        r.seconds_rollout, r.seconds_update, r.seconds_evaluation);
     absl::StrAppendFormat(&s, ",%.3g,%.6g", r.exploitability_regularised_max,
                           r.exploitability_plain_mean);
     for (size_t b = 0; b < r.lmp_mean_by_bus.size(); ++b) {
@@ -100,9 +99,11 @@ std::string MetricsJsonl(const std::vector<IterationRecord>& history,
   return jsonl;
 }
 
-absl::StatusOr<RunComparison> EvaluateAndWriteResults(
-    StackelbergTrainer& trainer, env::PopulationEvaluator& evaluator,
-    env::MarketClearing& market, const std::string& out_dir, std::ostream* progress) {
+absl::StatusOr<RunComparison> EvaluateAndWriteResults(StackelbergTrainer& trainer,
+                                                      env::PopulationEvaluator& evaluator,
+                                                      env::MarketClearing& market,
+                                                      const std::string& out_dir,
+                                                      std::ostream* progress) {
   const coordinator::TrainerParams& params = trainer.params();
   const env::Scenario& sc = params.scenario;
   env::EvaluateOptions eo;
@@ -113,7 +114,8 @@ absl::StatusOr<RunComparison> EvaluateAndWriteResults(
   SMFG_ASSIGN_OR_RETURN(env::Evaluation flat,
                         env::EvaluateCostRecovering(evaluator, market, sc, params.base,
                                                     env::FlatShape(), "flat", eo));
-  if (progress != nullptr) *progress << "searching the 3-block TOU grid (off-peak x on-peak ratios)\n";
+  if (progress != nullptr)
+    *progress << "searching the 3-block TOU grid (off-peak x on-peak ratios)\n";
   SMFG_ASSIGN_OR_RETURN(env::TouSearchResult tou,
                         env::SearchTouGrid(evaluator, market, sc, params.base, params.weights,
                                            {0.5, 0.7, 0.9}, {1.2, 1.6, 2.0, 2.5}, eo));
@@ -124,20 +126,27 @@ absl::StatusOr<RunComparison> EvaluateAndWriteResults(
   result.learned_report = learned.report;
 
   std::vector<std::string>& written = result.written;
-  SMFG_RETURN_IF_ERROR(WriteReports(out_dir, {learned.report, flat.report, tou.best.report}, &written));
+  SMFG_RETURN_IF_ERROR(
+      WriteReports(out_dir, {learned.report, flat.report, tou.best.report}, &written));
   const auto put = [&](const std::string& rel, const std::string& content) {
     written.push_back(rel);
     return WriteFileAtomically((fs::path(out_dir) / rel).string(), content);
   };
-  SMFG_RETURN_IF_ERROR(put("plots/convergence.svg", ConvergencePlot(trainer.history(),
-                                                                     result.flat.objective,
-                                                                     result.tou.objective)));
+  SMFG_RETURN_IF_ERROR(
+      put("plots/convergence.svg",
+          ConvergencePlot(trainer.history(), result.flat.objective, result.tou.objective)));
   SMFG_RETURN_IF_ERROR(put("learned_tariff.json", LearnedTariffJson(learned.tariff, sc)));
   SMFG_RETURN_IF_ERROR(put("learned_tariff.csv", LearnedTariffCsv(learned.tariff)));
   JsonWriter cmp;
-  cmp.BeginObject().Key("iterations").Int(trainer.iteration()).Key("converged").Bool(trainer.converged());
-  for (const auto& [name, j] : {std::pair<const char*, const env::ObjectiveTerms*>{"learned", &result.learned},
-                                {"flat", &result.flat}, {"tou", &result.tou}}) {
+  cmp.BeginObject()
+      .Key("iterations")
+      .Int(trainer.iteration())
+      .Key("converged")
+      .Bool(trainer.converged());
+  for (const auto& [name, j] :
+       {std::pair<const char*, const env::ObjectiveTerms*>{"learned", &result.learned},
+        {"flat", &result.flat},
+        {"tou", &result.tou}}) {
     cmp.Key(name).BeginObject().Key("objective").Number(j->objective);
     cmp.Key("eei_spread").Number(j->eei_spread).Key("recovery_gap").Number(j->recovery_gap);
     cmp.Key("lmp_std").Number(j->lmp_std).EndObject();
@@ -155,7 +164,8 @@ std::string ComparisonText(const RunComparison& run) {
                                      "EEI spread pp", "cost gap %", "LMP std");
   for (const auto& [name, j] :
        {std::pair<const char*, const env::ObjectiveTerms*>{"learned", &run.learned},
-        {"flat", &run.flat}, {"tou", &run.tou}}) {
+        {"flat", &run.flat},
+        {"tou", &run.tou}}) {
     absl::StrAppendFormat(&text, "%-8s %12.6f %14.3f %14.3f %10.3f\n", name, j->objective,
                           100 * j->eei_spread, 100 * j->recovery_gap, j->lmp_std);
   }

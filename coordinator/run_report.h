@@ -17,8 +17,7 @@
 namespace smfg::coordinator {
 
 // metrics.csv: one row per outer iteration.
-std::string MetricsCsv(const std::vector<IterationRecord>& history,
-                       const env::Scenario& scenario);
+std::string MetricsCsv(const std::vector<IterationRecord>& history, const env::Scenario& scenario);
 // metrics.jsonl: coordinator::IterationJson per outer iteration, one a line.
 std::string MetricsJsonl(const std::vector<IterationRecord>& history,
                          const env::Scenario& scenario);
@@ -26,7 +25,7 @@ std::string MetricsJsonl(const std::vector<IterationRecord>& history,
 struct RunComparison {
   env::ObjectiveTerms learned, flat, tou;
   env::EquilibriumReport learned_report;
-  std::string comparison_json;  // as written to comparison.json (no newline)
+  std::string comparison_json;       // as written to comparison.json (no newline)
   std::vector<std::string> written;  // files written, relative to out_dir
 };
 
@@ -36,9 +35,11 @@ struct RunComparison {
 // (created if needed): the files of WriteReports, plots/convergence.svg,
 // learned_tariff.{json,csv}, comparison.json and comparison.txt
 // (ComparisonText). `progress` may be null.
-absl::StatusOr<RunComparison> EvaluateAndWriteResults(
-    StackelbergTrainer& trainer, env::PopulationEvaluator& evaluator,
-    env::MarketClearing& market, const std::string& out_dir, std::ostream* progress);
+absl::StatusOr<RunComparison> EvaluateAndWriteResults(StackelbergTrainer& trainer,
+                                                      env::PopulationEvaluator& evaluator,
+                                                      env::MarketClearing& market,
+                                                      const std::string& out_dir,
+                                                      std::ostream* progress);
 
 // The comparison as people read it: a table of objective J, EEI spread, cost
 // gap and LMP std for the learned, flat and best-TOU tariffs, then the learned

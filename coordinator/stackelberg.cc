@@ -22,7 +22,9 @@ namespace smfg::coordinator {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double Since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 constexpr char kStateFile[] = "loop.state";
 // v2 appends kDistributedNumbers to every history record; v1 files (written
@@ -42,18 +44,34 @@ double Posted(double value) { return std::round(value * 1e6) / 1e6; }
 std::string Hex(double v) { return absl::StrFormat("%a", v); }
 
 std::vector<double> RecordNumbers(const IterationRecord& r) {
-  std::vector<double> v = {static_cast<double>(r.iteration), r.evaluated.eei_spread,
-                           r.evaluated.recovery_gap, r.evaluated.lmp_std,
-                           r.evaluated.generation_cost_per_mwh, r.evaluated.objective,
-                           r.rollout_mean_reward, static_cast<double>(r.rollout_inner_iterations),
-                           static_cast<double>(r.eval_inner_iterations), r.inner_residual,
-                           r.belief_change, r.mean_rate_per_kwh, r.ppo.policy_loss,
-                           r.ppo.value_loss, r.ppo.entropy, r.ppo.clip_fraction, r.ppo.grad_norm,
-                           r.ppo.approx_kl, static_cast<double>(r.ppo.epochs_run),
+  std::vector<double> v = {static_cast<double>(r.iteration),
+                           r.evaluated.eei_spread,
+                           r.evaluated.recovery_gap,
+                           r.evaluated.lmp_std,
+                           r.evaluated.generation_cost_per_mwh,
+                           r.evaluated.objective,
+                           r.rollout_mean_reward,
+                           static_cast<double>(r.rollout_inner_iterations),
+                           static_cast<double>(r.eval_inner_iterations),
+                           r.inner_residual,
+                           r.belief_change,
+                           r.mean_rate_per_kwh,
+                           r.ppo.policy_loss,
+                           r.ppo.value_loss,
+                           r.ppo.entropy,
+                           r.ppo.clip_fraction,
+                           r.ppo.grad_norm,
+                           r.ppo.approx_kl,
+                           static_cast<double>(r.ppo.epochs_run),
                            static_cast<double>(r.ppo.minibatches),
-                           r.ppo.kl_early_stop ? 1.0 : 0.0, r.seconds_rollout, r.seconds_update,
-                           r.seconds_evaluation, r.seconds_population, r.seconds_clearing,
-                           r.seconds_exploitability, r.exploitability_regularised_max,
+                           r.ppo.kl_early_stop ? 1.0 : 0.0,
+                           r.seconds_rollout,
+                           r.seconds_update,
+                           r.seconds_evaluation,
+                           r.seconds_population,
+                           r.seconds_clearing,
+                           r.seconds_exploitability,
+                           r.exploitability_regularised_max,
                            r.exploitability_plain_mean,
                            static_cast<double>(r.lmp_mean_by_bus.size()),
                            static_cast<double>(r.evaluated.eei.size())};
@@ -62,9 +80,9 @@ std::vector<double> RecordNumbers(const IterationRecord& r) {
   v.insert(v.end(), r.lmp_std_by_bus.begin(), r.lmp_std_by_bus.end());
   v.insert(v.end(), r.evaluated.eei.begin(), r.evaluated.eei.end());
   // The v2 trailer (byte counts stay exact as doubles below 2^53).
-  v.insert(v.end(), {r.seconds_worker_compute, r.seconds_communication, r.seconds_barrier_wait,
-                     static_cast<double>(r.bytes_to_workers),
-                     static_cast<double>(r.bytes_from_workers)});
+  v.insert(v.end(),
+           {r.seconds_worker_compute, r.seconds_communication, r.seconds_barrier_wait,
+            static_cast<double>(r.bytes_to_workers), static_cast<double>(r.bytes_from_workers)});
   return v;
 }
 
@@ -73,8 +91,7 @@ constexpr size_t kDistributedNumbers = 5;
 
 // Returns false if the variable-length tails do not match their sizes or the
 // v2 trailer is missing (`with_distributed`) or present (otherwise).
-bool RecordFromNumbers(const std::vector<double>& v, bool with_distributed,
-                       IterationRecord* out) {
+bool RecordFromNumbers(const std::vector<double>& v, bool with_distributed, IterationRecord* out) {
   if (v.size() < kRecordScalars) return false;
   IterationRecord& r = *out;
   size_t i = 0;
@@ -129,8 +146,8 @@ bool RecordFromNumbers(const std::vector<double>& v, bool with_distributed,
 }
 
 // Adds the distributed-evaluation figures accrued since `before`.
-void RecordDistributed(const env::EvaluatorCounters& before,
-                       const env::EvaluatorCounters& after, IterationRecord* r) {
+void RecordDistributed(const env::EvaluatorCounters& before, const env::EvaluatorCounters& after,
+                       IterationRecord* r) {
   r->seconds_worker_compute = after.compute_seconds - before.compute_seconds;
   r->seconds_communication = after.communication_seconds - before.communication_seconds;
   r->seconds_barrier_wait = after.barrier_seconds - before.barrier_seconds;
@@ -181,13 +198,17 @@ absl::StatusOr<std::unique_ptr<StackelbergTrainer>> StackelbergTrainer::Create(
     const std::vector<env::DayConditions>& days) {
   const TariffBounds& b = params.bounds;
   if (!(b.min_rate_per_kwh >= 0 && b.max_rate_per_kwh > b.min_rate_per_kwh)) {
-    return absl::InvalidArgumentError("tariff: need 0 <= min_import_rate_per_kwh < max_import_rate_per_kwh");
+    return absl::InvalidArgumentError(
+        "tariff: need 0 <= min_import_rate_per_kwh < max_import_rate_per_kwh");
   }
   if (b.learn_fixed_charges && !(b.max_fixed_charge_per_day > b.min_fixed_charge_per_day)) {
-    return absl::InvalidArgumentError("tariff: need min_fixed_charge_per_day < max_fixed_charge_per_day");
+    return absl::InvalidArgumentError(
+        "tariff: need min_fixed_charge_per_day < max_fixed_charge_per_day");
   }
-  if (params.loop.max_iterations < 1 || params.loop.patience < 1 || params.loop.checkpoint_every < 0) {
-    return absl::InvalidArgumentError("loop: max_iterations and patience must be >= 1, checkpoint_every >= 0");
+  if (params.loop.max_iterations < 1 || params.loop.patience < 1 ||
+      params.loop.checkpoint_every < 0) {
+    return absl::InvalidArgumentError(
+        "loop: max_iterations and patience must be >= 1, checkpoint_every >= 0");
   }
   if (static_cast<int>(days.size()) != params.scenario.days) {
     return absl::InvalidArgumentError("trainer: day conditions do not match scenario.days");
@@ -248,7 +269,8 @@ env::Tariff StackelbergTrainer::TariffFromActions(
   }
   if (b.learn_fixed_charges) {
     for (size_t g = 0; g < t.fixed_charge_per_day.size(); ++g) {
-      t.fixed_charge_per_day[g] = t.MeanFixedCharge(static_cast<int>(g), static_cast<int>(raw.size()));
+      t.fixed_charge_per_day[g] =
+          t.MeanFixedCharge(static_cast<int>(g), static_cast<int>(raw.size()));
     }
   }
   return t;
@@ -256,7 +278,8 @@ env::Tariff StackelbergTrainer::TariffFromActions(
 
 absl::StatusOr<env::Tariff> StackelbergTrainer::PolicyTariff() {
   std::vector<std::vector<double>> raw;
-  for (const auto& f : features_) raw.push_back(learner_->Act(f, /*deterministic=*/true).raw_action);
+  for (const auto& f : features_)
+    raw.push_back(learner_->Act(f, /*deterministic=*/true).raw_action);
   return TariffFromActions(raw);
 }
 
@@ -276,10 +299,10 @@ absl::StatusOr<IterationRecord> StackelbergTrainer::Step() {
     rollout.push_back({f, std::move(s.raw_action), s.log_prob, s.value, 0.0, true});
   }
   const env::Tariff sampled = TariffFromActions(raw);
-  SMFG_ASSIGN_OR_RETURN(env::InnerResult inner,
-                        env::SolveMeanField(*evaluator_, *market_, sampled, sc.inner,
-                                            rollout_belief_.lmp_per_mwh.empty() ? nullptr
-                                                                                : &rollout_belief_));
+  SMFG_ASSIGN_OR_RETURN(
+      env::InnerResult inner,
+      env::SolveMeanField(*evaluator_, *market_, sampled, sc.inner,
+                          rollout_belief_.lmp_per_mwh.empty() ? nullptr : &rollout_belief_));
   rec.rollout_inner_iterations = inner.iterations;
   rec.seconds_population += inner.seconds_population;
   rec.seconds_clearing += inner.seconds_clearing;
@@ -301,8 +324,8 @@ absl::StatusOr<IterationRecord> StackelbergTrainer::Step() {
   start = Clock::now();
   absl::StatusOr<leader::UpdateStats> update = learner_->Update(rollout, 0.0);
   if (!update.ok()) {
-    return Annotate(update.status(), absl::StrCat("iteration ", rec.iteration,
-                                                  " (last good checkpoint kept)"));
+    return Annotate(update.status(),
+                    absl::StrCat("iteration ", rec.iteration, " (last good checkpoint kept)"));
   }
   rec.ppo = *update;
   rec.seconds_update = Since(start);
@@ -310,10 +333,10 @@ absl::StatusOr<IterationRecord> StackelbergTrainer::Step() {
   // 4. Evaluate the updated mean policy.
   start = Clock::now();
   SMFG_ASSIGN_OR_RETURN(env::Tariff policy, PolicyTariff());
-  SMFG_ASSIGN_OR_RETURN(env::InnerResult eval,
-                        env::SolveMeanField(*evaluator_, *market_, policy, sc.inner,
-                                            eval_belief_.lmp_per_mwh.empty() ? nullptr
-                                                                             : &eval_belief_));
+  SMFG_ASSIGN_OR_RETURN(
+      env::InnerResult eval,
+      env::SolveMeanField(*evaluator_, *market_, policy, sc.inner,
+                          eval_belief_.lmp_per_mwh.empty() ? nullptr : &eval_belief_));
   rec.evaluated = env::PoolObjective(sc, policy, eval, params_.weights);
   if (!std::isfinite(rec.evaluated.objective)) {
     return absl::InternalError(absl::StrCat("iteration ", rec.iteration,
@@ -343,8 +366,8 @@ absl::StatusOr<IterationRecord> StackelbergTrainer::Step() {
   // PPO keeps exploring, so J_k never stands still; the run has converged
   // when it stops *improving*: no gain over the best J so far beyond the
   // tolerance, with the equilibrium prices settled, `patience` times running.
-  const bool improved =
-      iteration_ == 0 || rec.evaluated.objective > best_objective_ + params_.loop.objective_tolerance;
+  const bool improved = iteration_ == 0 || rec.evaluated.objective >
+                                               best_objective_ + params_.loop.objective_tolerance;
   const bool settled = rec.belief_change < params_.loop.mean_field_tolerance_per_mwh;
   stall_ = (!improved && settled) ? stall_ + 1 : 0;
   if (iteration_ == 0 || rec.evaluated.objective > best_objective_) {
@@ -374,8 +397,8 @@ absl::Status StackelbergTrainer::SaveCheckpoint() const {
   s << "stall " << stall_ << "\n";
   s << "best_objective " << Hex(best_objective_) << "\n";
   for (const auto* b : {&rollout_belief_, &eval_belief_}) {
-    s << (b == &rollout_belief_ ? "rollout_belief " : "eval_belief ") << b->days << " "
-      << b->buses << " " << NumbersLine(b->lmp_per_mwh) << "\n";
+    s << (b == &rollout_belief_ ? "rollout_belief " : "eval_belief ") << b->days << " " << b->buses
+      << " " << NumbersLine(b->lmp_per_mwh) << "\n";
   }
   s << "history " << history_.size() << "\n";
   for (const IterationRecord& r : history_) s << NumbersLine(RecordNumbers(r)) << "\n";
@@ -388,11 +411,13 @@ absl::Status StackelbergTrainer::SaveCheckpoint() const {
   }
   std::error_code ec;
   fs::rename(tmp, dir / kStateFile, ec);
-  if (ec) return absl::UnavailableError(absl::StrCat("cannot replace ", kStateFile, ": ", ec.message()));
+  if (ec)
+    return absl::UnavailableError(absl::StrCat("cannot replace ", kStateFile, ": ", ec.message()));
   // Older policy files are no longer referenced.
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
-    if (name.rfind("leader-", 0) == 0 && name != LeaderFile(iteration_)) fs::remove(entry.path(), ec);
+    if (name.rfind("leader-", 0) == 0 && name != LeaderFile(iteration_))
+      fs::remove(entry.path(), ec);
   }
   return absl::OkStatus();
 }
@@ -472,7 +497,10 @@ std::string IterationJson(const IterationRecord& r, const env::Scenario& scenari
   w.Key("inner_residual_per_mwh").Number(r.inner_residual);
   w.Key("lmp_mean_by_bus").Numbers(r.lmp_mean_by_bus);
   w.Key("lmp_std_by_bus").Numbers(r.lmp_std_by_bus);
-  w.Key("exploitability").BeginObject().Key("regularised_max").Number(r.exploitability_regularised_max);
+  w.Key("exploitability")
+      .BeginObject()
+      .Key("regularised_max")
+      .Number(r.exploitability_regularised_max);
   w.Key("plain_mean").Number(r.exploitability_plain_mean).EndObject();
   w.Key("belief_change_per_mwh").Number(r.belief_change);
   w.Key("ppo").BeginObject().Key("policy_loss").Number(r.ppo.policy_loss);

@@ -14,8 +14,8 @@
 // Converged when, `patience` iterations in a row, J_k has not improved on the
 // best J so far by more than objective_tolerance and the evaluated price belief
 // moved by less than mean_field_tolerance_per_mwh (PPO keeps exploring, so J_k
-// itself never stands still). A checkpoint (policy, optimiser, random counters, loop state) is written
-// after every `checkpoint_every`-th successful iteration; Resume() continues
+// itself never stands still). A checkpoint (policy, optimiser, random counters, loop state) is
+// written after every `checkpoint_every`-th successful iteration; Resume() continues
 // bit-identically. A failed PPO update or a non-finite objective stops the loop
 // with an error and leaves the last checkpoint as it was.
 #ifndef SMFG_COORDINATOR_STACKELBERG_H_
@@ -65,11 +65,11 @@ struct TrainerParams {
 
 struct IterationRecord {
   int iteration = 0;
-  env::ObjectiveTerms evaluated;    // the mean policy's pool objective terms
-  double rollout_mean_reward = 0;   // mean J_d of the sampled tariffs
+  env::ObjectiveTerms evaluated;   // the mean policy's pool objective terms
+  double rollout_mean_reward = 0;  // mean J_d of the sampled tariffs
   int rollout_inner_iterations = 0, eval_inner_iterations = 0;
-  double inner_residual = 0;        // of the evaluated equilibrium, $/MWh
-  double belief_change = 0;         // max |m_k - m_{k-1}|, $/MWh
+  double inner_residual = 0;  // of the evaluated equilibrium, $/MWh
+  double belief_change = 0;   // max |m_k - m_{k-1}|, $/MWh
   double mean_rate_per_kwh = 0;
   // LMP mean and standard deviation per bus at the evaluated equilibrium, $/MWh.
   std::vector<double> lmp_mean_by_bus, lmp_std_by_bus;

@@ -63,7 +63,8 @@ TEST(StackelbergTrainerTest, ResumeIsBitIdenticalToAnUninterruptedRun) {
     EXPECT_EQ(a->history()[k].rollout_mean_reward, c->history()[k].rollout_mean_reward) << k;
     EXPECT_EQ(a->history()[k].evaluated.eei, c->history()[k].evaluated.eei) << k;
   }
-  EXPECT_EQ(a->PolicyTariff()->daily_import_rate_per_kwh, c->PolicyTariff()->daily_import_rate_per_kwh);
+  EXPECT_EQ(a->PolicyTariff()->daily_import_rate_per_kwh,
+            c->PolicyTariff()->daily_import_rate_per_kwh);
 }
 
 TEST(StackelbergTrainerTest, DivergenceStopsWithAClearErrorAndKeepsTheCheckpoint) {

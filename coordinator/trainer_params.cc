@@ -20,13 +20,19 @@ absl::StatusOr<TrainerParams> TrainerParamsFromSpec(const spec::LoadedSpec& load
   }
   SMFG_ASSIGN_OR_RETURN(p.base.export_rule, spec::ToExportRule(t.export_rule()));
   p.base.fixed_export_credit_per_kwh = t.fixed_export_credit_per_kwh();
-  p.base.fixed_charge_per_day.assign(t.fixed_charge_per_day().begin(), t.fixed_charge_per_day().end());
-  if (p.base.fixed_charge_per_day.empty()) p.base.fixed_charge_per_day.assign(scenario.income_groups.size(), 0.0);
+  p.base.fixed_charge_per_day.assign(t.fixed_charge_per_day().begin(),
+                                     t.fixed_charge_per_day().end());
+  if (p.base.fixed_charge_per_day.empty())
+    p.base.fixed_charge_per_day.assign(scenario.income_groups.size(), 0.0);
   p.bounds = {t.min_import_rate_per_kwh(), t.max_import_rate_per_kwh(), t.learn_fixed_charges(),
               t.min_fixed_charge_per_day(), t.max_fixed_charge_per_day()};
   const v1::LeaderObjective& o = spec.objective();
-  p.weights = {o.w_equity(), o.w_revenue(), o.w_volatility(), o.w_cost(),
-               o.spread_measure() == v1::LeaderObjective::STD_DEV, o.penalize_over_recovery()};
+  p.weights = {o.w_equity(),
+               o.w_revenue(),
+               o.w_volatility(),
+               o.w_cost(),
+               o.spread_measure() == v1::LeaderObjective::STD_DEV,
+               o.penalize_over_recovery()};
   const v1::LeaderLearner& l = spec.learner();
   if (loaded.spec.learner().has_rollout_days_per_update() &&
       l.rollout_days_per_update() != scenario.days) {

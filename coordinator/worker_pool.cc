@@ -103,9 +103,9 @@ void WorkerPool::RequeueLocked(uint64_t work_id, const absl::Status& failure,
     if (!failure.ok()) {
       for (int shard : a.shards) {
         if (++j.shard_failures[shard] >= options_.max_shard_failures && j.failure.ok()) {
-          j.failure = absl::AbortedError(
-              absl::StrCat("shard ", shard, " failed ", j.shard_failures[shard],
-                           " times; last: ", failure.message()));
+          j.failure =
+              absl::AbortedError(absl::StrCat("shard ", shard, " failed ", j.shard_failures[shard],
+                                              " times; last: ", failure.message()));
         }
       }
     }
@@ -229,8 +229,8 @@ absl::StatusOr<v1::GetWorkResponse> WorkerPool::GetWork(const v1::GetWorkRequest
   }
 }
 
-absl::Status WorkerPool::AcceptResultLocked(const v1::SubmitResultRequest& request,
-                                            Assignment& a, Job& job) {
+absl::Status WorkerPool::AcceptResultLocked(const v1::SubmitResultRequest& request, Assignment& a,
+                                            Job& job) {
   if (request.results_size() != static_cast<int>(a.shards.size())) {
     return absl::InvalidArgumentError(absl::StrCat("results: ", request.results_size(),
                                                    " entries for ", a.shards.size(), " shards"));
@@ -241,9 +241,9 @@ absl::Status WorkerPool::AcceptResultLocked(const v1::SubmitResultRequest& reque
     const v1::ShardResult& r = request.results(i);
     const std::string field = absl::StrCat("results[", i, "]");
     if (r.shard() != a.shards[i]) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          field, ".shard: ", r.shard(), " is not shard ", a.shards[i], " of work ",
-          request.work_id(), " owned by ", a.worker_id));
+      return absl::FailedPreconditionError(
+          absl::StrCat(field, ".shard: ", r.shard(), " is not shard ", a.shards[i], " of work ",
+                       request.work_id(), " owned by ", a.worker_id));
     }
     if (job.spec.kind == v1::WORK_KIND_EVALUATE) {
       if (!r.has_population()) return absl::InvalidArgumentError(field + ".population: absent");
@@ -274,8 +274,8 @@ absl::Status WorkerPool::AcceptResultLocked(const v1::SubmitResultRequest& reque
   return absl::OkStatus();
 }
 
-void WorkerPool::RecordAcceptedLocked(const v1::SubmitResultRequest& request,
-                                      const Assignment& a, Job& job, absl::Time now) {
+void WorkerPool::RecordAcceptedLocked(const v1::SubmitResultRequest& request, const Assignment& a,
+                                      Job& job, absl::Time now) {
   const double reported = request.compute_seconds();
   const double compute = std::isfinite(reported) && reported > 0 ? reported : 0.0;
   const double round_trip = absl::ToDoubleSeconds(now - a.assigned);
@@ -418,9 +418,9 @@ absl::StatusOr<JobResults> WorkerPool::RunJob(const JobSpec& spec, const JobWait
       const absl::Time give_up = *waiting_since + wait.no_worker_timeout;
       if (now >= give_up) {
         EraseJobLocked(job_id);
-        return absl::UnavailableError(absl::StrCat(
-            "no live worker for ", absl::FormatDuration(wait.no_worker_timeout),
-            " (experiment '", spec.experiment_id, "')"));
+        return absl::UnavailableError(absl::StrCat("no live worker for ",
+                                                   absl::FormatDuration(wait.no_worker_timeout),
+                                                   " (experiment '", spec.experiment_id, "')"));
       }
       wake = std::min(wake, give_up);
     } else {
@@ -432,11 +432,11 @@ absl::StatusOr<JobResults> WorkerPool::RunJob(const JobSpec& spec, const JobWait
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
-grpc::Status WorkerServiceImpl::Register(grpc::ServerContext* context, const v1::RegisterRequest* request,
+grpc::Status WorkerServiceImpl::Register(grpc::ServerContext* context,
+                                         const v1::RegisterRequest* request,
                                          v1::RegisterResponse* response) {
   if (grpc::Status denied = auth_.Check(context); !denied.ok()) return denied;
   *response = pool_->Register(*request);
@@ -451,8 +451,7 @@ grpc::Status WorkerServiceImpl::GetWork(grpc::ServerContext* context,
   // deadline would strand the item until work_deadline.
   const absl::Time client_deadline = absl::FromChrono(context->deadline());
   const absl::Time now = absl::Now();
-  const absl::Duration margin =
-      std::min(absl::Milliseconds(500), (client_deadline - now) / 5);
+  const absl::Duration margin = std::min(absl::Milliseconds(500), (client_deadline - now) / 5);
   absl::StatusOr<v1::GetWorkResponse> result = pool_->GetWork(
       *request, client_deadline - margin, [context] { return context->IsCancelled(); });
   if (!result.ok()) return ToGrpcStatus(result.status());
@@ -467,7 +466,8 @@ grpc::Status WorkerServiceImpl::SubmitResult(grpc::ServerContext* context,
   return ToGrpcStatus(pool_->SubmitResult(*request));
 }
 
-grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext* context, const v1::HeartbeatRequest* request,
+grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext* context,
+                                          const v1::HeartbeatRequest* request,
                                           v1::HeartbeatResponse*) {
   if (grpc::Status denied = auth_.Check(context); !denied.ok()) return denied;
   return ToGrpcStatus(pool_->Heartbeat(*request));

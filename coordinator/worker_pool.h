@@ -252,12 +252,12 @@ class WorkerPool {
   int LiveWorkersLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends a job: forgets it and every assignment of it.
   void EraseJobLocked(uint64_t job_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status AcceptResultLocked(const v1::SubmitResultRequest& request, Assignment& a,
-                                  Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status AcceptResultLocked(const v1::SubmitResultRequest& request, Assignment& a, Job& job)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Books an accepted item's time against its worker, in the job and the
   // worker's counters.
-  void RecordAcceptedLocked(const v1::SubmitResultRequest& request, const Assignment& a,
-                            Job& job, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RecordAcceptedLocked(const v1::SubmitResultRequest& request, const Assignment& a, Job& job,
+                            absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The stats of a job whose last shard was accepted; adds its barrier wait
   // to totals_.
   JobStats FinishStatsLocked(Job& job, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -267,7 +267,7 @@ class WorkerPool {
   mutable absl::CondVar changed_;  // work, results, workers or shutdown changed
   std::map<std::string, Worker> workers_ ABSL_GUARDED_BY(mu_);
   std::map<uint64_t, Assignment> assignments_ ABSL_GUARDED_BY(mu_);  // by work id
-  std::map<uint64_t, Job> jobs_ ABSL_GUARDED_BY(mu_);                 // by job id
+  std::map<uint64_t, Job> jobs_ ABSL_GUARDED_BY(mu_);                // by job id
   uint64_t next_worker_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_work_id_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_job_id_ ABSL_GUARDED_BY(mu_) = 1;

@@ -38,8 +38,7 @@ Tariff ShapedTariff(const Tariff& base, const RateShape& shape, double scale) {
 
 absl::StatusOr<Evaluation> EvaluateTariff(PopulationEvaluator& evaluator, MarketClearing& market,
                                           const Scenario& scenario, const Tariff& tariff,
-                                          const std::string& label,
-                                          const EvaluateOptions& options,
+                                          const std::string& label, const EvaluateOptions& options,
                                           const PriceBelief* warm_start) {
   const auto start = std::chrono::steady_clock::now();
   Evaluation e;
@@ -48,8 +47,8 @@ absl::StatusOr<Evaluation> EvaluateTariff(PopulationEvaluator& evaluator, Market
                                                 warm_start, options.progress));
   ExploitabilityStats exploit;
   if (options.measure_exploitability) {
-    SMFG_ASSIGN_OR_RETURN(exploit, evaluator.Exploitability(tariff, e.inner.belief,
-                                                            e.inner.clearing.lmp));
+    SMFG_ASSIGN_OR_RETURN(exploit,
+                          evaluator.Exploitability(tariff, e.inner.belief, e.inner.clearing.lmp));
   }
   e.report = MakeReport(scenario, tariff, e.inner, exploit, label);
   e.report.wall_seconds =
@@ -83,12 +82,10 @@ double RecoveringScale(const Scenario& sc, const Tariff& tariff, const RateShape
 }  // namespace
 
 absl::StatusOr<Evaluation> EvaluateCostRecovering(PopulationEvaluator& evaluator,
-                                                  MarketClearing& market,
-                                                  const Scenario& scenario, const Tariff& base,
-                                                  const RateShape& shape,
+                                                  MarketClearing& market, const Scenario& scenario,
+                                                  const Tariff& base, const RateShape& shape,
                                                   const std::string& label,
-                                                  const EvaluateOptions& options,
-                                                  int max_steps,
+                                                  const EvaluateOptions& options, int max_steps,
                                                   const PriceBelief* warm_start) {
   // Start from the average wholesale price level of a typical system (~50 $/MWh
   // energy plus delivery); the first step corrects it.
@@ -129,9 +126,9 @@ absl::StatusOr<TouSearchResult> SearchTouGrid(PopulationEvaluator& evaluator,
       blocks.off_ratio = off;
       blocks.peak_ratio = peak;
       SMFG_ASSIGN_OR_RETURN(
-          Evaluation e, EvaluateCostRecovering(evaluator, market, scenario, base, TouShape(blocks),
-                                               "tou", quiet, 4,
-                                               warm.lmp_per_mwh.empty() ? nullptr : &warm));
+          Evaluation e,
+          EvaluateCostRecovering(evaluator, market, scenario, base, TouShape(blocks), "tou", quiet,
+                                 4, warm.lmp_per_mwh.empty() ? nullptr : &warm));
       warm = e.inner.belief;
       TouCandidate c{blocks, e.tariff.import_rate_per_kwh[0][blocks.mid_start] / blocks.mid_ratio,
                      PoolObjective(scenario, e.tariff, e.inner, weights)};
@@ -145,9 +142,8 @@ absl::StatusOr<TouSearchResult> SearchTouGrid(PopulationEvaluator& evaluator,
   }
   if (result.candidates.empty()) return absl::InvalidArgumentError("TOU grid: no candidates");
   // Re-evaluate the winner with the caller's options (exploitability).
-  SMFG_ASSIGN_OR_RETURN(result.best,
-                        EvaluateTariff(evaluator, market, scenario, result.best.tariff, "tou",
-                                       options, &result.best.inner.belief));
+  SMFG_ASSIGN_OR_RETURN(result.best, EvaluateTariff(evaluator, market, scenario, result.best.tariff,
+                                                    "tou", options, &result.best.inner.belief));
   return result;
 }
 

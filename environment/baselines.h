@@ -51,20 +51,17 @@ struct EvaluateOptions {
 // Solves the follower equilibrium under `tariff` and builds its report.
 absl::StatusOr<Evaluation> EvaluateTariff(PopulationEvaluator& evaluator, MarketClearing& market,
                                           const Scenario& scenario, const Tariff& tariff,
-                                          const std::string& label,
-                                          const EvaluateOptions& options,
+                                          const std::string& label, const EvaluateOptions& options,
                                           const PriceBelief* warm_start = nullptr);
 
 // Cost-recovering scale of `shape` (see above), then the evaluation at it.
 // `max_steps` bounds the number of equilibrium solves; the achieved recovery
 // ratio is in the report.
 absl::StatusOr<Evaluation> EvaluateCostRecovering(PopulationEvaluator& evaluator,
-                                                  MarketClearing& market,
-                                                  const Scenario& scenario, const Tariff& base,
-                                                  const RateShape& shape,
+                                                  MarketClearing& market, const Scenario& scenario,
+                                                  const Tariff& base, const RateShape& shape,
                                                   const std::string& label,
-                                                  const EvaluateOptions& options,
-                                                  int max_steps = 4,
+                                                  const EvaluateOptions& options, int max_steps = 4,
                                                   const PriceBelief* warm_start = nullptr);
 
 // The TOU baseline the learned tariff must match: every combination of

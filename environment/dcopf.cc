@@ -107,8 +107,8 @@ const char* ClpStatusName(int status) {
 
 absl::Status CheckMagnitude(absl::string_view path, double value) {
   if (std::abs(value) > kMaxMagnitude) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": magnitude must be <= ", kMaxMagnitude, " for the solver, got ", value));
+    return absl::InvalidArgumentError(absl::StrCat(path, ": magnitude must be <= ", kMaxMagnitude,
+                                                   " for the solver, got ", value));
   }
   return absl::OkStatus();
 }
@@ -133,9 +133,9 @@ absl::Status CheckSolverRange(const Network& network) {
     }
     const double b = network.base_mva / line.reactance_pu;
     if (!(b <= kMaxMagnitude && b >= 1.0 / kMaxMagnitude)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          p, ".reactance_pu: base_mva / reactance_pu must be in [", 1.0 / kMaxMagnitude,
-          ", ", kMaxMagnitude, "] for the solver, got ", b));
+      return absl::InvalidArgumentError(
+          absl::StrCat(p, ".reactance_pu: base_mva / reactance_pu must be in [",
+                       1.0 / kMaxMagnitude, ", ", kMaxMagnitude, "] for the solver, got ", b));
     }
   }
   return absl::OkStatus();
@@ -159,7 +159,7 @@ struct DcOpf::Impl {
   int num_gens = 0;
   int shed_col0 = 0;
   int theta_col0 = 0;
-  std::vector<int> line_row;          // -1 for unlimited lines
+  std::vector<int> line_row;           // -1 for unlimited lines
   std::vector<double> susceptance_mw;  // b_l = base_mva / x_l, per line
   // sum_l x_l / base_mva: radians per MW along the longest possible path.
   double total_reactance_per_mw = 0.0;
@@ -193,8 +193,7 @@ void DcOpf::Impl::ApplyBounds(const HourBounds& bounds) {
   }
 }
 
-absl::Status DcOpf::Impl::Verify(const Network& network,
-                                 const HourBounds& bounds) const {
+absl::Status DcOpf::Impl::Verify(const Network& network, const HourBounds& bounds) const {
   const double* x = model.primalColumnSolution();
   const double* y = model.dualRowSolution();
   const double* col_lower = model.columnLower();
@@ -208,8 +207,8 @@ absl::Status DcOpf::Impl::Verify(const Network& network,
   for (int col = 0; col < model.numberColumns(); ++col) {
     if (x[col] < col_lower[col] - tol || x[col] > col_upper[col] + tol) {
       return absl::InternalError(absl::StrCat("Clp returned column ", col, " at ", x[col],
-                                              ", outside [", col_lower[col], ", ",
-                                              col_upper[col], "]"));
+                                              ", outside [", col_lower[col], ", ", col_upper[col],
+                                              "]"));
     }
   }
   auto angle = [&](int bus) { return bus == 0 ? 0.0 : x[ThetaCol(bus)]; };
@@ -226,8 +225,8 @@ absl::Status DcOpf::Impl::Verify(const Network& network,
   }
   for (int n = 0; n < num_buses; ++n) {
     if (std::abs(imbalance[n]) > tol) {
-      return absl::InternalError(absl::StrCat("Clp returned a dispatch that leaves ",
-                                              imbalance[n], " MW unbalanced at bus ", n));
+      return absl::InternalError(absl::StrCat("Clp returned a dispatch that leaves ", imbalance[n],
+                                              " MW unbalanced at bus ", n));
     }
   }
 
@@ -257,10 +256,9 @@ absl::Status DcOpf::Impl::Verify(const Network& network,
     const bool at_upper = x[col] >= col_upper[col] - tol;
     if ((reduced > dual_tol && !at_lower) || (reduced < -dual_tol && !at_upper)) {
       return absl::InternalError(absl::StrCat(
-          "Clp returned inconsistent duals: column ", col, " at ", x[col],
-          " has reduced cost ", reduced, (col < num_gens ? " (generator " : ""),
-          (col < num_gens ? network.generators[col].name : ""),
-          (col < num_gens ? ")" : "")));
+          "Clp returned inconsistent duals: column ", col, " at ", x[col], " has reduced cost ",
+          reduced, (col < num_gens ? " (generator " : ""),
+          (col < num_gens ? network.generators[col].name : ""), (col < num_gens ? ")" : "")));
     }
   }
   // A limit row's dual y = d(cost)/d(bound) is <= 0 only at its upper bound and
@@ -270,18 +268,16 @@ absl::Status DcOpf::Impl::Verify(const Network& network,
     const double mu = y[line_row[l]];
     const double limit = network.lines[l].limit_mw;
     const double dual_tol = kStationarityTolerance * (1.0 + std::abs(mu));
-    if ((mu < -dual_tol && flow[l] < limit - tol) ||
-        (mu > dual_tol && flow[l] > -limit + tol)) {
-      return absl::InternalError(absl::StrCat("Clp returned shadow price ", mu,
-                                              " on line ", l, " carrying ", flow[l],
-                                              " MW of its ", limit, " MW limit"));
+    if ((mu < -dual_tol && flow[l] < limit - tol) || (mu > dual_tol && flow[l] > -limit + tol)) {
+      return absl::InternalError(absl::StrCat("Clp returned shadow price ", mu, " on line ", l,
+                                              " carrying ", flow[l], " MW of its ", limit,
+                                              " MW limit"));
     }
   }
   return absl::OkStatus();
 }
 
-DcOpf::DcOpf(const Network& network)
-    : network_(network), impl_(std::make_unique<Impl>()) {}
+DcOpf::DcOpf(const Network& network) : network_(network), impl_(std::make_unique<Impl>()) {}
 
 DcOpf::~DcOpf() = default;
 
@@ -313,8 +309,8 @@ absl::StatusOr<std::unique_ptr<DcOpf>> DcOpf::Create(const Network& network) {
   for (size_t l = 0; l < network.lines.size(); ++l) {
     const Line& line = network.lines[l];
     const double b = m.susceptance_mw[l];
-    for (const auto& [bus, sign] : {std::pair<int, double>{line.from_bus, 1.0},
-                                    std::pair<int, double>{line.to_bus, -1.0}}) {
+    for (const auto& [bus, sign] :
+         {std::pair<int, double>{line.from_bus, 1.0}, std::pair<int, double>{line.to_bus, -1.0}}) {
       const int col = m.ThetaCol(bus);
       if (col < 0) continue;
       // Flow leaves the from bus and enters the to bus.
@@ -376,25 +372,21 @@ absl::StatusOr<std::unique_ptr<DcOpf>> DcOpf::Create(const Network& network) {
         }
       }
       start[num_cols] = static_cast<CoinBigIndex>(index.size());
-      m.model.loadQuadraticObjective(num_cols, start.data(), index.data(),
-                                     element.data());
+      m.model.loadQuadraticObjective(num_cols, start.data(), index.data(), element.data());
     }
     m.pristine = std::make_unique<ClpSimplex>(m.model);
   } catch (const CoinError& e) {
-    return absl::InternalError(absl::StrCat("Clp rejected the DC-OPF model: ",
-                                            e.className(), "::", e.methodName(), ": ",
-                                            e.message()));
+    return absl::InternalError(absl::StrCat("Clp rejected the DC-OPF model: ", e.className(),
+                                            "::", e.methodName(), ": ", e.message()));
   }
   return opf;
 }
 
-absl::StatusOr<DispatchResult> DcOpf::Solve(absl::Span<const double> load_mw,
-                                            int hour) {
+absl::StatusOr<DispatchResult> DcOpf::Solve(absl::Span<const double> load_mw, int hour) {
   Impl& m = *impl_;
   if (static_cast<int>(load_mw.size()) != m.num_buses) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("load_mw: expected one value per bus (", m.num_buses, "), got ",
-                     load_mw.size()));
+    return absl::InvalidArgumentError(absl::StrCat("load_mw: expected one value per bus (",
+                                                   m.num_buses, "), got ", load_mw.size()));
   }
   for (size_t n = 0; n < load_mw.size(); ++n) {
     if (!std::isfinite(load_mw[n])) {
@@ -457,9 +449,9 @@ absl::StatusOr<DispatchResult> DcOpf::Solve(absl::Span<const double> load_mw,
       }
       const int status = m.model.status();
       if (status != 0) {
-        solve_status = absl::InternalError(absl::StrCat(
-            "Clp status ", status, " (", ClpStatusName(status), "), secondary status ",
-            m.model.secondaryStatus(), ", hour ", hour));
+        solve_status = absl::InternalError(
+            absl::StrCat("Clp status ", status, " (", ClpStatusName(status), "), secondary status ",
+                         m.model.secondaryStatus(), ", hour ", hour));
         continue;
       }
       solve_status = m.Verify(network_, bounds);
@@ -469,8 +461,8 @@ absl::StatusOr<DispatchResult> DcOpf::Solve(absl::Span<const double> load_mw,
       solved = solve_status.ok();
     }
   } catch (const CoinError& e) {
-    return absl::InternalError(absl::StrCat("Clp failed: ", e.className(),
-                                            "::", e.methodName(), ": ", e.message()));
+    return absl::InternalError(
+        absl::StrCat("Clp failed: ", e.className(), "::", e.methodName(), ": ", e.message()));
   }
   if (!solved) return solve_status;
 
@@ -498,8 +490,7 @@ absl::StatusOr<DispatchResult> DcOpf::Solve(absl::Span<const double> load_mw,
   auto angle = [&](int bus) { return bus == 0 ? 0.0 : x[m.ThetaCol(bus)]; };
   for (size_t l = 0; l < num_lines; ++l) {
     const Line& line = network_.lines[l];
-    result.flow_mw[l] =
-        m.susceptance_mw[l] * (angle(line.from_bus) - angle(line.to_bus));
+    result.flow_mw[l] = m.susceptance_mw[l] * (angle(line.from_bus) - angle(line.to_bus));
     if (m.line_row[l] >= 0) {
       const double mu = std::abs(y[m.line_row[l]]);
       result.line_shadow_price[l] = mu > kDualNoise ? mu : 0.0;

@@ -41,8 +41,7 @@ Network Triangle(double limit_13, double a1 = 0.0, double b1 = 10.0, double a2 =
   Network net;
   net.base_mva = 100.0;
   net.buses = {{"1"}, {"2"}, {"3"}};
-  net.lines = {{"1-2", 0, 1, 0.1, kInf}, {"1-3", 0, 2, 0.1, limit_13},
-               {"2-3", 1, 2, 0.1, kInf}};
+  net.lines = {{"1-2", 0, 1, 0.1, kInf}, {"1-3", 0, 2, 0.1, limit_13}, {"2-3", 1, 2, 0.1, kInf}};
   net.generators = {MakeGen(0, 1000.0, b1, a1), MakeGen(1, 1000.0, b2, a2)};
   return net;
 }
@@ -92,9 +91,7 @@ std::vector<std::vector<double>> Ptdf(const Network& net) {
       for (int k = 0; k < 2 * m; ++k) a[r][k] -= f * a[c][k];
     }
   }
-  auto x = [&](int bus, int inj) {
-    return (bus == 0 || inj == 0) ? 0.0 : a[bus - 1][m + inj - 1];
-  };
+  auto x = [&](int bus, int inj) { return (bus == 0 || inj == 0) ? 0.0 : a[bus - 1][m + inj - 1]; };
   std::vector<std::vector<double>> ptdf(net.lines.size(), std::vector<double>(n));
   for (size_t l = 0; l < net.lines.size(); ++l) {
     const Line& line = net.lines[l];
@@ -123,8 +120,7 @@ void ExpectKkt(const Network& net, const std::vector<double>& load, int hour,
     EXPECT_GE(p, lower - tol) << "gen " << g;
     EXPECT_LE(p, upper + tol) << "gen " << g;
     injection[gen.bus] += p;
-    const double reduced = 2 * gen.cost_quadratic * p + gen.cost_linear -
-                           r.lmp_per_mwh[gen.bus];
+    const double reduced = 2 * gen.cost_quadratic * p + gen.cost_linear - r.lmp_per_mwh[gen.bus];
     if (p > lower + tol) {
       EXPECT_LE(reduced, tol) << "gen " << g;
     }
@@ -168,8 +164,7 @@ void ExpectKkt(const Network& net, const std::vector<double>& load, int hour,
   for (int b = 0; b < n; ++b) {
     double expected = r.lmp_per_mwh[0];
     for (size_t l = 0; l < net.lines.size(); ++l) expected -= nu[l] * ptdf[l][b];
-    EXPECT_NEAR(r.lmp_per_mwh[b], expected, tol * std::max(1.0, std::abs(expected)))
-        << "bus " << b;
+    EXPECT_NEAR(r.lmp_per_mwh[b], expected, tol * std::max(1.0, std::abs(expected))) << "bus " << b;
   }
 }
 
@@ -258,8 +253,7 @@ TEST(DcOpfTest, QuadraticLmpIsContinuousInLoad) {
     ExpectKkt(net, {0.0, 0.0, load}, 0, r, 1e-6);
     if (!previous.empty()) {
       for (int b = 0; b < 3; ++b) {
-        EXPECT_LT(std::abs(r.lmp_per_mwh[b] - previous[b]), 0.1)
-            << "bus " << b << " load " << load;
+        EXPECT_LT(std::abs(r.lmp_per_mwh[b] - previous[b]), 0.1) << "bus " << b << " load " << load;
       }
     }
     previous = r.lmp_per_mwh;
@@ -405,8 +399,7 @@ TEST(DcOpfTest, GenerationCostIncludesFixedCost) {
   net.generators[1].cost_fixed = 7.0;
   auto opf = MustCreate(net);
   ASSERT_NE(opf, nullptr);
-  EXPECT_NEAR(MustSolve(*opf, {0.0, 0.0, 300.0}).generation_cost_per_hour, 3107.0,
-              1e-6);
+  EXPECT_NEAR(MustSolve(*opf, {0.0, 0.0, 300.0}).generation_cost_per_hour, 3107.0, 1e-6);
 }
 
 TEST(DcOpfTest, ParallelLinesShareFlowByReactance) {
@@ -475,28 +468,24 @@ RandomCase MakeRandomCase(uint64_t seed, bool quadratic) {
   auto random_limit = [&]() { return rng.Uniform() < 0.5 ? rng.Uniform(20, 150) : kInf; };
   for (int b = 1; b < n; ++b) {
     const int other = static_cast<int>(rng.NextU64() % b);
-    net.lines.push_back({absl::StrCat("t", b), other, b, rng.Uniform(0.05, 0.5),
-                         random_limit()});
+    net.lines.push_back({absl::StrCat("t", b), other, b, rng.Uniform(0.05, 0.5), random_limit()});
   }
   const int extra = static_cast<int>(rng.NextU64() % 4);
   for (int e = 0; e < extra; ++e) {
     const int f = static_cast<int>(rng.NextU64() % n);
     const int t = static_cast<int>(rng.NextU64() % n);
     if (f == t) continue;
-    net.lines.push_back({absl::StrCat("x", e), f, t, rng.Uniform(0.05, 0.5),
-                         random_limit()});
+    net.lines.push_back({absl::StrCat("x", e), f, t, rng.Uniform(0.05, 0.5), random_limit()});
   }
   const int gens = 2 + static_cast<int>(rng.NextU64() % 4);
   for (int g = 0; g < gens; ++g) {
     Generator gen = MakeGen(static_cast<int>(rng.NextU64() % n), rng.Uniform(50, 300),
-                            rng.Uniform(5, 60),
-                            quadratic ? rng.Uniform(0.001, 0.05) : 0.0);
+                            rng.Uniform(5, 60), quadratic ? rng.Uniform(0.001, 0.05) : 0.0);
     if (rng.Uniform() < 0.2) gen.pmin_mw = rng.Uniform(0, 20);
     net.generators.push_back(gen);
   }
   if (rng.Uniform() < 0.5) {
-    Generator solar = MakeGen(static_cast<int>(rng.NextU64() % n), rng.Uniform(50, 200),
-                              0.0);
+    Generator solar = MakeGen(static_cast<int>(rng.NextU64() % n), rng.Uniform(50, 200), 0.0);
     solar.renewable = true;
     for (int h = 0; h < 24; ++h) solar.hourly_availability.push_back(rng.Uniform());
     net.generators.push_back(solar);
@@ -527,8 +516,7 @@ TEST(DcOpfTest, SequenceOfSolvesMatchesFreshModelsBitForBit) {
       ASSERT_NE(warm, nullptr);
       CounterRng rng(seed, RngPurpose::kTest, quadratic ? 3 : 4);
       for (int step = 0; step < 40; ++step) {
-        SCOPED_TRACE(
-            absl::StrCat("quadratic ", quadratic, " seed ", seed, " step ", step));
+        SCOPED_TRACE(absl::StrCat("quadratic ", quadratic, " seed ", seed, " step ", step));
         std::vector<double> load = c.load;
         for (double& v : load) v *= rng.Uniform(0.3, 1.7);
         if (rng.Uniform() < 0.1) load[0] = -5000.0;
@@ -605,7 +593,7 @@ GlpkSolution SolveWithGlpk(const RandomCase& c) {
     const Line& line = net.lines[l];
     const double lim = line.limit_mw;
     glp_set_col_bnds(lp, flow0 + l, std::isfinite(lim) ? GLP_DB : GLP_FR,
-                      std::isfinite(lim) ? -lim : 0.0, std::isfinite(lim) ? lim : 0.0);
+                     std::isfinite(lim) ? -lim : 0.0, std::isfinite(lim) ? lim : 0.0);
     add(line.from_bus + 1, flow0 + l, -1.0);
     add(line.to_bus + 1, flow0 + l, 1.0);
     const double b = net.base_mva / line.reactance_pu;
@@ -660,8 +648,7 @@ GlpkSolution SolveWithGlpk(const RandomCase& c) {
 // The model has no spill slack, so a random case can be infeasible (surplus
 // injection or must-run output trapped behind limits). Such a case must fail
 // cleanly, and GLPK must agree that it is infeasible.
-bool ExpectInfeasibleAgreed(const RandomCase& c,
-                            const absl::StatusOr<DispatchResult>& r) {
+bool ExpectInfeasibleAgreed(const RandomCase& c, const absl::StatusOr<DispatchResult>& r) {
   if (r.ok() || !absl::StrContains(r.status().message(), "primal infeasible")) {
     return false;
   }
@@ -699,8 +686,8 @@ TEST(DcOpfTest, LinearMatchesGlpkOnRandomNetworks) {
     const DispatchResult& r = *solved;
     const GlpkSolution g = SolveWithGlpk(c);
     ASSERT_TRUE(g.feasible);
-    const double clp_objective = r.generation_cost_per_hour +
-                                 c.network.value_of_lost_load_per_mwh * r.total_shed_mw;
+    const double clp_objective =
+        r.generation_cost_per_hour + c.network.value_of_lost_load_per_mwh * r.total_shed_mw;
     EXPECT_NEAR(clp_objective, g.objective, 1e-6 * std::max(1.0, std::abs(g.objective)));
     ExpectKkt(c.network, c.load, c.hour, r, 1e-5);
     // Where GLPK's vertex is degenerate the LMPs are an interval and the two

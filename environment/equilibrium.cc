@@ -14,9 +14,8 @@ namespace {
 constexpr double kMinDamping = 1.0 / 1024;
 }  // namespace
 
-absl::StatusOr<InnerResult> SolveMeanField(PopulationEvaluator& evaluator,
-                                           MarketClearing& market, const Tariff& tariff,
-                                           const InnerLoopParams& params,
+absl::StatusOr<InnerResult> SolveMeanField(PopulationEvaluator& evaluator, MarketClearing& market,
+                                           const Tariff& tariff, const InnerLoopParams& params,
                                            const PriceBelief* warm_start,
                                            const InnerProgress& progress) {
   InnerResult result;
@@ -36,7 +35,8 @@ absl::StatusOr<InnerResult> SolveMeanField(PopulationEvaluator& evaluator,
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
     const std::vector<double>& c = clearing.lmp.lmp_per_mwh;
     double residual = 0;
-    for (size_t i = 0; i < c.size(); ++i) residual = std::max(residual, std::fabs(c[i] - m.lmp_per_mwh[i]));
+    for (size_t i = 0; i < c.size(); ++i)
+      residual = std::max(residual, std::fabs(c[i] - m.lmp_per_mwh[i]));
     result.residual_history.push_back(residual);
     if (progress) progress(j + 1, residual);
     const bool done = residual < params.tolerance_per_mwh;

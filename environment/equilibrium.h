@@ -45,9 +45,8 @@ using InnerProgress = std::function<void(int, double)>;
 // Fails only if a population evaluation or a market clearing fails. Not
 // converging within max_iterations is not an error: converged=false is
 // returned and the caller reports it.
-absl::StatusOr<InnerResult> SolveMeanField(PopulationEvaluator& evaluator,
-                                           MarketClearing& market, const Tariff& tariff,
-                                           const InnerLoopParams& params,
+absl::StatusOr<InnerResult> SolveMeanField(PopulationEvaluator& evaluator, MarketClearing& market,
+                                           const Tariff& tariff, const InnerLoopParams& params,
                                            const PriceBelief* warm_start,
                                            const InnerProgress& progress = nullptr);
 

@@ -134,8 +134,7 @@ TEST(EquilibriumTest, WarmStartFromEquilibriumStopsAtOnce) {
   Fixture f(MakeTestScenario(6, 2));
   const Tariff t = FlatTestTariff(f.scenario, 0.15);
   const InnerResult r = *SolveMeanField(f.evaluator, *f.market, t, f.scenario.inner, nullptr);
-  const InnerResult again =
-      *SolveMeanField(f.evaluator, *f.market, t, f.scenario.inner, &r.belief);
+  const InnerResult again = *SolveMeanField(f.evaluator, *f.market, t, f.scenario.inner, &r.belief);
   EXPECT_EQ(again.iterations, 1);
 }
 
@@ -229,9 +228,9 @@ TEST(BaselinesTest, FlatTariffRecoversCost) {
   Fixture f(MakeTestScenario(6, 2));
   EvaluateOptions o;
   o.measure_exploitability = false;
-  const Evaluation e = *EvaluateCostRecovering(f.evaluator, *f.market, f.scenario,
-                                               FlatTestTariff(f.scenario, 0.1), FlatShape(),
-                                               "flat", o, 6);
+  const Evaluation e =
+      *EvaluateCostRecovering(f.evaluator, *f.market, f.scenario, FlatTestTariff(f.scenario, 0.1),
+                              FlatShape(), "flat", o, 6);
   EXPECT_NEAR(e.report.cost_recovery_ratio, 1.0, 1e-4);
   const double rate = e.tariff.import_rate_per_kwh[0][0];
   for (double r : e.tariff.import_rate_per_kwh[0]) EXPECT_EQ(r, rate);
@@ -241,9 +240,9 @@ TEST(BaselinesTest, TouGridSearchPicksTheBestCandidate) {
   Fixture f(MakeTestScenario(5, 2));
   EvaluateOptions o;
   o.measure_exploitability = false;
-  const TouSearchResult r = *SearchTouGrid(f.evaluator, *f.market, f.scenario,
-                                           FlatTestTariff(f.scenario, 0.1), ObjectiveWeights{},
-                                           {0.5, 0.9}, {1.2, 2.0}, o);
+  const TouSearchResult r =
+      *SearchTouGrid(f.evaluator, *f.market, f.scenario, FlatTestTariff(f.scenario, 0.1),
+                     ObjectiveWeights{}, {0.5, 0.9}, {1.2, 2.0}, o);
   ASSERT_EQ(r.candidates.size(), 4u);
   const double best = PoolObjective(f.scenario, r.best.tariff, r.best.inner, {}).objective;
   for (const TouCandidate& c : r.candidates) EXPECT_LE(c.terms.objective, best + 1e-12);

@@ -58,8 +58,8 @@ void HouseholdSolver::Prepare(const BatterySpec& battery) {
   for (int a = 0; a < A_; ++a) {
     const int k = a - K_;
     const double stored = k * step_kwh;
-    const double p = k > 0 ? stored / battery.charge_efficiency
-                           : stored * battery.discharge_efficiency;
+    const double p =
+        k > 0 ? stored / battery.charge_efficiency : stored * battery.discharge_efficiency;
     action_power_kw_[a] = p;
     action_ok_[a] = std::fabs(p) <= limit;
   }

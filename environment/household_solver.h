@@ -51,10 +51,10 @@ using HourlyArray = std::array<double, kHoursPerDay>;
 struct HouseholdDayOutcome {
   HourlyArray import_kwh{};
   HourlyArray export_kwh{};
-  HourlyArray battery_kw{};    // grid side, + charging (= charge_kw - discharge_kw)
-  HourlyArray charge_kw{};     // grid-side energy into the battery
-  HourlyArray discharge_kw{};  // energy delivered by the battery
-  HourlyArray soc_kwh{};     // stored energy at the start of the hour
+  HourlyArray battery_kw{};      // grid side, + charging (= charge_kw - discharge_kw)
+  HourlyArray charge_kw{};       // grid-side energy into the battery
+  HourlyArray discharge_kw{};    // energy delivered by the battery
+  HourlyArray soc_kwh{};         // stored energy at the start of the hour
   double energy_bill_usd = 0.0;  // sum_h rate import - credit export
   double wear_cost_usd = 0.0;
   int policy_iterations = 0;
@@ -73,7 +73,6 @@ struct Exploitability {
 // Reuses scratch buffers across calls; not thread-safe (one per thread).
 class HouseholdSolver {
  public:
-
   explicit HouseholdSolver(const FollowerParams& params);
 
   // Battery households: softmax best response, stationary distribution and
@@ -83,8 +82,8 @@ class HouseholdSolver {
   // point is the same to the tolerance, reached in fewer iterations. Callers
   // keep results deterministic by warm-starting only from work they redo
   // themselves (the same household's previous day within one shard).
-  void Solve(const HouseholdDayInput& in, const BatterySpec& battery,
-             HouseholdDayOutcome* out, bool warm_start = false);
+  void Solve(const HouseholdDayInput& in, const BatterySpec& battery, HouseholdDayOutcome* out,
+             bool warm_start = false);
 
   // Computes the best response to `belief` prices, then measures how much the
   // household could gain under `realised` prices (same demand/PV) by deviating.
@@ -116,23 +115,23 @@ class HouseholdSolver {
 
   FollowerParams params_;
   int S_ = 0, K_ = 0, A_ = 0;
-  double gamma_day_ = 0.0;  // gamma^24
-  std::vector<double> action_power_kw_;  // grid-side power per action
-  std::vector<uint8_t> action_ok_;       // power limit satisfied
+  double gamma_day_ = 0.0;                      // gamma^24
+  std::vector<double> action_power_kw_;         // grid-side power per action
+  std::vector<uint8_t> action_ok_;              // power limit satisfied
   std::vector<int> first_action_, end_action_;  // feasible range per state
-  std::vector<double> reward_;           // [h][a]
-  std::vector<double> policy_;           // [h][s][a]
-  std::vector<double> log_policy_;       // log of policy_, -inf where 0
+  std::vector<double> reward_;                  // [h][a]
+  std::vector<double> policy_;                  // [h][s][a]
+  std::vector<double> log_policy_;              // log of policy_, -inf where 0
   // The greedy policy of the latest sweep, before it is accepted.
   std::vector<double> swept_policy_, swept_log_policy_;
-  std::vector<double> v0_;               // V_0 guess / result, [s]
+  std::vector<double> v0_;  // V_0 guess / result, [s]
   std::vector<double> v_next_, v_cur_, q_;
-  std::vector<double> w_next_, w_cur_;   // evaluation: discounted reward to go
-  std::vector<double> b_next_, b_cur_;   // evaluation: transition products [s][s']
-  std::vector<double> day_matrix_;       // M [s][s']
+  std::vector<double> w_next_, w_cur_;  // evaluation: discounted reward to go
+  std::vector<double> b_next_, b_cur_;  // evaluation: transition products [s][s']
+  std::vector<double> day_matrix_;      // M [s][s']
   std::vector<double> v0_eval_;
-  std::vector<double> mu_;               // stationary distribution at midnight
-  std::vector<double> lin_;              // scratch for the linear solves
+  std::vector<double> mu_;   // stationary distribution at midnight
+  std::vector<double> lin_;  // scratch for the linear solves
 };
 
 }  // namespace smfg::env

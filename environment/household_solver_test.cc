@@ -13,9 +13,7 @@ namespace {
 
 struct DayData {
   std::vector<double> demand, pv, rate, credit;
-  HouseholdDayInput Input() const {
-    return {demand.data(), pv.data(), rate.data(), credit.data()};
-  }
+  HouseholdDayInput Input() const { return {demand.data(), pv.data(), rate.data(), credit.data()}; }
 };
 
 DayData TwoPriceDay(double cheap, double dear, double demand) {
@@ -103,14 +101,14 @@ TEST(HouseholdSolverTest, BatteryInvariantsOnRandomDays) {
       stored += out.charge_kw[h] * b.charge_efficiency;
       drawn += out.discharge_kw[h] / b.discharge_efficiency;
       // Grid balance: imports - exports = demand - pv + battery.
-      EXPECT_NEAR(out.import_kwh[h] - out.export_kwh[h],
-                  d.demand[h] - d.pv[h] + out.battery_kw[h], 1e-9);
+      EXPECT_NEAR(out.import_kwh[h] - out.export_kwh[h], d.demand[h] - d.pv[h] + out.battery_kw[h],
+                  1e-9);
       // SoC moves by what was stored minus what was drawn.
       const double next_soc = out.soc_kwh[(h + 1) % 24];
-      EXPECT_NEAR(next_soc - out.soc_kwh[h],
-                  out.charge_kw[h] * b.charge_efficiency -
-                      out.discharge_kw[h] / b.discharge_efficiency,
-                  1e-9);
+      EXPECT_NEAR(
+          next_soc - out.soc_kwh[h],
+          out.charge_kw[h] * b.charge_efficiency - out.discharge_kw[h] / b.discharge_efficiency,
+          1e-9);
     }
     EXPECT_NEAR(stored, drawn, 1e-9);
     const auto& mu = solver.midnight_distribution();

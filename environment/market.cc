@@ -16,8 +16,7 @@ absl::StatusOr<std::unique_ptr<MarketClearing>> MarketClearing::Create(
 }
 
 MarketClearing::MarketClearing(const Scenario& scenario, const HourlyShapes& shapes,
-                               const std::vector<DayConditions>& days,
-                               std::unique_ptr<DcOpf> opf)
+                               const std::vector<DayConditions>& days, std::unique_ptr<DcOpf> opf)
     : scenario_(scenario), shapes_(shapes), days_(days), opf_(std::move(opf)) {}
 
 absl::StatusOr<ClearingResult> MarketClearing::Clear(const PopulationStats& stats) {

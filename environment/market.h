@@ -16,8 +16,8 @@
 namespace smfg::env {
 
 struct ClearingResult {
-  PriceBelief lmp;                  // realised LMPs, $/MWh [day][hour][bus]
-  std::vector<double> bus_load_mw;  // total load [day][hour][bus]
+  PriceBelief lmp;                          // realised LMPs, $/MWh [day][hour][bus]
+  std::vector<double> bus_load_mw;          // total load [day][hour][bus]
   std::vector<double> generation_cost_usd;  // per day (sum over hours)
   double fossil_mwh = 0.0;
   double renewable_mwh = 0.0;

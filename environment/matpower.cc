@@ -32,8 +32,7 @@ constexpr int kBusI = 0, kPd = 2;
 constexpr int kGenBus = 0, kGenStatus = 7, kPmax = 8, kPmin = 9;
 constexpr int kFBus = 0, kTBus = 1, kBrX = 3, kRateA = 5, kRatio = 8, kBrStatus = 10;
 constexpr int kModel = 0, kNcost = 3, kFirstCoefficient = 4;
-constexpr int kMinBusCols = 13, kMinGenCols = 10, kMinBranchCols = 11,
-              kMinGencostCols = 4;
+constexpr int kMinBusCols = 13, kMinGenCols = 10, kMinBranchCols = 11, kMinGencostCols = 4;
 constexpr int kPolynomialModel = 2, kPiecewiseLinearModel = 1;
 // Quadratic is the highest degree our QP (and a convex cost) can take.
 constexpr int kMaxNcost = 3;
@@ -53,9 +52,7 @@ struct Matrix {
   std::vector<MatrixRow> rows;
 };
 
-bool IsIdentStart(int c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
+bool IsIdentStart(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 bool IsIdentChar(int c) { return IsIdentStart(c) || (c >= '0' && c <= '9'); }
 bool IsDigit(int c) { return c >= '0' && c <= '9'; }
 
@@ -63,8 +60,7 @@ bool IsDigit(int c) { return c >= '0' && c <= '9'; }
 // model needs is recognised only well enough to skip it.
 class Parser {
  public:
-  Parser(absl::string_view text, absl::string_view source)
-      : text_(text), source_(source) {}
+  Parser(absl::string_view text, absl::string_view source) : text_(text), source_(source) {}
 
   absl::Status Parse();
 
@@ -89,12 +85,9 @@ class Parser {
   bool AtEnd() const { return pos_ >= text_.size(); }
   // -1 past the end, so a NUL byte in the text is just another bad character.
   int Peek(size_t ahead = 0) const {
-    return pos_ + ahead < text_.size() ? static_cast<unsigned char>(text_[pos_ + ahead])
-                                       : -1;
+    return pos_ + ahead < text_.size() ? static_cast<unsigned char>(text_[pos_ + ahead]) : -1;
   }
-  bool AtContinuation() const {
-    return Peek() == '.' && Peek(1) == '.' && Peek(2) == '.';
-  }
+  bool AtContinuation() const { return Peek() == '.' && Peek(1) == '.' && Peek(2) == '.'; }
   void SkipToEndOfLine() {
     while (!AtEnd() && Peek() != '\n') ++pos_;
   }
@@ -118,15 +111,15 @@ class Parser {
   }
   bool AtDelimiter() const {
     const int c = Peek();
-    return c == -1 || c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ',' ||
-           c == ';' || c == ']' || c == '%' || AtContinuation();
+    return c == -1 || c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ',' || c == ';' ||
+           c == ']' || c == '%' || AtContinuation();
   }
   std::string TokenAt(size_t start) const {
     size_t end = start;
     while (end < text_.size() && end - start < kMaxTokenShown) {
       const char c = text_[end];
-      if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ',' || c == ';' ||
-          c == ']' || c == '%') {
+      if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ',' || c == ';' || c == ']' ||
+          c == '%') {
         break;
       }
       ++end;
@@ -156,8 +149,7 @@ absl::Status Parser::ReadNumber(absl::string_view context, double* value) {
   const size_t start = pos_;
   const int line = line_;
   auto bad_token = [&]() {
-    return Error(line,
-                 absl::StrCat(context, ": non-numeric token '", TokenAt(start), "'"));
+    return Error(line, absl::StrCat(context, ": non-numeric token '", TokenAt(start), "'"));
   };
   bool negative = false;
   if (Peek() == '+' || Peek() == '-') {
@@ -205,8 +197,7 @@ absl::Status Parser::ReadNumber(absl::string_view context, double* value) {
     const absl::from_chars_result result = absl::from_chars(first, last, parsed);
     if (result.ptr != last) return bad_token();
     if (result.ec == std::errc::result_out_of_range) {
-      return Error(line, absl::StrCat(context, ": number '", TokenAt(start),
-                                      "' is out of range"));
+      return Error(line, absl::StrCat(context, ": number '", TokenAt(start), "' is out of range"));
     }
     if (result.ec != std::errc()) return bad_token();
     *value = negative ? -parsed : parsed;
@@ -271,8 +262,8 @@ absl::Status Parser::ParseMatrix(absl::string_view name, Matrix* matrix) {
     } else {
       if (row.values.empty()) row.line = line_;
       double value = 0.0;
-      SMFG_RETURN_IF_ERROR(ReadNumber(
-          absl::StrCat(name, " row ", matrix->rows.size() + 1), &value));
+      SMFG_RETURN_IF_ERROR(
+          ReadNumber(absl::StrCat(name, " row ", matrix->rows.size() + 1), &value));
       row.values.push_back(value);
     }
   }
@@ -312,9 +303,8 @@ absl::Status Parser::ParseAssignment(absl::string_view object) {
   const int line = line_;
   SkipBlanks();
   if (Peek() != '.') {
-    return Error(line, absl::StrCat("unexpected '", TokenAt(pos_), "' after '", object,
-                                    "': only '", object,
-                                    ".<field> = <value>;' statements are supported"));
+    return Error(line, absl::StrCat("unexpected '", TokenAt(pos_), "' after '", object, "': only '",
+                                    object, ".<field> = <value>;' statements are supported"));
   }
   ++pos_;
   const absl::string_view field = ReadIdent();
@@ -324,9 +314,9 @@ absl::Status Parser::ParseAssignment(absl::string_view object) {
   const std::string name = absl::StrCat(object, ".", field);
   SkipBlanks();
   if (Peek() != '=') {
-    return Error(line, absl::StrCat("expected '=' after '", name, "', got '",
-                                    TokenAt(pos_), "' (only whole-field assignments "
-                                                   "are supported)"));
+    return Error(line, absl::StrCat("expected '=' after '", name, "', got '", TokenAt(pos_),
+                                    "' (only whole-field assignments "
+                                    "are supported)"));
   }
   ++pos_;
   SkipBlanks();
@@ -357,8 +347,8 @@ absl::Status Parser::ParseAssignment(absl::string_view object) {
     } else if (field == "baseMVA") {
       return Error(line, absl::StrCat(name, ": expected a number, got a string"));
     }
-  } else if (c != -1 && (IsDigit(c) || c == '.' || c == '+' || c == '-' || c == 'I' ||
-                         c == 'i' || c == 'N' || c == 'n')) {
+  } else if (c != -1 && (IsDigit(c) || c == '.' || c == '+' || c == '-' || c == 'I' || c == 'i' ||
+                         c == 'N' || c == 'n')) {
     double value = 0.0;
     SMFG_RETURN_IF_ERROR(ReadNumber(name, &value));
     if (field == "baseMVA") {
@@ -371,8 +361,8 @@ absl::Status Parser::ParseAssignment(absl::string_view object) {
       have_version = true;
     }
   } else {
-    return Error(line, absl::StrCat("expected a value after '", name, " =', got '",
-                                    TokenAt(pos_), "'"));
+    return Error(line,
+                 absl::StrCat("expected a value after '", name, " =', got '", TokenAt(pos_), "'"));
   }
   SkipBlanks();
   if (Peek() == '%') SkipToEndOfLine();
@@ -380,8 +370,7 @@ absl::Status Parser::ParseAssignment(absl::string_view object) {
   if (end == ';' || end == ',') {
     ++pos_;
   } else if (end != '\n' && end != -1) {
-    return Error(line_, absl::StrCat("unexpected '", TokenAt(pos_),
-                                     "' after the value of ", name));
+    return Error(line_, absl::StrCat("unexpected '", TokenAt(pos_), "' after the value of ", name));
   }
   return absl::OkStatus();
 }
@@ -424,15 +413,13 @@ bool AsInteger(double value, int* out) {
 
 class Builder {
  public:
-  Builder(const Parser& parser, absl::string_view source)
-      : parser_(parser), source_(source) {}
+  Builder(const Parser& parser, absl::string_view source) : parser_(parser), source_(source) {}
 
   absl::StatusOr<MatpowerCase> Build();
 
  private:
   absl::Status RowError(const Matrix& m, size_t r, absl::string_view message) const {
-    return parser_.Error(m.rows[r].line,
-                         absl::StrCat(m.name, " row ", r + 1, ": ", message));
+    return parser_.Error(m.rows[r].line, absl::StrCat(m.name, " row ", r + 1, ": ", message));
   }
   absl::StatusOr<const Matrix*> Require(const std::string& field, int min_cols) const;
   absl::StatusOr<int> BusIndex(const Matrix& m, size_t r, int col,
@@ -443,24 +430,21 @@ class Builder {
   std::map<int, int> bus_index_;  // MATPOWER bus number -> dense index
 };
 
-absl::StatusOr<const Matrix*> Builder::Require(const std::string& field,
-                                               int min_cols) const {
+absl::StatusOr<const Matrix*> Builder::Require(const std::string& field, int min_cols) const {
   auto it = parser_.matrices.find(field);
   if (it == parser_.matrices.end()) {
-    return parser_.Error(parser_.end_line(),
-                         absl::StrCat("missing required matrix mpc.", field));
+    return parser_.Error(parser_.end_line(), absl::StrCat("missing required matrix mpc.", field));
   }
   const Matrix& m = it->second;
   for (size_t r = 0; r < m.rows.size(); ++r) {
     const size_t cols = m.rows[r].values.size();
     if (cols < static_cast<size_t>(min_cols)) {
-      return RowError(m, r, absl::StrCat("expected at least ", min_cols,
-                                         " columns, got ", cols));
+      return RowError(m, r, absl::StrCat("expected at least ", min_cols, " columns, got ", cols));
     }
     // MATLAB itself rejects ragged matrices.
     if (cols != m.rows[0].values.size()) {
-      return RowError(m, r, absl::StrCat("has ", cols, " columns but row 1 has ",
-                                         m.rows[0].values.size()));
+      return RowError(
+          m, r, absl::StrCat("has ", cols, " columns but row 1 has ", m.rows[0].values.size()));
     }
   }
   return &m;
@@ -473,8 +457,7 @@ absl::StatusOr<int> Builder::BusIndex(const Matrix& m, size_t r, int col,
   auto it = bus_index_.end();
   if (AsInteger(value, &number)) it = bus_index_.find(number);
   if (it == bus_index_.end()) {
-    return RowError(m, r, absl::StrCat(column_name, " ", value,
-                                       " is not a bus number in mpc.bus"));
+    return RowError(m, r, absl::StrCat(column_name, " ", value, " is not a bus number in mpc.bus"));
   }
   return it->second;
 }
@@ -487,8 +470,7 @@ absl::StatusOr<MatpowerCase> Builder::Build() {
   }
   if (parser_.version != "2") {
     return parser_.Error(parser_.version_line,
-                         absl::StrCat("mpc.version is '",
-                                      absl::CHexEscape(parser_.version),
+                         absl::StrCat("mpc.version is '", absl::CHexEscape(parser_.version),
                                       "'; only MATPOWER case format version '2' is "
                                       "supported"));
   }
@@ -508,11 +490,9 @@ absl::StatusOr<MatpowerCase> Builder::Build() {
     const std::vector<double>& v = bus->rows[r].values;
     int number = 0;
     if (!AsInteger(v[kBusI], &number) || number <= 0) {
-      return RowError(*bus, r, absl::StrCat("BUS_I must be a positive integer, got ",
-                                            v[kBusI]));
+      return RowError(*bus, r, absl::StrCat("BUS_I must be a positive integer, got ", v[kBusI]));
     }
-    const auto [it, inserted] =
-        bus_index_.emplace(number, static_cast<int>(net.buses.size()));
+    const auto [it, inserted] = bus_index_.emplace(number, static_cast<int>(net.buses.size()));
     if (!inserted) {
       return RowError(*bus, r, absl::StrCat("duplicate BUS_I ", number));
     }
@@ -525,10 +505,10 @@ absl::StatusOr<MatpowerCase> Builder::Build() {
   }
 
   if (gencost->rows.size() < gen->rows.size()) {
-    return parser_.Error(gencost->line,
-                         absl::StrCat(gencost->name, " has ", gencost->rows.size(),
-                                      " rows but ", gen->name, " has ", gen->rows.size(),
-                                      " (one cost row per generator is required)"));
+    return parser_.Error(
+        gencost->line,
+        absl::StrCat(gencost->name, " has ", gencost->rows.size(), " rows but ", gen->name, " has ",
+                     gen->rows.size(), " (one cost row per generator is required)"));
   }
   for (size_t r = 0; r < gen->rows.size(); ++r) {
     const std::vector<double>& v = gen->rows[r].values;
@@ -542,8 +522,7 @@ absl::StatusOr<MatpowerCase> Builder::Build() {
     int model = 0;
     if (!AsInteger(c[kModel], &model) ||
         (model != kPolynomialModel && model != kPiecewiseLinearModel)) {
-      return RowError(*gencost, r,
-                      absl::StrCat("MODEL must be 2 (polynomial), got ", c[kModel]));
+      return RowError(*gencost, r, absl::StrCat("MODEL must be 2 (polynomial), got ", c[kModel]));
     }
     if (model == kPiecewiseLinearModel) {
       return RowError(*gencost, r,
@@ -553,13 +532,12 @@ absl::StatusOr<MatpowerCase> Builder::Build() {
     int ncost = 0;
     if (!AsInteger(c[kNcost], &ncost) || ncost < 0) {
       return RowError(*gencost, r,
-                      absl::StrCat("NCOST must be a non-negative integer, got ",
-                                   c[kNcost]));
+                      absl::StrCat("NCOST must be a non-negative integer, got ", c[kNcost]));
     }
     if (ncost > kMaxNcost) {
       return RowError(*gencost, r,
-                      absl::StrCat("NCOST ", ncost, " is unsupported: at most ",
-                                   kMaxNcost, " coefficients (quadratic cost)"));
+                      absl::StrCat("NCOST ", ncost, " is unsupported: at most ", kMaxNcost,
+                                   " coefficients (quadratic cost)"));
     }
     if (c.size() < static_cast<size_t>(kFirstCoefficient + ncost)) {
       return RowError(*gencost, r,
@@ -572,24 +550,22 @@ absl::StatusOr<MatpowerCase> Builder::Build() {
       const double value = c[kFirstCoefficient + k];
       if (!std::isfinite(value)) {
         return RowError(*gencost, r,
-                        absl::StrCat("cost coefficient ", k + 1, " must be finite, got ",
-                                     value));
+                        absl::StrCat("cost coefficient ", k + 1, " must be finite, got ", value));
       }
       coefficient[ncost - 1 - k] = value;
     }
     if (coefficient[2] < 0.0) {
       return RowError(*gencost, r,
-                      absl::StrCat("quadratic coefficient must be >= 0 (convex cost), ",
-                                   "got ", coefficient[2]));
+                      absl::StrCat("quadratic coefficient must be >= 0 (convex cost), ", "got ",
+                                   coefficient[2]));
     }
     if (!(v[kGenStatus] > 0.0)) continue;
     if (!std::isfinite(v[kPmax]) || !std::isfinite(v[kPmin])) {
-      return RowError(*gen, r, absl::StrCat("PMAX and PMIN must be finite, got ",
-                                            v[kPmax], " and ", v[kPmin]));
+      return RowError(
+          *gen, r, absl::StrCat("PMAX and PMIN must be finite, got ", v[kPmax], " and ", v[kPmin]));
     }
     if (v[kPmin] > v[kPmax]) {
-      return RowError(*gen, r,
-                      absl::StrCat("PMIN ", v[kPmin], " exceeds PMAX ", v[kPmax]));
+      return RowError(*gen, r, absl::StrCat("PMIN ", v[kPmin], " exceeds PMAX ", v[kPmax]));
     }
     Generator g;
     g.name = absl::StrCat("gen", r + 1);
@@ -650,8 +626,7 @@ absl::StatusOr<MatpowerCase> ParseMatpowerCase(absl::string_view text,
 absl::StatusOr<MatpowerCase> LoadMatpowerFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return absl::NotFoundError(
-        absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
+    return absl::NotFoundError(absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
   }
   std::ostringstream contents;
   contents << in.rdbuf();

@@ -66,8 +66,7 @@ int LineCount(absl::string_view text) {
   return !text.empty() && text.back() == '\n' ? lines - 1 : lines;
 }
 
-std::string Replace(absl::string_view text, absl::string_view from,
-                    absl::string_view to) {
+std::string Replace(absl::string_view text, absl::string_view from, absl::string_view to) {
   EXPECT_TRUE(absl::StrContains(text, from)) << from;
   return absl::StrReplaceAll(text, {{from, to}});
 }
@@ -239,8 +238,7 @@ void ExpectError(const absl::StatusOr<MatpowerCase>& c, int line,
                  const std::vector<std::string>& fragments) {
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(c.status().message()),
-              StartsWith(absl::StrCat("t.m:", line, ": ")))
+  EXPECT_THAT(std::string(c.status().message()), StartsWith(absl::StrCat("t.m:", line, ": ")))
       << c.status();
   for (const std::string& f : fragments) {
     EXPECT_THAT(c.status().message(), HasSubstr(f));
@@ -257,13 +255,12 @@ TEST(MatpowerErrorTest, MissingRequiredMatrix) {
 TEST(MatpowerErrorTest, WrongColumnCount) {
   const std::string text = Replace(kSmallCase, "  2 2 0   0 0 0 1 1 0 230 1 1.1 0.9;",
                                    "  2 2 0   0 0 0 1 1 0 230 1 1.1;");
-  ExpectError(ParseMatpowerCase(text, "t.m"), 6,
-              {"mpc.bus row 2", "at least 13 columns, got 12"});
+  ExpectError(ParseMatpowerCase(text, "t.m"), 6, {"mpc.bus row 2", "at least 13 columns, got 12"});
 }
 
 TEST(MatpowerErrorTest, RaggedMatrix) {
-  const std::string text = Replace(kSmallCase, "  2 0 0 0 0 1 100 1 1000 0;",
-                                   "  2 0 0 0 0 1 100 1 1000 0 7;");
+  const std::string text =
+      Replace(kSmallCase, "  2 0 0 0 0 1 100 1 1000 0;", "  2 0 0 0 0 1 100 1 1000 0 7;");
   ExpectError(ParseMatpowerCase(text, "t.m"), 11,
               {"mpc.gen row 2", "has 11 columns but row 1 has 10"});
 }
@@ -273,8 +270,8 @@ TEST(MatpowerErrorTest, UnknownBusReferenced) {
       Replace(kSmallCase, "  2 3 0 0.1 0 0   0 0 0 0 1;", "  2 7 0 0.1 0 0   0 0 0 0 1;");
   ExpectError(ParseMatpowerCase(text, "t.m"), 16,
               {"mpc.branch row 3", "T_BUS 7 is not a bus number in mpc.bus"});
-  const std::string gen_text = Replace(kSmallCase, "  2 0 0 0 0 1 100 1 1000 0;",
-                                       "  4 0 0 0 0 1 100 1 1000 0;");
+  const std::string gen_text =
+      Replace(kSmallCase, "  2 0 0 0 0 1 100 1 1000 0;", "  4 0 0 0 0 1 100 1 1000 0;");
   ExpectError(ParseMatpowerCase(gen_text, "t.m"), 11,
               {"mpc.gen row 2", "GEN_BUS 4 is not a bus number"});
 }
@@ -301,38 +298,33 @@ TEST(MatpowerErrorTest, CubicCostIsUnsupported) {
 TEST(MatpowerErrorTest, NegativePmax) {
   const std::string text =
       Replace(kSmallCase, "  1 0 0 0 0 1 100 1 1000 0;", "  1 0 0 0 0 1 100 1 -5 0;");
-  ExpectError(ParseMatpowerCase(text, "t.m"), 10,
-              {"mpc.gen row 1", "PMAX must be >= 0, got -5"});
+  ExpectError(ParseMatpowerCase(text, "t.m"), 10, {"mpc.gen row 1", "PMAX must be >= 0, got -5"});
 }
 
 TEST(MatpowerErrorTest, TruncatedFile) {
   const std::string text(kSmallCase.substr(0, kSmallCase.find("1 3 0 0.1")));
-  ExpectError(ParseMatpowerCase(text, "t.m"), 15,
-              {"mpc.branch", "unterminated matrix", "line 13"});
+  ExpectError(ParseMatpowerCase(text, "t.m"), 15, {"mpc.branch", "unterminated matrix", "line 13"});
 }
 
 TEST(MatpowerErrorTest, NonNumericToken) {
-  const std::string text =
-      Replace(kSmallCase, "  1 3 0 0.1 0 150 0", "  1 3 0 0.1 0 15O 0");
-  ExpectError(ParseMatpowerCase(text, "t.m"), 15,
-              {"mpc.branch row 2", "non-numeric token '15O'"});
+  const std::string text = Replace(kSmallCase, "  1 3 0 0.1 0 150 0", "  1 3 0 0.1 0 15O 0");
+  ExpectError(ParseMatpowerCase(text, "t.m"), 15, {"mpc.branch row 2", "non-numeric token '15O'"});
   const std::string nul = Replace(kSmallCase, "  3 1 300", std::string("  3 1 3\0x", 9));
   ExpectError(ParseMatpowerCase(nul, "t.m"), 7, {"mpc.bus row 3", "non-numeric token"});
 }
 
 TEST(MatpowerErrorTest, UnsupportedStatements) {
-  ExpectError(ParseMatpowerCase(absl::StrCat(kSmallCase, "mpc.gen(:, 9) = 5;\n"), "t.m"),
-              22, {"mpc.gen", "whole-field assignments"});
-  ExpectError(ParseMatpowerCase(absl::StrCat(kSmallCase, "x = 1;\n"), "t.m"), 22,
-              {"'x'"});
+  ExpectError(ParseMatpowerCase(absl::StrCat(kSmallCase, "mpc.gen(:, 9) = 5;\n"), "t.m"), 22,
+              {"mpc.gen", "whole-field assignments"});
+  ExpectError(ParseMatpowerCase(absl::StrCat(kSmallCase, "x = 1;\n"), "t.m"), 22, {"'x'"});
   ExpectError(ParseMatpowerCase(absl::StrCat(kSmallCase, "mpc.bus = [];\n"), "t.m"), 22,
               {"mpc.bus is assigned twice"});
 }
 
 TEST(MatpowerErrorTest, ValidationErrorsNameTheSource) {
   // Taking both lines to bus 3 out of service islands it.
-  std::string text = Replace(kSmallCase, "  1 3 0 0.1 0 150 0 0 0 0 1;",
-                             "  1 3 0 0.1 0 150 0 0 0 0 0;");
+  std::string text =
+      Replace(kSmallCase, "  1 3 0 0.1 0 150 0 0 0 0 1;", "  1 3 0 0.1 0 150 0 0 0 0 0;");
   text = Replace(text, "  2 3 0 0.1 0 0   0 0 0 0 1;", "  2 3 0 0.1 0 0   0 0 0 0 0;");
   absl::StatusOr<MatpowerCase> c = ParseMatpowerCase(text, "t.m");
   ASSERT_FALSE(c.ok());
@@ -351,14 +343,22 @@ TEST(MatpowerErrorTest, MissingFileIsNotFound) {
 // under ASan/UBSan too) and must either succeed with a network that validates
 // (and that the OPF accepts) or fail with a located INVALID_ARGUMENT.
 std::string Mutate(std::string text, CounterRng& rng) {
-  auto pick = [&](size_t n) {
-    return n == 0 ? 0 : static_cast<size_t>(rng.NextU64() % n);
-  };
-  static const char* const kGarbage[] = {
-      "[", "]", ";", "{", "}", "'", "\"", "...", "%", "Inf", "-inf", "NaN", "1e999",
-      "1e-999", "mpc.bus = [", "mpc.version = '2';", "=", ".", "\n", "abc", "0x10",
-      "1..2", "+-3", "2147483648", "-1", "1e9", "1.5", "mpc.", "function",
-      "mpc.gencost = [1 0 0 2 1 2];"};
+  auto pick = [&](size_t n) { return n == 0 ? 0 : static_cast<size_t>(rng.NextU64() % n); };
+  static const char* const kGarbage[] = {"[",           "]",
+                                         ";",           "{",
+                                         "}",           "'",
+                                         "\"",          "...",
+                                         "%",           "Inf",
+                                         "-inf",        "NaN",
+                                         "1e999",       "1e-999",
+                                         "mpc.bus = [", "mpc.version = '2';",
+                                         "=",           ".",
+                                         "\n",          "abc",
+                                         "0x10",        "1..2",
+                                         "+-3",         "2147483648",
+                                         "-1",          "1e9",
+                                         "1.5",         "mpc.",
+                                         "function",    "mpc.gencost = [1 0 0 2 1 2];"};
   const int edits = 1 + static_cast<int>(rng.NextU64() % 3);
   for (int e = 0; e < edits; ++e) {
     switch (rng.NextU64() % 7) {
@@ -391,8 +391,7 @@ std::string Mutate(std::string text, CounterRng& rng) {
         break;
       }
       case 5:  // insert a garbage token
-        text.insert(pick(text.size() + 1),
-                    kGarbage[pick(sizeof(kGarbage) / sizeof(kGarbage[0]))]);
+        text.insert(pick(text.size() + 1), kGarbage[pick(sizeof(kGarbage) / sizeof(kGarbage[0]))]);
         break;
       case 6:  // replace a digit, which keeps the syntax but changes values
         for (int tries = 0; tries < 20 && !text.empty(); ++tries) {
@@ -413,8 +412,7 @@ TEST(MatpowerFuzzTest, RandomMutationsNeverCrash) {
   for (const char* file : {"case3_triangle.m", "case5.m"}) {
     std::ifstream in(TestData(file), std::ios::binary);
     ASSERT_TRUE(in) << file;
-    bases.emplace_back(std::istreambuf_iterator<char>(in),
-                       std::istreambuf_iterator<char>());
+    bases.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
   CounterRng rng(2024, RngPurpose::kTest, 42);
   int ok = 0, errors = 0;
@@ -429,8 +427,7 @@ TEST(MatpowerFuzzTest, RandomMutationsNeverCrash) {
       absl::StatusOr<std::unique_ptr<DcOpf>> opf = DcOpf::Create(c->network);
       if (!opf.ok()) {
         // Mutated digits can give numbers beyond the solver's range.
-        ASSERT_EQ(opf.status().code(), absl::StatusCode::kInvalidArgument)
-            << opf.status();
+        ASSERT_EQ(opf.status().code(), absl::StatusCode::kInvalidArgument) << opf.status();
         ASSERT_THAT(opf.status().message(), HasSubstr("for the solver"));
         continue;
       }
@@ -442,8 +439,7 @@ TEST(MatpowerFuzzTest, RandomMutationsNeverCrash) {
       }
     } else {
       ++errors;
-      ASSERT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument)
-          << i << ": " << c.status();
+      ASSERT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << i << ": " << c.status();
       ASSERT_THAT(std::string(c.status().message()), StartsWith("fuzz.m:")) << i;
     }
   }

@@ -17,10 +17,8 @@ namespace {
 // Listing every disconnected bus of a large case would bury the message.
 constexpr size_t kMaxBusesListed = 10;
 
-absl::Status Invalid(absl::string_view path, absl::string_view requirement,
-                     double value) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(path, ": ", requirement, ", got ", value));
+absl::Status Invalid(absl::string_view path, absl::string_view requirement, double value) {
+  return absl::InvalidArgumentError(absl::StrCat(path, ": ", requirement, ", got ", value));
 }
 
 absl::Status CheckFinite(absl::string_view path, double value) {
@@ -36,8 +34,8 @@ absl::Status CheckPositive(absl::string_view path, double value) {
 
 absl::Status CheckBusIndex(absl::string_view path, int bus, int num_buses) {
   if (bus < 0 || bus >= num_buses) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": must be a bus index in [0, ", num_buses, "), got ", bus));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": must be a bus index in [0, ", num_buses, "), got ", bus));
   }
   return absl::OkStatus();
 }
@@ -61,12 +59,11 @@ absl::Status ValidateLine(const Line& line, size_t i, int num_buses) {
 absl::Status ValidateGenerator(const Generator& gen, size_t i, int num_buses) {
   const std::string p = absl::StrCat("generators[", i, "]");
   SMFG_RETURN_IF_ERROR(CheckBusIndex(p + ".bus", gen.bus, num_buses));
-  for (const auto& [field, value] :
-       {std::pair<const char*, double>{".pmin_mw", gen.pmin_mw},
-        {".pmax_mw", gen.pmax_mw},
-        {".cost_quadratic", gen.cost_quadratic},
-        {".cost_linear", gen.cost_linear},
-        {".cost_fixed", gen.cost_fixed}}) {
+  for (const auto& [field, value] : {std::pair<const char*, double>{".pmin_mw", gen.pmin_mw},
+                                     {".pmax_mw", gen.pmax_mw},
+                                     {".cost_quadratic", gen.cost_quadratic},
+                                     {".cost_linear", gen.cost_linear},
+                                     {".cost_fixed", gen.cost_fixed}}) {
     SMFG_RETURN_IF_ERROR(CheckFinite(p + field, value));
   }
   if (gen.pmax_mw < 0.0) return Invalid(p + ".pmax_mw", "must be >= 0", gen.pmax_mw);
@@ -75,21 +72,19 @@ absl::Status ValidateGenerator(const Generator& gen, size_t i, int num_buses) {
                    gen.pmin_mw);
   }
   if (gen.cost_quadratic < 0.0) {
-    return Invalid(p + ".cost_quadratic", "must be >= 0 (convex cost)",
-                   gen.cost_quadratic);
+    return Invalid(p + ".cost_quadratic", "must be >= 0 (convex cost)", gen.cost_quadratic);
   }
   const std::vector<double>& avail = gen.hourly_availability;
   if (!avail.empty()) {
     if (avail.size() != 24) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(p, ".hourly_availability: must be empty or have 24 values, got ",
-                       avail.size()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          p, ".hourly_availability: must be empty or have 24 values, got ", avail.size()));
     }
     for (size_t h = 0; h < avail.size(); ++h) {
       // Written so that NaN fails too.
       if (!(avail[h] >= 0.0 && avail[h] <= 1.0)) {
-        return Invalid(absl::StrCat(p, ".hourly_availability[", h, "]"),
-                       "must be in [0, 1]", avail[h]);
+        return Invalid(absl::StrCat(p, ".hourly_availability[", h, "]"), "must be in [0, 1]",
+                       avail[h]);
       }
     }
   }
@@ -127,8 +122,8 @@ absl::Status CheckConnected(const Network& network) {
   } else {
     listed = absl::StrJoin(unreached, ", ");
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "network: buses {", listed, "} are not connected to bus 0"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("network: buses {", listed, "} are not connected to bus 0"));
 }
 
 }  // namespace

@@ -17,8 +17,7 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 Network ValidTriangle() {
   Network net;
   net.buses = {{"1"}, {"2"}, {"3"}};
-  net.lines = {{"1-2", 0, 1, 0.1, kInf}, {"1-3", 0, 2, 0.1, 150.0},
-               {"2-3", 1, 2, 0.1, kInf}};
+  net.lines = {{"1-2", 0, 1, 0.1, kInf}, {"1-3", 0, 2, 0.1, 150.0}, {"2-3", 1, 2, 0.1, kInf}};
   Generator g;
   g.name = "g";
   g.pmax_mw = 100.0;
@@ -41,8 +40,8 @@ TEST(ValidateNetworkTest, AcceptsValidNetworks) {
   single.buses = {{"only"}};
   EXPECT_TRUE(ValidateNetwork(single).ok());
   Network net = ValidTriangle();
-  net.lines[1].limit_mw = 0.0;              // a zero limit is allowed
-  net.generators[0].pmin_mw = -20.0;        // dispatchable load
+  net.lines[1].limit_mw = 0.0;        // a zero limit is allowed
+  net.generators[0].pmin_mw = -20.0;  // dispatchable load
   net.generators[1].hourly_availability.assign(24, 0.5);
   net.lines.push_back({"parallel", 2, 0, 0.3, 10.0});
   EXPECT_TRUE(ValidateNetwork(net).ok());
@@ -105,8 +104,7 @@ TEST(ValidateNetworkTest, RejectsNegativeLimit) {
 TEST(ValidateNetworkTest, RejectsNonConvexCost) {
   Network net = ValidTriangle();
   net.generators[0].cost_quadratic = -0.01;
-  ExpectInvalid(net,
-                "generators[0].cost_quadratic: must be >= 0 (convex cost), got -0.01");
+  ExpectInvalid(net, "generators[0].cost_quadratic: must be >= 0 (convex cost), got -0.01");
 }
 
 TEST(ValidateNetworkTest, RejectsBadAvailability) {

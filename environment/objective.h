@@ -28,12 +28,12 @@ struct ObjectiveWeights {
 };
 
 struct ObjectiveTerms {
-  std::vector<double> eei;           // per income group, fraction of income
+  std::vector<double> eei;  // per income group, fraction of income
   double eei_spread = 0.0;
-  double recovery_gap = 0.0;         // (cost - revenue) / cost, before clipping
-  double lmp_std = 0.0;              // $/MWh
+  double recovery_gap = 0.0;  // (cost - revenue) / cost, before clipping
+  double lmp_std = 0.0;       // $/MWh
   double generation_cost_per_mwh = 0.0;
-  double objective = 0.0;            // J, higher is better
+  double objective = 0.0;  // J, higher is better
 };
 
 // Over all days of the equilibrium.

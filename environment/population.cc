@@ -130,14 +130,13 @@ double ExogenousLoadMw(const Scenario& scenario, const HourlyShapes& shapes,
 }
 
 void HouseholdDayProfile(const Scenario& scenario, const HourlyShapes& shapes,
-                         const Population& population, const DayConditions& day,
-                         int household, int day_index, double* demand_kwh,
-                         double* pv_kwh) {
+                         const Population& population, const DayConditions& day, int household,
+                         int day_index, double* demand_kwh, double* pv_kwh) {
   const double sd = scenario.profiles.household_demand_noise;
   double noise = 1.0;
   if (sd > 0) {
-    CounterRng rng(scenario.seed, RngPurpose::kHouseholdDayNoise,
-                   static_cast<uint64_t>(household), static_cast<uint64_t>(day_index));
+    CounterRng rng(scenario.seed, RngPurpose::kHouseholdDayNoise, static_cast<uint64_t>(household),
+                   static_cast<uint64_t>(day_index));
     const double sigma2 = std::log1p(sd * sd);
     noise = std::exp(-0.5 * sigma2 + std::sqrt(sigma2) * rng.Normal());
   }

@@ -23,11 +23,11 @@ struct Population {
   std::vector<int32_t> bus;
   std::vector<int32_t> income_group;
   std::vector<int32_t> class_index;
-  std::vector<uint8_t> der_type;          // DerType
+  std::vector<uint8_t> der_type;  // DerType
   std::vector<double> annual_income_usd;
-  std::vector<double> daily_demand_kwh;   // mean over the year
-  std::vector<double> pv_kw;              // 0 for consumers
-  std::vector<double> battery_kwh;        // 0 unless kSolarBattery
+  std::vector<double> daily_demand_kwh;  // mean over the year
+  std::vector<double> pv_kw;             // 0 for consumers
+  std::vector<double> battery_kwh;       // 0 unless kSolarBattery
   std::vector<double> battery_kw;
   std::vector<double> charge_efficiency;
   std::vector<double> discharge_efficiency;
@@ -47,8 +47,8 @@ std::vector<int32_t> ShardMembers(int num_households, int shards, int shard);
 
 // Day-level conditions shared by everyone.
 struct DayConditions {
-  double clearness = 1.0;       // PV clearness index in [min_clearness, 1]
-  double demand_factor = 1.0;   // seasonal x day noise, multiplies all demand
+  double clearness = 1.0;      // PV clearness index in [min_clearness, 1]
+  double demand_factor = 1.0;  // seasonal x day noise, multiplies all demand
 };
 
 // Hour-by-hour shapes derived from ProfileParams, normalised.
@@ -72,9 +72,8 @@ double ExogenousLoadMw(const Scenario& scenario, const HourlyShapes& shapes,
 //   pv[h]     = pv_kw * shape.pv[h] * clearness
 // noise is lognormal with mean 1 and std household_demand_noise.
 void HouseholdDayProfile(const Scenario& scenario, const HourlyShapes& shapes,
-                         const Population& population, const DayConditions& day,
-                         int household, int day_index, double* demand_kwh,
-                         double* pv_kwh);
+                         const Population& population, const DayConditions& day, int household,
+                         int day_index, double* demand_kwh, double* pv_kwh);
 
 }  // namespace smfg::env
 

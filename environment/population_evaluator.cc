@@ -135,9 +135,8 @@ absl::StatusOr<ExploitabilityStats> LocalPopulationEvaluator::Exploitability(
     const Tariff& tariff, const PriceBelief& belief, const PriceBelief& realised) {
   const int shards = kernel_.scenario().shards;
   std::vector<ExploitabilityStats> parts(shards);
-  ParallelFor(shards, threads_, [&](int s) {
-    parts[s] = kernel_.ShardExploitability(s, tariff, belief, realised);
-  });
+  ParallelFor(shards, threads_,
+              [&](int s) { parts[s] = kernel_.ShardExploitability(s, tariff, belief, realised); });
   ExploitabilityStats total;
   for (const auto& p : parts) total.Add(p);
   return total;

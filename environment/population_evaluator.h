@@ -28,8 +28,7 @@ class ShardKernel {
   // Requires a validated scenario.
   explicit ShardKernel(const Scenario& scenario);
 
-  PopulationStats EvaluateShard(int shard, const Tariff& tariff,
-                                const PriceBelief& belief) const;
+  PopulationStats EvaluateShard(int shard, const Tariff& tariff, const PriceBelief& belief) const;
   // Exploitability of the shard's battery households: best response to
   // `belief`, gain available under `realised` prices.
   ExploitabilityStats ShardExploitability(int shard, const Tariff& tariff,

@@ -11,15 +11,15 @@ PopulationStats PopulationStats::Zero(int days, int buses, int groups, int class
   s.groups = groups;
   s.classes = classes;
   s.net_load_kw.assign(static_cast<size_t>(days) * kHoursPerDay * buses, 0.0);
-  for (auto* v : {&s.group_wear_usd, &s.group_import_kwh,
-                  &s.group_export_kwh, &s.group_households, &s.group_annual_income_usd}) {
+  for (auto* v : {&s.group_wear_usd, &s.group_import_kwh, &s.group_export_kwh, &s.group_households,
+                  &s.group_annual_income_usd}) {
     v->assign(groups, 0.0);
   }
   s.group_bill_by_day.assign(static_cast<size_t>(days) * groups, 0.0);
   s.import_kwh_bus_hour.assign(static_cast<size_t>(buses) * kHoursPerDay, 0.0);
   s.export_kwh_bus_hour.assign(static_cast<size_t>(buses) * kHoursPerDay, 0.0);
-  s.behaviour.assign(static_cast<size_t>(classes) * kNumDerTypes * kHoursPerDay *
-                         kNumBehaviourFields, 0.0);
+  s.behaviour.assign(
+      static_cast<size_t>(classes) * kNumDerTypes * kHoursPerDay * kNumBehaviourFields, 0.0);
   s.class_der_household_days.assign(static_cast<size_t>(classes) * kNumDerTypes, 0.0);
   return s;
 }

@@ -19,7 +19,8 @@ struct PriceBelief {
   std::vector<double> lmp_per_mwh;
 
   static PriceBelief Constant(int days, int buses, double value) {
-    return {days, buses, std::vector<double>(static_cast<size_t>(days) * kHoursPerDay * buses, value)};
+    return {days, buses,
+            std::vector<double>(static_cast<size_t>(days) * kHoursPerDay * buses, value)};
   }
   double At(int day, int hour, int bus) const {
     return lmp_per_mwh[(static_cast<size_t>(day) * kHoursPerDay + hour) * buses + bus];
@@ -72,7 +73,8 @@ struct PopulationStats {
   // Group g's energy bills summed over all days, $.
   double GroupBill(int group) const {
     double total = 0;
-    for (int d = 0; d < days; ++d) total += group_bill_by_day[static_cast<size_t>(d) * groups + group];
+    for (int d = 0; d < days; ++d)
+      total += group_bill_by_day[static_cast<size_t>(d) * groups + group];
     return total;
   }
 
@@ -84,7 +86,8 @@ struct PopulationStats {
   }
   size_t BehaviourIndex(int cls, int der, int hour, int field) const {
     return ((static_cast<size_t>(cls) * kNumDerTypes + der) * kHoursPerDay + hour) *
-               kNumBehaviourFields + field;
+               kNumBehaviourFields +
+           field;
   }
 };
 

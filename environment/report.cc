@@ -13,9 +13,12 @@ namespace smfg::env {
 
 const char* DerTypeName(DerType t) {
   switch (t) {
-    case DerType::kConsumer: return "consumer";
-    case DerType::kSolar: return "solar";
-    case DerType::kSolarBattery: return "solar_battery";
+    case DerType::kConsumer:
+      return "consumer";
+    case DerType::kSolar:
+      return "solar";
+    case DerType::kSolarBattery:
+      return "solar_battery";
   }
   return "unknown";
 }
@@ -24,9 +27,12 @@ namespace {
 
 const char* ExportRuleName(ExportRule r) {
   switch (r) {
-    case ExportRule::kNetBillingLmp: return "net_billing_lmp";
-    case ExportRule::kNetMetering: return "net_metering";
-    case ExportRule::kFixed: return "fixed";
+    case ExportRule::kNetBillingLmp:
+      return "net_billing_lmp";
+    case ExportRule::kNetMetering:
+      return "net_metering";
+    case ExportRule::kFixed:
+      return "fixed";
   }
   return "unknown";
 }
@@ -40,7 +46,8 @@ void FillGroups(const Scenario& sc, const Tariff& tariff, const PopulationStats&
     gr.name = sc.income_groups[g];
     gr.households = st.group_households[g];
     if (gr.households > 0) {
-      const double daily = st.GroupBill(g) / days + tariff.MeanFixedCharge(g, sc.days) * gr.households;
+      const double daily =
+          st.GroupBill(g) / days + tariff.MeanFixedCharge(g, sc.days) * gr.households;
       gr.mean_income_usd = st.group_annual_income_usd[g] / gr.households;
       gr.annual_spending_per_household_usd = 365.0 * daily / gr.households;
       gr.eei = 365.0 * daily / st.group_annual_income_usd[g];
@@ -165,14 +172,15 @@ std::string FormatReportText(const EquilibriumReport& r) {
                         r.inner_damping_reductions
                             ? absl::StrCat(", damping halved ", r.inner_damping_reductions, "x")
                             : "");
-  absl::StrAppendFormat(&s, "  exploitability ($/household-day): regularised mean %.3g max %.3g; "
+  absl::StrAppendFormat(&s,
+                        "  exploitability ($/household-day): regularised mean %.3g max %.3g; "
                         "plain mean %.3g max %.3g over %d battery household-days\n",
                         r.exploitability.MeanRegularised(), r.exploitability.max_regularised,
                         r.exploitability.MeanPlain(), r.exploitability.max_plain,
                         static_cast<int>(r.exploitability.household_days));
   absl::StrAppend(&s, "  energy burden (EEI = annual electricity spending / income):\n");
-  absl::StrAppendFormat(&s, "    %-12s %10s %12s %12s %8s\n", "group", "households",
-                        "income $/yr", "spend $/yr", "EEI %");
+  absl::StrAppendFormat(&s, "    %-12s %10s %12s %12s %8s\n", "group", "households", "income $/yr",
+                        "spend $/yr", "EEI %");
   for (const GroupReport& g : r.groups) {
     absl::StrAppendFormat(&s, "    %-12s %10.0f %12.0f %12.0f %8.3f\n", g.name, g.households,
                           g.mean_income_usd, g.annual_spending_per_household_usd, 100 * g.eei);
@@ -181,21 +189,23 @@ std::string FormatReportText(const EquilibriumReport& r) {
                         100 * r.eei_spread);
   absl::StrAppend(&s, "  LMP $/MWh by bus:  mean    std     min     max\n");
   for (const BusPriceReport& b : r.buses) {
-    absl::StrAppendFormat(&s, "    %-12s %7.2f %7.2f %7.2f %7.2f\n", b.name, b.mean, b.std,
-                          b.min, b.max);
+    absl::StrAppendFormat(&s, "    %-12s %7.2f %7.2f %7.2f %7.2f\n", b.name, b.mean, b.std, b.min,
+                          b.max);
   }
   absl::StrAppendFormat(&s, "  revenue %.0f $/day vs cost %.0f $/day (recovery %.1f %%)\n",
                         r.revenue_per_day_usd, r.total_cost_per_day_usd,
                         100 * r.cost_recovery_ratio);
-  absl::StrAppendFormat(&s, "  generation cost %.0f $/day, fossil share %.1f %%, "
+  absl::StrAppendFormat(&s,
+                        "  generation cost %.0f $/day, fossil share %.1f %%, "
                         "renewable curtailment %.1f %%, load shed %.3f MWh\n",
                         r.generation_cost_per_day_usd, 100 * r.fossil_share,
                         100 * r.renewable_curtailment, r.shed_mwh);
   absl::StrAppendFormat(&s, "  peak system load %.2f MW, peak household net load %.2f MW\n",
                         r.peak_system_load_mw, r.peak_household_net_load_mw);
-  absl::StrAppendFormat(&s, "  best response: %.2f policy iterations per battery household-day, "
-                        "%d unconverged\n", r.mean_policy_iterations,
-                        static_cast<int>(r.unconverged_household_days));
+  absl::StrAppendFormat(&s,
+                        "  best response: %.2f policy iterations per battery household-day, "
+                        "%d unconverged\n",
+                        r.mean_policy_iterations, static_cast<int>(r.unconverged_household_days));
   return s;
 }
 
@@ -292,8 +302,9 @@ std::string FormatReportJson(const EquilibriumReport& r) {
 
 std::vector<std::pair<std::string, std::string>> FormatReportCsv(const EquilibriumReport& r) {
   std::vector<std::pair<std::string, std::string>> files;
-  std::string groups = "group,households,mean_income_usd,annual_spending_usd,eei,"
-                       "import_kwh_per_day,export_kwh_per_day\n";
+  std::string groups =
+      "group,households,mean_income_usd,annual_spending_usd,eei,"
+      "import_kwh_per_day,export_kwh_per_day\n";
   for (const GroupReport& g : r.groups) {
     absl::StrAppendFormat(&groups, "%s,%.0f,%.6g,%.6g,%.8g,%.6g,%.6g\n", g.name, g.households,
                           g.mean_income_usd, g.annual_spending_per_household_usd, g.eei,
@@ -305,7 +316,8 @@ std::vector<std::pair<std::string, std::string>> FormatReportCsv(const Equilibri
     absl::StrAppendFormat(&buses, "%s,%.8g,%.8g,%.8g,%.8g\n", b.name, b.mean, b.std, b.min, b.max);
   }
   files.emplace_back("lmp_by_bus.csv", buses);
-  std::string behaviour = "class,der,hour,demand_kwh,pv_kwh,charge_kw,discharge_kw,soc_kwh,net_kw\n";
+  std::string behaviour =
+      "class,der,hour,demand_kwh,pv_kwh,charge_kw,discharge_kw,soc_kwh,net_kw\n";
   for (const BehaviourReport& b : r.behaviour) {
     for (int h = 0; h < kHoursPerDay; ++h) {
       absl::StrAppendFormat(&behaviour, "%s,%s,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n", b.class_name,
@@ -318,8 +330,8 @@ std::vector<std::pair<std::string, std::string>> FormatReportCsv(const Equilibri
   for (size_t b = 0; b < r.tariff.import_rate_per_kwh.size(); ++b) {
     for (int h = 0; h < kHoursPerDay; ++h) {
       absl::StrAppendFormat(&tariff, "%s,%d,%.8g\n",
-                            r.tariff.import_rate_per_kwh.size() == 1 ? "all" : absl::StrCat(b),
-                            h, r.tariff.import_rate_per_kwh[b][h]);
+                            r.tariff.import_rate_per_kwh.size() == 1 ? "all" : absl::StrCat(b), h,
+                            r.tariff.import_rate_per_kwh[b][h]);
     }
   }
   files.emplace_back("tariff.csv", tariff);

@@ -36,7 +36,7 @@ struct GroupReport {
 
 struct BusPriceReport {
   std::string name;
-  double mean = 0, std = 0, min = 0, max = 0;  // $/MWh over days x hours
+  double mean = 0, std = 0, min = 0, max = 0;       // $/MWh over days x hours
   std::array<double, kHoursPerDay> mean_by_hour{};  // averaged over days
 };
 
@@ -45,7 +45,8 @@ struct BehaviourReport {
   std::string class_name;
   DerType der = DerType::kConsumer;
   double household_days = 0;
-  std::array<double, kHoursPerDay> demand_kwh{}, pv_kwh{}, charge_kw{}, discharge_kw{}, soc_kwh{}, net_kw{};
+  std::array<double, kHoursPerDay> demand_kwh{}, pv_kwh{}, charge_kw{}, discharge_kw{}, soc_kwh{},
+      net_kw{};
 };
 
 struct EquilibriumReport {
@@ -59,7 +60,7 @@ struct EquilibriumReport {
   double total_cost_per_day_usd = 0;
   double cost_recovery_ratio = 0;
   double generation_cost_per_day_usd = 0;
-  double fossil_share = 0;        // fossil MWh / all generated MWh
+  double fossil_share = 0;           // fossil MWh / all generated MWh
   double renewable_curtailment = 0;  // unused share of available renewable MWh
   double shed_mwh = 0;
   double peak_system_load_mw = 0;

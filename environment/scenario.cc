@@ -29,8 +29,7 @@ absl::Status Error(absl::string_view path, absl::string_view message) {
   return absl::InvalidArgumentError(absl::StrCat(path, ": ", message));
 }
 
-absl::Status Invalid(absl::string_view path, absl::string_view requirement,
-                     double value) {
+absl::Status Invalid(absl::string_view path, absl::string_view requirement, double value) {
   return Error(path, absl::StrCat(requirement, ", got ", value));
 }
 
@@ -52,22 +51,20 @@ absl::Status CheckPositive(absl::string_view path, double value) {
 }
 
 // Checks lo <(=) value <(=) hi; the brackets in the message follow the openness.
-absl::Status CheckInRange(absl::string_view path, double value, double lo,
-                          bool lo_open, double hi, bool hi_open) {
+absl::Status CheckInRange(absl::string_view path, double value, double lo, bool lo_open, double hi,
+                          bool hi_open) {
   SMFG_RETURN_IF_ERROR(CheckFinite(path, value));
   const bool lo_ok = lo_open ? value > lo : value >= lo;
   const bool hi_ok = hi_open ? value < hi : value <= hi;
   if (!lo_ok || !hi_ok) {
-    return Invalid(path,
-                   absl::StrCat("must be in ", lo_open ? "(" : "[", lo, ", ", hi,
-                                hi_open ? ")" : "]"),
-                   value);
+    return Invalid(
+        path, absl::StrCat("must be in ", lo_open ? "(" : "[", lo, ", ", hi, hi_open ? ")" : "]"),
+        value);
   }
   return absl::OkStatus();
 }
 
-absl::Status CheckIntInRange(absl::string_view path, int64_t value, int64_t lo,
-                             int64_t hi) {
+absl::Status CheckIntInRange(absl::string_view path, int64_t value, int64_t lo, int64_t hi) {
   if (value < lo || value > hi) {
     return Error(path, absl::StrCat("must be in [", lo, ", ", hi, "], got ", value));
   }
@@ -81,8 +78,8 @@ absl::Status CheckIntInRange(absl::string_view path, int64_t value, int64_t lo,
 bool LooksLikeFieldPath(absl::string_view s) {
   if (s.empty()) return false;
   for (char c : s) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' &&
-        c != '[' && c != ']') {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '[' &&
+        c != ']') {
       return false;
     }
   }
@@ -144,16 +141,15 @@ absl::Status ValidateDistribution(const std::string& path, const Distribution& d
   SMFG_RETURN_IF_ERROR(CheckFinite(path + ".max_value", d.max_value));
   // std::clamp (used by Draw) is undefined for min > max.
   if (d.min_value > d.max_value) {
-    return Invalid(path + ".min_value",
-                   absl::StrCat("must be <= max_value (", d.max_value, ")"), d.min_value);
+    return Invalid(path + ".min_value", absl::StrCat("must be <= max_value (", d.max_value, ")"),
+                   d.min_value);
   }
   switch (d.kind) {
     case Distribution::Kind::kConstant:
       return absl::OkStatus();
     case Distribution::Kind::kUniform:
       if (d.b < d.a) {
-        return Invalid(path + ".b", absl::StrCat("must be >= a (", d.a, ") for kUniform"),
-                       d.b);
+        return Invalid(path + ".b", absl::StrCat("must be >= a (", d.a, ") for kUniform"), d.b);
       }
       return absl::OkStatus();
     case Distribution::Kind::kNormal:
@@ -163,43 +159,38 @@ absl::Status ValidateDistribution(const std::string& path, const Distribution& d
       SMFG_RETURN_IF_ERROR(CheckPositive(path + ".a", d.a));
       return CheckAtLeast(path + ".b", d.b, 0.0);
   }
-  return Error(path + ".kind",
-               absl::StrCat("unknown kind ", static_cast<int>(d.kind)));
+  return Error(path + ".kind", absl::StrCat("unknown kind ", static_cast<int>(d.kind)));
 }
 
 // Requires every draw to be >= lo (or > lo when `strict`) and <= hi.
-absl::Status CheckDraws(const std::string& path, const Distribution& d, double lo,
-                        bool strict, double hi) {
+absl::Status CheckDraws(const std::string& path, const Distribution& d, double lo, bool strict,
+                        double hi) {
   const Support s = SupportOf(d);
   const bool lo_ok = strict ? (s.lo > lo || (s.lo == lo && s.lo_open)) : s.lo >= lo;
   const bool hi_ok = s.hi <= hi;
   if (lo_ok && hi_ok) return absl::OkStatus();
-  const std::string requirement =
-      hi == std::numeric_limits<double>::infinity()
-          ? absl::StrCat(strict ? "> " : ">= ", lo)
-          : absl::StrCat("in ", strict ? "(" : "[", lo, ", ", hi, "]");
+  const std::string requirement = hi == std::numeric_limits<double>::infinity()
+                                      ? absl::StrCat(strict ? "> " : ">= ", lo)
+                                      : absl::StrCat("in ", strict ? "(" : "[", lo, ", ", hi, "]");
   if (d.kind == Distribution::Kind::kConstant) {
     return Invalid(path + ".a", absl::StrCat("must be ", requirement), d.a);
   }
-  return Error(path, absl::StrCat("every draw must be ", requirement,
-                                  ", but draws range over ", s.lo_open ? "(" : "[",
-                                  s.lo, ", ", s.hi,
+  return Error(path, absl::StrCat("every draw must be ", requirement, ", but draws range over ",
+                                  s.lo_open ? "(" : "[", s.lo, ", ", s.hi,
                                   "]; adjust a, b, min_value or max_value"));
 }
 
-absl::Status ValidateClass(const HouseholdClass& c, size_t index, int num_buses,
-                           int num_groups, int64_t* total,
-                           std::vector<int64_t>* per_group) {
+absl::Status ValidateClass(const HouseholdClass& c, size_t index, int num_buses, int num_groups,
+                           int64_t* total, std::vector<int64_t>* per_group) {
   const std::string p = absl::StrCat("classes[", index, "]");
   if (c.income_group < 0 || c.income_group >= num_groups) {
-    return Error(p + ".income_group",
-                 absl::StrCat("must be an index into income_groups [0, ", num_groups,
-                              "), got ", c.income_group));
+    return Error(p + ".income_group", absl::StrCat("must be an index into income_groups [0, ",
+                                                   num_groups, "), got ", c.income_group));
   }
   if (static_cast<int>(c.households_per_bus.size()) != num_buses) {
     return Error(p + ".households_per_bus",
-                 absl::StrCat("has ", c.households_per_bus.size(),
-                              " entries, network has ", num_buses, " buses"));
+                 absl::StrCat("has ", c.households_per_bus.size(), " entries, network has ",
+                              num_buses, " buses"));
   }
   int64_t count = 0;
   for (size_t b = 0; b < c.households_per_bus.size(); ++b) {
@@ -215,14 +206,13 @@ absl::Status ValidateClass(const HouseholdClass& c, size_t index, int num_buses,
 
   double share_sum = 0.0;
   for (int t = 0; t < kNumDerTypes; ++t) {
-    SMFG_RETURN_IF_ERROR(CheckInRange(absl::StrCat(p, ".der_share[", t, "]"),
-                                      c.der_share[t], 0.0, false, 1.0, false));
+    SMFG_RETURN_IF_ERROR(CheckInRange(absl::StrCat(p, ".der_share[", t, "]"), c.der_share[t], 0.0,
+                                      false, 1.0, false));
     share_sum += c.der_share[t];
   }
   if (std::fabs(share_sum - 1.0) > kShareSumTolerance) {
     return Error(p + ".der_share",
-                 absl::StrCat("must sum to 1 (within ", kShareSumTolerance, "), got ",
-                              share_sum));
+                 absl::StrCat("must sum to 1 (within ", kShareSumTolerance, "), got ", share_sum));
   }
 
   const struct {
@@ -242,10 +232,8 @@ absl::Status ValidateClass(const HouseholdClass& c, size_t index, int num_buses,
   }
   constexpr double kInf = std::numeric_limits<double>::infinity();
   // EEI divides spending by income.
-  SMFG_RETURN_IF_ERROR(
-      CheckDraws(p + ".annual_income_usd", c.annual_income_usd, 0.0, true, kInf));
-  SMFG_RETURN_IF_ERROR(
-      CheckDraws(p + ".daily_demand_kwh", c.daily_demand_kwh, 0.0, false, kInf));
+  SMFG_RETURN_IF_ERROR(CheckDraws(p + ".annual_income_usd", c.annual_income_usd, 0.0, true, kInf));
+  SMFG_RETURN_IF_ERROR(CheckDraws(p + ".daily_demand_kwh", c.daily_demand_kwh, 0.0, false, kInf));
   // Parameters of equipment a class never owns are drawn (to keep draw order
   // fixed) but unused, so they are only constrained when the share is positive.
   const bool has_pv = c.der_share[static_cast<int>(DerType::kSolar)] > 0.0 ||
@@ -258,8 +246,7 @@ absl::Status ValidateClass(const HouseholdClass& c, size_t index, int num_buses,
     // A zero-capacity battery makes the SoC grid step zero.
     SMFG_RETURN_IF_ERROR(CheckDraws(p + ".battery_kwh", c.battery_kwh, 0.0, true, kInf));
     SMFG_RETURN_IF_ERROR(CheckDraws(p + ".battery_kw", c.battery_kw, 0.0, true, kInf));
-    SMFG_RETURN_IF_ERROR(
-        CheckDraws(p + ".charge_efficiency", c.charge_efficiency, 0.0, true, 1.0));
+    SMFG_RETURN_IF_ERROR(CheckDraws(p + ".charge_efficiency", c.charge_efficiency, 0.0, true, 1.0));
     SMFG_RETURN_IF_ERROR(
         CheckDraws(p + ".discharge_efficiency", c.discharge_efficiency, 0.0, true, 1.0));
   }
@@ -268,8 +255,8 @@ absl::Status ValidateClass(const HouseholdClass& c, size_t index, int num_buses,
 
 absl::Status ValidateShape(const std::string& path, const std::vector<double>& shape) {
   if (shape.size() != static_cast<size_t>(kHoursPerDay)) {
-    return Error(path, absl::StrCat("must have ", kHoursPerDay, " hourly values, got ",
-                                    shape.size()));
+    return Error(path,
+                 absl::StrCat("must have ", kHoursPerDay, " hourly values, got ", shape.size()));
   }
   double sum = 0.0;
   for (size_t h = 0; h < shape.size(); ++h) {
@@ -286,41 +273,37 @@ absl::Status ValidateShape(const std::string& path, const std::vector<double>& s
 absl::Status ValidateProfiles(const ProfileParams& p) {
   SMFG_RETURN_IF_ERROR(ValidateShape("profiles.demand_shape", p.demand_shape));
   SMFG_RETURN_IF_ERROR(ValidateShape("profiles.exogenous_shape", p.exogenous_shape));
-  SMFG_RETURN_IF_ERROR(CheckInRange("profiles.sunrise_hour", p.sunrise_hour, 0.0, false,
-                                    kHoursPerDay, true));
-  SMFG_RETURN_IF_ERROR(CheckInRange("profiles.sunset_hour", p.sunset_hour,
-                                    p.sunrise_hour, true, kHoursPerDay, false));
-  SMFG_RETURN_IF_ERROR(CheckAtLeast("profiles.pv_clear_sky_kwh_per_kw_day",
-                                    p.pv_clear_sky_kwh_per_kw_day, 0.0));
-  SMFG_RETURN_IF_ERROR(CheckInRange("profiles.pv_system_efficiency",
-                                    p.pv_system_efficiency, 0.0, true, 1.0, false));
+  SMFG_RETURN_IF_ERROR(
+      CheckInRange("profiles.sunrise_hour", p.sunrise_hour, 0.0, false, kHoursPerDay, true));
+  SMFG_RETURN_IF_ERROR(CheckInRange("profiles.sunset_hour", p.sunset_hour, p.sunrise_hour, true,
+                                    kHoursPerDay, false));
+  SMFG_RETURN_IF_ERROR(
+      CheckAtLeast("profiles.pv_clear_sky_kwh_per_kw_day", p.pv_clear_sky_kwh_per_kw_day, 0.0));
+  SMFG_RETURN_IF_ERROR(
+      CheckInRange("profiles.pv_system_efficiency", p.pv_system_efficiency, 0.0, true, 1.0, false));
   SMFG_RETURN_IF_ERROR(
       CheckInRange("profiles.min_clearness", p.min_clearness, 0.0, false, 1.0, false));
   // An amplitude >= 1 would make the seasonal factor reach zero or go negative.
   SMFG_RETURN_IF_ERROR(CheckInRange("profiles.seasonal_demand_amplitude",
                                     p.seasonal_demand_amplitude, 0.0, false, 1.0, true));
-  SMFG_RETURN_IF_ERROR(CheckInRange("profiles.seasonal_peak_day", p.seasonal_peak_day, 0.0,
-                                    false, 365.0, true));
   SMFG_RETURN_IF_ERROR(
-      CheckAtLeast("profiles.daily_demand_noise", p.daily_demand_noise, 0.0));
+      CheckInRange("profiles.seasonal_peak_day", p.seasonal_peak_day, 0.0, false, 365.0, true));
+  SMFG_RETURN_IF_ERROR(CheckAtLeast("profiles.daily_demand_noise", p.daily_demand_noise, 0.0));
   return CheckAtLeast("profiles.household_demand_noise", p.household_demand_noise, 0.0);
 }
 
 absl::Status ValidateFollower(const FollowerParams& f) {
   SMFG_RETURN_IF_ERROR(CheckPositive("follower.temperature_usd", f.temperature_usd));
-  SMFG_RETURN_IF_ERROR(CheckInRange("follower.discount_per_hour", f.discount_per_hour,
-                                    0.0, true, 1.0, true));
   SMFG_RETURN_IF_ERROR(
-      CheckIntInRange("follower.soc_levels", f.soc_levels, 2, kMaxSocLevels));
-  SMFG_RETURN_IF_ERROR(CheckIntInRange("follower.max_soc_steps_per_hour",
-                                       f.max_soc_steps_per_hour, 1, f.soc_levels - 1));
-  return CheckAtLeast("follower.battery_wear_usd_per_kwh", f.battery_wear_usd_per_kwh,
-                      0.0);
+      CheckInRange("follower.discount_per_hour", f.discount_per_hour, 0.0, true, 1.0, true));
+  SMFG_RETURN_IF_ERROR(CheckIntInRange("follower.soc_levels", f.soc_levels, 2, kMaxSocLevels));
+  SMFG_RETURN_IF_ERROR(CheckIntInRange("follower.max_soc_steps_per_hour", f.max_soc_steps_per_hour,
+                                       1, f.soc_levels - 1));
+  return CheckAtLeast("follower.battery_wear_usd_per_kwh", f.battery_wear_usd_per_kwh, 0.0);
 }
 
 absl::Status ValidateInner(const InnerLoopParams& inner) {
-  SMFG_RETURN_IF_ERROR(
-      CheckInRange("inner.damping", inner.damping, 0.0, true, 1.0, false));
+  SMFG_RETURN_IF_ERROR(CheckInRange("inner.damping", inner.damping, 0.0, true, 1.0, false));
   SMFG_RETURN_IF_ERROR(CheckPositive("inner.tolerance_per_mwh", inner.tolerance_per_mwh));
   SMFG_RETURN_IF_ERROR(CheckIntInRange("inner.anderson_memory", inner.anderson_memory, 0, 50));
   return CheckIntInRange("inner.max_iterations", inner.max_iterations, 1,
@@ -335,9 +318,8 @@ absl::Status ValidateScenario(const Scenario& scenario) {
   const int num_buses = static_cast<int>(scenario.network.buses.size());
 
   if (static_cast<int>(scenario.exogenous_mean_mw.size()) != num_buses) {
-    return Error("exogenous_mean_mw",
-                 absl::StrCat("has ", scenario.exogenous_mean_mw.size(),
-                              " entries, network has ", num_buses, " buses"));
+    return Error("exogenous_mean_mw", absl::StrCat("has ", scenario.exogenous_mean_mw.size(),
+                                                   " entries, network has ", num_buses, " buses"));
   }
   for (size_t b = 0; b < scenario.exogenous_mean_mw.size(); ++b) {
     SMFG_RETURN_IF_ERROR(CheckAtLeast(absl::StrCat("exogenous_mean_mw[", b, "]"),
@@ -354,8 +336,8 @@ absl::Status ValidateScenario(const Scenario& scenario) {
     if (name.empty()) return Error(path, "must not be empty");
     for (int other = 0; other < g; ++other) {
       if (scenario.income_groups[other] == name) {
-        return Error(path, absl::StrCat("duplicate name '", name,
-                                        "' (also income_groups[", other, "])"));
+        return Error(path,
+                     absl::StrCat("duplicate name '", name, "' (also income_groups[", other, "])"));
       }
     }
   }
@@ -366,8 +348,8 @@ absl::Status ValidateScenario(const Scenario& scenario) {
   int64_t total = 0;
   std::vector<int64_t> per_group(num_groups, 0);
   for (size_t i = 0; i < scenario.classes.size(); ++i) {
-    SMFG_RETURN_IF_ERROR(ValidateClass(scenario.classes[i], i, num_buses, num_groups,
-                                       &total, &per_group));
+    SMFG_RETURN_IF_ERROR(
+        ValidateClass(scenario.classes[i], i, num_buses, num_groups, &total, &per_group));
     // Checked as we go so the running total cannot overflow.
     if (total > kMaxHouseholds) {
       return Error("classes", absl::StrCat("must hold at most ", kMaxHouseholds,
@@ -383,22 +365,19 @@ absl::Status ValidateScenario(const Scenario& scenario) {
     // An empty group has no EEI, and the leader's spread would be undefined.
     if (per_group[g] == 0) {
       return Error(absl::StrCat("income_groups[", g, "]"),
-                   absl::StrCat("no household belongs to group '",
-                                scenario.income_groups[g], "'"));
+                   absl::StrCat("no household belongs to group '", scenario.income_groups[g], "'"));
     }
   }
 
   SMFG_RETURN_IF_ERROR(
       CheckAtLeast("households_represented", scenario.households_represented, 1.0));
   SMFG_RETURN_IF_ERROR(CheckIntInRange("days", scenario.days, 1, kMaxDays));
-  SMFG_RETURN_IF_ERROR(
-      CheckIntInRange("first_day_of_year", scenario.first_day_of_year, 0, 364));
+  SMFG_RETURN_IF_ERROR(CheckIntInRange("first_day_of_year", scenario.first_day_of_year, 0, 364));
   SMFG_RETURN_IF_ERROR(CheckIntInRange("shards", scenario.shards, 1, kMaxShards));
   SMFG_RETURN_IF_ERROR(ValidateProfiles(scenario.profiles));
   SMFG_RETURN_IF_ERROR(ValidateFollower(scenario.follower));
   SMFG_RETURN_IF_ERROR(ValidateInner(scenario.inner));
-  return CheckAtLeast("utility_fixed_cost_per_day", scenario.utility_fixed_cost_per_day,
-                      0.0);
+  return CheckAtLeast("utility_fixed_cost_per_day", scenario.utility_fixed_cost_per_day, 0.0);
 }
 
 double Tariff::MeanFixedCharge(int group, int days) const {
@@ -412,7 +391,8 @@ namespace {
 
 absl::Status ValidateDailyTariff(const Tariff& tariff, const Scenario& scenario) {
   const size_t days = static_cast<size_t>(scenario.days);
-  for (const auto* table : {&tariff.daily_import_rate_per_kwh, &tariff.daily_fixed_charge_per_day}) {
+  for (const auto* table :
+       {&tariff.daily_import_rate_per_kwh, &tariff.daily_fixed_charge_per_day}) {
     const bool rates = table == &tariff.daily_import_rate_per_kwh;
     const char* name = rates ? "daily_import_rate_per_kwh" : "daily_fixed_charge_per_day";
     if (table->empty()) continue;
@@ -442,16 +422,15 @@ absl::Status ValidateTariff(const Tariff& tariff, const Scenario& scenario) {
   const size_t rows = tariff.import_rate_per_kwh.size();
   // One row applies at every bus (a uniform tariff); otherwise one row per bus.
   if (rows != 1 && rows != num_buses) {
-    return Error("import_rate_per_kwh",
-                 absl::StrCat("has ", rows, " rows, expected 1 (uniform) or ", num_buses,
-                              " (one per bus)"));
+    return Error(
+        "import_rate_per_kwh",
+        absl::StrCat("has ", rows, " rows, expected 1 (uniform) or ", num_buses, " (one per bus)"));
   }
   for (size_t b = 0; b < rows; ++b) {
     const std::vector<double>& row = tariff.import_rate_per_kwh[b];
     const std::string path = absl::StrCat("import_rate_per_kwh[", b, "]");
     if (row.size() != static_cast<size_t>(kHoursPerDay)) {
-      return Error(path, absl::StrCat("has ", row.size(), " entries, expected ",
-                                      kHoursPerDay));
+      return Error(path, absl::StrCat("has ", row.size(), " entries, expected ", kHoursPerDay));
     }
     for (size_t h = 0; h < row.size(); ++h) {
       SMFG_RETURN_IF_ERROR(CheckAtLeast(absl::StrCat(path, "[", h, "]"), row[h], 0.0));
@@ -460,13 +439,13 @@ absl::Status ValidateTariff(const Tariff& tariff, const Scenario& scenario) {
   const size_t num_groups = scenario.income_groups.size();
   if (tariff.fixed_charge_per_day.size() != num_groups) {
     return Error("fixed_charge_per_day",
-                 absl::StrCat("has ", tariff.fixed_charge_per_day.size(),
-                              " entries, scenario has ", num_groups, " income groups"));
+                 absl::StrCat("has ", tariff.fixed_charge_per_day.size(), " entries, scenario has ",
+                              num_groups, " income groups"));
   }
   for (size_t g = 0; g < num_groups; ++g) {
     // Negative charges (credits) are allowed; only nonsense is rejected.
-    SMFG_RETURN_IF_ERROR(CheckFinite(absl::StrCat("fixed_charge_per_day[", g, "]"),
-                                     tariff.fixed_charge_per_day[g]));
+    SMFG_RETURN_IF_ERROR(
+        CheckFinite(absl::StrCat("fixed_charge_per_day[", g, "]"), tariff.fixed_charge_per_day[g]));
   }
   SMFG_RETURN_IF_ERROR(ValidateDailyTariff(tariff, scenario));
   switch (tariff.export_rule) {
@@ -475,16 +454,14 @@ absl::Status ValidateTariff(const Tariff& tariff, const Scenario& scenario) {
     case ExportRule::kFixed:
       break;
     default:
-      return Error("export_rule", absl::StrCat("unknown rule ",
-                                               static_cast<int>(tariff.export_rule)));
+      return Error("export_rule",
+                   absl::StrCat("unknown rule ", static_cast<int>(tariff.export_rule)));
   }
-  SMFG_RETURN_IF_ERROR(CheckAtLeast("fixed_export_credit_per_kwh",
-                                    tariff.fixed_export_credit_per_kwh, 0.0));
+  SMFG_RETURN_IF_ERROR(
+      CheckAtLeast("fixed_export_credit_per_kwh", tariff.fixed_export_credit_per_kwh, 0.0));
   // A credit under another rule is ignored by the bill, which is surely a mistake.
-  if (tariff.export_rule != ExportRule::kFixed &&
-      tariff.fixed_export_credit_per_kwh != 0.0) {
-    return Invalid("fixed_export_credit_per_kwh",
-                   "must be 0 unless export_rule is fixed",
+  if (tariff.export_rule != ExportRule::kFixed && tariff.fixed_export_credit_per_kwh != 0.0) {
+    return Invalid("fixed_export_credit_per_kwh", "must be 0 unless export_rule is fixed",
                    tariff.fixed_export_credit_per_kwh);
   }
   return absl::OkStatus();

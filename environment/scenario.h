@@ -49,9 +49,9 @@ struct HouseholdClass {
   Distribution daily_demand_kwh;  // mean daily consumption of the household
   // Probabilities of each DER type, indexed by DerType; sum to 1.
   double der_share[kNumDerTypes] = {1.0, 0.0, 0.0};
-  Distribution pv_kw;          // DC nameplate, for solar and solar+battery
-  Distribution battery_kwh;    // usable energy capacity
-  Distribution battery_kw;     // charge and discharge power limit
+  Distribution pv_kw;        // DC nameplate, for solar and solar+battery
+  Distribution battery_kwh;  // usable energy capacity
+  Distribution battery_kw;   // charge and discharge power limit
   Distribution charge_efficiency;
   Distribution discharge_efficiency;
 };
@@ -62,7 +62,7 @@ struct ProfileParams {
   std::vector<double> demand_shape;
   // Relative exogenous (non-residential) load by hour (normalised to mean 1).
   std::vector<double> exogenous_shape;
-  double sunrise_hour = 6.0;   // PV output is zero outside [sunrise, sunset]
+  double sunrise_hour = 6.0;  // PV output is zero outside [sunrise, sunset]
   double sunset_hour = 20.0;
   // Expected AC kWh per kW of PV per day on a clear day; the day's clearness
   // index scales it.
@@ -81,17 +81,17 @@ struct ProfileParams {
 
 // Settings of the follower (household) decision problem.
 struct FollowerParams {
-  double temperature_usd = 0.01;       // softmax temperature tau, $ (> 0)
-  double discount_per_hour = 0.995;    // gamma
-  int soc_levels = 11;                 // SoC grid points from 0 to capacity (>= 2)
-  int max_soc_steps_per_hour = 3;      // actions move SoC by -K..K grid steps
+  double temperature_usd = 0.01;           // softmax temperature tau, $ (> 0)
+  double discount_per_hour = 0.995;        // gamma
+  int soc_levels = 11;                     // SoC grid points from 0 to capacity (>= 2)
+  int max_soc_steps_per_hour = 3;          // actions move SoC by -K..K grid steps
   double battery_wear_usd_per_kwh = 0.02;  // per kWh of battery throughput
-  bool myopic = false;                 // myopic followers do not use storage
+  bool myopic = false;                     // myopic followers do not use storage
 };
 
 // The inner (mean-field) fixed point on prices.
 struct InnerLoopParams {
-  double damping = 0.8;           // initial alpha in m <- (1-alpha) m + alpha Clear(stats)
+  double damping = 0.8;             // initial alpha in m <- (1-alpha) m + alpha Clear(stats)
   double tolerance_per_mwh = 1e-6;  // stop when max |m' - m| below this
   int max_iterations = 200;
   // Anderson acceleration window (anderson.h); 0 = plain damped iteration.
@@ -117,7 +117,7 @@ struct Tariff {
   // A leader that responds to each day's conditions posts a tariff per day.
   // When non-empty (one entry per scenario day), these replace
   // import_rate_per_kwh (uniform across buses) and fixed_charge_per_day.
-  std::vector<std::vector<double>> daily_import_rate_per_kwh;  // [day][hour]
+  std::vector<std::vector<double>> daily_import_rate_per_kwh;   // [day][hour]
   std::vector<std::vector<double>> daily_fixed_charge_per_day;  // [day][group]
 
   // The rates of `bus` on `day` (24 values) and the fixed charge of `group`.
@@ -145,7 +145,7 @@ struct Scenario {
   // balance (lets a small simulation represent a city); >= 1.
   double households_represented = 1.0;
   int days = 100;
-  int first_day_of_year = 0;   // calendar day of day 0, for the seasonal cycle
+  int first_day_of_year = 0;  // calendar day of day 0, for the seasonal cycle
   uint64_t seed = 1;
   int shards = 16;
   ProfileParams profiles;

@@ -24,8 +24,8 @@ Scenario MakeTestScenario(int n, int days, uint64_t seed) {
   s.households_represented = 2000.0 / n;
   s.exogenous_mean_mw = {10, 12, 22};
   s.income_groups = {"very_low", "low", "middle", "high"};
-  auto cls = [&](const char* name, int group, double income, double demand, double c,
-                 double pv, double batt) {
+  auto cls = [&](const char* name, int group, double income, double demand, double c, double pv,
+                 double batt) {
     HouseholdClass k;
     k.name = name;
     k.income_group = group;
@@ -47,8 +47,9 @@ Scenario MakeTestScenario(int n, int days, uint64_t seed) {
                cls("high", 3, 150000, 38, 0.45, 0.35, 0.20)};
   s.profiles.demand_shape = {0.55, 0.5, 0.48, 0.47, 0.48, 0.55, 0.75, 0.95, 0.95, 0.85, 0.8, 0.8,
                              0.8,  0.8, 0.82, 0.88, 1.0,  1.25, 1.5,  1.6,  1.5,  1.3,  1.0, 0.75};
-  s.profiles.exogenous_shape = {0.7, 0.68, 0.66, 0.66, 0.68, 0.75, 0.85, 1.0, 1.1,  1.15, 1.2, 1.2,
-                                1.2, 1.2,  1.2,  1.18, 1.15, 1.1,  1.05, 1.0, 0.95, 0.9,  0.8, 0.75};
+  s.profiles.exogenous_shape = {0.7,  0.68, 0.66, 0.66, 0.68, 0.75, 0.85, 1.0,
+                                1.1,  1.15, 1.2,  1.2,  1.2,  1.2,  1.2,  1.18,
+                                1.15, 1.1,  1.05, 1.0,  0.95, 0.9,  0.8,  0.75};
   s.days = days;
   s.seed = seed;
   s.shards = 8;

@@ -58,15 +58,15 @@ struct Options {
   bool help = false;        // --help / -h: print kUsage and exit 0
   std::string coordinator;  // HOST:PORT
   int threads = 1;
-  std::string name;  // default: host name and pid
+  std::string name;        // default: host name and pid
   std::string token_file;  // default: $SMFG_CLUSTER_TOKEN
   std::string tls_ca;      // PEM roots: connect with TLS; empty: plaintext
 
   absl::Status Validate() const {
     if (coordinator.empty()) return absl::InvalidArgumentError("--coordinator: required");
     if (coordinator.find(':') == std::string::npos) {
-      return absl::InvalidArgumentError("--coordinator: expected HOST:PORT, got '" +
-                                        coordinator + "'");
+      return absl::InvalidArgumentError("--coordinator: expected HOST:PORT, got '" + coordinator +
+                                        "'");
     }
     if (threads < 1 || threads > 1024) {
       return absl::InvalidArgumentError(absl::StrCat("--threads: ", threads, " not in [1, 1024]"));
@@ -152,8 +152,8 @@ absl::Status RunWorker(const Options& options) {
   // A work item carries the whole scenario the first time; the coordinator is
   // trusted to bound it.
   channel_args.SetMaxReceiveMessageSize(-1);
-  WorkerClient client(
-      grpc::CreateCustomChannel(options.coordinator, credentials, channel_args), client_options);
+  WorkerClient client(grpc::CreateCustomChannel(options.coordinator, credentials, channel_args),
+                      client_options);
   std::thread signal_thread([&] {
     int received = 0;
     sigwait(&signals, &received);

@@ -71,10 +71,10 @@ class WorkerClient {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::string worker_id_;                      // guarded by mu_; empty = not registered
+  std::string worker_id_;                                 // guarded by mu_; empty = not registered
   absl::Duration heartbeat_interval_ = absl::Seconds(1);  // guarded by mu_
-  std::set<grpc::ClientContext*> active_calls_;  // guarded by mu_
-  int consecutive_failures_ = 0;                 // Run() thread only
+  std::set<grpc::ClientContext*> active_calls_;           // guarded by mu_
+  int consecutive_failures_ = 0;                          // Run() thread only
   std::atomic<bool> stopped_{false};
   std::atomic<int64_t> items_completed_{0};
   std::atomic<int64_t> registrations_{0};

@@ -216,8 +216,8 @@ TEST_F(WorkerClientTest, RetriesRegistrationWithBackoff) {
 TEST_F(WorkerClientTest, RegistersAgainWhenForgotten) {
   fake_.forget_next_poll_ = true;
   StartClient({});
-  ASSERT_TRUE(fake_.WaitUntil(
-      [&] { return fake_.register_calls_ == 2 && fake_.get_work_calls_ >= 2; }));
+  ASSERT_TRUE(
+      fake_.WaitUntil([&] { return fake_.register_calls_ == 2 && fake_.get_work_calls_ >= 2; }));
   StopClient();
   EXPECT_EQ(client_->registrations(), 2);
 }

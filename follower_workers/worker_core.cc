@@ -95,8 +95,7 @@ absl::StatusOr<std::vector<v1::ShardResult>> WorkerCore::Compute(
       absl::StatusOr<env::PriceBelief> b = spec::BeliefFromProto(item.exploitability().belief());
       if (!b.ok()) return Annotate(b.status(), "exploitability.belief");
       belief = *std::move(b);
-      absl::StatusOr<env::PriceBelief> r =
-          spec::BeliefFromProto(item.exploitability().realised());
+      absl::StatusOr<env::PriceBelief> r = spec::BeliefFromProto(item.exploitability().realised());
       if (!r.ok()) return Annotate(r.status(), "exploitability.realised");
       realised = *std::move(r);
       break;

@@ -99,8 +99,7 @@ TEST_F(WorkerCoreTest, RejectsMalformedItems) {
   EXPECT_EQ(core.Compute(EvaluateItem({})).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(core.Compute(EvaluateItem({scenario_.shards})).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(core.Compute(EvaluateItem({3, 1})).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(core.Compute(EvaluateItem({3, 1})).status().code(), absl::StatusCode::kInvalidArgument);
 
   v1::WorkItem wrong_fingerprint = EvaluateItem({0});
   wrong_fingerprint.set_scenario_fingerprint(fingerprint_ + 1);
@@ -111,8 +110,8 @@ TEST_F(WorkerCoreTest, RejectsMalformedItems) {
   EXPECT_EQ(core.Compute(short_belief).status().code(), absl::StatusCode::kInvalidArgument);
 
   v1::WorkItem wrong_days = EvaluateItem({0});
-  *wrong_days.mutable_evaluate()->mutable_belief() = spec::BeliefToProto(
-      env::PriceBelief::Constant(scenario_.days + 1, 3, 40.0));
+  *wrong_days.mutable_evaluate()->mutable_belief() =
+      spec::BeliefToProto(env::PriceBelief::Constant(scenario_.days + 1, 3, 40.0));
   EXPECT_EQ(core.Compute(wrong_days).status().code(), absl::StatusCode::kInvalidArgument);
 
   v1::WorkItem no_payload = EvaluateItem({0});

@@ -68,8 +68,8 @@ torch::Tensor Matrix(const std::vector<double>& data, int64_t rows, int64_t cols
   return torch::from_blob(const_cast<double*>(data.data()), {rows, cols}, F64()).clone();
 }
 torch::Tensor Vector(const std::vector<double>& data) {
-  return torch::from_blob(const_cast<double*>(data.data()),
-                          {static_cast<int64_t>(data.size())}, F64())
+  return torch::from_blob(const_cast<double*>(data.data()), {static_cast<int64_t>(data.size())},
+                          F64())
       .clone();
 }
 
@@ -155,8 +155,8 @@ double KlEstimate(const torch::Tensor& new_log_prob, const torch::Tensor& old_lo
 void Shuffle(std::vector<int64_t>* order, CounterRng* rng) {
   for (size_t i = order->size(); i > 1; --i) {
     // Uniform index in [0, i) by multiply-high; the bias is < i / 2^64.
-    const size_t j = static_cast<size_t>(
-        (static_cast<unsigned __int128>(rng->NextU64()) * i) >> 64);
+    const size_t j =
+        static_cast<size_t>((static_cast<unsigned __int128>(rng->NextU64()) * i) >> 64);
     std::swap((*order)[i - 1], (*order)[j]);
   }
 }
@@ -189,9 +189,9 @@ absl::Status CheckRollout(const std::vector<Transition>& rollout, double last_va
                        " entries, expected observation_size ", p.observation_size));
     }
     if (t.raw_action.size() != static_cast<size_t>(p.action_size)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, "raw_action: has ", t.raw_action.size(),
-                       " entries, expected action_size ", p.action_size));
+      return absl::InvalidArgumentError(absl::StrCat(where, "raw_action: has ", t.raw_action.size(),
+                                                     " entries, expected action_size ",
+                                                     p.action_size));
     }
     if (!AllFinite(t.observation)) {
       return absl::InvalidArgumentError(absl::StrCat(where, "observation: not finite"));
@@ -314,8 +314,7 @@ struct PpoLearner::Impl {
     CounterRng rng(params.seed, RngPurpose::kLeaderPolicy, kInitStream);
     impl->policy = MakeMlp(params.observation_size, params.hidden_sizes, params.action_size,
                            kPolicyOutputScale, &rng);
-    impl->log_std = torch::full({params.action_size}, std::log(params.initial_action_std),
-                                F64())
+    impl->log_std = torch::full({params.action_size}, std::log(params.initial_action_std), F64())
                         .requires_grad_(true);
     impl->value = MakeMlp(params.observation_size, params.hidden_sizes, 1, 1.0, &rng);
     impl->policy_optimizer = std::make_unique<torch::optim::Adam>(
@@ -353,8 +352,7 @@ struct PpoLearner::Impl {
     return out;
   }
 
-  absl::StatusOr<UpdateStats> RunUpdate(const std::vector<Transition>& rollout,
-                                        double last_value);
+  absl::StatusOr<UpdateStats> RunUpdate(const std::vector<Transition>& rollout, double last_value);
 
   // The complete learner state as bytes (torch's zip archive format). Throws.
   std::string Serialize() const;
@@ -393,16 +391,14 @@ PolicySample PpoLearner::Act(const std::vector<double>& observation, bool determ
     const torch::Tensor mean = impl_->policy.Forward(s);
     torch::Tensor u = mean;
     if (!deterministic) {
-      CounterRng rng(p.seed, RngPurpose::kLeaderPolicy, kExplorationStream,
-                     impl_->act_count);
+      CounterRng rng(p.seed, RngPurpose::kLeaderPolicy, kExplorationStream, impl_->act_count);
       std::vector<double> z(p.action_size);
       for (double& x : z) x = rng.Normal();
       u = mean + torch::exp(impl_->log_std) * Matrix(z, 1, p.action_size);
     }
     PolicySample sample;
     const torch::Tensor u_row = u.reshape({p.action_size}).contiguous();
-    sample.raw_action.assign(u_row.data_ptr<double>(),
-                             u_row.data_ptr<double>() + p.action_size);
+    sample.raw_action.assign(u_row.data_ptr<double>(), u_row.data_ptr<double>() + p.action_size);
     sample.log_prob = GaussianLogProb(u, mean, impl_->log_std).item<double>();
     sample.value = impl_->value.Forward(s).item<double>();
     if (!deterministic) ++impl_->act_count;
@@ -459,22 +455,20 @@ absl::StatusOr<UpdateStats> PpoLearner::Update(const std::vector<Transition>& ro
   try {
     restored = Impl::Build(impl_->params);
   } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat(stats.status().message(),
-                                            "; restoring the pre-update state failed: ",
-                                            Describe(e)));
+    return absl::InternalError(absl::StrCat(
+        stats.status().message(), "; restoring the pre-update state failed: ", Describe(e)));
   }
   const absl::Status restore = restored->Deserialize(snapshot, "pre-update snapshot");
   if (!restore.ok()) {
-    return absl::InternalError(absl::StrCat(stats.status().message(),
-                                            "; restoring the pre-update state failed: ",
-                                            restore.message()));
+    return absl::InternalError(absl::StrCat(
+        stats.status().message(), "; restoring the pre-update state failed: ", restore.message()));
   }
   impl_ = std::move(restored);
   return stats.status();
 }
 
-absl::StatusOr<UpdateStats> PpoLearner::Impl::RunUpdate(
-    const std::vector<Transition>& rollout, double last_value) {
+absl::StatusOr<UpdateStats> PpoLearner::Impl::RunUpdate(const std::vector<Transition>& rollout,
+                                                        double last_value) {
   const PpoParams& p = params;
   const int64_t n = static_cast<int64_t>(rollout.size());
   const int64_t obs_size = p.observation_size;
@@ -511,8 +505,7 @@ absl::StatusOr<UpdateStats> PpoLearner::Impl::RunUpdate(
   std::iota(order.begin(), order.end(), int64_t{0});
 
   UpdateStats stats;
-  double sum_policy_loss = 0, sum_value_loss = 0, sum_entropy = 0, sum_clip = 0,
-         sum_grad_norm = 0;
+  double sum_policy_loss = 0, sum_value_loss = 0, sum_entropy = 0, sum_clip = 0, sum_grad_norm = 0;
   for (int epoch = 0; epoch < p.epochs && !stats.kl_early_stop; ++epoch) {
     stats.epochs_run = epoch + 1;
     Shuffle(&order, &shuffle_rng);
@@ -540,8 +533,8 @@ absl::StatusOr<UpdateStats> PpoLearner::Impl::RunUpdate(
       const torch::Tensor policy_loss = -surrogate.mean();
       const torch::Tensor entropy = GaussianEntropy(log_std);
       const torch::Tensor value_loss = (value.Forward(obs).squeeze(-1) - ret).pow(2).mean();
-      const torch::Tensor loss = policy_loss + p.value_coefficient * value_loss -
-                                 p.entropy_coefficient * entropy;
+      const torch::Tensor loss =
+          policy_loss + p.value_coefficient * value_loss - p.entropy_coefficient * entropy;
 
       const double policy_loss_value = policy_loss.item<double>();
       const double value_loss_value = value_loss.item<double>();
@@ -605,8 +598,7 @@ std::string PpoLearner::Impl::Serialize() const {
   // uint64 values travel bit-for-bit as int64.
   archive.write("seed", torch::tensor(static_cast<int64_t>(params.seed), torch::kLong));
   archive.write("act_count", torch::tensor(static_cast<int64_t>(act_count), torch::kLong));
-  archive.write("update_count",
-                torch::tensor(static_cast<int64_t>(update_count), torch::kLong));
+  archive.write("update_count", torch::tensor(static_cast<int64_t>(update_count), torch::kLong));
   for (const auto& [name, tensor] : NamedParameters()) archive.write(name, tensor.detach());
   torch::serialize::OutputArchive policy_state(archive.compilation_unit());
   policy_optimizer->save(policy_state);
@@ -631,19 +623,17 @@ absl::StatusOr<torch::Tensor> ReadTensor(torch::serialize::InputArchive& archive
     return absl::DataLossError(absl::StrCat(origin, ": checkpoint has no '", key, "'"));
   }
   if (t.scalar_type() != dtype || t.sizes() != sizes) {
-    return absl::DataLossError(absl::StrCat(origin, ": checkpoint '", key, "' has type ",
-                                            c10::toString(t.scalar_type()), " shape [",
-                                            absl::StrJoin(t.sizes(), ","), "], expected ",
-                                            c10::toString(dtype), " [",
-                                            absl::StrJoin(sizes, ","), "]"));
+    return absl::DataLossError(
+        absl::StrCat(origin, ": checkpoint '", key, "' has type ", c10::toString(t.scalar_type()),
+                     " shape [", absl::StrJoin(t.sizes(), ","), "], expected ",
+                     c10::toString(dtype), " [", absl::StrJoin(sizes, ","), "]"));
   }
   return t;
 }
 
-absl::StatusOr<int64_t> ReadInt(torch::serialize::InputArchive& archive,
-                                const std::string& key, const std::string& origin) {
-  SMFG_ASSIGN_OR_RETURN(torch::Tensor t,
-                        ReadTensor(archive, key, torch::kLong, {}, origin));
+absl::StatusOr<int64_t> ReadInt(torch::serialize::InputArchive& archive, const std::string& key,
+                                const std::string& origin) {
+  SMFG_ASSIGN_OR_RETURN(torch::Tensor t, ReadTensor(archive, key, torch::kLong, {}, origin));
   return t.item<int64_t>();
 }
 
@@ -656,8 +646,7 @@ absl::Status CheckAdamState(torch::optim::Adam& optimizer, const std::string& na
     if (it == optimizer.state().end()) continue;  // no step taken yet
     const auto* state = dynamic_cast<const torch::optim::AdamParamState*>(it->second.get());
     if (state == nullptr || !state->exp_avg().defined() || !state->exp_avg_sq().defined() ||
-        state->exp_avg().sizes() != param.sizes() ||
-        state->exp_avg_sq().sizes() != param.sizes() ||
+        state->exp_avg().sizes() != param.sizes() || state->exp_avg_sq().sizes() != param.sizes() ||
         state->exp_avg().scalar_type() != torch::kFloat64 ||
         state->exp_avg_sq().scalar_type() != torch::kFloat64) {
       return absl::DataLossError(
@@ -669,8 +658,7 @@ absl::Status CheckAdamState(torch::optim::Adam& optimizer, const std::string& na
 
 }  // namespace
 
-absl::Status PpoLearner::Impl::Deserialize(const std::string& bytes,
-                                           const std::string& origin) {
+absl::Status PpoLearner::Impl::Deserialize(const std::string& bytes, const std::string& origin) {
   try {
     torch::serialize::InputArchive archive;
     try {
@@ -682,13 +670,11 @@ absl::Status PpoLearner::Impl::Deserialize(const std::string& bytes,
     SMFG_ASSIGN_OR_RETURN(const int64_t format, ReadInt(archive, "format", origin));
     if (format != kCheckpointFormat) {
       return absl::InvalidArgumentError(absl::StrCat(origin, ": checkpoint format ", format,
-                                                     ", this build reads ",
-                                                     kCheckpointFormat));
+                                                     ", this build reads ", kCheckpointFormat));
     }
     const std::vector<int64_t> expected_dims = Dims(params);
     torch::Tensor dims;
-    if (!archive.try_read("dims", dims) || dims.scalar_type() != torch::kLong ||
-        dims.dim() != 1) {
+    if (!archive.try_read("dims", dims) || dims.scalar_type() != torch::kLong || dims.dim() != 1) {
       return absl::DataLossError(absl::StrCat(origin, ": checkpoint has no valid 'dims'"));
     }
     const std::vector<int64_t> saved_dims(dims.data_ptr<int64_t>(),
@@ -734,8 +720,7 @@ absl::Status PpoLearner::Impl::Deserialize(const std::string& bytes,
     update_count = static_cast<uint64_t>(updates);
     return absl::OkStatus();
   } catch (const std::exception& e) {
-    return absl::DataLossError(
-        absl::StrCat(origin, ": invalid PPO checkpoint: ", Describe(e)));
+    return absl::DataLossError(absl::StrCat(origin, ": invalid PPO checkpoint: ", Describe(e)));
   }
 }
 
@@ -745,8 +730,8 @@ absl::Status PpoLearner::Save(const std::string& path) const {
     EnsureSingleThreaded();
     bytes = impl_->Serialize();
   } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat(path, ": serialising the learner failed: ",
-                                            Describe(e)));
+    return absl::InternalError(
+        absl::StrCat(path, ": serialising the learner failed: ", Describe(e)));
   }
   return WriteFileAtomically(path, bytes);
 }

@@ -151,8 +151,7 @@ class PpoLearner {
   //     input, naming the transition and field ("rollout[3].reward: ...");
   //   InternalError "PPO update: non-finite <policy loss|value loss|entropy|
   //     gradient norm> at epoch E minibatch M" (0-based) if the numbers blow up.
-  absl::StatusOr<UpdateStats> Update(const std::vector<Transition>& rollout,
-                                     double last_value);
+  absl::StatusOr<UpdateStats> Update(const std::vector<Transition>& rollout, double last_value);
 
   // Writes networks, log_std, both Adam states and the random-stream counters to
   // `path`, atomically (path + ".tmp", fsync, rename).

@@ -49,8 +49,7 @@ double ClippedSurrogate(double ratio, double advantage, double epsilon) {
 }
 
 bool ClipActive(double ratio, double advantage, double epsilon) {
-  return (advantage > 0.0 && ratio > 1.0 + epsilon) ||
-         (advantage < 0.0 && ratio < 1.0 - epsilon);
+  return (advantage > 0.0 && ratio > 1.0 + epsilon) || (advantage < 0.0 && ratio < 1.0 - epsilon);
 }
 
 double ApproxKl(const std::vector<double>& old_log_probs,
@@ -65,9 +64,7 @@ double ApproxKl(const std::vector<double>& old_log_probs,
   return sum / static_cast<double>(old_log_probs.size());
 }
 
-bool KlEarlyStop(double kl, double target_kl) {
-  return target_kl > 0.0 && kl > target_kl;
-}
+bool KlEarlyStop(double kl, double target_kl) { return target_kl > 0.0 && kl > target_kl; }
 
 double SquashToRange(double u, double lo, double hi) {
   return lo + (hi - lo) * (std::tanh(u) + 1.0) * 0.5;

@@ -61,8 +61,7 @@ bool ClipActive(double ratio, double advantage, double epsilon);
 // can be compared against a threshold on any minibatch; it is unbiased, with lower
 // variance than mean(old - new). Empty input gives 0.
 // Precondition: equal lengths.
-double ApproxKl(const std::vector<double>& old_log_probs,
-                const std::vector<double>& new_log_probs);
+double ApproxKl(const std::vector<double>& old_log_probs, const std::vector<double>& new_log_probs);
 
 // The early-stop rule of PpoLearner::Update: stop iff target_kl > 0 and
 // kl > target_kl (strictly; KL exactly at the threshold continues). target_kl = 0

@@ -46,8 +46,7 @@ TEST(ComputeGaeTest, LambdaZeroGivesOneStepTdErrors) {
 TEST(ComputeGaeTest, LambdaOneGammaOneGivesMonteCarloReturnMinusValue) {
   // Episode ends at t=2, so last_value = 100 is ignored. Returns-to-go
   // G = [1+2+3, 2+3, 3] = [6, 5, 3]; A = G - V = [6-0.5, 5-0.25, 3-2] = [5.5, 4.75, 1].
-  const GaeResult terminal =
-      ComputeGae({1, 2, 3}, {0.5, 0.25, 2}, {0, 0, 1}, 100.0, 1.0, 1.0);
+  const GaeResult terminal = ComputeGae({1, 2, 3}, {0.5, 0.25, 2}, {0, 0, 1}, 100.0, 1.0, 1.0);
   EXPECT_THAT(terminal.advantages,
               ElementsAre(DoubleNear(5.5, kTol), DoubleNear(4.75, kTol), DoubleNear(1, kTol)));
   EXPECT_THAT(terminal.returns,
@@ -55,11 +54,9 @@ TEST(ComputeGaeTest, LambdaOneGammaOneGivesMonteCarloReturnMinusValue) {
 
   // Not terminal: the tail is bootstrapped with last_value = 10, so
   // G = [16, 15, 13] and A = [15.5, 14.75, 11].
-  const GaeResult bootstrapped =
-      ComputeGae({1, 2, 3}, {0.5, 0.25, 2}, {0, 0, 0}, 10.0, 1.0, 1.0);
-  EXPECT_THAT(bootstrapped.advantages, ElementsAre(DoubleNear(15.5, kTol),
-                                                   DoubleNear(14.75, kTol),
-                                                   DoubleNear(11, kTol)));
+  const GaeResult bootstrapped = ComputeGae({1, 2, 3}, {0.5, 0.25, 2}, {0, 0, 0}, 10.0, 1.0, 1.0);
+  EXPECT_THAT(bootstrapped.advantages,
+              ElementsAre(DoubleNear(15.5, kTol), DoubleNear(14.75, kTol), DoubleNear(11, kTol)));
 }
 
 TEST(ComputeGaeTest, EmptyRollout) {
@@ -118,9 +115,9 @@ TEST(ClippedSurrogateTest, HandComputed) {
   EXPECT_DOUBLE_EQ(ClippedSurrogate(0.5, -2.0, 0.2), -1.6);  // min(-1, 0.8*-2)
   EXPECT_DOUBLE_EQ(ClippedSurrogate(1.5, -2.0, 0.2), -3.0);  // min(-3, 1.2*-2)
   EXPECT_DOUBLE_EQ(ClippedSurrogate(1.1, 2.0, 0.2), 2.2);    // inside the range
-  EXPECT_FALSE(ClipActive(1.5, -2.0, 0.2));  // clipped term not selected
+  EXPECT_FALSE(ClipActive(1.5, -2.0, 0.2));                  // clipped term not selected
   EXPECT_FALSE(ClipActive(0.5, 2.0, 0.2));
-  EXPECT_FALSE(ClipActive(5.0, 0.0, 0.2));   // zero advantage: both terms 0
+  EXPECT_FALSE(ClipActive(5.0, 0.0, 0.2));  // zero advantage: both terms 0
 }
 
 TEST(ClippedSurrogateTest, ClippingFiresExactlyAtOnePlusMinusEpsilon) {

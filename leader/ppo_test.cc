@@ -106,7 +106,9 @@ TEST(PpoParamsTest, ErrorsNameTheField) {
       {[](PpoParams* p) { p->observation_size = 0; },
        "learner.observation_size: must be >= 1, got 0"},
       {[](PpoParams* p) { p->action_size = -2; }, "learner.action_size: must be >= 1, got -2"},
-      {[](PpoParams* p) { p->hidden_sizes = {64, 0}; },
+      {[](PpoParams* p) {
+         p->hidden_sizes = {64, 0};
+       },
        "learner.hidden_sizes[1]: must be in [1, 4096], got 0"},
       {[](PpoParams* p) { p->policy_learning_rate = 0; },
        "learner.policy_learning_rate: must be finite and > 0, got 0"},
@@ -185,8 +187,7 @@ TEST(PpoLearnerTest, SampleSequenceDependsOnSeedAndCallCountOnly) {
   PpoParams other = SmallParams();
   other.seed = 8;
   auto c = MakeLearner(other);
-  EXPECT_NE(MakeLearner(SmallParams())->Act(obs, false).raw_action,
-            c->Act(obs, false).raw_action);
+  EXPECT_NE(MakeLearner(SmallParams())->Act(obs, false).raw_action, c->Act(obs, false).raw_action);
   EXPECT_NE(MakeLearner(SmallParams())->Parameters(), c->Parameters());
 }
 

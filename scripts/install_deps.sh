@@ -13,6 +13,7 @@ PACKAGES=(
   coinor-libclp-dev libglpk-dev
   libsqlite3-dev
   openssl
+  clang-format  # tests/format_check.sh
   debootstrap  # deploy/make_base_image.sh: the container images' base without a registry
 )
 

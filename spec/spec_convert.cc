@@ -51,8 +51,7 @@ constexpr int kDefaultPatienceIterations = 3;
 constexpr int kDefaultCheckpointEvery = 10;
 
 // Spec names of env's der_share[] entries, indexed by env::DerType.
-constexpr const char* kDerShareNames[env::kNumDerTypes] = {"consumer", "solar",
-                                                           "solar_battery"};
+constexpr const char* kDerShareNames[env::kNumDerTypes] = {"consumer", "solar", "solar_battery"};
 
 absl::Status Error(absl::string_view path, absl::string_view message) {
   return absl::InvalidArgumentError(absl::StrCat(path, ": ", message));
@@ -138,8 +137,7 @@ env::Network ToNetwork(const v1::Network& n) {
     gen.cost_linear = g.cost_linear();
     gen.cost_fixed = g.cost_fixed();
     gen.renewable = g.renewable();
-    gen.hourly_availability.assign(g.hourly_availability().begin(),
-                                   g.hourly_availability().end());
+    gen.hourly_availability.assign(g.hourly_availability().begin(), g.hourly_availability().end());
     out.generators.push_back(std::move(gen));
   }
   return out;
@@ -186,11 +184,9 @@ absl::StatusOr<env::HouseholdClass> ToClass(const v1::HouseholdClass& c, size_t 
   if (out.income_group < 0) {
     return Error(p + ".income_group",
                  absl::StrCat("unknown income group '", c.income_group(),
-                              "'; scenario.income_groups is [",
-                              absl::StrJoin(groups, ", "), "]"));
+                              "'; scenario.income_groups is [", absl::StrJoin(groups, ", "), "]"));
   }
-  out.households_per_bus.assign(c.households_per_bus().begin(),
-                                c.households_per_bus().end());
+  out.households_per_bus.assign(c.households_per_bus().begin(), c.households_per_bus().end());
   // One count for every bus keeps large (MATPOWER) networks writable.
   if (out.households_per_bus.size() == 1 && num_buses > 1) {
     out.households_per_bus.assign(num_buses, out.households_per_bus[0]);
@@ -198,8 +194,7 @@ absl::StatusOr<env::HouseholdClass> ToClass(const v1::HouseholdClass& c, size_t 
   if (c.has_der_share()) {
     out.der_share[static_cast<int>(env::DerType::kConsumer)] = c.der_share().consumer();
     out.der_share[static_cast<int>(env::DerType::kSolar)] = c.der_share().solar();
-    out.der_share[static_cast<int>(env::DerType::kSolarBattery)] =
-        c.der_share().solar_battery();
+    out.der_share[static_cast<int>(env::DerType::kSolarBattery)] = c.der_share().solar_battery();
   }
   const struct {
     const char* field;
@@ -215,15 +210,13 @@ absl::StatusOr<env::HouseholdClass> ToClass(const v1::HouseholdClass& c, size_t 
       {"discharge_efficiency", c.discharge_efficiency(), &out.discharge_efficiency},
   };
   for (const auto& d : distributions) {
-    SMFG_ASSIGN_OR_RETURN(*d.to,
-                          ToDistribution(d.from, absl::StrCat(p, ".", d.field)));
+    SMFG_ASSIGN_OR_RETURN(*d.to, ToDistribution(d.from, absl::StrCat(p, ".", d.field)));
   }
   return out;
 }
 
 void FillShape(const google::protobuf::RepeatedField<double>& from,
-               const std::array<double, env::kHoursPerDay>& fallback,
-               std::vector<double>* to) {
+               const std::array<double, env::kHoursPerDay>& fallback, std::vector<double>* to) {
   if (from.empty()) {
     to->assign(fallback.begin(), fallback.end());
   } else {
@@ -277,13 +270,11 @@ env::InnerLoopParams ToInner(const v1::InnerLoopParams& in) {
   return out;
 }
 
-bool IsPathStart(char c) {
-  return absl::ascii_isalpha(static_cast<unsigned char>(c)) || c == '_';
-}
+bool IsPathStart(char c) { return absl::ascii_isalpha(static_cast<unsigned char>(c)) || c == '_'; }
 
 bool IsPathChar(char c) {
-  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' ||
-         c == '[' || c == ']';
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '[' ||
+         c == ']';
 }
 
 // Rewrites env "der_share[1]" components (an array in env, a message in the
@@ -302,8 +293,7 @@ std::string RenameDerShare(absl::string_view path) {
 
 }  // namespace
 
-bool SplitFieldPath(absl::string_view message, absl::string_view* path,
-                    absl::string_view* rest) {
+bool SplitFieldPath(absl::string_view message, absl::string_view* path, absl::string_view* rest) {
   const size_t colon = message.find(": ");
   if (colon == absl::string_view::npos || colon == 0 || !IsPathStart(message[0])) {
     return false;
@@ -316,8 +306,7 @@ bool SplitFieldPath(absl::string_view message, absl::string_view* path,
   return true;
 }
 
-absl::Status ScenarioErrorInSpec(const absl::Status& error,
-                                 const v1::ExperimentSpec& spec) {
+absl::Status ScenarioErrorInSpec(const absl::Status& error, const v1::ExperimentSpec& spec) {
   if (error.ok()) return error;
   absl::string_view path, rest;
   if (!SplitFieldPath(error.message(), &path, &rest)) {
@@ -325,11 +314,10 @@ absl::Status ScenarioErrorInSpec(const absl::Status& error,
   }
   if (spec.scenario().network_source_case() == v1::Scenario::kMatpowerFile &&
       (path == "network" || absl::StartsWith(path, "network."))) {
-    return Annotate(error, absl::StrCat("scenario.matpower_file: ",
-                                        spec.scenario().matpower_file()));
+    return Annotate(error,
+                    absl::StrCat("scenario.matpower_file: ", spec.scenario().matpower_file()));
   }
-  return absl::Status(error.code(),
-                      absl::StrCat("scenario.", RenameDerShare(path), ": ", rest));
+  return absl::Status(error.code(), absl::StrCat("scenario.", RenameDerShare(path), ": ", rest));
 }
 
 absl::Status TariffErrorInFile(const absl::Status& error, const v1::TariffFile& file) {
@@ -348,8 +336,8 @@ absl::Status TariffErrorInFile(const absl::Status& error, const v1::TariffFile& 
   }
   std::string mapped;
   if (file.per_bus_size() > 0) {
-    mapped = bus_part.empty() ? "per_bus"
-                              : absl::StrCat("per_bus", bus_part, ".", kRates, hour_part);
+    mapped =
+        bus_part.empty() ? "per_bus" : absl::StrCat("per_bus", bus_part, ".", kRates, hour_part);
   } else {
     // Every row is the same uniform list, so only the hour matters.
     mapped = absl::StrCat(kRates, hour_part);
@@ -364,8 +352,7 @@ absl::StatusOr<ConvertedScenario> ConvertScenario(const v1::ExperimentSpec& spec
   ConvertedScenario result;
   env::Scenario& out = result.scenario;
   out.name = s.name().empty() ? spec.name() : s.name();
-  out.exogenous_mean_mw.assign(s.exogenous_mean_mw().begin(),
-                               s.exogenous_mean_mw().end());
+  out.exogenous_mean_mw.assign(s.exogenous_mean_mw().begin(), s.exogenous_mean_mw().end());
   switch (s.network_source_case()) {
     case v1::Scenario::kNetwork:
       out.network = ToNetwork(s.network());
@@ -376,8 +363,7 @@ absl::StatusOr<ConvertedScenario> ConvertScenario(const v1::ExperimentSpec& spec
       }
       result.matpower_path = JoinPath(spec_dir, s.matpower_file());
       if (!options.load_matpower) break;
-      absl::StatusOr<env::MatpowerCase> matpower =
-          env::LoadMatpowerFile(result.matpower_path);
+      absl::StatusOr<env::MatpowerCase> matpower = env::LoadMatpowerFile(result.matpower_path);
       if (!matpower.ok()) return Annotate(matpower.status(), "scenario.matpower_file");
       out.network = std::move(matpower->network);
       if (out.exogenous_mean_mw.empty()) {
@@ -390,9 +376,8 @@ absl::StatusOr<ConvertedScenario> ConvertScenario(const v1::ExperimentSpec& spec
   }
   out.income_groups.assign(s.income_groups().begin(), s.income_groups().end());
   for (int i = 0; i < s.classes_size(); ++i) {
-    SMFG_ASSIGN_OR_RETURN(
-        env::HouseholdClass c,
-        ToClass(s.classes(i), i, out.income_groups, out.network.buses.size()));
+    SMFG_ASSIGN_OR_RETURN(env::HouseholdClass c,
+                          ToClass(s.classes(i), i, out.income_groups, out.network.buses.size()));
     out.classes.push_back(std::move(c));
   }
   if (s.has_households_represented()) {
@@ -426,8 +411,7 @@ v1::ExperimentSpec FromScenario(const env::Scenario& scenario) {
   for (const env::HouseholdClass& c : scenario.classes) {
     v1::HouseholdClass* out = s->add_classes();
     out->set_name(c.name);
-    if (c.income_group >= 0 &&
-        c.income_group < static_cast<int>(scenario.income_groups.size())) {
+    if (c.income_group >= 0 && c.income_group < static_cast<int>(scenario.income_groups.size())) {
       out->set_income_group(scenario.income_groups[c.income_group]);
     }
     for (int n : c.households_per_bus) out->add_households_per_bus(n);
@@ -565,10 +549,9 @@ absl::StatusOr<std::string> EffectiveSpecText(const v1::ExperimentSpec& spec,
   if (!google::protobuf::TextFormat::PrintToString(effective, &text)) {
     return absl::InternalError("cannot print the effective spec as text format");
   }
-  return absl::StrCat("# proto-file: proto/smfg/v1/spec.proto\n",
-                      "# proto-message: smfg.v1.ExperimentSpec\n",
-                      "# Effective spec of experiment '", spec.name(),
-                      "': every default written out.\n\n", text);
+  return absl::StrCat(
+      "# proto-file: proto/smfg/v1/spec.proto\n", "# proto-message: smfg.v1.ExperimentSpec\n",
+      "# Effective spec of experiment '", spec.name(), "': every default written out.\n\n", text);
 }
 
 absl::StatusOr<env::ExportRule> ToExportRule(v1::ExportRule rule) {
@@ -581,10 +564,10 @@ absl::StatusOr<env::ExportRule> ToExportRule(v1::ExportRule rule) {
     case v1::EXPORT_RULE_FIXED:
       return env::ExportRule::kFixed;
     default:
-      return absl::InvalidArgumentError(absl::StrCat(
-          "unknown export rule ", static_cast<int>(rule),
-          " (expected EXPORT_RULE_NET_BILLING_LMP, EXPORT_RULE_NET_METERING or "
-          "EXPORT_RULE_FIXED)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown export rule ", static_cast<int>(rule),
+                       " (expected EXPORT_RULE_NET_BILLING_LMP, EXPORT_RULE_NET_METERING or "
+                       "EXPORT_RULE_FIXED)"));
   }
 }
 
@@ -600,14 +583,14 @@ v1::ExportRule FromExportRule(env::ExportRule rule) {
   return v1::EXPORT_RULE_UNSPECIFIED;
 }
 
-absl::StatusOr<env::Tariff> ToTariff(const v1::TariffFile& file,
-                                     const env::Scenario& scenario) {
+absl::StatusOr<env::Tariff> ToTariff(const v1::TariffFile& file, const env::Scenario& scenario) {
   const size_t num_buses = scenario.network.buses.size();
   const bool uniform = file.import_rate_per_kwh_size() > 0;
   const bool per_bus = file.per_bus_size() > 0;
   if (uniform && per_bus) {
-    return Error("per_bus", "must be empty when import_rate_per_kwh is set; set exactly "
-                            "one of the two");
+    return Error("per_bus",
+                 "must be empty when import_rate_per_kwh is set; set exactly "
+                 "one of the two");
   }
   if (!uniform && !per_bus) {
     return Error("import_rate_per_kwh",
@@ -625,17 +608,16 @@ absl::StatusOr<env::Tariff> ToTariff(const v1::TariffFile& file,
       if (!rates.bus().empty() && static_cast<size_t>(b) < num_buses &&
           rates.bus() != scenario.network.buses[b].name) {
         return Error(absl::StrCat("per_bus[", b, "].bus"),
-                     absl::StrCat("is '", rates.bus(), "' but bus ", b,
-                                  " of the network is '", scenario.network.buses[b].name,
-                                  "'"));
+                     absl::StrCat("is '", rates.bus(), "' but bus ", b, " of the network is '",
+                                  scenario.network.buses[b].name, "'"));
       }
       out.import_rate_per_kwh.emplace_back(rates.import_rate_per_kwh().begin(),
                                            rates.import_rate_per_kwh().end());
     }
     // A single per_bus entry would read as uniform; require the full list.
     if (static_cast<size_t>(file.per_bus_size()) != num_buses) {
-      return Error("per_bus", absl::StrCat("has ", file.per_bus_size(),
-                                           " entries, network has ", num_buses, " buses"));
+      return Error("per_bus", absl::StrCat("has ", file.per_bus_size(), " entries, network has ",
+                                           num_buses, " buses"));
     }
   }
   if (file.fixed_charge_per_day().empty()) {

@@ -103,8 +103,7 @@ absl::StatusOr<std::string> EffectiveSpecText(const v1::ExperimentSpec& spec,
 // import_rate_per_kwh and per_bus, a per_bus count other than the bus count, a
 // per_bus bus name that does not match) are errors here; values are checked by
 // env::ValidateTariff.
-absl::StatusOr<env::Tariff> ToTariff(const v1::TariffFile& file,
-                                     const env::Scenario& scenario);
+absl::StatusOr<env::Tariff> ToTariff(const v1::TariffFile& file, const env::Scenario& scenario);
 
 // The reverse, for writing a learned tariff so that `smfg evaluate --tariff`
 // can read it back: uniform when every bus has the same rates, per-bus (with bus
@@ -125,15 +124,13 @@ v1::ExportRule FromExportRule(env::ExportRule rule);
 // path is prefixed with the root of the object ("scenario: ..."). Errors about a
 // network read from matpower_file are reported as
 // "scenario.matpower_file: <file>: network....". OK passes through.
-absl::Status ScenarioErrorInSpec(const absl::Status& error,
-                                 const v1::ExperimentSpec& spec);
+absl::Status ScenarioErrorInSpec(const absl::Status& error, const v1::ExperimentSpec& spec);
 absl::Status TariffErrorInFile(const absl::Status& error, const v1::TariffFile& file);
 
 // Splits "a.b[2].c: message" into the leading field path and the rest. Returns
 // false (and leaves the outputs alone) when the text before the first ": " is
 // not a field path (identifiers, dots and [index] only).
-bool SplitFieldPath(absl::string_view message, absl::string_view* path,
-                    absl::string_view* rest);
+bool SplitFieldPath(absl::string_view message, absl::string_view* path, absl::string_view* rest);
 
 // The directory part of `path` ("" for a bare file name), used as spec_dir.
 std::string DirName(absl::string_view path);

@@ -42,11 +42,11 @@ constexpr char kMinimal[] = R"pb(
       lines { from_bus: 0 to_bus: 1 }
       generators { bus: 0 pmax_mw: 100 cost_linear: 30 }
     }
-    exogenous_mean_mw: [1, 2]
-    income_groups: ["all"]
+    exogenous_mean_mw: [ 1, 2 ]
+    income_groups: [ "all" ]
     classes {
       income_group: "all"
-      households_per_bus: [10]
+      households_per_bus: [ 10 ]
       annual_income_usd { a: 50000 }
       daily_demand_kwh { a: 25 }
     }
@@ -135,8 +135,7 @@ TEST(SpecConvertTest, ThreeBusValuesLandInTheScenario) {
 TEST(SpecConvertTest, SmallAndNoRenewableVariants) {
   absl::StatusOr<LoadedSpec> full = LoadExperimentFile("configs/three_bus.textproto");
   absl::StatusOr<LoadedSpec> small = LoadExperimentFile("configs/three_bus_small.textproto");
-  absl::StatusOr<LoadedSpec> none =
-      LoadExperimentFile("configs/three_bus_no_renewables.textproto");
+  absl::StatusOr<LoadedSpec> none = LoadExperimentFile("configs/three_bus_no_renewables.textproto");
   ASSERT_TRUE(full.ok() && small.ok() && none.ok());
   EXPECT_EQ(small->scenario.days, 10);
   for (size_t c = 0; c < 4; ++c) {
@@ -160,8 +159,7 @@ TEST(SpecConvertTest, AbsentFieldsTakeTheEnvDefaults) {
   const env::Scenario defaults;
   EXPECT_EQ(s.name, "minimal");  // from ExperimentSpec.name
   EXPECT_EQ(s.network.base_mva, env::Network{}.base_mva);
-  EXPECT_EQ(s.network.value_of_lost_load_per_mwh,
-            env::Network{}.value_of_lost_load_per_mwh);
+  EXPECT_EQ(s.network.value_of_lost_load_per_mwh, env::Network{}.value_of_lost_load_per_mwh);
   EXPECT_EQ(s.network.lines[0].reactance_pu, env::Line{}.reactance_pu);
   EXPECT_EQ(s.network.lines[0].limit_mw, std::numeric_limits<double>::infinity());
   EXPECT_TRUE(s.network.generators[0].hourly_availability.empty());
@@ -188,8 +186,7 @@ TEST(SpecConvertTest, AbsentFieldsTakeTheEnvDefaults) {
   EXPECT_EQ(s.follower.discount_per_hour, defaults.follower.discount_per_hour);
   EXPECT_EQ(s.follower.soc_levels, defaults.follower.soc_levels);
   EXPECT_EQ(s.follower.max_soc_steps_per_hour, defaults.follower.max_soc_steps_per_hour);
-  EXPECT_EQ(s.follower.battery_wear_usd_per_kwh,
-            defaults.follower.battery_wear_usd_per_kwh);
+  EXPECT_EQ(s.follower.battery_wear_usd_per_kwh, defaults.follower.battery_wear_usd_per_kwh);
   EXPECT_EQ(s.inner.damping, defaults.inner.damping);
   EXPECT_EQ(s.inner.tolerance_per_mwh, defaults.inner.tolerance_per_mwh);
   EXPECT_EQ(s.inner.max_iterations, defaults.inner.max_iterations);
@@ -287,8 +284,7 @@ TEST(SpecConvertTest, MatpowerFileIsResolvedAgainstTheSpecDirectory) {
   spec.mutable_scenario()->set_matpower_file("cases/case5.m");
   ConvertOptions options;
   options.load_matpower = false;
-  absl::StatusOr<ConvertedScenario> converted =
-      ConvertScenario(spec, "configs", options);
+  absl::StatusOr<ConvertedScenario> converted = ConvertScenario(spec, "configs", options);
   ASSERT_TRUE(converted.ok()) << converted.status();
   EXPECT_EQ(converted->matpower_path, "configs/cases/case5.m");
   EXPECT_TRUE(converted->scenario.network.buses.empty());
@@ -349,9 +345,8 @@ TEST(SpecConvertTest, WithDefaultsFillsEveryLeaderField) {
   for (bool has :
        {l.has_policy_learning_rate(), l.has_value_learning_rate(), l.has_clip_epsilon(),
         l.has_gae_lambda(), l.has_discount(), l.has_entropy_coefficient(),
-        l.has_value_coefficient(), l.has_epochs(), l.has_minibatch_size(),
-        l.has_target_kl(), l.has_max_grad_norm(), l.has_rollout_days_per_update(),
-        l.has_initial_action_std()}) {
+        l.has_value_coefficient(), l.has_epochs(), l.has_minibatch_size(), l.has_target_kl(),
+        l.has_max_grad_norm(), l.has_rollout_days_per_update(), l.has_initial_action_std()}) {
     EXPECT_TRUE(has);
   }
   EXPECT_THAT(l.hidden_sizes(), ElementsAre(64, 64));
@@ -383,10 +378,10 @@ TEST(SpecConvertTest, EffectiveSpecTextLoadsToTheSameScenario) {
   absl::StatusOr<LoadedSpec> reloaded =
       ParseExperiment(*text, "effective.textproto", Format::kText);
   ASSERT_TRUE(reloaded.ok()) << reloaded.status();
-  EXPECT_TRUE(MessageDifferencer::Equals(FromScenario(loaded->scenario),
-                                         FromScenario(reloaded->scenario)));
-  EXPECT_TRUE(MessageDifferencer::Equals(WithDefaults(loaded->spec).learner(),
-                                         reloaded->spec.learner()));
+  EXPECT_TRUE(
+      MessageDifferencer::Equals(FromScenario(loaded->scenario), FromScenario(reloaded->scenario)));
+  EXPECT_TRUE(
+      MessageDifferencer::Equals(WithDefaults(loaded->spec).learner(), reloaded->spec.learner()));
 }
 
 TEST(SpecConvertTest, TariffRoundTrip) {
@@ -416,28 +411,26 @@ TEST(SpecConvertTest, TariffRoundTrip) {
 
 TEST(SpecConvertTest, ErrorPathMapping) {
   v1::ExperimentSpec spec = ParseText(kMinimal);
-  EXPECT_EQ(ScenarioErrorInSpec(absl::InvalidArgumentError("classes[1].der_share[2]: bad"),
-                                spec)
+  EXPECT_EQ(ScenarioErrorInSpec(absl::InvalidArgumentError("classes[1].der_share[2]: bad"), spec)
                 .message(),
             "scenario.classes[1].der_share.solar_battery: bad");
-  EXPECT_EQ(ScenarioErrorInSpec(absl::InvalidArgumentError("network.lines[0].x: bad"), spec)
-                .message(),
-            "scenario.network.lines[0].x: bad");
+  EXPECT_EQ(
+      ScenarioErrorInSpec(absl::InvalidArgumentError("network.lines[0].x: bad"), spec).message(),
+      "scenario.network.lines[0].x: bad");
   EXPECT_EQ(ScenarioErrorInSpec(absl::InvalidArgumentError("something odd"), spec).message(),
             "scenario: something odd");
   EXPECT_TRUE(ScenarioErrorInSpec(absl::OkStatus(), spec).ok());
   spec.mutable_scenario()->set_matpower_file("case5.m");
-  EXPECT_EQ(ScenarioErrorInSpec(absl::InvalidArgumentError("network.lines[0].x: bad"), spec)
-                .message(),
-            "scenario.matpower_file: case5.m: network.lines[0].x: bad");
+  EXPECT_EQ(
+      ScenarioErrorInSpec(absl::InvalidArgumentError("network.lines[0].x: bad"), spec).message(),
+      "scenario.matpower_file: case5.m: network.lines[0].x: bad");
 
   v1::TariffFile uniform;
   uniform.add_import_rate_per_kwh(1);
   v1::TariffFile per_bus;
   per_bus.add_per_bus();
   const auto mapped = [](const char* message, const v1::TariffFile& file) {
-    return Msg(
-        TariffErrorInFile(absl::InvalidArgumentError(message), file));
+    return Msg(TariffErrorInFile(absl::InvalidArgumentError(message), file));
   };
   EXPECT_EQ(mapped("import_rate_per_kwh[2][5]: bad", uniform), "import_rate_per_kwh[5]: bad");
   EXPECT_EQ(mapped("import_rate_per_kwh[2]: bad", uniform), "import_rate_per_kwh: bad");
@@ -504,8 +497,7 @@ TEST(ValidateScenarioTest, CrossFieldChecksNameEnvPaths) {
 
   s = valid;
   s.profiles.sunset_hour = 5;
-  EXPECT_EQ(env::ValidateScenario(s).message(),
-            "profiles.sunset_hour: must be in (6, 24], got 5");
+  EXPECT_EQ(env::ValidateScenario(s).message(), "profiles.sunset_hour: must be in (6, 24], got 5");
 
   s = valid;
   s.follower.max_soc_steps_per_hour = 11;

@@ -29,15 +29,62 @@ constexpr uint64_t kSeed = 20251;
 
 const std::vector<std::string>& Garbage() {
   static const auto* const kGarbage = new std::vector<std::string>{
-      "{", "}", "[", "]", ":", ",", "\"", "'", "#", "<", ">", "\\", "\n",
-      std::string("\0", 1), std::string("a\0b", 3), "\xff\xfe", "\xc3\x28", "\xe2\x82",
-      "1e999", "-1e999", "-nan", "nan", "inf", "-inf", "NaN", "Infinity", "-Infinity",
-      "-1", "0", "-0", "1e-320", "99999999999999999999", "2147483648", "-2147483649",
-      "18446744073709551616", "0x7fffffff", "1.5", "1e308", "null", "true", "false",
-      "foo: 1", "scenario {", "classes { }", "days: 0", "shards: -3",
-      "matpower_file: \"\"", "kind: 7", "kind: LOGNORMAL", "\"\\u0000\"", "\"\\ud800\"",
-      "\"days\": -1,", "\"foo\": {},", "{\"a\": [[[[[[[[[[]]]]]]]]]]}",
-      std::string(200, '{'), std::string(200, '['),
+      "{",
+      "}",
+      "[",
+      "]",
+      ":",
+      ",",
+      "\"",
+      "'",
+      "#",
+      "<",
+      ">",
+      "\\",
+      "\n",
+      std::string("\0", 1),
+      std::string("a\0b", 3),
+      "\xff\xfe",
+      "\xc3\x28",
+      "\xe2\x82",
+      "1e999",
+      "-1e999",
+      "-nan",
+      "nan",
+      "inf",
+      "-inf",
+      "NaN",
+      "Infinity",
+      "-Infinity",
+      "-1",
+      "0",
+      "-0",
+      "1e-320",
+      "99999999999999999999",
+      "2147483648",
+      "-2147483649",
+      "18446744073709551616",
+      "0x7fffffff",
+      "1.5",
+      "1e308",
+      "null",
+      "true",
+      "false",
+      "foo: 1",
+      "scenario {",
+      "classes { }",
+      "days: 0",
+      "shards: -3",
+      "matpower_file: \"\"",
+      "kind: 7",
+      "kind: LOGNORMAL",
+      "\"\\u0000\"",
+      "\"\\ud800\"",
+      "\"days\": -1,",
+      "\"foo\": {},",
+      "{\"a\": [[[[[[[[[[]]]]]]]]]]}",
+      std::string(200, '{'),
+      std::string(200, '['),
   };
   return *kGarbage;
 }
@@ -45,9 +92,9 @@ const std::vector<std::string>& Garbage() {
 // Numbers that stress validation when they replace a number in the file.
 const std::vector<std::string>& Numbers() {
   static const auto* const kNumbers = new std::vector<std::string>{
-      "1e999", "-1e999", "-nan", "nan", "inf", "-inf", "-5", "0", "-0", "1e308",
-      "-1e308", "4.9e-324", "2147483647", "-2147483648", "2147483648", "1e20",
-      "0.5", "1", "24", "25", "100000", "-1",
+      "1e999", "-1e999", "-nan",   "nan",      "inf",        "-inf",        "-5",         "0",
+      "-0",    "1e308",  "-1e308", "4.9e-324", "2147483647", "-2147483648", "2147483648", "1e20",
+      "0.5",   "1",      "24",     "25",       "100000",     "-1",
   };
   return *kNumbers;
 }
@@ -101,8 +148,8 @@ class Mutator {
         std::vector<size_t> starts;
         for (size_t i = 0; i < s.size(); ++i) {
           const bool digit = s[i] >= '0' && s[i] <= '9';
-          const bool prev_digit = i > 0 && ((s[i - 1] >= '0' && s[i - 1] <= '9') ||
-                                            s[i - 1] == '.' || s[i - 1] == '-');
+          const bool prev_digit =
+              i > 0 && ((s[i - 1] >= '0' && s[i - 1] <= '9') || s[i - 1] == '.' || s[i - 1] == '-');
           if (digit && !prev_digit) starts.push_back(i);
         }
         if (starts.empty()) return s;
@@ -137,8 +184,7 @@ struct Tally {
   int invalid = 0;
 };
 
-void CheckOne(const std::string& content, absl::string_view source, Format format,
-              Tally* tally) {
+void CheckOne(const std::string& content, absl::string_view source, Format format, Tally* tally) {
   absl::StatusOr<LoadedSpec> loaded = ParseExperiment(content, source, format);
   if (loaded.ok()) {
     ++tally->ok;
@@ -153,7 +199,8 @@ void CheckOne(const std::string& content, absl::string_view source, Format forma
   const bool missing_case = status.code() == absl::StatusCode::kNotFound &&
                             absl::StrContains(status.message(), "matpower_file");
   EXPECT_TRUE(status.code() == absl::StatusCode::kInvalidArgument || missing_case)
-      << status << "\ninput:\n" << content;
+      << status << "\ninput:\n"
+      << content;
   EXPECT_GT(status.message().size(), source.size() + 2) << status;
   EXPECT_TRUE(absl::StartsWith(status.message(), source)) << status;
 }
@@ -172,8 +219,7 @@ TEST(SpecFuzzTest, TextMutationsNeverCrash) {
   ASSERT_EQ(tally.ok, 1);
   for (int i = 0; i < kMutationsPerFormat; ++i) {
     Mutator mutator(static_cast<uint64_t>(i));
-    CheckOne(mutator.Mutate(original), "configs/three_bus.textproto", Format::kText,
-             &tally);
+    CheckOne(mutator.Mutate(original), "configs/three_bus.textproto", Format::kText, &tally);
     if (HasFailure()) break;
   }
   std::cout << "text: " << tally.ok << " ok, " << tally.invalid << " invalid\n";
@@ -205,8 +251,7 @@ TEST(SpecFuzzTest, JsonMutationsNeverCrash) {
 TEST(SpecFuzzTest, TariffMutationsNeverCrash) {
   absl::StatusOr<LoadedSpec> loaded = LoadExperimentFile("configs/three_bus.textproto");
   ASSERT_TRUE(loaded.ok()) << loaded.status();
-  absl::StatusOr<std::string> original =
-      ReadFileToString("configs/tariffs/flat_0.15.textproto");
+  absl::StatusOr<std::string> original = ReadFileToString("configs/tariffs/flat_0.15.textproto");
   ASSERT_TRUE(original.ok());
   for (int i = 0; i < kMutationsPerFormat / 4; ++i) {
     Mutator mutator(2000000 + static_cast<uint64_t>(i));
@@ -217,7 +262,8 @@ TEST(SpecFuzzTest, TariffMutationsNeverCrash) {
       EXPECT_TRUE(env::ValidateTariff(*tariff, loaded->scenario).ok()) << content;
     } else {
       EXPECT_EQ(tariff.status().code(), absl::StatusCode::kInvalidArgument)
-          << tariff.status() << "\n" << content;
+          << tariff.status() << "\n"
+          << content;
       EXPECT_FALSE(tariff.status().message().empty());
     }
     if (HasFailure()) break;

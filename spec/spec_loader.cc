@@ -99,8 +99,7 @@ std::vector<PathComponent> ParsePath(absl::string_view path) {
       int value = 0;
       bool ok = false;
       for (size_t i = open + 1; i < part.size() && part[i] != ']'; ++i) {
-        if (!absl::ascii_isdigit(static_cast<unsigned char>(part[i])) ||
-            value > 100000000) {
+        if (!absl::ascii_isdigit(static_cast<unsigned char>(part[i])) || value > 100000000) {
           ok = false;
           break;
         }
@@ -172,8 +171,7 @@ class TextLocator : public Locator {
 // has seen, but must not trust it: it stops quietly on anything unexpected.
 class JsonLocator : public Locator {
  public:
-  JsonLocator(absl::string_view content, const pb::Descriptor* root)
-      : text_(content), root_(root) {
+  JsonLocator(absl::string_view content, const pb::Descriptor* root) : text_(content), root_(root) {
     Value("", nullptr, 0);
   }
 
@@ -233,9 +231,8 @@ class JsonLocator : public Locator {
       const pb::Descriptor* d =
           field == nullptr
               ? root_
-              : (field->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE
-                     ? field->message_type()
-                     : nullptr);
+              : (field->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE ? field->message_type()
+                                                                           : nullptr);
       ++pos_;
       SkipSpace();
       if (!AtEnd() && text_[pos_] == '}') {
@@ -312,10 +309,9 @@ absl::Status AtSource(const absl::Status& status, absl::string_view source,
   absl::string_view path, rest;
   int line = 0;
   if (SplitFieldPath(status.message(), &path, &rest)) line = locator.LineOf(path);
-  return absl::Status(status.code(), line > 0 ? absl::StrCat(source, ":", line, ": ",
-                                                             status.message())
-                                              : absl::StrCat(source, ": ",
-                                                             status.message()));
+  return absl::Status(status.code(), line > 0
+                                         ? absl::StrCat(source, ":", line, ": ", status.message())
+                                         : absl::StrCat(source, ": ", status.message()));
 }
 
 // ---------------------------------------------------------------------------
@@ -323,8 +319,7 @@ absl::Status AtSource(const absl::Status& status, absl::string_view source,
 
 class FirstErrorCollector : public pb::io::ErrorCollector {
  public:
-  void AddError(int line, pb::io::ColumnNumber column,
-                const std::string& message) override {
+  void AddError(int line, pb::io::ColumnNumber column, const std::string& message) override {
     if (has_error_) return;
     has_error_ = true;
     line_ = line;
@@ -357,7 +352,7 @@ struct TextContext {
   bool at_value = false;  // the position is within `name`'s value
   int name_line = -1;     // 0-based position of `name`
   int name_column = -1;
-  int value_line = -1;    // 0-based position of the first token of its value
+  int value_line = -1;  // 0-based position of the first token of its value
   int value_column = -1;
 };
 
@@ -495,15 +490,14 @@ absl::Status TextParseError(const FirstErrorCollector& error, absl::string_view 
     }
     const std::string at =
         context.enclosing.empty() ? "" : absl::StrCat(" (at ", context.enclosing, ")");
-    return absl::InvalidArgumentError(absl::StrCat(
-        where, "unknown field '", Sanitize(unknown), "' in ", type, at));
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, "unknown field '", Sanitize(unknown), "' in ", type, at));
   }
 
   std::string path = context.enclosing;
   const pb::FieldDescriptor* field = nullptr;
-  const bool names_field =
-      !context.name.empty() &&
-      absl::StrContains(message, absl::StrCat("field \"", context.name, "\""));
+  const bool names_field = !context.name.empty() &&
+                           absl::StrContains(message, absl::StrCat("field \"", context.name, "\""));
   if (context.at_value || names_field) {
     path = JoinFieldPath(path, context.name);
     field = context.field;
@@ -524,8 +518,8 @@ absl::Status TextParseError(const FirstErrorCollector& error, absl::string_view 
   return absl::InvalidArgumentError(absl::StrCat(where, path, ": ", text));
 }
 
-absl::Status ParseText(absl::string_view content, absl::string_view source,
-                       pb::Message* message, std::unique_ptr<Locator>* locator) {
+absl::Status ParseText(absl::string_view content, absl::string_view source, pb::Message* message,
+                       std::unique_ptr<Locator>* locator) {
   auto text_locator = std::make_unique<TextLocator>(message->GetDescriptor());
   FirstErrorCollector errors;
   pb::TextFormat::Parser parser;
@@ -535,9 +529,8 @@ absl::Status ParseText(absl::string_view content, absl::string_view source,
     if (errors.has_error()) {
       return TextParseError(errors, content, source, message->GetDescriptor());
     }
-    return absl::InvalidArgumentError(
-        absl::StrCat(source, ": cannot parse as text-format ",
-                     message->GetDescriptor()->full_name()));
+    return absl::InvalidArgumentError(absl::StrCat(source, ": cannot parse as text-format ",
+                                                   message->GetDescriptor()->full_name()));
   }
   *locator = std::move(text_locator);
   return absl::OkStatus();
@@ -568,8 +561,8 @@ absl::Status JsonParseError(absl::string_view parser_message, absl::string_view 
     const size_t close = message.find(')');
     if (close != std::string::npos) {
       const std::string path = message.substr(1, close - 1);
-      std::string rest(absl::StripLeadingAsciiWhitespace(
-          absl::string_view(message).substr(close + 1)));
+      std::string rest(
+          absl::StripLeadingAsciiWhitespace(absl::string_view(message).substr(close + 1)));
       const JsonLocator locator(content, root);
       constexpr absl::string_view kCannotFind = ": Cannot find field.";
       if (absl::EndsWith(rest, kCannotFind)) {
@@ -584,18 +577,17 @@ absl::Status JsonParseError(absl::string_view parser_message, absl::string_view 
         }
         const std::string full = JoinFieldPath(path, key);
         const int line = locator.LineOf(full);
-        return absl::InvalidArgumentError(absl::StrCat(
-            source, line > 0 ? absl::StrCat(":", line) : "", ": unknown field '",
-            Sanitize(key), "' in ", d != nullptr ? d->full_name() : "message",
-            path.empty() ? "" : absl::StrCat(" (at ", path, ")")));
+        return absl::InvalidArgumentError(
+            absl::StrCat(source, line > 0 ? absl::StrCat(":", line) : "", ": unknown field '",
+                         Sanitize(key), "' in ", d != nullptr ? d->full_name() : "message",
+                         path.empty() ? "" : absl::StrCat(" (at ", path, ")")));
       }
       if (absl::StartsWith(rest, ":")) rest = rest.substr(1);
       rest = std::string(absl::StripLeadingAsciiWhitespace(rest));
       const int line = path.empty() ? 0 : locator.LineOf(path);
       return absl::InvalidArgumentError(
           absl::StrCat(source, line > 0 ? absl::StrCat(":", line) : "", ": ",
-                       path.empty() ? "" : absl::StrCat(path, ": "),
-                       StripPeriod(Sanitize(rest))));
+                       path.empty() ? "" : absl::StrCat(path, ": "), StripPeriod(Sanitize(rest))));
     }
   }
   // Syntax errors: "<what>\n<up to 20 chars either side>\n<spaces>^". Locate the
@@ -604,8 +596,7 @@ absl::Status JsonParseError(absl::string_view parser_message, absl::string_view 
   const size_t last_newline = message.rfind('\n');
   if (first_newline != std::string::npos && last_newline > first_newline) {
     const std::string what = message.substr(0, first_newline);
-    const std::string segment =
-        message.substr(first_newline + 1, last_newline - first_newline - 1);
+    const std::string segment = message.substr(first_newline + 1, last_newline - first_newline - 1);
     const size_t caret = message.find('^', last_newline);
     size_t offset = std::string::npos;
     if (caret != std::string::npos) {
@@ -624,22 +615,21 @@ absl::Status JsonParseError(absl::string_view parser_message, absl::string_view 
       return absl::InvalidArgumentError(
           absl::StrCat(source, ":", line, ":", column, ": ", Sanitize(what)));
     }
-    return absl::InvalidArgumentError(absl::StrCat(source, ": ", Sanitize(what),
-                                                   " (near '", Sanitize(segment), "')"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": ", Sanitize(what), " (near '", Sanitize(segment), "')"));
   }
   return absl::InvalidArgumentError(absl::StrCat(source, ": ", Sanitize(message)));
 }
 
-absl::Status ParseJson(absl::string_view content, absl::string_view source,
-                       pb::Message* message, std::unique_ptr<Locator>* locator) {
+absl::Status ParseJson(absl::string_view content, absl::string_view source, pb::Message* message,
+                       std::unique_ptr<Locator>* locator) {
   pb::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
-  const auto status = pb::util::JsonStringToMessage(
-      pb::StringPiece(content.data(), content.size()), message, options);
+  const auto status = pb::util::JsonStringToMessage(pb::StringPiece(content.data(), content.size()),
+                                                    message, options);
   if (!status.ok()) {
-    return JsonParseError(
-        absl::string_view(status.message().data(), status.message().size()), content,
-        source, message->GetDescriptor());
+    return JsonParseError(absl::string_view(status.message().data(), status.message().size()),
+                          content, source, message->GetDescriptor());
   }
   *locator = std::make_unique<JsonLocator>(content, message->GetDescriptor());
   return absl::OkStatus();
@@ -677,8 +667,7 @@ bool IsValidUtf8(absl::string_view s) {
     }
     // Overlong forms, surrogates and values beyond U+10FFFF.
     if ((extra == 1 && code < 0x80) || (extra == 2 && code < 0x800) ||
-        (extra == 3 && code < 0x10000) || code > 0x10FFFF ||
-        (code >= 0xD800 && code <= 0xDFFF)) {
+        (extra == 3 && code < 0x10000) || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
       return false;
     }
     i += extra + 1;
@@ -707,9 +696,8 @@ absl::Status CheckStringsAreUtf8(const pb::Message& message, const std::string& 
     } else if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
       if (f->is_repeated()) {
         for (int k = 0; k < r->FieldSize(message, f); ++k) {
-          SMFG_RETURN_IF_ERROR(
-              CheckStringsAreUtf8(r->GetRepeatedMessage(message, f, k),
-                                  absl::StrCat(field_path, "[", k, "]")));
+          SMFG_RETURN_IF_ERROR(CheckStringsAreUtf8(r->GetRepeatedMessage(message, f, k),
+                                                   absl::StrCat(field_path, "[", k, "]")));
         }
       } else if (r->HasField(message, f)) {
         SMFG_RETURN_IF_ERROR(CheckStringsAreUtf8(r->GetMessage(message, f), field_path));
@@ -719,9 +707,8 @@ absl::Status CheckStringsAreUtf8(const pb::Message& message, const std::string& 
   return absl::OkStatus();
 }
 
-absl::Status ParseMessage(absl::string_view content, absl::string_view source,
-                          Format format, pb::Message* message,
-                          std::unique_ptr<Locator>* locator) {
+absl::Status ParseMessage(absl::string_view content, absl::string_view source, Format format,
+                          pb::Message* message, std::unique_ptr<Locator>* locator) {
   switch (format) {
     case Format::kText:
       SMFG_RETURN_IF_ERROR(ParseText(content, source, message, locator));
@@ -757,8 +744,8 @@ absl::Status CheckPositive(absl::string_view path, double value) {
   return absl::OkStatus();
 }
 
-absl::Status CheckInRange(absl::string_view path, double value, double lo, bool lo_open,
-                          double hi, bool hi_open) {
+absl::Status CheckInRange(absl::string_view path, double value, double lo, bool lo_open, double hi,
+                          bool hi_open) {
   SMFG_RETURN_IF_ERROR(CheckFinite(path, value));
   if ((lo_open ? value <= lo : value < lo) || (hi_open ? value >= hi : value > hi)) {
     return Error(path, absl::StrCat("must be in ", lo_open ? "(" : "[", lo, ", ", hi,
@@ -775,14 +762,12 @@ absl::Status CheckIntAtLeast(absl::string_view path, int64_t value, int64_t lo) 
 absl::Status CheckOrdered(absl::string_view lo_path, double lo, absl::string_view hi_name,
                           double hi) {
   if (lo > hi) {
-    return Error(lo_path,
-                 absl::StrCat("must be <= ", hi_name, " (", hi, "), got ", lo));
+    return Error(lo_path, absl::StrCat("must be <= ", hi_name, " (", hi, "), got ", lo));
   }
   return absl::OkStatus();
 }
 
-absl::Status ValidateTariffStructure(const v1::TariffStructure& t,
-                                     const env::Scenario& scenario) {
+absl::Status ValidateTariffStructure(const v1::TariffStructure& t, const env::Scenario& scenario) {
   if (t.rate_structure() != v1::TariffStructure::UNIFORM &&
       t.rate_structure() != v1::TariffStructure::PER_BUS) {
     return Error("tariff.rate_structure",
@@ -794,40 +779,34 @@ absl::Status ValidateTariffStructure(const v1::TariffStructure& t,
       CheckAtLeast("tariff.min_import_rate_per_kwh", t.min_import_rate_per_kwh(), 0.0));
   SMFG_RETURN_IF_ERROR(
       CheckAtLeast("tariff.max_import_rate_per_kwh", t.max_import_rate_per_kwh(), 0.0));
-  SMFG_RETURN_IF_ERROR(CheckOrdered(
-      "tariff.min_import_rate_per_kwh", t.min_import_rate_per_kwh(),
-      "max_import_rate_per_kwh", t.max_import_rate_per_kwh()));
+  SMFG_RETURN_IF_ERROR(CheckOrdered("tariff.min_import_rate_per_kwh", t.min_import_rate_per_kwh(),
+                                    "max_import_rate_per_kwh", t.max_import_rate_per_kwh()));
   SMFG_RETURN_IF_ERROR(
       CheckFinite("tariff.min_fixed_charge_per_day", t.min_fixed_charge_per_day()));
   SMFG_RETURN_IF_ERROR(
       CheckFinite("tariff.max_fixed_charge_per_day", t.max_fixed_charge_per_day()));
-  SMFG_RETURN_IF_ERROR(CheckOrdered("tariff.min_fixed_charge_per_day",
-                                    t.min_fixed_charge_per_day(),
-                                    "max_fixed_charge_per_day",
-                                    t.max_fixed_charge_per_day()));
+  SMFG_RETURN_IF_ERROR(CheckOrdered("tariff.min_fixed_charge_per_day", t.min_fixed_charge_per_day(),
+                                    "max_fixed_charge_per_day", t.max_fixed_charge_per_day()));
   if (!t.fixed_charge_per_day().empty()) {
     if (t.learn_fixed_charges()) {
       return Error("tariff.fixed_charge_per_day",
                    "must be empty when learn_fixed_charges is true (the leader chooses "
                    "them)");
     }
-    if (static_cast<size_t>(t.fixed_charge_per_day_size()) !=
-        scenario.income_groups.size()) {
+    if (static_cast<size_t>(t.fixed_charge_per_day_size()) != scenario.income_groups.size()) {
       return Error("tariff.fixed_charge_per_day",
-                   absl::StrCat("has ", t.fixed_charge_per_day_size(),
-                                " entries, scenario has ", scenario.income_groups.size(),
-                                " income groups"));
+                   absl::StrCat("has ", t.fixed_charge_per_day_size(), " entries, scenario has ",
+                                scenario.income_groups.size(), " income groups"));
     }
     for (int g = 0; g < t.fixed_charge_per_day_size(); ++g) {
-      SMFG_RETURN_IF_ERROR(
-          CheckFinite(absl::StrCat("tariff.fixed_charge_per_day[", g, "]"),
-                      t.fixed_charge_per_day(g)));
+      SMFG_RETURN_IF_ERROR(CheckFinite(absl::StrCat("tariff.fixed_charge_per_day[", g, "]"),
+                                       t.fixed_charge_per_day(g)));
     }
   }
   absl::StatusOr<env::ExportRule> rule = ToExportRule(t.export_rule());
   if (!rule.ok()) return Annotate(rule.status(), "tariff.export_rule");
-  SMFG_RETURN_IF_ERROR(CheckAtLeast("tariff.fixed_export_credit_per_kwh",
-                                    t.fixed_export_credit_per_kwh(), 0.0));
+  SMFG_RETURN_IF_ERROR(
+      CheckAtLeast("tariff.fixed_export_credit_per_kwh", t.fixed_export_credit_per_kwh(), 0.0));
   if (*rule != env::ExportRule::kFixed && t.fixed_export_credit_per_kwh() != 0.0) {
     return Error("tariff.fixed_export_credit_per_kwh",
                  absl::StrCat("must be 0 unless export_rule is EXPORT_RULE_FIXED, got ",
@@ -841,8 +820,7 @@ absl::Status ValidateObjective(const v1::LeaderObjective& o) {
   SMFG_RETURN_IF_ERROR(CheckAtLeast("objective.w_revenue", o.w_revenue(), 0.0));
   SMFG_RETURN_IF_ERROR(CheckAtLeast("objective.w_volatility", o.w_volatility(), 0.0));
   SMFG_RETURN_IF_ERROR(CheckAtLeast("objective.w_cost", o.w_cost(), 0.0));
-  if (o.w_equity() == 0.0 && o.w_revenue() == 0.0 && o.w_volatility() == 0.0 &&
-      o.w_cost() == 0.0) {
+  if (o.w_equity() == 0.0 && o.w_revenue() == 0.0 && o.w_volatility() == 0.0 && o.w_cost() == 0.0) {
     return Error("objective", "all weights are 0, so every tariff would be optimal");
   }
   if (o.spread_measure() != v1::LeaderObjective::MAX_MIN &&
@@ -855,29 +833,22 @@ absl::Status ValidateObjective(const v1::LeaderObjective& o) {
 }
 
 absl::Status ValidateLearner(const v1::LeaderLearner& l) {
-  SMFG_RETURN_IF_ERROR(
-      CheckPositive("learner.policy_learning_rate", l.policy_learning_rate()));
-  SMFG_RETURN_IF_ERROR(
-      CheckPositive("learner.value_learning_rate", l.value_learning_rate()));
+  SMFG_RETURN_IF_ERROR(CheckPositive("learner.policy_learning_rate", l.policy_learning_rate()));
+  SMFG_RETURN_IF_ERROR(CheckPositive("learner.value_learning_rate", l.value_learning_rate()));
   SMFG_RETURN_IF_ERROR(
       CheckInRange("learner.clip_epsilon", l.clip_epsilon(), 0.0, true, 1.0, true));
-  SMFG_RETURN_IF_ERROR(
-      CheckInRange("learner.gae_lambda", l.gae_lambda(), 0.0, false, 1.0, false));
-  SMFG_RETURN_IF_ERROR(
-      CheckInRange("learner.discount", l.discount(), 0.0, true, 1.0, true));
-  SMFG_RETURN_IF_ERROR(
-      CheckAtLeast("learner.entropy_coefficient", l.entropy_coefficient(), 0.0));
-  SMFG_RETURN_IF_ERROR(
-      CheckAtLeast("learner.value_coefficient", l.value_coefficient(), 0.0));
+  SMFG_RETURN_IF_ERROR(CheckInRange("learner.gae_lambda", l.gae_lambda(), 0.0, false, 1.0, false));
+  SMFG_RETURN_IF_ERROR(CheckInRange("learner.discount", l.discount(), 0.0, true, 1.0, true));
+  SMFG_RETURN_IF_ERROR(CheckAtLeast("learner.entropy_coefficient", l.entropy_coefficient(), 0.0));
+  SMFG_RETURN_IF_ERROR(CheckAtLeast("learner.value_coefficient", l.value_coefficient(), 0.0));
   SMFG_RETURN_IF_ERROR(CheckIntAtLeast("learner.epochs", l.epochs(), 1));
   SMFG_RETURN_IF_ERROR(
       CheckIntAtLeast("learner.rollout_days_per_update", l.rollout_days_per_update(), 1));
   SMFG_RETURN_IF_ERROR(CheckIntAtLeast("learner.minibatch_size", l.minibatch_size(), 1));
   if (l.minibatch_size() > l.rollout_days_per_update()) {
     return Error("learner.minibatch_size",
-                 absl::StrCat("must be <= rollout_days_per_update (",
-                              l.rollout_days_per_update(), "), got ",
-                              l.minibatch_size()));
+                 absl::StrCat("must be <= rollout_days_per_update (", l.rollout_days_per_update(),
+                              "), got ", l.minibatch_size()));
   }
   SMFG_RETURN_IF_ERROR(CheckAtLeast("learner.target_kl", l.target_kl(), 0.0));
   SMFG_RETURN_IF_ERROR(CheckPositive("learner.max_grad_norm", l.max_grad_norm()));
@@ -893,12 +864,10 @@ absl::Status ValidateLearner(const v1::LeaderLearner& l) {
 
 absl::Status ValidateLoop(const v1::OuterLoop& loop) {
   SMFG_RETURN_IF_ERROR(CheckIntAtLeast("loop.max_iterations", loop.max_iterations(), 1));
+  SMFG_RETURN_IF_ERROR(CheckAtLeast("loop.objective_tolerance", loop.objective_tolerance(), 0.0));
   SMFG_RETURN_IF_ERROR(
-      CheckAtLeast("loop.objective_tolerance", loop.objective_tolerance(), 0.0));
-  SMFG_RETURN_IF_ERROR(CheckAtLeast("loop.mean_field_tolerance_per_mwh",
-                                    loop.mean_field_tolerance_per_mwh(), 0.0));
-  SMFG_RETURN_IF_ERROR(
-      CheckIntAtLeast("loop.patience_iterations", loop.patience_iterations(), 1));
+      CheckAtLeast("loop.mean_field_tolerance_per_mwh", loop.mean_field_tolerance_per_mwh(), 0.0));
+  SMFG_RETURN_IF_ERROR(CheckIntAtLeast("loop.patience_iterations", loop.patience_iterations(), 1));
   return CheckIntAtLeast("loop.checkpoint_every", loop.checkpoint_every(), 0);
 }
 
@@ -906,8 +875,7 @@ absl::Status ValidateLoop(const v1::OuterLoop& loop) {
 
 absl::StatusOr<Format> FormatFromPath(absl::string_view path) {
   const size_t slash = path.rfind('/');
-  const absl::string_view base =
-      slash == absl::string_view::npos ? path : path.substr(slash + 1);
+  const absl::string_view base = slash == absl::string_view::npos ? path : path.substr(slash + 1);
   const size_t dot = base.rfind('.');
   const std::string extension =
       dot == absl::string_view::npos ? "" : absl::AsciiStrToLower(base.substr(dot));
@@ -915,9 +883,9 @@ absl::StatusOr<Format> FormatFromPath(absl::string_view path) {
     return Format::kText;
   }
   if (extension == ".json") return Format::kJson;
-  return absl::InvalidArgumentError(absl::StrCat(
-      path, ": unsupported file extension '", extension,
-      "'; use .textproto, .txtpb or .pbtxt (text format) or .json"));
+  return absl::InvalidArgumentError(
+      absl::StrCat(path, ": unsupported file extension '", extension,
+                   "'; use .textproto, .txtpb or .pbtxt (text format) or .json"));
 }
 
 absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
@@ -960,19 +928,16 @@ absl::Status ValidateSpec(const v1::ExperimentSpec& spec, const env::Scenario& s
   return ValidateLoop(full.loop());
 }
 
-absl::StatusOr<LoadedSpec> ParseExperiment(absl::string_view content,
-                                           absl::string_view source_name, Format format) {
+absl::StatusOr<LoadedSpec> ParseExperiment(absl::string_view content, absl::string_view source_name,
+                                           Format format) {
   LoadedSpec loaded;
   std::unique_ptr<Locator> locator;
-  SMFG_RETURN_IF_ERROR(
-      ParseMessage(content, source_name, format, &loaded.spec, &locator));
-  absl::StatusOr<ConvertedScenario> converted =
-      ConvertScenario(loaded.spec, DirName(source_name));
+  SMFG_RETURN_IF_ERROR(ParseMessage(content, source_name, format, &loaded.spec, &locator));
+  absl::StatusOr<ConvertedScenario> converted = ConvertScenario(loaded.spec, DirName(source_name));
   if (!converted.ok()) return AtSource(converted.status(), source_name, *locator);
   loaded.scenario = std::move(converted->scenario);
   loaded.matpower_path = std::move(converted->matpower_path);
-  SMFG_RETURN_IF_ERROR(
-      AtSource(ValidateSpec(loaded.spec, loaded.scenario), source_name, *locator));
+  SMFG_RETURN_IF_ERROR(AtSource(ValidateSpec(loaded.spec, loaded.scenario), source_name, *locator));
   return loaded;
 }
 
@@ -988,8 +953,7 @@ absl::StatusOr<v1::ExperimentSpec> LoadSpecFile(const std::string& path) {
 }
 
 absl::StatusOr<v1::ExperimentSpec> ParseSpecText(absl::string_view content,
-                                                 absl::string_view source_name,
-                                                 Format format) {
+                                                 absl::string_view source_name, Format format) {
   SMFG_ASSIGN_OR_RETURN(LoadedSpec loaded, ParseExperiment(content, source_name, format));
   return std::move(loaded.spec);
 }
@@ -1002,14 +966,12 @@ absl::StatusOr<env::Tariff> ParseTariffText(absl::string_view content,
   SMFG_RETURN_IF_ERROR(ParseMessage(content, source_name, format, &file, &locator));
   absl::StatusOr<env::Tariff> tariff = ToTariff(file, scenario);
   if (!tariff.ok()) return AtSource(tariff.status(), source_name, *locator);
-  SMFG_RETURN_IF_ERROR(AtSource(
-      TariffErrorInFile(env::ValidateTariff(*tariff, scenario), file), source_name,
-      *locator));
+  SMFG_RETURN_IF_ERROR(AtSource(TariffErrorInFile(env::ValidateTariff(*tariff, scenario), file),
+                                source_name, *locator));
   return tariff;
 }
 
-absl::StatusOr<env::Tariff> LoadTariffFile(const std::string& path,
-                                           const env::Scenario& scenario) {
+absl::StatusOr<env::Tariff> LoadTariffFile(const std::string& path, const env::Scenario& scenario) {
   SMFG_ASSIGN_OR_RETURN(const Format format, FormatFromPath(path));
   SMFG_ASSIGN_OR_RETURN(const std::string content, ReadFileToString(path));
   return ParseTariffText(content, path, format, scenario);

@@ -60,15 +60,14 @@ absl::StatusOr<LoadedSpec> LoadExperimentFile(const std::string& path);
 
 // The same for `content`; `source_name` is used in messages and its directory
 // resolves matpower_file.
-absl::StatusOr<LoadedSpec> ParseExperiment(absl::string_view content,
-                                           absl::string_view source_name, Format format);
+absl::StatusOr<LoadedSpec> ParseExperiment(absl::string_view content, absl::string_view source_name,
+                                           Format format);
 
 // LoadExperimentFile(path) / ParseExperiment(...), returning only the spec as
 // written. OK means the spec is valid: its scenario converts and validates.
 absl::StatusOr<v1::ExperimentSpec> LoadSpecFile(const std::string& path);
 absl::StatusOr<v1::ExperimentSpec> ParseSpecText(absl::string_view content,
-                                                 absl::string_view source_name,
-                                                 Format format);
+                                                 absl::string_view source_name, Format format);
 
 // All value rules for a spec whose scenario converted to `scenario`: a non-empty
 // name, env::ValidateScenario (paths mapped to "scenario. ..."), and the
@@ -79,8 +78,7 @@ absl::Status ValidateSpec(const v1::ExperimentSpec& spec, const env::Scenario& s
 // Reads a TariffFile (for `smfg evaluate --tariff FILE`), converts it for
 // `scenario` (spec_convert.h ToTariff) and checks it with env::ValidateTariff.
 // Errors as above, with paths from the root of the TariffFile.
-absl::StatusOr<env::Tariff> LoadTariffFile(const std::string& path,
-                                           const env::Scenario& scenario);
+absl::StatusOr<env::Tariff> LoadTariffFile(const std::string& path, const env::Scenario& scenario);
 absl::StatusOr<env::Tariff> ParseTariffText(absl::string_view content,
                                             absl::string_view source_name, Format format,
                                             const env::Scenario& scenario);

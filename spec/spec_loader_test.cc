@@ -55,13 +55,11 @@ int LineOf(const std::string& content, const std::string& needle) {
 int ColumnOf(const std::string& content, const std::string& needle) {
   const size_t pos = content.find(needle);
   const size_t line_start = content.rfind('\n', pos);
-  return static_cast<int>(pos - (line_start == std::string::npos ? 0 : line_start + 1)) +
-         1;
+  return static_cast<int>(pos - (line_start == std::string::npos ? 0 : line_start + 1)) + 1;
 }
 
 // Replaces the first occurrence of `from` (which must exist).
-std::string ReplaceOnce(std::string content, const std::string& from,
-                        const std::string& to) {
+std::string ReplaceOnce(std::string content, const std::string& from, const std::string& to) {
   const size_t pos = content.find(from);
   EXPECT_NE(pos, std::string::npos) << from;
   if (pos != std::string::npos) content.replace(pos, from.size(), to);
@@ -129,9 +127,9 @@ TEST(SpecLoaderTest, JsonFormLoadsIdentically) {
   ASSERT_TRUE(text.ok()) << text.status();
   for (const bool proto_names : {true, false}) {
     SCOPED_TRACE(proto_names ? "proto names" : "lowerCamel names");
-    const std::string path = WriteTemp(
-        proto_names ? "three_bus_proto_names.json" : "three_bus_camel.json",
-        ToJson(*text, proto_names));
+    const std::string path =
+        WriteTemp(proto_names ? "three_bus_proto_names.json" : "three_bus_camel.json",
+                  ToJson(*text, proto_names));
     absl::StatusOr<LoadedSpec> json = LoadExperimentFile(path);
     ASSERT_TRUE(json.ok()) << json.status();
     EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*text, json->spec));
@@ -146,8 +144,7 @@ TEST(SpecLoaderTest, FormatComesFromTheExtension) {
   const absl::Status status = FormatFromPath("configs/x.yaml").status();
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(Msg(status), StartsWith("configs/x.yaml: unsupported file extension"));
-  EXPECT_EQ(FormatFromPath("configs.d/noext").status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FormatFromPath("configs.d/noext").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(SpecLoaderTest, MissingFileIsNotFound) {
@@ -159,8 +156,7 @@ TEST(SpecLoaderTest, MissingFileIsNotFound) {
 TEST(SpecLoaderTest, UnknownFieldNamesFileLineColumnAndMessageType) {
   const std::string original = ReadOrDie(kThreeBus);
   const std::string content =
-      ReplaceOnce(original, "  households_represented: 1",
-                  "  households_represented: 1\n  foo: 1");
+      ReplaceOnce(original, "  households_represented: 1", "  households_represented: 1\n  foo: 1");
   const absl::Status status = LoadStatus("unknown_field.textproto", content);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   const int line = LineOf(content, "  foo: 1");
@@ -181,14 +177,12 @@ TEST(SpecLoaderTest, UnknownNestedFieldNamesItsPath) {
 }
 
 TEST(SpecLoaderTest, WrongTypeNamesTheField) {
-  const std::string content =
-      ReplaceOnce(ReadOrDie(kThreeBus), "days: 100", "days: \"abc\"");
+  const std::string content = ReplaceOnce(ReadOrDie(kThreeBus), "days: 100", "days: \"abc\"");
   const absl::Status status = LoadStatus("wrong_type.textproto", content);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(Msg(status),
-              HasSubstr(absl::StrCat("wrong_type.textproto:", LineOf(content, "days: \"abc\""),
-                                     ":", ColumnOf(content, "\"abc\""),
-                                     ": scenario.days: expected integer")));
+  EXPECT_THAT(Msg(status), HasSubstr(absl::StrCat(
+                               "wrong_type.textproto:", LineOf(content, "days: \"abc\""), ":",
+                               ColumnOf(content, "\"abc\""), ": scenario.days: expected integer")));
 }
 
 TEST(SpecLoaderTest, UnknownEnumValueListsTheValidOnes) {
@@ -202,13 +196,12 @@ TEST(SpecLoaderTest, UnknownEnumValueListsTheValidOnes) {
 }
 
 TEST(SpecLoaderTest, NegativeCapacityNamesLineAndFullPath) {
-  const std::string content =
-      ReplaceOnce(ReadOrDie(kThreeBus), "pmax_mw: 30", "pmax_mw: -5");
+  const std::string content = ReplaceOnce(ReadOrDie(kThreeBus), "pmax_mw: 30", "pmax_mw: -5");
   const absl::Status status = LoadStatus("negative_capacity.textproto", content);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(status.message(),
-            absl::StrCat(::testing::TempDir(), "negative_capacity.textproto:",
-                         LineOf(content, "pmax_mw: -5"),
+            absl::StrCat(::testing::TempDir(),
+                         "negative_capacity.textproto:", LineOf(content, "pmax_mw: -5"),
                          ": scenario.network.generators[2].pmax_mw: must be >= 0, got -5"));
 }
 
@@ -219,8 +212,7 @@ TEST(SpecLoaderTest, SharesNotSummingToOne) {
   const absl::Status status = LoadStatus("shares.textproto", content);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(Msg(status),
-              HasSubstr(absl::StrCat("shares.textproto:",
-                                     LineOf(content, "solar_battery: 0.11"),
+              HasSubstr(absl::StrCat("shares.textproto:", LineOf(content, "solar_battery: 0.11"),
                                      ": scenario.classes[2].der_share: must sum to 1")));
 }
 
@@ -236,15 +228,13 @@ TEST(SpecLoaderTest, ShareOutsideUnitIntervalNamesTheSpecField) {
 TEST(SpecLoaderTest, ZeroHouseholdsInTotal) {
   std::string content = ReadOrDie(kThreeBus);
   for (const char* counts :
-       {"[3000, 3000, 3000]", "[2000, 2000, 2000]", "[2000, 2000, 2000]",
-        "[1000, 1000, 1000]"}) {
+       {"[3000, 3000, 3000]", "[2000, 2000, 2000]", "[2000, 2000, 2000]", "[1000, 1000, 1000]"}) {
     content = ReplaceOnce(content, counts, "[0, 0, 0]");
   }
   const absl::Status status = LoadStatus("zero_households.textproto", content);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(Msg(status),
-              HasSubstr(absl::StrCat("zero_households.textproto:",
-                                     LineOf(content, "classes {"),
+              HasSubstr(absl::StrCat("zero_households.textproto:", LineOf(content, "classes {"),
                                      ": scenario.classes: must hold at least one household")));
 }
 
@@ -263,10 +253,9 @@ TEST(SpecLoaderTest, HouseholdsPerBusCountMismatch) {
   const std::string content =
       ReplaceOnce(ReadOrDie(kThreeBus), "[2000, 2000, 2000]", "[2000, 2000]");
   const absl::Status status = LoadStatus("per_bus.textproto", content);
-  EXPECT_THAT(Msg(status),
-              HasSubstr(absl::StrCat(LineOf(content, "[2000, 2000]"),
-                                     ": scenario.classes[1].households_per_bus: has 2 "
-                                     "entries, network has 3 buses")));
+  EXPECT_THAT(Msg(status), HasSubstr(absl::StrCat(LineOf(content, "[2000, 2000]"),
+                                                  ": scenario.classes[1].households_per_bus: has 2 "
+                                                  "entries, network has 3 buses")));
 }
 
 TEST(SpecLoaderTest, TruncatedFileIsASyntaxErrorWithLineAndColumn) {
@@ -274,8 +263,7 @@ TEST(SpecLoaderTest, TruncatedFileIsASyntaxErrorWithLineAndColumn) {
   const std::string content = original.substr(0, original.find("cost_linear: 20\n"));
   const absl::Status status = LoadStatus("truncated.textproto", content);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(Msg(status),
-              MatchesRegex(".*truncated\\.textproto:[0-9]+:[0-9]+: .+"));
+  EXPECT_THAT(Msg(status), MatchesRegex(".*truncated\\.textproto:[0-9]+:[0-9]+: .+"));
   EXPECT_THAT(Msg(status), HasSubstr("scenario.network.generators[1]"));
 }
 
@@ -292,8 +280,7 @@ TEST(SpecLoaderTest, DisconnectedNetworkSurfacesNetworkValidation) {
   // What is left: 1-2 only, so bus 3 (index 2) is an island.
   const absl::Status status = LoadStatus("disconnected.textproto", content);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(Msg(status),
-              MatchesRegex(".*disconnected\\.textproto:[0-9]+: scenario\\.network.*"));
+  EXPECT_THAT(Msg(status), MatchesRegex(".*disconnected\\.textproto:[0-9]+: scenario\\.network.*"));
 }
 
 TEST(SpecLoaderTest, LeaderSideRules) {
@@ -310,10 +297,8 @@ TEST(SpecLoaderTest, LeaderSideRules) {
        "EXPORT_RULE_FIXED, got 0.05"},
       {"policy_learning_rate: 0.003", "policy_learning_rate: 0.003 discount: 1",
        ": learner.discount: must be in (0, 1), got 1"},
-      {"", "objective { w_equity: 0 w_revenue: 0 }",
-       ": objective: all weights are 0"},
-      {"max_iterations: 60", "max_iterations: 0",
-       ": loop.max_iterations: must be >= 1, got 0"},
+      {"", "objective { w_equity: 0 w_revenue: 0 }", ": objective: all weights are 0"},
+      {"max_iterations: 60", "max_iterations: 0", ": loop.max_iterations: must be >= 1, got 0"},
       {"minibatch_size: 8", "minibatch_size: 64",
        ": learner.minibatch_size: must be <= rollout_days_per_update (32), got 64"},
       {"name: \"three_bus\"", "name: \"\"", ": name: must not be empty"},
@@ -321,9 +306,8 @@ TEST(SpecLoaderTest, LeaderSideRules) {
   for (const Case& c : cases) {
     SCOPED_TRACE(c.to);
     // An empty `from` appends `to` at the top level.
-    const std::string content =
-        c.from.empty() ? absl::StrCat(original, "\n", c.to, "\n")
-                       : ReplaceOnce(original, c.from, c.to);
+    const std::string content = c.from.empty() ? absl::StrCat(original, "\n", c.to, "\n")
+                                               : ReplaceOnce(original, c.from, c.to);
     const absl::Status status = LoadStatus("leader.textproto", content);
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(Msg(status), HasSubstr(c.expected));
@@ -337,16 +321,13 @@ TEST(SpecLoaderTest, ScenarioRulesNameSpecPaths) {
   } cases[] = {
       {"days: 100", "days: 0", "scenario.days: must be in [1, 36500], got 0"},
       {"shards: 16", "shards: 0", "scenario.shards: must be in [1, 65536], got 0"},
-      {"# Each simulated household is one real household.",
-       "follower { temperature_usd: 0 }",
+      {"# Each simulated household is one real household.", "follower { temperature_usd: 0 }",
        "scenario.follower.temperature_usd: must be > 0, got 0"},
       {"# Each simulated household is one real household.", "inner { damping: 0 }",
        "scenario.inner.damping: must be in (0, 1], got 0"},
-      {"# Each simulated household is one real household.",
-       "follower { discount_per_hour: 1 }",
+      {"# Each simulated household is one real household.", "follower { discount_per_hour: 1 }",
        "scenario.follower.discount_per_hour: must be in (0, 1), got 1"},
-      {"lines { name: \"1-2\" from_bus: 0 to_bus: 1",
-       "lines { name: \"1-2\" from_bus: 0 to_bus: 7",
+      {"lines { name: \"1-2\" from_bus: 0 to_bus: 1", "lines { name: \"1-2\" from_bus: 0 to_bus: 7",
        "scenario.network.lines[0].to_bus: must be a bus index in [0, 3), got 7"},
       {"battery_kwh { kind: UNIFORM a: 9.3 b: 13.5 }",
        "battery_kwh { kind: UNIFORM a: 13.5 b: 9.3 }",
@@ -358,10 +339,8 @@ TEST(SpecLoaderTest, ScenarioRulesNameSpecPaths) {
        "scenario.classes[1].charge_efficiency.a: must be in (0, 1], got 1.5"},
       {"exogenous_mean_mw: [10, 12, 22]", "exogenous_mean_mw: [10, 12]",
        "scenario.exogenous_mean_mw: has 2 entries, network has 3 buses"},
-      {"pmax_mw: 50", "pmax_mw: inf",
-       "scenario.network.generators[0].pmax_mw: must be finite"},
-      {"pmax_mw: 50", "pmax_mw: -nan",
-       "scenario.network.generators[0].pmax_mw: must be finite"},
+      {"pmax_mw: 50", "pmax_mw: inf", "scenario.network.generators[0].pmax_mw: must be finite"},
+      {"pmax_mw: 50", "pmax_mw: -nan", "scenario.network.generators[0].pmax_mw: must be finite"},
       {"income_group: \"low\"", "income_group: \"lo\"",
        "scenario.classes[1].income_group: unknown income group 'lo'"},
   };
@@ -372,8 +351,7 @@ TEST(SpecLoaderTest, ScenarioRulesNameSpecPaths) {
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(Msg(status), HasSubstr(c.expected));
     // Every value error carries a line.
-    EXPECT_THAT(Msg(status),
-                MatchesRegex(".*scenario_rules\\.textproto:[0-9]+: .*"));
+    EXPECT_THAT(Msg(status), MatchesRegex(".*scenario_rules\\.textproto:[0-9]+: .*"));
   }
 }
 
@@ -396,8 +374,7 @@ class JsonErrorsTest : public ::testing::Test {
 };
 
 TEST_F(JsonErrorsTest, UnknownFieldNamesFileLineAndType) {
-  const std::string content =
-      ReplaceOnce(json_, "\"days\": 100", "\"days\": 100,\n  \"foo\": 1");
+  const std::string content = ReplaceOnce(json_, "\"days\": 100", "\"days\": 100,\n  \"foo\": 1");
   const absl::Status status = LoadStatus("unknown.json", content);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(status.message(),
@@ -409,9 +386,8 @@ TEST_F(JsonErrorsTest, WrongTypeNamesPathAndLine) {
   const std::string content = ReplaceOnce(json_, "\"days\": 100", "\"days\": \"abc\"");
   const absl::Status status = LoadStatus("wrong_type.json", content);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(Msg(status),
-              HasSubstr(absl::StrCat("wrong_type.json:", LineOf(content, "\"abc\""),
-                                     ": scenario.days: invalid value \"abc\"")));
+  EXPECT_THAT(Msg(status), HasSubstr(absl::StrCat("wrong_type.json:", LineOf(content, "\"abc\""),
+                                                  ": scenario.days: invalid value \"abc\"")));
 }
 
 TEST_F(JsonErrorsTest, ValueErrorsCarryTheLine) {
@@ -419,8 +395,7 @@ TEST_F(JsonErrorsTest, ValueErrorsCarryTheLine) {
   const absl::Status status = LoadStatus("negative.json", content);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(status.message(),
-            absl::StrCat(::testing::TempDir(), "negative.json:",
-                         LineOf(content, "\"pmax_mw\": -5"),
+            absl::StrCat(::testing::TempDir(), "negative.json:", LineOf(content, "\"pmax_mw\": -5"),
                          ": scenario.network.generators[2].pmax_mw: must be >= 0, got -5"));
 }
 
@@ -486,17 +461,16 @@ TEST_F(TariffFileTest, Errors) {
                               "per_bus { import_rate_per_kwh: ", Rates(24, 0.1), " }"))
                 .message(),
             "t.textproto:2: per_bus[1].import_rate_per_kwh[23]: must be >= 0, got -0.1");
-  EXPECT_THAT(Msg(Load(absl::StrCat("per_bus { bus: \"bus9\" import_rate_per_kwh: ",
-                                Rates(24, 0.1), " }"))
-                  ),
+  EXPECT_THAT(Msg(Load(absl::StrCat("per_bus { bus: \"bus9\" import_rate_per_kwh: ", Rates(24, 0.1),
+                                    " }"))),
               HasSubstr("t.textproto:1: per_bus[0].bus: is 'bus9' but bus 0"));
   EXPECT_THAT(Msg(Load("fixed_charge_per_day: [1]")),
               HasSubstr("import_rate_per_kwh: one of import_rate_per_kwh"));
-  EXPECT_EQ(Load(absl::StrCat("import_rate_per_kwh: ", Rates(24, 0.1),
-                              "\nfixed_charge_per_day: [1, 2]"))
-                .message(),
-            "t.textproto:2: fixed_charge_per_day: has 2 entries, scenario has 4 income "
-            "groups");
+  EXPECT_EQ(
+      Load(absl::StrCat("import_rate_per_kwh: ", Rates(24, 0.1), "\nfixed_charge_per_day: [1, 2]"))
+          .message(),
+      "t.textproto:2: fixed_charge_per_day: has 2 entries, scenario has 4 income "
+      "groups");
   EXPECT_EQ(Load(absl::StrCat("import_rate_per_kwh: ", Rates(24, 0.1),
                               "\nfixed_export_credit_per_kwh: 0.03"))
                 .message(),

@@ -93,10 +93,10 @@ v1::WireTariff TariffToProto(const env::Tariff& tariff) {
 
 absl::StatusOr<env::Tariff> TariffFromProto(const v1::WireTariff& proto) {
   env::Tariff t;
-  SMFG_RETURN_IF_ERROR(RowsIn(proto.import_rate_per_kwh(), "import_rate_per_kwh",
-                              &t.import_rate_per_kwh));
-  SMFG_RETURN_IF_ERROR(CopyIn(proto.fixed_charge_per_day(), -1, "fixed_charge_per_day",
-                              &t.fixed_charge_per_day));
+  SMFG_RETURN_IF_ERROR(
+      RowsIn(proto.import_rate_per_kwh(), "import_rate_per_kwh", &t.import_rate_per_kwh));
+  SMFG_RETURN_IF_ERROR(
+      CopyIn(proto.fixed_charge_per_day(), -1, "fixed_charge_per_day", &t.fixed_charge_per_day));
   absl::StatusOr<env::ExportRule> rule = ToExportRule(proto.export_rule());
   if (!rule.ok()) return Annotate(rule.status(), "export_rule");
   t.export_rule = *rule;
@@ -163,10 +163,9 @@ absl::StatusOr<env::PopulationStats> StatsFromProto(const v1::WirePopulationStat
   const StatsShape shape{p.days(), p.buses(), p.groups(), p.classes()};
   if (expected != nullptr && !(shape == *expected)) {
     return Invalid("days/buses/groups/classes",
-                   absl::StrCat(shape.days, "/", shape.buses, "/", shape.groups, "/",
-                                shape.classes, ", expected ", expected->days, "/",
-                                expected->buses, "/", expected->groups, "/",
-                                expected->classes));
+                   absl::StrCat(shape.days, "/", shape.buses, "/", shape.groups, "/", shape.classes,
+                                ", expected ", expected->days, "/", expected->buses, "/",
+                                expected->groups, "/", expected->classes));
   }
   env::PopulationStats s;
   s.days = shape.days;
@@ -248,9 +247,9 @@ absl::Status CheckKernelInputs(const env::Tariff& tariff, const env::PriceBelief
   }
   for (size_t r = 0; r < rows.size(); ++r) {
     if (rows[r].size() != static_cast<size_t>(env::kHoursPerDay)) {
-      return Invalid(absl::StrCat(field, "[", r, "]"),
-                     absl::StrCat("has ", rows[r].size(), " entries, expected ",
-                                  env::kHoursPerDay));
+      return Invalid(
+          absl::StrCat(field, "[", r, "]"),
+          absl::StrCat("has ", rows[r].size(), " entries, expected ", env::kHoursPerDay));
     }
   }
   if (tariff.export_rule == env::ExportRule::kNetBillingLmp &&
@@ -258,8 +257,7 @@ absl::Status CheckKernelInputs(const env::Tariff& tariff, const env::PriceBelief
        belief.lmp_per_mwh.size() !=
            static_cast<size_t>(shape.days) * env::kHoursPerDay * shape.buses)) {
     return Invalid("belief", absl::StrCat(belief.days, " days x ", belief.buses,
-                                          " buses, scenario has ", shape.days, " x ",
-                                          shape.buses));
+                                          " buses, scenario has ", shape.days, " x ", shape.buses));
   }
   return absl::OkStatus();
 }

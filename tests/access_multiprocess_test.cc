@@ -47,8 +47,7 @@ std::string WriteFile(const fs::path& path, const std::string& text) {
 }
 
 std::unique_ptr<Child> StartCoordinator(const fs::path& dir, std::vector<std::string> flags,
-                                        std::string* address,
-                                        std::vector<std::string> env = {}) {
+                                        std::string* address, std::vector<std::string> env = {}) {
   return testing_util::StartCoordinator(SMFG_COORDINATOR_BIN, dir, "coordinator.log",
                                         std::move(flags), address, std::move(env));
 }
@@ -56,8 +55,7 @@ std::unique_ptr<Child> StartCoordinator(const fs::path& dir, std::vector<std::st
 std::unique_ptr<Child> StartWorker(const fs::path& dir, const std::string& address,
                                    const std::string& name, std::vector<std::string> flags,
                                    std::vector<std::string> env = {}) {
-  std::vector<std::string> argv = {SMFG_WORKER_BIN, "--coordinator=" + address,
-                                   "--name=" + name};
+  std::vector<std::string> argv = {SMFG_WORKER_BIN, "--coordinator=" + address, "--name=" + name};
   argv.insert(argv.end(), flags.begin(), flags.end());
   return std::make_unique<Child>(argv, (dir / (name + ".log")).string(),
                                  /*capture_stdout=*/false, std::move(env));
@@ -91,8 +89,7 @@ CliRun RunCli(const fs::path& dir, const std::string& log_name, std::vector<std:
 }
 
 std::string Describe(const CliRun& run) {
-  return "exit " + std::to_string(run.exit_code) + "\nstdout: " + run.out +
-         "\nstderr: " + run.err;
+  return "exit " + std::to_string(run.exit_code) + "\nstdout: " + run.out + "\nstderr: " + run.err;
 }
 
 // The coordinator's log, for failure messages.
@@ -111,18 +108,17 @@ TEST(AccessMultiProcessTest, TokensFromEnvironmentGateWorkersAndClients) {
   const std::string cluster_file = WriteFile(dir / "cluster.token", kClusterToken);
   const std::string wrong_file = WriteFile(dir / "wrong.token", "not-the-cluster-token");
   std::string address;
-  std::unique_ptr<Child> coordinator = StartCoordinator(
-      dir, {"--metrics_port=0"}, &address,
-      {std::string("SMFG_API_TOKEN=") + kApiToken,
-       std::string("SMFG_CLUSTER_TOKEN=") + kClusterToken});
+  std::unique_ptr<Child> coordinator =
+      StartCoordinator(dir, {"--metrics_port=0"}, &address,
+                       {std::string("SMFG_API_TOKEN=") + kApiToken,
+                        std::string("SMFG_CLUSTER_TOKEN=") + kClusterToken});
   ASSERT_FALSE(address.empty()) << CoordinatorLog(dir);
   const std::string metrics_address = testing_util::ReadMetricsAddress(*coordinator);
   ASSERT_FALSE(metrics_address.empty()) << CoordinatorLog(dir);
   std::unique_ptr<Child> by_file =
       StartWorker(dir, address, "good-file", {"--token_file=" + cluster_file});
-  std::unique_ptr<Child> by_env =
-      StartWorker(dir, address, "good-env", {},
-                  {std::string("SMFG_CLUSTER_TOKEN=") + kClusterToken});
+  std::unique_ptr<Child> by_env = StartWorker(dir, address, "good-env", {},
+                                              {std::string("SMFG_CLUSTER_TOKEN=") + kClusterToken});
   std::unique_ptr<Child> intruder =
       StartWorker(dir, address, "intruder", {"--token_file=" + wrong_file});
   // WorkerService answers a wrong token with UNAUTHENTICATED "invalid bearer
@@ -140,9 +136,9 @@ TEST(AccessMultiProcessTest, TokensFromEnvironmentGateWorkersAndClients) {
   EXPECT_NE(wrong.exit_code, 0) << Describe(wrong);
   EXPECT_THAT(wrong.err, HasSubstr("invalid bearer token")) << Describe(wrong);
 
-  const CliRun submit = RunCli(dir, "submit.err",
-                               {"submit", spec_path, coordinator_flag, "--token_file=" + api_file,
-                                "--key=tokens"});
+  const CliRun submit =
+      RunCli(dir, "submit.err",
+             {"submit", spec_path, coordinator_flag, "--token_file=" + api_file, "--key=tokens"});
   ASSERT_EQ(submit.exit_code, 0) << Describe(submit);
   EXPECT_EQ(submit.out, "exp-000001\n") << Describe(submit);
   const CliRun watch = RunCli(dir, "watch.err", {"watch", "exp-000001", coordinator_flag},
@@ -152,8 +148,7 @@ TEST(AccessMultiProcessTest, TokensFromEnvironmentGateWorkersAndClients) {
 
   // Both good workers registered and computed shards; the intruder never
   // registered, so it has no metrics row and could never have been given work.
-  const absl::StatusOr<std::string> metrics =
-      testing_util::HttpGet(metrics_address, "/metrics");
+  const absl::StatusOr<std::string> metrics = testing_util::HttpGet(metrics_address, "/metrics");
   ASSERT_TRUE(metrics.ok()) << metrics.status();
   const std::string shards = "smfg_worker_shards_completed_total";
   EXPECT_GT(testing_util::WorkerMetric(*metrics, shards, "good-file") +
@@ -219,9 +214,8 @@ TEST(AccessMultiProcessTest, TlsCoordinatorServesTlsWorkersAndClients) {
   std::unique_ptr<Child> worker = StartWorker(
       dir, address, "tls-worker", {"--token_file=" + cluster_file, "--tls_ca=" + tls->cert_path});
 
-  const std::vector<std::string> remote_flags = {"--coordinator=" + address,
-                                                 "--token_file=" + api_file,
-                                                 "--tls_ca=" + tls->cert_path};
+  const std::vector<std::string> remote_flags = {
+      "--coordinator=" + address, "--token_file=" + api_file, "--tls_ca=" + tls->cert_path};
   std::vector<std::string> submit_args = {"submit", spec_path, "--key=tls"};
   submit_args.insert(submit_args.end(), remote_flags.begin(), remote_flags.end());
   const CliRun submit = RunCli(dir, "submit.err", submit_args);
@@ -246,9 +240,9 @@ TEST(AccessMultiProcessTest, TlsCoordinatorServesTlsWorkersAndClients) {
   const absl::Status refused = client::RunList(plaintext, ignored);
   EXPECT_TRUE(absl::IsUnavailable(refused)) << refused;
   EXPECT_LT(absl::Now() - start, absl::Seconds(30));
-  const CliRun plaintext_cli = RunCli(dir, "list-plaintext.err",
-                                      {"list", "--coordinator=" + address,
-                                       "--token_file=" + api_file, "--rpc_timeout_s=60"});
+  const CliRun plaintext_cli = RunCli(
+      dir, "list-plaintext.err",
+      {"list", "--coordinator=" + address, "--token_file=" + api_file, "--rpc_timeout_s=60"});
   EXPECT_EQ(plaintext_cli.exit_code, 1) << Describe(plaintext_cli);
   EXPECT_THAT(plaintext_cli.err, HasSubstr("failed to connect")) << Describe(plaintext_cli);
   EXPECT_LT(plaintext_cli.elapsed, absl::Seconds(30)) << Describe(plaintext_cli);
@@ -288,11 +282,10 @@ grpc::Status RawUnaryCall(const std::string& address, const std::string& method,
   grpc::ByteBuffer response;
   absl::Notification done;
   grpc::Status status;
-  stub.UnaryCall(&context, method, grpc::StubOptions(), &request, &response,
-                 [&](grpc::Status s) {
-                   status = std::move(s);
-                   done.Notify();
-                 });
+  stub.UnaryCall(&context, method, grpc::StubOptions(), &request, &response, [&](grpc::Status s) {
+    status = std::move(s);
+    done.Notify();
+  });
   done.WaitForNotification();  // bounded by the call's deadline
   return status;
 }
@@ -349,8 +342,8 @@ TEST(AccessMultiProcessTest, OversizedAndMalformedRequestsAreRefusedWithoutHarm)
   EXPECT_EQ(empty.error_code(), grpc::StatusCode::NOT_FOUND) << empty.error_message();
 
   // (c) A registered impostor sends a result larger than the limit.
-  auto worker_stub = v1::WorkerService::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  auto worker_stub =
+      v1::WorkerService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
   v1::RegisterResponse registered;
   {
     grpc::ClientContext context;
@@ -382,8 +375,8 @@ TEST(AccessMultiProcessTest, OversizedAndMalformedRequestsAreRefusedWithoutHarm)
   ASSERT_TRUE(watched.ok()) << watched << "\n" << progress << CoordinatorLog(dir);
   EXPECT_THAT(progress, HasSubstr("SUCCEEDED"));
   EXPECT_THAT(progress, HasSubstr("outer   2"));
-  ASSERT_TRUE(testing_util::DownloadResults(testing_util::Plain(address), *id, dir / "remote")
-                  .ok());
+  ASSERT_TRUE(
+      testing_util::DownloadResults(testing_util::Plain(address), *id, dir / "remote").ok());
   testing_util::TrainLocally(spec_path, dir / "local");
   const std::string local = ReadAll((dir / "local" / "comparison.json").string());
   ASSERT_FALSE(local.empty());

@@ -29,13 +29,13 @@ std::string WriteSmallSpec(const fs::path& dir, int iterations, int days) {
 
 std::unique_ptr<Child> StartCoordinator(const std::string& coordinator_bin, const fs::path& dir,
                                         const std::string& log,
-                                        std::vector<std::string> extra_flags,
-                                        std::string* address, std::vector<std::string> env) {
+                                        std::vector<std::string> extra_flags, std::string* address,
+                                        std::vector<std::string> env) {
   std::vector<std::string> argv = {coordinator_bin, "--listen=127.0.0.1:0",
                                    "--data_dir=" + (dir / "data").string()};
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
-  auto child = std::make_unique<Child>(argv, (dir / log).string(), /*capture_stdout=*/true,
-                                       std::move(env));
+  auto child =
+      std::make_unique<Child>(argv, (dir / log).string(), /*capture_stdout=*/true, std::move(env));
   const std::string line = child->ReadLine(absl::Seconds(60));
   const std::string prefix = "listening on 127.0.0.1:";
   address->clear();
@@ -59,8 +59,7 @@ absl::StatusOr<std::string> Submit(const client::RemoteOptions& remote,
   return submitted.str().substr(0, submitted.str().find('\n'));
 }
 
-absl::Status WaitForIteration(const client::RemoteOptions& remote, const std::string& id,
-                              int n) {
+absl::Status WaitForIteration(const client::RemoteOptions& remote, const std::string& id, int n) {
   auto stub = client::ConnectExperimentService(remote);
   grpc::ClientContext context;
   client::PrepareContext(&context, remote, absl::Minutes(5));
@@ -139,8 +138,7 @@ absl::StatusOr<v1::Experiment> GetExperiment(const client::RemoteOptions& remote
   v1::Experiment experiment;
   const grpc::Status status = stub->Get(&context, request, &experiment);
   if (!status.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        status.error_message());
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
   }
   return experiment;
 }

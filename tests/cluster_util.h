@@ -27,8 +27,7 @@ std::string WriteSmallSpec(const std::filesystem::path& dir, int iterations, int
 // within a minute). `env` as for Child.
 std::unique_ptr<Child> StartCoordinator(const std::string& coordinator_bin,
                                         const std::filesystem::path& dir, const std::string& log,
-                                        std::vector<std::string> extra_flags,
-                                        std::string* address,
+                                        std::vector<std::string> extra_flags, std::string* address,
                                         std::vector<std::string> env = {});
 
 // grpc.health.v1.Health/Check of the whole server (client::CheckHealth, as

@@ -98,8 +98,8 @@ size_t KeyColon(absl::string_view text) {
   if (text[0] == '"' || text[0] == '\'') {
     if (!ReadQuoted(text, &i)) return std::string::npos;
     while (i < text.size() && text[i] == ' ') ++i;
-    const bool colon = i < text.size() && text[i] == ':' &&
-                       (i + 1 == text.size() || text[i + 1] == ' ');
+    const bool colon =
+        i < text.size() && text[i] == ':' && (i + 1 == text.size() || text[i + 1] == ' ');
     return colon ? i : std::string::npos;
   }
   for (; i < text.size(); ++i) {
@@ -128,8 +128,7 @@ bool BracketsBalanced(absl::string_view text) {
 
 class FlowParser {
  public:
-  FlowParser(absl::string_view text, int line,
-             const std::map<std::string, MutableNode>* anchors)
+  FlowParser(absl::string_view text, int line, const std::map<std::string, MutableNode>* anchors)
       : text_(text), line_(line), anchors_(anchors) {}
 
   absl::StatusOr<MutableNode> ParseAll() {
@@ -632,9 +631,8 @@ std::optional<size_t> ShellScriptIndex(const std::vector<std::string>& command) 
 
 // One simple command (no operators): an Invocation if it runs one of ours.
 void FindInvocation(std::vector<std::string> command, int line, std::vector<Invocation>* out) {
-  static const std::set<std::string> kPrefixes = {"exec", "env",  "!",    "then", "do",
-                                                  "else", "time", "if",   "while", "until",
-                                                  "nohup", "CMD"};
+  static const std::set<std::string> kPrefixes = {"exec", "env", "!",     "then",  "do",    "else",
+                                                  "time", "if",  "while", "until", "nohup", "CMD"};
   size_t start = 0;
   while (start < command.size() &&
          (kPrefixes.count(command[start]) > 0 || IsAssignment(command[start]))) {
@@ -829,10 +827,10 @@ bool IsTokenChar(char c) {
 // `token` occurs in `help` as a whole word (e.g. "--listen" but not inside
 // "--listen_x" or "---listen").
 bool Mentions(absl::string_view help, absl::string_view token) {
-  for (size_t at = help.find(token); at != absl::string_view::npos;
-       at = help.find(token, at + 1)) {
+  for (size_t at = help.find(token); at != absl::string_view::npos; at = help.find(token, at + 1)) {
     const size_t end = at + token.size();
-    if ((at == 0 || !IsTokenChar(help[at - 1])) && (end == help.size() || !IsTokenChar(help[end]))) {
+    if ((at == 0 || !IsTokenChar(help[at - 1])) &&
+        (end == help.size() || !IsTokenChar(help[end]))) {
       return true;
     }
   }
@@ -898,8 +896,8 @@ std::vector<std::string> CheckAgainstHelp(
                     &problems);
   }
   for (const EnvVar& var : refs.env) {
-    const bool documented = std::any_of(
-        var.binaries.begin(), var.binaries.end(), [&](const std::string& binary) {
+    const bool documented =
+        std::any_of(var.binaries.begin(), var.binaries.end(), [&](const std::string& binary) {
           auto help = help_by_binary.find(binary);
           return help != help_by_binary.end() && Mentions(help->second, var.name);
         });

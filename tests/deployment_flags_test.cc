@@ -94,11 +94,11 @@ TEST(DeploymentYamlTest, BlockScalarsAnchorsMergeKeysAndDocuments) {
 }
 
 TEST(DeploymentYamlTest, RejectsWhatItDoesNotUnderstand) {
-  EXPECT_FALSE(ParseYamlSubset("a:\n\tb: 1\n").ok());         // tab indentation
-  EXPECT_FALSE(ParseYamlSubset("a: *nowhere\n").ok());        // unknown alias
-  EXPECT_FALSE(ParseYamlSubset("a: [1, 2\n").ok());           // unclosed flow
-  EXPECT_FALSE(ParseYamlSubset("a: 1\n   b: 2\n").ok());      // bad indentation
-  EXPECT_FALSE(ParseYamlSubset("a: 'open\n").ok());           // unclosed quote
+  EXPECT_FALSE(ParseYamlSubset("a:\n\tb: 1\n").ok());     // tab indentation
+  EXPECT_FALSE(ParseYamlSubset("a: *nowhere\n").ok());    // unknown alias
+  EXPECT_FALSE(ParseYamlSubset("a: [1, 2\n").ok());       // unclosed flow
+  EXPECT_FALSE(ParseYamlSubset("a: 1\n   b: 2\n").ok());  // bad indentation
+  EXPECT_FALSE(ParseYamlSubset("a: 'open\n").ok());       // unclosed quote
 }
 
 // ---- Shell words ----------------------------------------------------------------
@@ -174,7 +174,8 @@ TEST(DeploymentExtractTest, KubernetesCommandArgsEnvProbesAndDependentVariables)
       "                secretKeyRef: {name: smfg-tokens, key: cluster-token}\n"
       "          livenessProbe:\n"
       "            exec:\n"
-      "              command: [\"sh\", \"-c\", \"exec smfg health --token_file \\\"$(mktemp)\\\"\"]\n");
+      "              command: [\"sh\", \"-c\", \"exec smfg health --token_file "
+      "\\\"$(mktemp)\\\"\"]\n");
   ASSERT_THAT(refs.invocations, SizeIs(2));
   EXPECT_EQ(refs.invocations[0].binary, "smfg-worker");
   EXPECT_THAT(refs.invocations[0].flags, ElementsAre("--coordinator", "--threads", "--name"));
@@ -291,16 +292,17 @@ HelpRun RunWithDeadline(const std::string& binary, const std::string& flag) {
 }
 
 const std::map<std::string, std::string>& BinaryPaths() {
-  static const auto* paths = new std::map<std::string, std::string>{
-      {"smfg-coordinator", SMFG_COORDINATOR_BIN},
-      {"smfg-worker", SMFG_WORKER_BIN},
-      {"smfg", SMFG_CLIENT_BIN}};
+  static const auto* paths =
+      new std::map<std::string, std::string>{{"smfg-coordinator", SMFG_COORDINATOR_BIN},
+                                             {"smfg-worker", SMFG_WORKER_BIN},
+                                             {"smfg", SMFG_CLIENT_BIN}};
   return *paths;
 }
 
 std::map<std::string, std::string> RealHelp() {
   std::map<std::string, std::string> help;
-  for (const auto& [name, path] : BinaryPaths()) help[name] = RunWithDeadline(path, "--help").output;
+  for (const auto& [name, path] : BinaryPaths())
+    help[name] = RunWithDeadline(path, "--help").output;
   return help;
 }
 
@@ -361,10 +363,9 @@ std::set<std::string> FlagsAndVariablesInSource(const std::string& source) {
 // The other direction: everything a binary accepts is in its --help (which
 // the check above relies on, and which operators read).
 TEST(DeploymentFlagsTest, HelpListsEveryFlagAndVariableTheMainReads) {
-  const std::map<std::string, std::string> sources = {
-      {"smfg-coordinator", "coordinator/main.cc"},
-      {"smfg-worker", "follower_workers/main.cc"},
-      {"smfg", "client/main.cc"}};
+  const std::map<std::string, std::string> sources = {{"smfg-coordinator", "coordinator/main.cc"},
+                                                      {"smfg-worker", "follower_workers/main.cc"},
+                                                      {"smfg", "client/main.cc"}};
   const std::map<std::string, std::string> help = RealHelp();
   for (const auto& [binary, source] : sources) {
     const std::set<std::string> accepted = FlagsAndVariablesInSource(
@@ -424,8 +425,8 @@ TEST(DeploymentFlagsTest, RealHelpCatchesBogusFlagAndVariable) {
       "env:\n"
       "  - name: SMFG_NO_SUCH_VARIABLE\n");
   const std::vector<std::string> problems = CheckAgainstHelp("snippet.yaml", refs, RealHelp());
-  EXPECT_THAT(problems, ElementsAre(HasSubstr("flag --no_such_flag"),
-                                    HasSubstr("SMFG_NO_SUCH_VARIABLE")));
+  EXPECT_THAT(problems,
+              ElementsAre(HasSubstr("flag --no_such_flag"), HasSubstr("SMFG_NO_SUCH_VARIABLE")));
 }
 
 }  // namespace

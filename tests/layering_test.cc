@@ -25,11 +25,13 @@ struct Rule {
 
 const std::vector<Rule>& Rules() {
   static const std::vector<Rule>* rules = new std::vector<Rule>{
-      {"common", std::regex("^(environment|spec|client|coordinator|follower_workers|leader|proto|"
-                            "smfg/v1|grpcpp|grpc|torch|google/protobuf|coin)/"),
+      {"common",
+       std::regex("^(environment|spec|client|coordinator|follower_workers|leader|proto|"
+                  "smfg/v1|grpcpp|grpc|torch|google/protobuf|coin)/"),
        "common/ depends on absl and the standard library only"},
-      {"environment", std::regex("^(grpcpp|grpc|torch|ATen|google/protobuf|proto|smfg/v1|spec|"
-                                 "client|coordinator|follower_workers|leader)/"),
+      {"environment",
+       std::regex("^(grpcpp|grpc|torch|ATen|google/protobuf|proto|smfg/v1|spec|"
+                  "client|coordinator|follower_workers|leader)/"),
        "environment/ is plain C++ (absl, Clp): no gRPC, torch, protobuf or proto"},
       {"spec", std::regex("^(torch|ATen|grpcpp|client|coordinator|follower_workers|leader)/"),
        "spec/ converts the proto spec to environment types only"},
@@ -37,7 +39,8 @@ const std::vector<Rule>& Rules() {
        "workers depend on environment and proto, never on the coordinator or torch"},
       {"client", std::regex("^(torch|ATen)/"), "torch lives in leader/ only"},
       {"coordinator", std::regex("^(torch|ATen|follower_workers|client)/"),
-       "the coordinator reaches torch through leader/'s facade only and never depends on the client"},
+       "the coordinator reaches torch through leader/'s facade only and never depends on the "
+       "client"},
   };
   return *rules;
 }
@@ -63,7 +66,8 @@ TEST(LayeringTest, CheckerCatchesForbiddenIncludes) {
   EXPECT_EQ(Violations("x.cc", "#include <grpcpp/grpcpp.h>\n", env).size(), 1u);
   EXPECT_EQ(Violations("x.cc", "  #  include \"proto/smfg/v1/spec.pb.h\"\n", env).size(), 1u);
   EXPECT_EQ(Violations("x.cc", "#include <torch/torch.h>\n", env).size(), 1u);
-  EXPECT_EQ(Violations("x.cc", "#include \"absl/status/status.h\"\n#include <vector>\n", env).size(), 0u);
+  EXPECT_EQ(
+      Violations("x.cc", "#include \"absl/status/status.h\"\n#include <vector>\n", env).size(), 0u);
 }
 
 TEST(LayeringTest, ProjectFollowsDependencyDirection) {
@@ -77,7 +81,8 @@ TEST(LayeringTest, ProjectFollowsDependencyDirection) {
       const std::string ext = entry.path().extension().string();
       if (ext != ".h" && ext != ".cc") continue;
       std::ifstream in(entry.path());
-      const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      const std::string text((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
       ++files;
       for (auto& v : Violations(fs::relative(entry.path(), root).string(), text, rule)) {
         violations.push_back(v);
@@ -100,7 +105,8 @@ TEST(LayeringTest, TorchOnlyInLeader) {
       const std::string ext = entry.path().extension().string();
       if (ext != ".h" && ext != ".cc") continue;
       std::ifstream in(entry.path());
-      const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      const std::string text((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
       for (auto& v : Violations(entry.path().string(), text, torch)) ADD_FAILURE() << v;
     }
   }

@@ -334,8 +334,7 @@ TEST(MultiProcessTest, OneTwoAndFourWorkersGiveTheLocalResult) {
   const fs::path dir = FreshDir();
   const std::string spec_path = WriteSmallSpec(dir, 2);
   MonitoredCoordinator coordinator = StartMonitoredCoordinator(dir, {});
-  ASSERT_FALSE(coordinator.metrics_address.empty())
-      << ReadAll((dir / "coordinator.log").string());
+  ASSERT_FALSE(coordinator.metrics_address.empty()) << ReadAll((dir / "coordinator.log").string());
   std::vector<std::unique_ptr<Child>> workers;
   std::vector<std::string> names;
   for (const int count : {1, 2, 4}) {
@@ -378,8 +377,7 @@ TEST(MultiProcessTest, WorkerJoiningMidRunTakesShards) {
   const fs::path dir = FreshDir();
   const std::string spec_path = WriteSmallSpec(dir, 3);
   MonitoredCoordinator coordinator = StartMonitoredCoordinator(dir, {});
-  ASSERT_FALSE(coordinator.metrics_address.empty())
-      << ReadAll((dir / "coordinator.log").string());
+  ASSERT_FALSE(coordinator.metrics_address.empty()) << ReadAll((dir / "coordinator.log").string());
   std::unique_ptr<Child> first = StartWorker(dir, coordinator.address, "first");
   const absl::StatusOr<std::string> id =
       Submit(Plain(coordinator.address), spec_path, "elastic-join");
@@ -450,8 +448,7 @@ TEST(MultiProcessTest, WorkerKilledWhileHoldingAnItemIsReplaced) {
   const std::string spec_path = WriteSmallSpec(dir, 3);
   MonitoredCoordinator coordinator =
       StartMonitoredCoordinator(dir, {"--heartbeat_timeout_ms=1000"});
-  ASSERT_FALSE(coordinator.metrics_address.empty())
-      << ReadAll((dir / "coordinator.log").string());
+  ASSERT_FALSE(coordinator.metrics_address.empty()) << ReadAll((dir / "coordinator.log").string());
   std::unique_ptr<Child> survivor = StartWorker(dir, coordinator.address, "survivor");
   const absl::StatusOr<std::string> id =
       Submit(Plain(coordinator.address), spec_path, "killed-holding-work");
@@ -467,8 +464,7 @@ TEST(MultiProcessTest, WorkerKilledWhileHoldingAnItemIsReplaced) {
   EXPECT_GE(WorkerMetric(metrics, "smfg_worker_failures_total", victim), 1) << metrics;
   EXPECT_EQ(WorkerMetric(metrics, "smfg_worker_live", victim), 0) << metrics;
   EXPECT_EQ(ItemsHeld(metrics, victim), 0) << metrics;
-  EXPECT_GT(WorkerMetric(metrics, "smfg_worker_shards_completed_total", "survivor"), 0)
-      << metrics;
+  EXPECT_GT(WorkerMetric(metrics, "smfg_worker_shards_completed_total", "survivor"), 0) << metrics;
 
   TrainLocally(spec_path, dir);
   ExpectSameResultsAsLocal(dir / "remote", dir / "local");
@@ -484,8 +480,7 @@ TEST(MultiProcessTest, RunWaitsForAWorkerAndFinishesWhenOneStarts) {
   const fs::path dir = FreshDir();
   const std::string spec_path = WriteSmallSpec(dir, 2);
   MonitoredCoordinator coordinator = StartMonitoredCoordinator(dir, {});
-  ASSERT_FALSE(coordinator.metrics_address.empty())
-      << ReadAll((dir / "coordinator.log").string());
+  ASSERT_FALSE(coordinator.metrics_address.empty()) << ReadAll((dir / "coordinator.log").string());
   const absl::StatusOr<std::string> id =
       Submit(Plain(coordinator.address), spec_path, "zero-workers");
   ASSERT_TRUE(id.ok()) << id.status();

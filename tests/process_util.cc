@@ -117,10 +117,9 @@ std::string ReadAll(const std::string& path) {
 }
 
 fs::path FreshDir(const std::string& prefix) {
-  const fs::path dir =
-      fs::path(testing::TempDir()) /
-      absl::StrCat(prefix, "-", getpid(), "-",
-                   testing::UnitTest::GetInstance()->current_test_info()->name());
+  const fs::path dir = fs::path(testing::TempDir()) /
+                       absl::StrCat(prefix, "-", getpid(), "-",
+                                    testing::UnitTest::GetInstance()->current_test_info()->name());
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
@@ -191,7 +190,7 @@ absl::StatusOr<std::string> HttpGet(const std::string& host_port, const std::str
   const std::string request =
       absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: ", host_port, "\r\n\r\n");
   const bool sent = send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
-              static_cast<ssize_t>(request.size());
+                    static_cast<ssize_t>(request.size());
   // The server answers with "Connection: close": the response ends at EOF.
   std::string response;
   char buffer[4096];
