@@ -43,13 +43,13 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/status.h"
+#include "config/spec_convert.h"
+#include "config/spec_loader.h"
 #include "coordinator/remote_evaluator.h"
 #include "coordinator/worker_pool.h"
 #include "environment/population_evaluator.h"
 #include "environment/test_scenario.h"
 #include "grpcpp/grpcpp.h"
-#include "spec/spec_convert.h"
-#include "spec/spec_loader.h"
 
 namespace smfg::bench {
 namespace {
@@ -356,7 +356,7 @@ absl::Status MeasureRecovery(const Options& o, const env::Scenario& sc, const en
 }
 
 absl::Status Run(const Options& o) {
-  absl::StatusOr<spec::LoadedSpec> loaded = spec::LoadExperimentFile(o.spec);
+  absl::StatusOr<config::LoadedSpec> loaded = config::LoadExperimentFile(o.spec);
   if (!loaded.ok()) return loaded.status();
   env::Scenario sc = loaded->scenario;
   sc.days = o.days;
@@ -370,7 +370,7 @@ absl::Status Run(const Options& o) {
   std::printf("scenario %s: %d households x %d days, %d shards; %u hardware threads\n",
               o.spec.c_str(), households, sc.days, sc.shards, std::thread::hardware_concurrency());
   std::printf("scenario on the wire: %zu bytes, sent once per worker (warm-up)\n",
-              spec::FromScenario(sc).scenario().ByteSizeLong());
+              config::FromScenario(sc).scenario().ByteSizeLong());
   PrintLoad("at start");
   const std::filesystem::path log_dir =
       std::filesystem::temp_directory_path() / absl::StrCat("smfg-distributed-bench-", getpid());

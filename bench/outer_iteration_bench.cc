@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "coordinator/stackelberg.h"
+#include "config/spec_loader.h"
 #include "environment/market.h"
 #include "environment/population_evaluator.h"
-#include "spec/spec_loader.h"
+#include "training/trainer.h"
 
 namespace {
 
@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
   const std::string spec_path = argc > 1 ? argv[1] : "configs/three_bus_small.textproto";
   const int days = argc > 2 ? std::atoi(argv[2]) : 10;
   const int iterations = argc > 3 ? std::atoi(argv[3]) : 12;
-  auto loaded = spec::LoadExperimentFile(spec_path);
+  auto loaded = config::LoadExperimentFile(spec_path);
   if (!loaded.ok()) {
     std::fprintf(stderr, "%s\n", std::string(loaded.status().message()).c_str());
     return 1;
@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
   env::LocalPopulationEvaluator evaluator(sc, 0);
   auto market =
       *env::MarketClearing::Create(sc, evaluator.kernel().shapes(), evaluator.kernel().days());
-  coordinator::TrainerParams p;
+  training::TrainerParams p;
   p.scenario = sc;
   p.base.import_rate_per_kwh.assign(1, std::vector<double>(24, 0.15));
   p.base.fixed_charge_per_day.assign(sc.income_groups.size(), 0.0);
@@ -50,8 +50,8 @@ int main(int argc, char** argv) {
   p.bounds.max_fixed_charge_per_day = 1;
   p.ppo.minibatch_size = std::min(8, days);
   p.loop.max_iterations = iterations;
-  auto trainer = *coordinator::StackelbergTrainer::Create(p, &evaluator, market.get(),
-                                                          evaluator.kernel().days());
+  auto trainer =
+      *training::StackelbergTrainer::Create(p, &evaluator, market.get(), evaluator.kernel().days());
   std::vector<double> total, update, population, clearing, exploitability, other;
   for (int k = 0; k < iterations; ++k) {
     auto r = trainer->Step();

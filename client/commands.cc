@@ -11,14 +11,14 @@
 #include "absl/strings/str_split.h"
 #include "common/json.h"
 #include "common/status.h"
-#include "coordinator/report_files.h"
+#include "config/spec_convert.h"
+#include "config/spec_loader.h"
 #include "environment/baselines.h"
 #include "environment/dcopf.h"
 #include "environment/market.h"
 #include "environment/matpower.h"
 #include "environment/population_evaluator.h"
-#include "spec/spec_convert.h"
-#include "spec/spec_loader.h"
+#include "training/report_files.h"
 
 namespace smfg::client {
 namespace {
@@ -35,7 +35,7 @@ absl::StatusOr<OpfCase> LoadOpfCase(const OpfOptions& o) {
     c.network = std::move(m.network);
     c.load_mw = std::move(m.bus_load_mw);
   } else {
-    SMFG_ASSIGN_OR_RETURN(spec::LoadedSpec loaded, spec::LoadExperimentFile(o.case_path));
+    SMFG_ASSIGN_OR_RETURN(config::LoadedSpec loaded, config::LoadExperimentFile(o.case_path));
     env::Scenario& sc = loaded.scenario;
     const env::HourlyShapes shapes = env::MakeShapes(sc.profiles);
     for (size_t b = 0; b < sc.network.buses.size(); ++b) {
@@ -117,7 +117,7 @@ std::string DispatchJson(const env::Network& n, const std::vector<double>& load,
 // charges), to which the baselines add their rates.
 absl::StatusOr<env::Tariff> BaseTariff(const v1::TariffStructure& t, const env::Scenario& sc) {
   env::Tariff base;
-  SMFG_ASSIGN_OR_RETURN(base.export_rule, spec::ToExportRule(t.export_rule()));
+  SMFG_ASSIGN_OR_RETURN(base.export_rule, config::ToExportRule(t.export_rule()));
   base.fixed_export_credit_per_kwh = t.fixed_export_credit_per_kwh();
   base.fixed_charge_per_day.assign(t.fixed_charge_per_day().begin(),
                                    t.fixed_charge_per_day().end());
@@ -165,7 +165,7 @@ absl::Status EvaluateOptions::Validate() const {
 
 absl::Status RunEvaluate(const EvaluateOptions& o, std::ostream& out, std::ostream& progress) {
   SMFG_RETURN_IF_ERROR(o.Validate());
-  SMFG_ASSIGN_OR_RETURN(spec::LoadedSpec loaded, spec::LoadExperimentFile(o.spec_path));
+  SMFG_ASSIGN_OR_RETURN(config::LoadedSpec loaded, config::LoadExperimentFile(o.spec_path));
   env::Scenario& sc = loaded.scenario;
   if (o.days > 0) sc.days = o.days;
   if (o.myopic) sc.follower.myopic = true;
@@ -200,7 +200,7 @@ absl::Status RunEvaluate(const EvaluateOptions& o, std::ostream& out, std::ostre
       const env::RateShape shape = label == "flat" ? env::FlatShape() : env::TouShape({});
       e = env::EvaluateCostRecovering(evaluator, *market, sc, base, shape, label, eo);
     } else {
-      SMFG_ASSIGN_OR_RETURN(env::Tariff t, spec::LoadTariffFile(label, sc));
+      SMFG_ASSIGN_OR_RETURN(env::Tariff t, config::LoadTariffFile(label, sc));
       const std::string name = std::filesystem::path(label).stem().string();
       e = env::EvaluateTariff(evaluator, *market, sc, t, name, eo);
     }
@@ -211,7 +211,7 @@ absl::Status RunEvaluate(const EvaluateOptions& o, std::ostream& out, std::ostre
 
   std::vector<std::string> written;
   if (!o.out_dir.empty())
-    SMFG_RETURN_IF_ERROR(coordinator::WriteReports(o.out_dir, reports, &written));
+    SMFG_RETURN_IF_ERROR(training::WriteReports(o.out_dir, reports, &written));
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (o.json) {

@@ -51,7 +51,7 @@ struct TrainOptions {
 };
 
 absl::Status RunOpf(const OpfOptions& options, std::ostream& out);
-// Trains the leader (coordinator/stackelberg.h), then evaluates the learned
+// Trains the leader (training/trainer.h), then evaluates the learned
 // tariff against the flat and best-TOU baselines and writes everything under
 // out_dir: metrics.{csv,jsonl}, learned_tariff.{json,csv}, the reports and
 // plots of WriteReports, plots/convergence.svg and checkpoints/.

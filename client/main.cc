@@ -95,13 +95,12 @@ smfg::client::RemoteOptions RemoteFromFlags() {
   o.token = *token;
   const std::string ca = absl::GetFlag(FLAGS_tls_ca);
   if (!ca.empty()) {
-    std::ifstream in(ca, std::ios::binary);
-    std::stringstream pem;
-    if (!in || !(pem << in.rdbuf()) || pem.str().empty()) {
-      std::cerr << "smfg: --tls_ca: cannot read '" << ca << "'\n";
+    absl::StatusOr<std::string> pem = smfg::LoadPemFile(ca, "--tls_ca");
+    if (!pem.ok()) {
+      std::cerr << "smfg: " << pem.status().message() << "\n";
       std::exit(2);
     }
-    o.tls_ca_pem = pem.str();
+    o.tls_ca_pem = *pem;
   }
   return o;
 }

@@ -10,22 +10,19 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "absl/synchronization/notification.h"
+#include "common/files.h"
+#include "common/grpc_status.h"
 #include "common/status.h"
-#include "coordinator/report_files.h"
+#include "config/spec_loader.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
 #include "grpcpp/generic/generic_stub.h"
-#include "spec/spec_loader.h"
+#include "training/report_files.h"
 
 namespace smfg::client {
 namespace {
 
 namespace fs = std::filesystem;
-
-absl::Status FromGrpc(const grpc::Status& s) {
-  if (s.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
-}
 
 // A channel to o.coordinator, over TLS trusting o.tls_ca_pem when it is set.
 std::shared_ptr<grpc::Channel> ConnectChannel(const RemoteOptions& o) {
@@ -65,7 +62,7 @@ absl::Status Call(const RemoteOptions& remote,
   grpc::ClientContext context;
   PrepareContext(&context, remote, remote.rpc_timeout);
   const std::unique_ptr<v1::ExperimentService::Stub> stub = ConnectExperimentService(remote);
-  return FromGrpc(((*stub).*method)(&context, request, response));
+  return FromGrpcStatus(((*stub).*method)(&context, request, response));
 }
 
 // The first "objective" figure of an IterationJson line, for progress output.
@@ -133,7 +130,7 @@ std::string FormatExperiment(const v1::Experiment& e) {
 
 absl::Status RunSubmit(const SubmitOptions& o, std::ostream& out) {
   SMFG_RETURN_IF_ERROR(o.Validate());
-  SMFG_ASSIGN_OR_RETURN(v1::ExperimentSpec spec, spec::LoadSpecFile(o.spec_path));
+  SMFG_ASSIGN_OR_RETURN(v1::ExperimentSpec spec, config::LoadSpecFile(o.spec_path));
   v1::SubmitRequest request;
   *request.mutable_spec() = std::move(spec);
   request.set_idempotency_key(
@@ -165,7 +162,7 @@ absl::Status RunWatch(const ExperimentIdOptions& o, std::ostream& out) {
     last = event.experiment();
     out.flush();
   }
-  SMFG_RETURN_IF_ERROR(FromGrpc(reader->Finish()));
+  SMFG_RETURN_IF_ERROR(FromGrpcStatus(reader->Finish()));
   if (last.status() == v1::FAILED || last.status() == v1::CANCELLED) {
     return absl::AbortedError(absl::StrCat(o.id, " ended ", v1::ExperimentState_Name(last.status()),
                                            ": ", last.message()));
@@ -224,7 +221,7 @@ absl::Status RunResults(const ResultsOptions& o, std::ostream& out) {
     if (ec) {
       return absl::UnavailableError(absl::StrCat(path.parent_path().string(), ": ", ec.message()));
     }
-    SMFG_RETURN_IF_ERROR(coordinator::WriteFileAtomically(path.string(), f.bytes()));
+    SMFG_RETURN_IF_ERROR(WriteFileAtomically(path.string(), f.bytes()));
   }
   // The same table and report `smfg train` prints, when the run has one.
   for (const v1::ResultFile& f : response.files()) {
@@ -275,7 +272,7 @@ absl::StatusOr<std::string> CheckHealth(const RemoteOptions& remote) {
                    done.Notify();
                  });
   done.WaitForNotification();  // bounded by the call's deadline
-  SMFG_RETURN_IF_ERROR(FromGrpc(status));
+  SMFG_RETURN_IF_ERROR(FromGrpcStatus(status));
   std::vector<grpc::Slice> slices;
   if (!response.Dump(&slices).ok()) return absl::DataLossError("unreadable HealthCheckResponse");
   std::string bytes;

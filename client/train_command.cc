@@ -8,15 +8,16 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/commands.h"
+#include "common/files.h"
 #include "common/status.h"
-#include "coordinator/report_files.h"
-#include "coordinator/run_report.h"
-#include "coordinator/stackelberg.h"
-#include "coordinator/trainer_params.h"
+#include "config/spec_loader.h"
 #include "environment/market.h"
 #include "environment/population_evaluator.h"
 #include "environment/report.h"
-#include "spec/spec_loader.h"
+#include "training/report_files.h"
+#include "training/run_report.h"
+#include "training/trainer.h"
+#include "training/trainer_params.h"
 
 namespace smfg::client {
 namespace {
@@ -42,11 +43,11 @@ absl::Status TrainOptions::Validate() const {
 
 absl::Status RunTrain(const TrainOptions& o, std::ostream& out, std::ostream& progress) {
   SMFG_RETURN_IF_ERROR(o.Validate());
-  SMFG_ASSIGN_OR_RETURN(spec::LoadedSpec loaded, spec::LoadExperimentFile(o.spec_path));
+  SMFG_ASSIGN_OR_RETURN(config::LoadedSpec loaded, config::LoadExperimentFile(o.spec_path));
   env::Scenario sc = loaded.scenario;
   if (o.days > 0) sc.days = o.days;
-  SMFG_ASSIGN_OR_RETURN(coordinator::TrainerParams params,
-                        coordinator::TrainerParamsFromSpec(loaded, sc));
+  SMFG_ASSIGN_OR_RETURN(training::TrainerParams params,
+                        training::TrainerParamsFromSpec(loaded, sc));
   if (o.iterations > 0) params.loop.max_iterations = o.iterations;
   params.checkpoint_dir = (fs::path(o.out_dir) / "checkpoints").string();
   if (!o.resume && fs::exists(fs::path(params.checkpoint_dir) / "loop.state")) {
@@ -58,8 +59,8 @@ absl::Status RunTrain(const TrainOptions& o, std::ostream& out, std::ostream& pr
   SMFG_ASSIGN_OR_RETURN(auto market, env::MarketClearing::Create(sc, evaluator.kernel().shapes(),
                                                                  evaluator.kernel().days()));
   SMFG_ASSIGN_OR_RETURN(auto trainer,
-                        coordinator::StackelbergTrainer::Create(params, &evaluator, market.get(),
-                                                                evaluator.kernel().days()));
+                        training::StackelbergTrainer::Create(params, &evaluator, market.get(),
+                                                             evaluator.kernel().days()));
   if (o.resume) {
     const absl::Status s = trainer->Resume();
     if (!s.ok()) return Annotate(s, "--resume");
@@ -71,7 +72,7 @@ absl::Status RunTrain(const TrainOptions& o, std::ostream& out, std::ostream& pr
   const auto start = std::chrono::steady_clock::now();
   const int first = trainer->iteration();
   while (!trainer->done()) {
-    SMFG_ASSIGN_OR_RETURN(coordinator::IterationRecord r, trainer->Step());
+    SMFG_ASSIGN_OR_RETURN(training::IterationRecord r, trainer->Step());
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const double per_iteration = elapsed / (r.iteration - first);
@@ -82,25 +83,23 @@ absl::Status RunTrain(const TrainOptions& o, std::ostream& out, std::ostream& pr
         100 * r.evaluated.eei_spread, 100 * r.evaluated.recovery_gap, r.inner_residual,
         FormatEta(per_iteration * (params.loop.max_iterations - r.iteration)));
     progress.flush();
-    SMFG_RETURN_IF_ERROR(
-        coordinator::WriteFileAtomically((fs::path(o.out_dir) / "metrics.csv").string(),
-                                         coordinator::MetricsCsv(trainer->history(), sc)));
-    SMFG_RETURN_IF_ERROR(
-        coordinator::WriteFileAtomically((fs::path(o.out_dir) / "metrics.jsonl").string(),
-                                         coordinator::MetricsJsonl(trainer->history(), sc)));
+    SMFG_RETURN_IF_ERROR(WriteFileAtomically((fs::path(o.out_dir) / "metrics.csv").string(),
+                                             training::MetricsCsv(trainer->history(), sc)));
+    SMFG_RETURN_IF_ERROR(WriteFileAtomically((fs::path(o.out_dir) / "metrics.jsonl").string(),
+                                             training::MetricsJsonl(trainer->history(), sc)));
   }
   progress << (trainer->converged() ? "converged" : "iteration budget reached") << " after "
            << trainer->iteration() << " outer iterations; evaluating against the baselines\n";
 
   // The learned tariff and the baselines, each at its follower equilibrium.
   SMFG_ASSIGN_OR_RETURN(
-      coordinator::RunComparison run,
-      coordinator::EvaluateAndWriteResults(*trainer, evaluator, *market, o.out_dir, &progress));
+      training::RunComparison run,
+      training::EvaluateAndWriteResults(*trainer, evaluator, *market, o.out_dir, &progress));
 
   if (o.json) {
     out << run.comparison_json << "\n";
   } else {
-    out << coordinator::ComparisonText(run);
+    out << training::ComparisonText(run);
     out << "Wrote " << run.written.size() << " files to " << o.out_dir << "; plots in "
         << (fs::path(o.out_dir) / "plots").string() << "\n";
   }

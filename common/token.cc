@@ -1,11 +1,10 @@
 #include "common/token.h"
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 
 namespace smfg {
 namespace {
@@ -25,11 +24,12 @@ absl::Status CheckToken(absl::string_view token, absl::string_view source) {
 
 absl::StatusOr<std::string> LoadToken(const std::string& file, const char* env_var) {
   if (!file.empty()) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) return absl::InvalidArgumentError(absl::StrCat(file, ": cannot read token file"));
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    std::string token(absl::StripAsciiWhitespace(buffer.str()));
+    absl::StatusOr<std::string> content = ReadFile(file, kMaxSmallFileBytes);
+    if (!content.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot read token file: ", content.status().message()));
+    }
+    std::string token(absl::StripAsciiWhitespace(*content));
     if (token.empty())
       return absl::InvalidArgumentError(absl::StrCat(file, ": token file is empty"));
     absl::Status s = CheckToken(token, file);
@@ -42,6 +42,16 @@ absl::StatusOr<std::string> LoadToken(const std::string& file, const char* env_v
   absl::Status s = CheckToken(token, env_var);
   if (!s.ok()) return s;
   return token;
+}
+
+absl::StatusOr<std::string> LoadPemFile(const std::string& path, absl::string_view flag) {
+  absl::StatusOr<std::string> content = ReadFile(path, kMaxSmallFileBytes);
+  if (!content.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": ", content.status().message()));
+  }
+  if (content->empty())
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": ", path, " is empty"));
+  return content;
 }
 
 bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {

@@ -16,6 +16,11 @@ namespace smfg {
 // whitespace, or the token contains whitespace or control characters.
 absl::StatusOr<std::string> LoadToken(const std::string& file, const char* env_var);
 
+// The PEM file named by command-line flag `flag` (a TLS certificate, key or
+// CA bundle), read with ReadFile (at most kMaxSmallFileBytes, regular files
+// only). INVALID_ARGUMENT "<flag>: ..." when it cannot be read or is empty.
+absl::StatusOr<std::string> LoadPemFile(const std::string& path, absl::string_view flag);
+
 // Equality whose running time depends only on the lengths, not on where the
 // contents differ.
 bool ConstantTimeEquals(absl::string_view a, absl::string_view b);

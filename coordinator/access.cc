@@ -28,18 +28,7 @@ grpc::Status BearerTokenCheck::Check(const grpc::ServerContext* context) const {
   return grpc::Status::OK;
 }
 
-namespace {
-
-absl::StatusOr<std::string> ReadPem(const std::string& path, const char* flag) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  if (!in || !(buffer << in.rdbuf()) || buffer.str().empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(flag, ": cannot read '", path, "'"));
-  }
-  return buffer.str();
-}
-
-}  // namespace
+namespace {}  // namespace
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     const std::string& cert_file, const std::string& key_file) {
@@ -47,9 +36,9 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
   if (cert_file.empty() || key_file.empty()) {
     return absl::InvalidArgumentError("--tls_cert and --tls_key must be given together");
   }
-  absl::StatusOr<std::string> cert = ReadPem(cert_file, "--tls_cert");
+  absl::StatusOr<std::string> cert = LoadPemFile(cert_file, "--tls_cert");
   if (!cert.ok()) return cert.status();
-  absl::StatusOr<std::string> key = ReadPem(key_file, "--tls_key");
+  absl::StatusOr<std::string> key = LoadPemFile(key_file, "--tls_key");
   if (!key.ok()) return key.status();
   grpc::SslServerCredentialsOptions options;
   options.pem_key_cert_pairs.push_back({*key, *cert});

@@ -16,16 +16,16 @@
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "config/spec_convert.h"
 #include "coordinator/remote_evaluator.h"
 #include "coordinator/worker_pool.h"
 #include "environment/equilibrium.h"
 #include "environment/market.h"
 #include "environment/population_evaluator.h"
 #include "environment/test_scenario.h"
+#include "follower_workers/wire_convert.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "spec/spec_convert.h"
-#include "spec/wire_convert.h"
 
 namespace smfg::coordinator {
 namespace {
@@ -73,18 +73,18 @@ std::vector<v1::ShardResult> ComputeItem(const env::ShardKernel& kernel, const v
   std::vector<v1::ShardResult> out;
   const bool evaluate = item.kind() == v1::WORK_KIND_EVALUATE;
   const v1::WireTariff& wt = evaluate ? item.evaluate().tariff() : item.exploitability().tariff();
-  const env::Tariff tariff = *spec::TariffFromProto(wt);
-  const env::PriceBelief belief =
-      *spec::BeliefFromProto(evaluate ? item.evaluate().belief() : item.exploitability().belief());
+  const env::Tariff tariff = *workers::TariffFromProto(wt);
+  const env::PriceBelief belief = *workers::BeliefFromProto(
+      evaluate ? item.evaluate().belief() : item.exploitability().belief());
   for (int shard : item.shards()) {
     v1::ShardResult r;
     r.set_shard(shard);
     if (evaluate) {
-      *r.mutable_population() = spec::StatsToProto(kernel.EvaluateShard(shard, tariff, belief));
+      *r.mutable_population() = workers::StatsToProto(kernel.EvaluateShard(shard, tariff, belief));
     } else {
-      const env::PriceBelief realised = *spec::BeliefFromProto(item.exploitability().realised());
-      *r.mutable_exploitability() =
-          spec::ExploitabilityToProto(kernel.ShardExploitability(shard, tariff, belief, realised));
+      const env::PriceBelief realised = *workers::BeliefFromProto(item.exploitability().realised());
+      *r.mutable_exploitability() = workers::ExploitabilityToProto(
+          kernel.ShardExploitability(shard, tariff, belief, realised));
     }
     out.push_back(std::move(r));
   }
@@ -173,7 +173,7 @@ class TestWorker {
         ASSERT_TRUE(item.has_scenario());
         v1::ExperimentSpec spec;
         *spec.mutable_scenario() = item.scenario();
-        kernel = std::make_unique<env::ShardKernel>(*spec::ToScenario(spec, ""));
+        kernel = std::make_unique<env::ShardKernel>(*config::ToScenario(spec, ""));
       }
       v1::SubmitResultRequest submit;
       submit.set_worker_id(id);

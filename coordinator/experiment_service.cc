@@ -7,19 +7,29 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "common/files.h"
+#include "common/grpc_status.h"
 #include "common/status.h"
-#include "coordinator/run_report.h"
-#include "coordinator/stackelberg.h"
-#include "coordinator/trainer_params.h"
+#include "config/spec_loader.h"
 #include "coordinator/worker_pool.h"
 #include "environment/market.h"
 #include "environment/population.h"
 #include "environment/population_evaluator.h"
 #include "google/protobuf/text_format.h"
-#include "spec/spec_loader.h"
+#include "training/run_report.h"
+#include "training/trainer.h"
+#include "training/trainer_params.h"
 
 namespace smfg::coordinator {
 namespace {
+
+using training::EvaluateAndWriteResults;
+using training::IterationJson;
+using training::IterationRecord;
+using training::RunComparison;
+using training::StackelbergTrainer;
+using training::TrainerParams;
+using training::TrainerParamsFromSpec;
 
 namespace fs = std::filesystem;
 
@@ -30,8 +40,8 @@ std::string SpecText(const v1::ExperimentSpec& spec) {
   return text;
 }
 
-absl::StatusOr<spec::LoadedSpec> ParseStoredSpec(const std::string& text) {
-  return spec::ParseExperiment(text, "spec", spec::Format::kText);
+absl::StatusOr<config::LoadedSpec> ParseStoredSpec(const std::string& text) {
+  return config::ParseExperiment(text, "spec", config::Format::kText);
 }
 
 v1::ExperimentState ToProtoState(ExperimentStatus s) {
@@ -81,7 +91,8 @@ absl::StatusOr<std::vector<ResultFile>> ReadResultFiles(const fs::path& dir) {
   for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     if (!it->is_regular_file()) continue;
     const std::string rel = fs::relative(it->path(), dir).generic_string();
-    SMFG_ASSIGN_OR_RETURN(std::string bytes, spec::ReadFileToString(it->path().string()));
+    SMFG_ASSIGN_OR_RETURN(std::string bytes,
+                          ReadFile(it->path().string(), kMaxCheckpointFileBytes));
     files.push_back({absl::StrReplaceAll(rel, {{"/", "__"}}), std::move(bytes)});
   }
   if (ec) return absl::UnavailableError(absl::StrCat("reading ", dir.string(), ": ", ec.message()));
@@ -242,7 +253,7 @@ absl::Status ExperimentManager::RunExperimentOrError(const std::string& id) {
   ExperimentStore& store = *params_.store;
   SMFG_ASSIGN_OR_RETURN(ExperimentRecord record, store.Get(id));
   if (IsTerminal(record.status)) return absl::OkStatus();
-  SMFG_ASSIGN_OR_RETURN(spec::LoadedSpec loaded, ParseStoredSpec(record.spec_text));
+  SMFG_ASSIGN_OR_RETURN(config::LoadedSpec loaded, ParseStoredSpec(record.spec_text));
   const env::Scenario& sc = loaded.scenario;
   SMFG_ASSIGN_OR_RETURN(TrainerParams params, TrainerParamsFromSpec(loaded, sc));
   SMFG_ASSIGN_OR_RETURN(params.checkpoint_dir, store.CheckpointDir(id));
@@ -356,7 +367,7 @@ absl::StatusOr<SubmitOutcome> ExperimentManager::Submit(const v1::ExperimentSpec
     return absl::InvalidArgumentError("idempotency_key: must not be empty");
   }
   const std::string text = SpecText(spec);
-  absl::StatusOr<spec::LoadedSpec> loaded = ParseStoredSpec(text);
+  absl::StatusOr<config::LoadedSpec> loaded = ParseStoredSpec(text);
   if (!loaded.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("spec: ", loaded.status().message()));
   }

@@ -3,7 +3,7 @@
 // the thin gRPC service over it (proto/smfg/v1/experiment.proto).
 //
 // Lifecycle of a run (statuses are ExperimentStore's):
-//   Submit validates the spec (spec::ParseExperiment on its text form, then
+//   Submit validates the spec (config::ParseExperiment on its text form, then
 //   TrainerParamsFromSpec) and stores it QUEUED under the idempotency key. A
 //   scheduler thread starts up to max_concurrent runs, oldest first, and first
 //   of all the experiments a previous coordinator left RUNNING or

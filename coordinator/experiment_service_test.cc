@@ -15,11 +15,11 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "config/spec_loader.h"
 #include "environment/population_evaluator.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "spec/spec_loader.h"
 
 namespace smfg::coordinator {
 namespace {
@@ -30,7 +30,8 @@ using ::testing::HasSubstr;
 constexpr absl::Duration kRunDeadline = absl::Minutes(5);
 
 v1::ExperimentSpec SmallSpec(int iterations = 2) {
-  absl::StatusOr<v1::ExperimentSpec> spec = spec::LoadSpecFile("configs/three_bus_small.textproto");
+  absl::StatusOr<v1::ExperimentSpec> spec =
+      config::LoadSpecFile("configs/three_bus_small.textproto");
   EXPECT_TRUE(spec.ok()) << spec.status();
   v1::ExperimentSpec s = spec.ok() ? *spec : v1::ExperimentSpec();
   s.mutable_scenario()->set_days(2);

@@ -9,14 +9,19 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "coordinator/stackelberg.h"
 #include "environment/market.h"
 #include "environment/population_evaluator.h"
 #include "environment/test_scenario.h"
 #include "gtest/gtest.h"
+#include "training/trainer.h"
 
 namespace smfg::coordinator {
 namespace {
+
+using training::IterationJson;
+using training::IterationRecord;
+using training::StackelbergTrainer;
+using training::TrainerParams;
 
 TEST(MetricsTextTest, ExactTextForSmallFixture) {
   CoordinatorMetrics m;

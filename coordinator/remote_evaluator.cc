@@ -3,7 +3,7 @@
 #include <utility>
 
 #include "common/status.h"
-#include "spec/spec_convert.h"
+#include "config/spec_convert.h"
 
 namespace smfg::coordinator {
 
@@ -13,9 +13,10 @@ RemotePopulationEvaluator::RemotePopulationEvaluator(WorkerPool* pool,
     : pool_(pool),
       options_(std::move(options)),
       shards_(scenario.shards),
-      shape_(spec::StatsShape::Of(scenario)),
-      wire_scenario_(std::make_shared<const v1::Scenario>(spec::FromScenario(scenario).scenario())),
-      fingerprint_(spec::ScenarioFingerprint(*wire_scenario_)) {}
+      shape_(workers::StatsShape::Of(scenario)),
+      wire_scenario_(
+          std::make_shared<const v1::Scenario>(config::FromScenario(scenario).scenario())),
+      fingerprint_(workers::ScenarioFingerprint(*wire_scenario_)) {}
 
 JobSpec RemotePopulationEvaluator::BaseJob() const {
   JobSpec job;
@@ -56,12 +57,12 @@ void RemotePopulationEvaluator::AddJobStats(const JobStats& stats) {
 absl::StatusOr<env::PopulationStats> RemotePopulationEvaluator::Evaluate(
     const env::Tariff& tariff, const env::PriceBelief& belief) {
   // Inputs no worker could read would be failed by every worker in turn.
-  SMFG_RETURN_IF_ERROR(spec::CheckKernelInputs(tariff, belief, shape_));
+  SMFG_RETURN_IF_ERROR(workers::CheckKernelInputs(tariff, belief, shape_));
   JobSpec job = BaseJob();
   job.kind = v1::WORK_KIND_EVALUATE;
   auto payload = std::make_shared<v1::WorkItem>();
-  *payload->mutable_evaluate()->mutable_tariff() = spec::TariffToProto(tariff);
-  *payload->mutable_evaluate()->mutable_belief() = spec::BeliefToProto(belief);
+  *payload->mutable_evaluate()->mutable_tariff() = workers::TariffToProto(tariff);
+  *payload->mutable_evaluate()->mutable_belief() = workers::BeliefToProto(belief);
   job.payload = std::move(payload);
   SMFG_ASSIGN_OR_RETURN(JobResults results, pool_->RunJob(job, WaitOptions()));
   AddJobStats(results.stats);
@@ -73,15 +74,15 @@ absl::StatusOr<env::PopulationStats> RemotePopulationEvaluator::Evaluate(
 
 absl::StatusOr<env::ExploitabilityStats> RemotePopulationEvaluator::Exploitability(
     const env::Tariff& tariff, const env::PriceBelief& belief, const env::PriceBelief& realised) {
-  SMFG_RETURN_IF_ERROR(spec::CheckKernelInputs(tariff, belief, shape_));
-  SMFG_RETURN_IF_ERROR(Annotate(spec::CheckKernelInputs(tariff, realised, shape_), "realised"));
+  SMFG_RETURN_IF_ERROR(workers::CheckKernelInputs(tariff, belief, shape_));
+  SMFG_RETURN_IF_ERROR(Annotate(workers::CheckKernelInputs(tariff, realised, shape_), "realised"));
   JobSpec job = BaseJob();
   job.kind = v1::WORK_KIND_EXPLOITABILITY;
   auto payload = std::make_shared<v1::WorkItem>();
   v1::ExploitabilityPayload* p = payload->mutable_exploitability();
-  *p->mutable_tariff() = spec::TariffToProto(tariff);
-  *p->mutable_belief() = spec::BeliefToProto(belief);
-  *p->mutable_realised() = spec::BeliefToProto(realised);
+  *p->mutable_tariff() = workers::TariffToProto(tariff);
+  *p->mutable_belief() = workers::BeliefToProto(belief);
+  *p->mutable_realised() = workers::BeliefToProto(realised);
   job.payload = std::move(payload);
   SMFG_ASSIGN_OR_RETURN(JobResults results, pool_->RunJob(job, WaitOptions()));
   AddJobStats(results.stats);

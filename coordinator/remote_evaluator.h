@@ -35,12 +35,12 @@ struct RemoteEvaluatorOptions {
 class RemotePopulationEvaluator final : public env::PopulationEvaluator {
  public:
   // `pool` must outlive the evaluator. `scenario` must be valid; it is sent to
-  // workers as smfg.v1.Scenario (spec::FromScenario), which round-trips.
+  // workers as smfg.v1.Scenario (config::FromScenario), which round-trips.
   RemotePopulationEvaluator(WorkerPool* pool, const env::Scenario& scenario,
                             RemoteEvaluatorOptions options = {});
 
   // Errors: INVALID_ARGUMENT when the kernel could not read the tariff or
-  // belief (spec::CheckKernelInputs), before anything is sent; UNAVAILABLE
+  // belief (workers::CheckKernelInputs), before anything is sent; UNAVAILABLE
   // when no worker was live for options.worker_wait_timeout; ABORTED when a
   // shard kept failing (WorkerPoolOptions::max_shard_failures).
   absl::StatusOr<env::PopulationStats> Evaluate(const env::Tariff& tariff,
@@ -64,7 +64,7 @@ class RemotePopulationEvaluator final : public env::PopulationEvaluator {
   WorkerPool* pool_;
   const RemoteEvaluatorOptions options_;
   const int shards_;
-  const spec::StatsShape shape_;
+  const workers::StatsShape shape_;
   std::shared_ptr<const v1::Scenario> wire_scenario_;
   uint64_t fingerprint_ = 0;
   mutable absl::Mutex counters_mu_;

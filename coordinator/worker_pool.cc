@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
 #include "common/status.h"
 
 namespace smfg::coordinator {
@@ -248,7 +249,7 @@ absl::Status WorkerPool::AcceptResultLocked(const v1::SubmitResultRequest& reque
     if (job.spec.kind == v1::WORK_KIND_EVALUATE) {
       if (!r.has_population()) return absl::InvalidArgumentError(field + ".population: absent");
       absl::StatusOr<env::PopulationStats> s =
-          spec::StatsFromProto(r.population(), &job.spec.shape);
+          workers::StatsFromProto(r.population(), &job.spec.shape);
       if (!s.ok()) return Annotate(s.status(), field + ".population");
       population.push_back(*std::move(s));
     } else {
@@ -256,7 +257,7 @@ absl::Status WorkerPool::AcceptResultLocked(const v1::SubmitResultRequest& reque
         return absl::InvalidArgumentError(field + ".exploitability: absent");
       }
       absl::StatusOr<env::ExploitabilityStats> s =
-          spec::ExploitabilityFromProto(r.exploitability());
+          workers::ExploitabilityFromProto(r.exploitability());
       if (!s.ok()) return Annotate(s.status(), field + ".exploitability");
       exploitability.push_back(*s);
     }
@@ -428,11 +429,6 @@ absl::StatusOr<JobResults> WorkerPool::RunJob(const JobSpec& spec, const JobWait
     }
     changed_.WaitWithDeadline(&mu_, wake);
   }
-}
-
-grpc::Status ToGrpcStatus(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
 grpc::Status WorkerServiceImpl::Register(grpc::ServerContext* context,

@@ -68,9 +68,9 @@
 #include "absl/time/time.h"
 #include "coordinator/access.h"
 #include "environment/population_stats.h"
+#include "follower_workers/wire_convert.h"
 #include "grpcpp/grpcpp.h"
 #include "smfg/v1/worker.grpc.pb.h"
-#include "spec/wire_convert.h"
 
 namespace smfg::coordinator {
 
@@ -152,7 +152,7 @@ struct JobSpec {
   std::shared_ptr<const v1::Scenario> scenario;
   int shards = 0;
   // Expected shape of each shard's PopulationStats (EVALUATE jobs).
-  spec::StatsShape shape;
+  workers::StatsShape shape;
   v1::WorkKind kind = v1::WORK_KIND_UNSPECIFIED;
   // Carries the payload (evaluate / exploitability) shared by all items.
   std::shared_ptr<const v1::WorkItem> payload;
@@ -275,9 +275,6 @@ class WorkerPool {
   PoolTotals totals_ ABSL_GUARDED_BY(mu_);
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
 };
-
-// absl::Status -> grpc::Status with the same code and message.
-grpc::Status ToGrpcStatus(const absl::Status& status);
 
 // The gRPC service: converts and delegates to a WorkerPool (not owned).
 class WorkerServiceImpl final : public v1::WorkerService::Service {

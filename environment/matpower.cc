@@ -18,6 +18,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/files.h"
 #include "common/status.h"
 #include "environment/network.h"
 
@@ -624,16 +625,8 @@ absl::StatusOr<MatpowerCase> ParseMatpowerCase(absl::string_view text,
 }
 
 absl::StatusOr<MatpowerCase> LoadMatpowerFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
-  }
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  if (in.bad()) {
-    return absl::DataLossError(absl::StrCat(path, ": read error"));
-  }
-  return ParseMatpowerCase(contents.str(), path);
+  SMFG_ASSIGN_OR_RETURN(const std::string contents, ReadFile(path, kMaxSpecFileBytes));
+  return ParseMatpowerCase(contents, path);
 }
 
 }  // namespace smfg::env

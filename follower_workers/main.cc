@@ -132,13 +132,10 @@ absl::Status RunWorker(const Options& options) {
   client_options.token = *token;
   std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
   if (!options.tls_ca.empty()) {
-    std::ifstream in(options.tls_ca, std::ios::binary);
-    std::stringstream pem;
-    if (!in || !(pem << in.rdbuf()) || pem.str().empty()) {
-      return absl::InvalidArgumentError("--tls_ca: cannot read '" + options.tls_ca + "'");
-    }
+    absl::StatusOr<std::string> pem = LoadPemFile(options.tls_ca, "--tls_ca");
+    if (!pem.ok()) return pem.status();
     grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = pem.str();
+    ssl.pem_root_certs = *pem;
     credentials = grpc::SslCredentials(ssl);
   }
   // Keepalive pings detect a connection that died silently (a network

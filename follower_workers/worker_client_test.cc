@@ -10,12 +10,12 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "config/spec_convert.h"
 #include "environment/population_evaluator.h"
 #include "environment/test_scenario.h"
+#include "follower_workers/wire_convert.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "spec/spec_convert.h"
-#include "spec/wire_convert.h"
 
 namespace smfg::workers {
 namespace {
@@ -110,8 +110,8 @@ class WorkerClientTest : public ::testing::Test {
     grpc::ServerBuilder builder;
     builder.RegisterService(&fake_);
     server_ = builder.BuildAndStart();
-    wire_scenario_ = spec::FromScenario(scenario_).scenario();
-    fingerprint_ = spec::ScenarioFingerprint(wire_scenario_);
+    wire_scenario_ = config::FromScenario(scenario_).scenario();
+    fingerprint_ = workers::ScenarioFingerprint(wire_scenario_);
   }
   ~WorkerClientTest() override {
     StopClient();
@@ -138,8 +138,8 @@ class WorkerClientTest : public ::testing::Test {
     if (with_scenario) *item.mutable_scenario() = wire_scenario_;
     for (int s = 0; s < scenario_.shards; ++s) item.add_shards(s);
     item.set_kind(v1::WORK_KIND_EVALUATE);
-    *item.mutable_evaluate()->mutable_tariff() = spec::TariffToProto(tariff_);
-    *item.mutable_evaluate()->mutable_belief() = spec::BeliefToProto(belief_);
+    *item.mutable_evaluate()->mutable_tariff() = workers::TariffToProto(tariff_);
+    *item.mutable_evaluate()->mutable_belief() = workers::BeliefToProto(belief_);
     return item;
   }
 
@@ -182,7 +182,7 @@ TEST_F(WorkerClientTest, ComputesItemsAndSubmitsExactResults) {
     ASSERT_EQ(r.results_size(), scenario_.shards);
     for (int s = 0; s < scenario_.shards; ++s) {
       EXPECT_EQ(r.results(s).shard(), s);
-      auto got = spec::StatsFromProto(r.results(s).population());
+      auto got = workers::StatsFromProto(r.results(s).population());
       ASSERT_TRUE(got.ok()) << got.status();
       const env::PopulationStats want = kernel.EvaluateShard(s, tariff_, belief_);
       EXPECT_EQ(got->net_load_kw, want.net_load_kw);

@@ -7,8 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/parallel.h"
 #include "common/status.h"
-#include "spec/spec_convert.h"
-#include "spec/wire_convert.h"
+#include "config/spec_convert.h"
+#include "follower_workers/wire_convert.h"
 
 namespace smfg::workers {
 
@@ -36,13 +36,13 @@ absl::StatusOr<std::shared_ptr<const env::ShardKernel>> WorkerCore::KernelFor(
   }
   // Trust nothing: a fingerprint that does not match its scenario would poison
   // the cache for every later item.
-  if (spec::ScenarioFingerprint(item.scenario()) != fingerprint) {
+  if (workers::ScenarioFingerprint(item.scenario()) != fingerprint) {
     return absl::InvalidArgumentError("scenario_fingerprint: does not match scenario");
   }
   v1::ExperimentSpec spec;
   *spec.mutable_scenario() = item.scenario();
   spec.set_name(item.scenario().name());
-  absl::StatusOr<env::Scenario> scenario = spec::ToScenario(spec, "");
+  absl::StatusOr<env::Scenario> scenario = config::ToScenario(spec, "");
   if (!scenario.ok()) return Annotate(scenario.status(), "scenario");
   SMFG_RETURN_IF_ERROR(Annotate(env::ValidateScenario(*scenario), "scenario"));
   // Built outside the lock: it is the expensive part, and two threads racing
@@ -82,7 +82,7 @@ absl::StatusOr<std::vector<v1::ShardResult>> WorkerCore::Compute(
         return absl::InvalidArgumentError("evaluate: absent for kind EVALUATE");
       }
       wire_tariff = &item.evaluate().tariff();
-      absl::StatusOr<env::PriceBelief> b = spec::BeliefFromProto(item.evaluate().belief());
+      absl::StatusOr<env::PriceBelief> b = workers::BeliefFromProto(item.evaluate().belief());
       if (!b.ok()) return Annotate(b.status(), "evaluate.belief");
       belief = *std::move(b);
       break;
@@ -92,10 +92,11 @@ absl::StatusOr<std::vector<v1::ShardResult>> WorkerCore::Compute(
         return absl::InvalidArgumentError("exploitability: absent for kind EXPLOITABILITY");
       }
       wire_tariff = &item.exploitability().tariff();
-      absl::StatusOr<env::PriceBelief> b = spec::BeliefFromProto(item.exploitability().belief());
+      absl::StatusOr<env::PriceBelief> b = workers::BeliefFromProto(item.exploitability().belief());
       if (!b.ok()) return Annotate(b.status(), "exploitability.belief");
       belief = *std::move(b);
-      absl::StatusOr<env::PriceBelief> r = spec::BeliefFromProto(item.exploitability().realised());
+      absl::StatusOr<env::PriceBelief> r =
+          workers::BeliefFromProto(item.exploitability().realised());
       if (!r.ok()) return Annotate(r.status(), "exploitability.realised");
       realised = *std::move(r);
       break;
@@ -103,16 +104,16 @@ absl::StatusOr<std::vector<v1::ShardResult>> WorkerCore::Compute(
     default:
       return absl::InvalidArgumentError(absl::StrCat("kind: unsupported value ", item.kind()));
   }
-  absl::StatusOr<env::Tariff> tariff = spec::TariffFromProto(*wire_tariff);
+  absl::StatusOr<env::Tariff> tariff = workers::TariffFromProto(*wire_tariff);
   if (!tariff.ok()) return Annotate(tariff.status(), "tariff");
   // Shapes only (what the kernel reads), not env::ValidateTariff's value
   // policy: a remote evaluation must accept whatever a local one does.
-  const spec::StatsShape shape = spec::StatsShape::Of(sc);
+  const workers::StatsShape shape = workers::StatsShape::Of(sc);
   const char* payload = item.kind() == v1::WORK_KIND_EVALUATE ? "evaluate" : "exploitability";
-  SMFG_RETURN_IF_ERROR(Annotate(spec::CheckKernelInputs(*tariff, belief, shape), payload));
+  SMFG_RETURN_IF_ERROR(Annotate(workers::CheckKernelInputs(*tariff, belief, shape), payload));
   if (item.kind() == v1::WORK_KIND_EXPLOITABILITY) {
     SMFG_RETURN_IF_ERROR(
-        Annotate(spec::CheckKernelInputs(*tariff, realised, shape), "exploitability.realised"));
+        Annotate(workers::CheckKernelInputs(*tariff, realised, shape), "exploitability.realised"));
   }
 
   const bool evaluate = item.kind() == v1::WORK_KIND_EVALUATE;
@@ -130,9 +131,9 @@ absl::StatusOr<std::vector<v1::ShardResult>> WorkerCore::Compute(
     results[i].set_shard(shard);
     if (evaluate) {
       *results[i].mutable_population() =
-          spec::StatsToProto(kernel->EvaluateShard(shard, *tariff, belief));
+          workers::StatsToProto(kernel->EvaluateShard(shard, *tariff, belief));
     } else {
-      *results[i].mutable_exploitability() = spec::ExploitabilityToProto(
+      *results[i].mutable_exploitability() = workers::ExploitabilityToProto(
           kernel->ShardExploitability(shard, *tariff, belief, realised));
     }
   });

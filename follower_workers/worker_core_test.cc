@@ -2,11 +2,11 @@
 
 #include <atomic>
 
+#include "config/spec_convert.h"
 #include "environment/population_evaluator.h"
 #include "environment/test_scenario.h"
+#include "follower_workers/wire_convert.h"
 #include "gtest/gtest.h"
-#include "spec/spec_convert.h"
-#include "spec/wire_convert.h"
 
 namespace smfg::workers {
 namespace {
@@ -19,8 +19,8 @@ class WorkerCoreTest : public ::testing::Test {
         belief_(env::PriceBelief::Constant(scenario_.days,
                                            static_cast<int>(scenario_.network.buses.size()), 40.0)),
         kernel_(scenario_) {
-    wire_scenario_ = spec::FromScenario(scenario_).scenario();
-    fingerprint_ = spec::ScenarioFingerprint(wire_scenario_);
+    wire_scenario_ = config::FromScenario(scenario_).scenario();
+    fingerprint_ = workers::ScenarioFingerprint(wire_scenario_);
   }
 
   v1::WorkItem EvaluateItem(std::vector<int> shards, bool with_scenario = true) const {
@@ -30,8 +30,8 @@ class WorkerCoreTest : public ::testing::Test {
     if (with_scenario) *item.mutable_scenario() = wire_scenario_;
     for (int s : shards) item.add_shards(s);
     item.set_kind(v1::WORK_KIND_EVALUATE);
-    *item.mutable_evaluate()->mutable_tariff() = spec::TariffToProto(tariff_);
-    *item.mutable_evaluate()->mutable_belief() = spec::BeliefToProto(belief_);
+    *item.mutable_evaluate()->mutable_tariff() = workers::TariffToProto(tariff_);
+    *item.mutable_evaluate()->mutable_belief() = workers::BeliefToProto(belief_);
     return item;
   }
 
@@ -51,7 +51,7 @@ TEST_F(WorkerCoreTest, EvaluateMatchesKernelBitForBit) {
   const int shards[] = {1, 3, 6};
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ((*results)[i].shard(), shards[i]);
-    auto got = spec::StatsFromProto((*results)[i].population());
+    auto got = workers::StatsFromProto((*results)[i].population());
     ASSERT_TRUE(got.ok()) << got.status();
     const env::PopulationStats want = kernel_.EvaluateShard(shards[i], tariff_, belief_);
     EXPECT_EQ(got->net_load_kw, want.net_load_kw);
@@ -77,16 +77,16 @@ TEST_F(WorkerCoreTest, ExploitabilityMatchesKernel) {
   item.set_kind(v1::WORK_KIND_EXPLOITABILITY);
   const env::PriceBelief realised = env::PriceBelief::Constant(
       scenario_.days, static_cast<int>(scenario_.network.buses.size()), 55.0);
-  *item.mutable_exploitability()->mutable_tariff() = spec::TariffToProto(tariff_);
-  *item.mutable_exploitability()->mutable_belief() = spec::BeliefToProto(belief_);
-  *item.mutable_exploitability()->mutable_realised() = spec::BeliefToProto(realised);
+  *item.mutable_exploitability()->mutable_tariff() = workers::TariffToProto(tariff_);
+  *item.mutable_exploitability()->mutable_belief() = workers::BeliefToProto(belief_);
+  *item.mutable_exploitability()->mutable_realised() = workers::BeliefToProto(realised);
   auto results = core.Compute(item);
   ASSERT_TRUE(results.ok()) << results.status();
   for (int i = 0; i < 2; ++i) {
     const int shard = item.shards(i);
     const env::ExploitabilityStats want =
         kernel_.ShardExploitability(shard, tariff_, belief_, realised);
-    auto got = spec::ExploitabilityFromProto((*results)[i].exploitability());
+    auto got = workers::ExploitabilityFromProto((*results)[i].exploitability());
     ASSERT_TRUE(got.ok());
     EXPECT_EQ(got->household_days, want.household_days);
     EXPECT_EQ(got->sum_regularised, want.sum_regularised);
@@ -111,7 +111,7 @@ TEST_F(WorkerCoreTest, RejectsMalformedItems) {
 
   v1::WorkItem wrong_days = EvaluateItem({0});
   *wrong_days.mutable_evaluate()->mutable_belief() =
-      spec::BeliefToProto(env::PriceBelief::Constant(scenario_.days + 1, 3, 40.0));
+      workers::BeliefToProto(env::PriceBelief::Constant(scenario_.days + 1, 3, 40.0));
   EXPECT_EQ(core.Compute(wrong_days).status().code(), absl::StatusCode::kInvalidArgument);
 
   v1::WorkItem no_payload = EvaluateItem({0});
@@ -128,7 +128,7 @@ TEST_F(WorkerCoreTest, RejectsMalformedItems) {
 
   v1::WorkItem bad_scenario = EvaluateItem({0});
   bad_scenario.mutable_scenario()->set_shards(0);
-  bad_scenario.set_scenario_fingerprint(spec::ScenarioFingerprint(bad_scenario.scenario()));
+  bad_scenario.set_scenario_fingerprint(workers::ScenarioFingerprint(bad_scenario.scenario()));
   EXPECT_EQ(core.Compute(bad_scenario).status().code(), absl::StatusCode::kInvalidArgument);
 }
 

@@ -23,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "common/files.h"
 #include "common/rng.h"
 #include "common/status.h"
 #include "leader/ppo_math.h"
@@ -209,42 +210,6 @@ absl::Status CheckRollout(const std::vector<Transition>& rollout, double last_va
     }
   }
   return absl::OkStatus();
-}
-
-absl::Status WriteFileAtomically(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (f == nullptr) return absl::ErrnoToStatus(errno, absl::StrCat(tmp, ": cannot create"));
-  const bool written = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size() &&
-                       std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0;
-  const int write_errno = errno;
-  if (std::fclose(f) != 0 || !written) {
-    const int err = written ? errno : write_errno;
-    std::remove(tmp.c_str());
-    return absl::ErrnoToStatus(err, absl::StrCat(tmp, ": write failed"));
-  }
-  // rename() replaces `path` atomically: a reader sees the old or the new file,
-  // never a partial one.
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    std::remove(tmp.c_str());
-    return absl::ErrnoToStatus(err, absl::StrCat(path, ": rename from ", tmp, " failed"));
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return absl::ErrnoToStatus(errno, absl::StrCat(path, ": cannot open"));
-  std::string bytes;
-  char buffer[1 << 16];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof(buffer), f)) > 0) bytes.append(buffer, n);
-  const bool failed = std::ferror(f) != 0;
-  const int err = errno;
-  std::fclose(f);
-  if (failed) return absl::ErrnoToStatus(err, absl::StrCat(path, ": read failed"));
-  return bytes;
 }
 
 }  // namespace
@@ -724,32 +689,39 @@ absl::Status PpoLearner::Impl::Deserialize(const std::string& bytes, const std::
   }
 }
 
-absl::Status PpoLearner::Save(const std::string& path) const {
-  std::string bytes;
+absl::StatusOr<std::string> PpoLearner::SaveToBytes() const {
   try {
     EnsureSingleThreaded();
-    bytes = impl_->Serialize();
+    return impl_->Serialize();
   } catch (const std::exception& e) {
-    return absl::InternalError(
-        absl::StrCat(path, ": serialising the learner failed: ", Describe(e)));
+    return absl::InternalError(absl::StrCat("serialising the learner failed: ", Describe(e)));
   }
-  return WriteFileAtomically(path, bytes);
 }
 
-absl::Status PpoLearner::Load(const std::string& path) {
-  SMFG_ASSIGN_OR_RETURN(const std::string bytes, ReadFile(path));
-  // Load into a fresh Impl and swap only on success: a bad file leaves this learner
-  // untouched.
+absl::Status PpoLearner::LoadFromBytes(absl::string_view bytes, absl::string_view origin) {
+  // Load into a fresh Impl and swap only on success: bad bytes leave this
+  // learner untouched.
   std::unique_ptr<Impl> loaded;
   try {
     EnsureSingleThreaded();
     loaded = Impl::Build(impl_->params);
   } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat(path, ": ", Describe(e)));
+    return absl::InternalError(absl::StrCat(origin, ": ", Describe(e)));
   }
-  SMFG_RETURN_IF_ERROR(loaded->Deserialize(bytes, path));
+  SMFG_RETURN_IF_ERROR(loaded->Deserialize(std::string(bytes), std::string(origin)));
   impl_ = std::move(loaded);
   return absl::OkStatus();
+}
+
+absl::Status PpoLearner::Save(const std::string& path) const {
+  absl::StatusOr<std::string> bytes = SaveToBytes();
+  if (!bytes.ok()) return Annotate(bytes.status(), path);
+  return WriteFileAtomically(path, *bytes);
+}
+
+absl::Status PpoLearner::Load(const std::string& path) {
+  SMFG_ASSIGN_OR_RETURN(const std::string bytes, ReadFile(path, kMaxCheckpointFileBytes));
+  return LoadFromBytes(bytes, path);
 }
 
 }  // namespace smfg::leader

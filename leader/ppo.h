@@ -52,6 +52,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace smfg::leader {
 
@@ -153,8 +154,11 @@ class PpoLearner {
   //     gradient norm> at epoch E minibatch M" (0-based) if the numbers blow up.
   absl::StatusOr<UpdateStats> Update(const std::vector<Transition>& rollout, double last_value);
 
-  // Writes networks, log_std, both Adam states and the random-stream counters to
-  // `path`, atomically (path + ".tmp", fsync, rename).
+  // Networks, log_std, both Adam states and the random-stream counters as
+  // bytes (LibTorch's archive format); INTERNAL if serialising fails.
+  absl::StatusOr<std::string> SaveToBytes() const;
+  // Writes SaveToBytes() to `path` with smfg::WriteFileAtomically (temporary
+  // file, fsync, rename, fsync of the directory).
   absl::Status Save(const std::string& path) const;
 
   // Restores a Save()d state. The checkpoint must come from a learner with the same
@@ -163,6 +167,8 @@ class PpoLearner {
   // if the file cannot be read, DataLossError for a truncated or corrupt file; all
   // messages start with the path.
   absl::Status Load(const std::string& path);
+  // The same for SaveToBytes() output; `origin` starts every error message.
+  absl::Status LoadFromBytes(absl::string_view bytes, absl::string_view origin);
 
   const PpoParams& params() const;
   // Every trainable number, flattened in a fixed order (policy layers' weight then

@@ -1,4 +1,4 @@
-#include "spec/spec_convert.h"
+#include "config/spec_convert.h"
 
 #include <cmath>
 #include <limits>
@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "config/spec_loader.h"
 #include "environment/network.h"
 #include "environment/scenario.h"
 #include "gmock/gmock.h"
@@ -13,9 +14,8 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "smfg/v1/spec.pb.h"
-#include "spec/spec_loader.h"
 
-namespace smfg::spec {
+namespace smfg::config {
 namespace {
 
 using ::google::protobuf::util::MessageDifferencer;
@@ -541,4 +541,4 @@ TEST(ValidateTariffTest, ChecksShapeAndValues) {
 }
 
 }  // namespace
-}  // namespace smfg::spec
+}  // namespace smfg::config

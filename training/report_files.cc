@@ -1,4 +1,4 @@
-#include "coordinator/report_files.h"
+#include "training/report_files.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -8,11 +8,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/files.h"
 #include "common/json.h"
 #include "common/status.h"
 #include "common/svg_plot.h"
 
-namespace smfg::coordinator {
+namespace smfg::training {
 namespace {
 
 using env::EquilibriumReport;
@@ -125,23 +126,6 @@ std::string SafeLabel(const std::string& label) {
 
 }  // namespace
 
-absl::Status WriteFileAtomically(const std::string& path, const std::string& content) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out)
-      return absl::UnavailableError(absl::StrCat("cannot write ", tmp, ": ", std::strerror(errno)));
-    out << content;
-    out.flush();
-    if (!out) return absl::UnavailableError(absl::StrCat("write failed for ", tmp));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot rename ", tmp, " to ", path, ": ", std::strerror(errno)));
-  }
-  return absl::OkStatus();
-}
-
 absl::Status WriteReports(const std::string& dir, const std::vector<EquilibriumReport>& reports,
                           std::vector<std::string>* written) {
   if (reports.empty()) return absl::InvalidArgumentError("no reports to write");
@@ -170,4 +154,4 @@ absl::Status WriteReports(const std::string& dir, const std::vector<EquilibriumR
   return absl::OkStatus();
 }
 
-}  // namespace smfg::coordinator
+}  // namespace smfg::training

@@ -18,8 +18,8 @@
 // written after every `checkpoint_every`-th successful iteration; Resume() continues
 // bit-identically. A failed PPO update or a non-finite objective stops the loop
 // with an error and leaves the last checkpoint as it was.
-#ifndef SMFG_COORDINATOR_STACKELBERG_H_
-#define SMFG_COORDINATOR_STACKELBERG_H_
+#ifndef SMFG_TRAINING_TRAINER_H_
+#define SMFG_TRAINING_TRAINER_H_
 
 #include <cstdint>
 #include <memory>
@@ -33,7 +33,7 @@
 #include "environment/scenario.h"
 #include "leader/ppo.h"
 
-namespace smfg::coordinator {
+namespace smfg::training {
 
 // What the leader may post: hourly rates within [min, max] $/kWh, optionally a
 // fixed charge per income group within [min, max] $/day.
@@ -143,6 +143,6 @@ class StackelbergTrainer {
 // drop it to compare runs); "bytes" holds the traffic to and from workers.
 std::string IterationJson(const IterationRecord& record, const env::Scenario& scenario);
 
-}  // namespace smfg::coordinator
+}  // namespace smfg::training
 
-#endif  // SMFG_COORDINATOR_STACKELBERG_H_
+#endif  // SMFG_TRAINING_TRAINER_H_

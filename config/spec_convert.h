@@ -14,8 +14,8 @@
 // structs (an unknown income-group name or enum value, no network). Its errors
 // are INVALID_ARGUMENT and start with the spec field path, e.g.
 // "scenario.classes[1].income_group: unknown income group 'lo' ...".
-#ifndef SMFG_SPEC_SPEC_CONVERT_H_
-#define SMFG_SPEC_SPEC_CONVERT_H_
+#ifndef SMFG_CONFIG_SPEC_CONVERT_H_
+#define SMFG_CONFIG_SPEC_CONVERT_H_
 
 #include <array>
 #include <string>
@@ -25,7 +25,7 @@
 #include "environment/scenario.h"
 #include "smfg/v1/spec.pb.h"
 
-namespace smfg::spec {
+namespace smfg::config {
 
 // Relative residential demand by hour (hour 0 = 00:00-01:00 local time), mean 1.
 // Follows the typical US residential load shape: an overnight trough near 0.6 of
@@ -138,6 +138,6 @@ std::string DirName(absl::string_view path);
 // `relative` resolved against `dir` (unchanged when absolute or dir is empty).
 std::string JoinPath(absl::string_view dir, absl::string_view relative);
 
-}  // namespace smfg::spec
+}  // namespace smfg::config
 
-#endif  // SMFG_SPEC_SPEC_CONVERT_H_
+#endif  // SMFG_CONFIG_SPEC_CONVERT_H_

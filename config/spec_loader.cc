@@ -1,4 +1,4 @@
-#include "spec/spec_loader.h"
+#include "config/spec_loader.h"
 
 #include <cerrno>
 #include <cmath>
@@ -20,7 +20,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "common/files.h"
 #include "common/status.h"
+#include "config/spec_convert.h"
 #include "environment/scenario.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/tokenizer.h"
@@ -29,9 +31,8 @@
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
 #include "smfg/v1/spec.pb.h"
-#include "spec/spec_convert.h"
 
-namespace smfg::spec {
+namespace smfg::config {
 namespace {
 
 namespace pb = ::google::protobuf;
@@ -888,36 +889,6 @@ absl::StatusOr<Format> FormatFromPath(absl::string_view path) {
                    "'; use .textproto, .txtpb or .pbtxt (text format) or .json"));
 }
 
-absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (file == nullptr) {
-    const int error = errno;
-    const std::string reason = std::strerror(error);
-    const std::string message = absl::StrCat(path, ": cannot open: ", reason);
-    switch (error) {
-      case ENOENT:
-      case ENOTDIR:
-        return absl::NotFoundError(message);
-      case EACCES:
-      case EPERM:
-        return absl::PermissionDeniedError(message);
-      default:
-        return absl::UnavailableError(message);
-    }
-  }
-  std::string content;
-  char buffer[1 << 16];
-  size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof(buffer), file)) > 0) content.append(buffer, n);
-  const bool failed = std::ferror(file) != 0;
-  std::fclose(file);
-  if (failed) {
-    // Reading a directory fails here (EISDIR) on Linux.
-    return absl::InvalidArgumentError(absl::StrCat(path, ": cannot read"));
-  }
-  return content;
-}
-
 absl::Status ValidateSpec(const v1::ExperimentSpec& spec, const env::Scenario& scenario) {
   if (spec.name().empty()) return Error("name", "must not be empty");
   SMFG_RETURN_IF_ERROR(ScenarioErrorInSpec(env::ValidateScenario(scenario), spec));
@@ -943,7 +914,7 @@ absl::StatusOr<LoadedSpec> ParseExperiment(absl::string_view content, absl::stri
 
 absl::StatusOr<LoadedSpec> LoadExperimentFile(const std::string& path) {
   SMFG_ASSIGN_OR_RETURN(const Format format, FormatFromPath(path));
-  SMFG_ASSIGN_OR_RETURN(const std::string content, ReadFileToString(path));
+  SMFG_ASSIGN_OR_RETURN(const std::string content, ReadFile(path, kMaxSpecFileBytes));
   return ParseExperiment(content, path, format);
 }
 
@@ -973,8 +944,8 @@ absl::StatusOr<env::Tariff> ParseTariffText(absl::string_view content,
 
 absl::StatusOr<env::Tariff> LoadTariffFile(const std::string& path, const env::Scenario& scenario) {
   SMFG_ASSIGN_OR_RETURN(const Format format, FormatFromPath(path));
-  SMFG_ASSIGN_OR_RETURN(const std::string content, ReadFileToString(path));
+  SMFG_ASSIGN_OR_RETURN(const std::string content, ReadFile(path, kMaxSpecFileBytes));
   return ParseTariffText(content, path, format, scenario);
 }
 
-}  // namespace smfg::spec
+}  // namespace smfg::config

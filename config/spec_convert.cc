@@ -1,4 +1,4 @@
-#include "spec/spec_convert.h"
+#include "config/spec_convert.h"
 
 #include <array>
 #include <cstddef>
@@ -20,7 +20,7 @@
 #include "google/protobuf/text_format.h"
 #include "smfg/v1/spec.pb.h"
 
-namespace smfg::spec {
+namespace smfg::config {
 namespace {
 
 // Defaults of the leader-side messages (quoted in spec.proto). The scenario's
@@ -670,4 +670,4 @@ std::string JoinPath(absl::string_view dir, absl::string_view relative) {
   return absl::StrCat(dir, "/", relative);
 }
 
-}  // namespace smfg::spec
+}  // namespace smfg::config

@@ -1,4 +1,4 @@
-#include "coordinator/stackelberg.h"
+#include "training/trainer.h"
 
 #include <algorithm>
 #include <chrono>
@@ -12,13 +12,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "common/files.h"
 #include "common/json.h"
 #include "common/status.h"
 #include "environment/population_evaluator.h"
 #include "environment/report.h"
 #include "leader/ppo_math.h"
 
-namespace smfg::coordinator {
+namespace smfg::training {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -402,17 +403,8 @@ absl::Status StackelbergTrainer::SaveCheckpoint() const {
   }
   s << "history " << history_.size() << "\n";
   for (const IterationRecord& r : history_) s << NumbersLine(RecordNumbers(r)) << "\n";
-  const std::string tmp = (dir / kStateFile).string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << s.str();
-    out.flush();
-    if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", tmp));
-  }
+  SMFG_RETURN_IF_ERROR(WriteFileAtomically((dir / kStateFile).string(), s.str()));
   std::error_code ec;
-  fs::rename(tmp, dir / kStateFile, ec);
-  if (ec)
-    return absl::UnavailableError(absl::StrCat("cannot replace ", kStateFile, ": ", ec.message()));
   // Older policy files are no longer referenced.
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
@@ -426,8 +418,12 @@ absl::Status StackelbergTrainer::Resume() {
   namespace fs = std::filesystem;
   if (params_.checkpoint_dir.empty()) return absl::NotFoundError("no checkpoint directory");
   const fs::path path = fs::path(params_.checkpoint_dir) / kStateFile;
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("no checkpoint at ", path.string()));
+  absl::StatusOr<std::string> content = ReadFile(path.string(), kMaxCheckpointFileBytes);
+  if (absl::IsNotFound(content.status())) {
+    return absl::NotFoundError(absl::StrCat("no checkpoint at ", path.string()));
+  }
+  if (!content.ok()) return content.status();
+  std::istringstream in(*content);
   auto bad = [&](absl::string_view what) {
     return absl::DataLossError(absl::StrCat("checkpoint ", path.string(), ": ", what));
   };
@@ -521,4 +517,4 @@ std::string IterationJson(const IterationRecord& r, const env::Scenario& scenari
   return w.str();
 }
 
-}  // namespace smfg::coordinator
+}  // namespace smfg::training

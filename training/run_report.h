@@ -1,24 +1,24 @@
 // The end of a training run, shared by `smfg train` and the coordinator's
 // ExperimentManager: evaluate the learned tariff against the flat and best-TOU
 // baselines, each at its follower equilibrium, and write the result files.
-#ifndef SMFG_COORDINATOR_RUN_REPORT_H_
-#define SMFG_COORDINATOR_RUN_REPORT_H_
+#ifndef SMFG_TRAINING_RUN_REPORT_H_
+#define SMFG_TRAINING_RUN_REPORT_H_
 
 #include <ostream>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "coordinator/stackelberg.h"
 #include "environment/market.h"
 #include "environment/population_evaluator.h"
 #include "environment/report.h"
+#include "training/trainer.h"
 
-namespace smfg::coordinator {
+namespace smfg::training {
 
 // metrics.csv: one row per outer iteration.
 std::string MetricsCsv(const std::vector<IterationRecord>& history, const env::Scenario& scenario);
-// metrics.jsonl: coordinator::IterationJson per outer iteration, one a line.
+// metrics.jsonl: training::IterationJson per outer iteration, one a line.
 std::string MetricsJsonl(const std::vector<IterationRecord>& history,
                          const env::Scenario& scenario);
 
@@ -47,6 +47,6 @@ absl::StatusOr<RunComparison> EvaluateAndWriteResults(StackelbergTrainer& traine
 // prints and `smfg results` shows.
 std::string ComparisonText(const RunComparison& run);
 
-}  // namespace smfg::coordinator
+}  // namespace smfg::training
 
-#endif  // SMFG_COORDINATOR_RUN_REPORT_H_
+#endif  // SMFG_TRAINING_RUN_REPORT_H_

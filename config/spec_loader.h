@@ -21,8 +21,8 @@
 // leader-side values (tariff structure, objective, learner, loop) in
 // ValidateSpec below, and representability (unknown names, enum values) in
 // spec_convert.
-#ifndef SMFG_SPEC_SPEC_LOADER_H_
-#define SMFG_SPEC_SPEC_LOADER_H_
+#ifndef SMFG_CONFIG_SPEC_LOADER_H_
+#define SMFG_CONFIG_SPEC_LOADER_H_
 
 #include <string>
 
@@ -32,7 +32,7 @@
 #include "environment/scenario.h"
 #include "smfg/v1/spec.pb.h"
 
-namespace smfg::spec {
+namespace smfg::config {
 
 enum class Format {
   kText,  // protobuf text format: .textproto, .txtpb, .pbtxt
@@ -83,9 +83,6 @@ absl::StatusOr<env::Tariff> ParseTariffText(absl::string_view content,
                                             absl::string_view source_name, Format format,
                                             const env::Scenario& scenario);
 
-// The whole content of a file; NOT_FOUND etc. with the path and the OS reason.
-absl::StatusOr<std::string> ReadFileToString(const std::string& path);
+}  // namespace smfg::config
 
-}  // namespace smfg::spec
-
-#endif  // SMFG_SPEC_SPEC_LOADER_H_
+#endif  // SMFG_CONFIG_SPEC_LOADER_H_

@@ -1,8 +1,8 @@
 // Writes equilibrium reports to a directory: per report JSON and CSV tables,
 // and SVG plots that compare all reports given (tariff, LMP by hour, EEI by
 // income group, household net load, battery power and SoC by hour and class).
-#ifndef SMFG_COORDINATOR_REPORT_FILES_H_
-#define SMFG_COORDINATOR_REPORT_FILES_H_
+#ifndef SMFG_TRAINING_REPORT_FILES_H_
+#define SMFG_TRAINING_REPORT_FILES_H_
 
 #include <string>
 #include <vector>
@@ -10,7 +10,7 @@
 #include "absl/status/status.h"
 #include "environment/report.h"
 
-namespace smfg::coordinator {
+namespace smfg::training {
 
 // Creates `dir` if needed. Layout:
 //   dir/summary.json, dir/summary.csv         one row per report
@@ -21,10 +21,6 @@ absl::Status WriteReports(const std::string& dir,
                           const std::vector<env::EquilibriumReport>& reports,
                           std::vector<std::string>* written);
 
-// Writes `content` to `path` atomically (temporary file + rename), so a crash
-// never leaves a half-written result in place of a good one.
-absl::Status WriteFileAtomically(const std::string& path, const std::string& content);
+}  // namespace smfg::training
 
-}  // namespace smfg::coordinator
-
-#endif  // SMFG_COORDINATOR_REPORT_FILES_H_
+#endif  // SMFG_TRAINING_REPORT_FILES_H_

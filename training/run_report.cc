@@ -1,17 +1,18 @@
-#include "coordinator/run_report.h"
+#include "training/run_report.h"
 
 #include <filesystem>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/files.h"
 #include "common/json.h"
 #include "common/status.h"
 #include "common/svg_plot.h"
-#include "coordinator/report_files.h"
 #include "environment/baselines.h"
+#include "training/report_files.h"
 
-namespace smfg::coordinator {
+namespace smfg::training {
 namespace {
 
 namespace fs = std::filesystem;
@@ -95,7 +96,7 @@ std::string MetricsCsv(const std::vector<IterationRecord>& history, const env::S
 std::string MetricsJsonl(const std::vector<IterationRecord>& history,
                          const env::Scenario& scenario) {
   std::string jsonl;
-  for (const auto& rec : history) jsonl += coordinator::IterationJson(rec, scenario) + "\n";
+  for (const auto& rec : history) jsonl += training::IterationJson(rec, scenario) + "\n";
   return jsonl;
 }
 
@@ -104,7 +105,7 @@ absl::StatusOr<RunComparison> EvaluateAndWriteResults(StackelbergTrainer& traine
                                                       env::MarketClearing& market,
                                                       const std::string& out_dir,
                                                       std::ostream* progress) {
-  const coordinator::TrainerParams& params = trainer.params();
+  const training::TrainerParams& params = trainer.params();
   const env::Scenario& sc = params.scenario;
   env::EvaluateOptions eo;
   eo.progress = nullptr;
@@ -172,4 +173,4 @@ std::string ComparisonText(const RunComparison& run) {
   return absl::StrCat(text, "\n", env::FormatReportText(run.learned_report));
 }
 
-}  // namespace smfg::coordinator
+}  // namespace smfg::training

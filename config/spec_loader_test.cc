@@ -1,4 +1,4 @@
-#include "spec/spec_loader.h"
+#include "config/spec_loader.h"
 
 #include <filesystem>
 #include <fstream>
@@ -9,6 +9,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "common/files.h"
+#include "config/spec_convert.h"
 #include "environment/scenario.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
@@ -16,9 +18,8 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "smfg/v1/spec.pb.h"
-#include "spec/spec_convert.h"
 
-namespace smfg::spec {
+namespace smfg::config {
 namespace {
 
 using ::testing::HasSubstr;
@@ -32,7 +33,7 @@ std::string Msg(const absl::Status& status) { return std::string(status.message(
 constexpr char kThreeBus[] = "configs/three_bus.textproto";
 
 std::string ReadOrDie(const std::string& path) {
-  absl::StatusOr<std::string> content = ReadFileToString(path);
+  absl::StatusOr<std::string> content = ReadFile(path, kMaxSpecFileBytes);
   EXPECT_TRUE(content.ok()) << content.status();
   return content.ok() ? *content : "";
 }
@@ -481,4 +482,4 @@ TEST_F(TariffFileTest, Errors) {
 }
 
 }  // namespace
-}  // namespace smfg::spec
+}  // namespace smfg::config

@@ -1,4 +1,4 @@
-#include "spec/wire_convert.h"
+#include "follower_workers/wire_convert.h"
 
 #include <cmath>
 #include <string>
@@ -6,11 +6,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
+#include "config/spec_convert.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
-#include "spec/spec_convert.h"
 
-namespace smfg::spec {
+namespace smfg::workers {
 namespace {
 
 using RepeatedDouble = google::protobuf::RepeatedField<double>;
@@ -84,7 +84,7 @@ v1::WireTariff TariffToProto(const env::Tariff& tariff) {
   v1::WireTariff out;
   RowsOut(tariff.import_rate_per_kwh, out.mutable_import_rate_per_kwh());
   CopyOut(tariff.fixed_charge_per_day, out.mutable_fixed_charge_per_day());
-  out.set_export_rule(FromExportRule(tariff.export_rule));
+  out.set_export_rule(config::FromExportRule(tariff.export_rule));
   out.set_fixed_export_credit_per_kwh(tariff.fixed_export_credit_per_kwh);
   RowsOut(tariff.daily_import_rate_per_kwh, out.mutable_daily_import_rate_per_kwh());
   RowsOut(tariff.daily_fixed_charge_per_day, out.mutable_daily_fixed_charge_per_day());
@@ -97,7 +97,7 @@ absl::StatusOr<env::Tariff> TariffFromProto(const v1::WireTariff& proto) {
       RowsIn(proto.import_rate_per_kwh(), "import_rate_per_kwh", &t.import_rate_per_kwh));
   SMFG_RETURN_IF_ERROR(
       CopyIn(proto.fixed_charge_per_day(), -1, "fixed_charge_per_day", &t.fixed_charge_per_day));
-  absl::StatusOr<env::ExportRule> rule = ToExportRule(proto.export_rule());
+  absl::StatusOr<env::ExportRule> rule = config::ToExportRule(proto.export_rule());
   if (!rule.ok()) return Annotate(rule.status(), "export_rule");
   t.export_rule = *rule;
   SMFG_RETURN_IF_ERROR(
@@ -280,4 +280,4 @@ uint64_t ScenarioFingerprint(const v1::Scenario& scenario) {
   return hash;
 }
 
-}  // namespace smfg::spec
+}  // namespace smfg::workers

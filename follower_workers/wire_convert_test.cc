@@ -1,15 +1,15 @@
-#include "spec/wire_convert.h"
+#include "follower_workers/wire_convert.h"
 
 #include <cmath>
 #include <cstring>
 #include <limits>
 
+#include "config/spec_convert.h"
 #include "environment/population_evaluator.h"
 #include "environment/test_scenario.h"
 #include "gtest/gtest.h"
-#include "spec/spec_convert.h"
 
-namespace smfg::spec {
+namespace smfg::workers {
 namespace {
 
 // Bitwise equality, so -0.0 != 0.0 and NaN payloads would be compared exactly.
@@ -213,8 +213,8 @@ TEST(WireConvertTest, CheckKernelInputsChecksOnlyWhatTheKernelReads) {
 }
 
 TEST(WireConvertTest, ScenarioFingerprintIsStableAndSensitive) {
-  const v1::Scenario a = FromScenario(env::MakeTestScenario(2, 2)).scenario();
-  const v1::Scenario b = FromScenario(env::MakeTestScenario(2, 2)).scenario();
+  const v1::Scenario a = config::FromScenario(env::MakeTestScenario(2, 2)).scenario();
+  const v1::Scenario b = config::FromScenario(env::MakeTestScenario(2, 2)).scenario();
   EXPECT_EQ(ScenarioFingerprint(a), ScenarioFingerprint(b));
   v1::Scenario c = a;
   c.set_seed(c.seed() + 1);
@@ -222,4 +222,4 @@ TEST(WireConvertTest, ScenarioFingerprintIsStableAndSensitive) {
 }
 
 }  // namespace
-}  // namespace smfg::spec
+}  // namespace smfg::workers

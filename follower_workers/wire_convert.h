@@ -9,8 +9,8 @@
 // enum ranges, and returns INVALID_ARGUMENT whose message starts with the
 // offending field, e.g. "net_load_kw: has 5 values, expected 216". It never
 // crashes on malformed input.
-#ifndef SMFG_SPEC_WIRE_CONVERT_H_
-#define SMFG_SPEC_WIRE_CONVERT_H_
+#ifndef SMFG_FOLLOWER_WORKERS_WIRE_CONVERT_H_
+#define SMFG_FOLLOWER_WORKERS_WIRE_CONVERT_H_
 
 #include <cstdint>
 
@@ -20,7 +20,7 @@
 #include "smfg/v1/spec.pb.h"
 #include "smfg/v1/worker.pb.h"
 
-namespace smfg::spec {
+namespace smfg::workers {
 
 // The dimensions of a PopulationStats (see env::PopulationStats::Zero).
 struct StatsShape {
@@ -67,6 +67,6 @@ absl::Status CheckKernelInputs(const env::Tariff& tariff, const env::PriceBelief
 // key workers' scenario caches, not as a security measure.
 uint64_t ScenarioFingerprint(const v1::Scenario& scenario);
 
-}  // namespace smfg::spec
+}  // namespace smfg::workers
 
-#endif  // SMFG_SPEC_WIRE_CONVERT_H_
+#endif  // SMFG_FOLLOWER_WORKERS_WIRE_CONVERT_H_

@@ -1,4 +1,4 @@
-#include "coordinator/stackelberg.h"
+#include "training/trainer.h"
 
 #include <cmath>
 #include <filesystem>
@@ -13,7 +13,7 @@
 #include "environment/test_scenario.h"
 #include "gtest/gtest.h"
 
-namespace smfg::coordinator {
+namespace smfg::training {
 namespace {
 
 struct Loop {
@@ -271,4 +271,4 @@ TEST(StackelbergTrainerTest, LeaderImprovesItsObjective) {
 }
 
 }  // namespace
-}  // namespace smfg::coordinator
+}  // namespace smfg::training

@@ -13,15 +13,16 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/files.h"
 #include "common/rng.h"
+#include "config/spec_loader.h"
 #include "environment/scenario.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "smfg/v1/spec.pb.h"
-#include "spec/spec_loader.h"
 
-namespace smfg::spec {
+namespace smfg::config {
 namespace {
 
 constexpr int kMutationsPerFormat = 2000;
@@ -206,7 +207,7 @@ void CheckOne(const std::string& content, absl::string_view source, Format forma
 }
 
 std::string ReadConfig() {
-  absl::StatusOr<std::string> content = ReadFileToString("configs/three_bus.textproto");
+  absl::StatusOr<std::string> content = ReadFile("configs/three_bus.textproto", kMaxSpecFileBytes);
   EXPECT_TRUE(content.ok()) << content.status();
   return content.ok() ? *content : "";
 }
@@ -251,7 +252,8 @@ TEST(SpecFuzzTest, JsonMutationsNeverCrash) {
 TEST(SpecFuzzTest, TariffMutationsNeverCrash) {
   absl::StatusOr<LoadedSpec> loaded = LoadExperimentFile("configs/three_bus.textproto");
   ASSERT_TRUE(loaded.ok()) << loaded.status();
-  absl::StatusOr<std::string> original = ReadFileToString("configs/tariffs/flat_0.15.textproto");
+  absl::StatusOr<std::string> original =
+      ReadFile("configs/tariffs/flat_0.15.textproto", kMaxSpecFileBytes);
   ASSERT_TRUE(original.ok());
   for (int i = 0; i < kMutationsPerFormat / 4; ++i) {
     Mutator mutator(2000000 + static_cast<uint64_t>(i));
@@ -271,4 +273,4 @@ TEST(SpecFuzzTest, TariffMutationsNeverCrash) {
 }
 
 }  // namespace
-}  // namespace smfg::spec
+}  // namespace smfg::config

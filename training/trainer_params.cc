@@ -1,16 +1,16 @@
-#include "coordinator/trainer_params.h"
+#include "training/trainer_params.h"
 
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
-#include "spec/spec_convert.h"
+#include "config/spec_convert.h"
 
-namespace smfg::coordinator {
+namespace smfg::training {
 
-absl::StatusOr<TrainerParams> TrainerParamsFromSpec(const spec::LoadedSpec& loaded,
+absl::StatusOr<TrainerParams> TrainerParamsFromSpec(const config::LoadedSpec& loaded,
                                                     const env::Scenario& scenario) {
-  const v1::ExperimentSpec spec = spec::WithDefaults(loaded.spec);
+  const v1::ExperimentSpec spec = config::WithDefaults(loaded.spec);
   TrainerParams p;
   p.scenario = scenario;
   const v1::TariffStructure& t = spec.tariff();
@@ -18,7 +18,7 @@ absl::StatusOr<TrainerParams> TrainerParamsFromSpec(const spec::LoadedSpec& load
     return absl::UnimplementedError(
         "tariff.rate_structure: PER_BUS is not learnable yet; the leader posts UNIFORM rates");
   }
-  SMFG_ASSIGN_OR_RETURN(p.base.export_rule, spec::ToExportRule(t.export_rule()));
+  SMFG_ASSIGN_OR_RETURN(p.base.export_rule, config::ToExportRule(t.export_rule()));
   p.base.fixed_export_credit_per_kwh = t.fixed_export_credit_per_kwh();
   p.base.fixed_charge_per_day.assign(t.fixed_charge_per_day().begin(),
                                      t.fixed_charge_per_day().end());
@@ -60,4 +60,4 @@ absl::StatusOr<TrainerParams> TrainerParamsFromSpec(const spec::LoadedSpec& load
   return p;
 }
 
-}  // namespace smfg::coordinator
+}  // namespace smfg::training

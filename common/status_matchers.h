@@ -1,0 +1,54 @@
+// GoogleTest matchers for absl::Status and absl::StatusOr<T> (Debian's Abseil
+// 20220623 ships none):
+//   EXPECT_THAT(store.Get("x"), IsOk());
+//   EXPECT_THAT(Load(path), StatusIs(absl::StatusCode::kDataLoss));
+//   EXPECT_THAT(Submit(spec), StatusIs(absl::StatusCode::kInvalidArgument,
+//                                      HasSubstr("scenario.days")));
+// A failure prints the whole status.
+#ifndef SMFG_COMMON_STATUS_MATCHERS_H_
+#define SMFG_COMMON_STATUS_MATCHERS_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "gmock/gmock.h"
+
+namespace smfg::testing_util {
+namespace internal {
+
+inline const absl::Status& GetStatus(const absl::Status& status) { return status; }
+template <typename T>
+const absl::Status& GetStatus(const absl::StatusOr<T>& status_or) {
+  return status_or.status();
+}
+
+}  // namespace internal
+
+MATCHER(IsOk, negation ? "is not OK" : "is OK") {
+  const absl::Status& status = internal::GetStatus(arg);
+  if (!status.ok()) *result_listener << "which is " << status;
+  return status.ok();
+}
+
+MATCHER_P(StatusIs, code,
+          std::string(negation ? "does not have" : "has") + " code " +
+              absl::StatusCodeToString(code)) {
+  const absl::Status& status = internal::GetStatus(arg);
+  *result_listener << "which is " << (status.ok() ? std::string("OK") : status.ToString());
+  return status.code() == code;
+}
+
+MATCHER_P2(StatusIs, code, message_matcher,
+           std::string(negation ? "does not have" : "has") + " code " +
+               absl::StatusCodeToString(code) + " and a message that " +
+               ::testing::DescribeMatcher<std::string>(message_matcher, negation)) {
+  const absl::Status& status = internal::GetStatus(arg);
+  *result_listener << "which is " << (status.ok() ? std::string("OK") : status.ToString());
+  return status.code() == code &&
+         ::testing::Matches(message_matcher)(std::string(status.message()));
+}
+
+}  // namespace smfg::testing_util
+
+#endif  // SMFG_COMMON_STATUS_MATCHERS_H_
