@@ -47,6 +47,7 @@
 #include "config/spec_loader.h"
 #include "coordinator/remote_evaluator.h"
 #include "coordinator/worker_pool.h"
+#include "coordinator/worker_service.h"
 #include "environment/population_evaluator.h"
 #include "environment/test_scenario.h"
 #include "grpcpp/grpcpp.h"

@@ -8,13 +8,15 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "config/spec_loader.h"
 #include "environment/market.h"
 #include "environment/population_evaluator.h"
-#include "training/trainer.h"
+#include "training/trainer_params.h"
+#include "training/training_run.h"
 
 namespace {
 
@@ -31,27 +33,24 @@ int main(int argc, char** argv) {
   const std::string spec_path = argc > 1 ? argv[1] : "configs/three_bus_small.textproto";
   const int days = argc > 2 ? std::atoi(argv[2]) : 10;
   const int iterations = argc > 3 ? std::atoi(argv[3]) : 12;
-  auto loaded = config::LoadExperimentFile(spec_path);
+  // The run as `smfg train` assembles it, without checkpoints.
+  auto loaded =
+      training::LoadExperimentFile(spec_path, {.days = days, .max_iterations = iterations});
   if (!loaded.ok()) {
     std::fprintf(stderr, "%s\n", std::string(loaded.status().message()).c_str());
     return 1;
   }
-  env::Scenario sc = loaded->scenario;
-  sc.days = days;
-  env::LocalPopulationEvaluator evaluator(sc, 0);
-  auto market =
-      *env::MarketClearing::Create(sc, evaluator.kernel().shapes(), evaluator.kernel().days());
-  training::TrainerParams p;
-  p.scenario = sc;
-  p.base.import_rate_per_kwh.assign(1, std::vector<double>(24, 0.15));
-  p.base.fixed_charge_per_day.assign(sc.income_groups.size(), 0.0);
-  p.bounds.learn_fixed_charges = true;
-  p.bounds.min_fixed_charge_per_day = -1;
-  p.bounds.max_fixed_charge_per_day = 1;
-  p.ppo.minibatch_size = std::min(8, days);
-  p.loop.max_iterations = iterations;
-  auto trainer =
-      *training::StackelbergTrainer::Create(p, &evaluator, market.get(), evaluator.kernel().days());
+  auto run = training::TrainingRun::Create(
+      loaded->spec, loaded->scenario,
+      [](const env::Scenario& sc) -> absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>> {
+        return std::make_unique<env::LocalPopulationEvaluator>(sc, 0);
+      },
+      {});
+  if (!run.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(run.status().message()).c_str());
+    return 1;
+  }
+  auto& trainer = *run;
   std::vector<double> total, update, population, clearing, exploitability, other;
   for (int k = 0; k < iterations; ++k) {
     auto r = trainer->Step();
@@ -60,18 +59,19 @@ int main(int argc, char** argv) {
       return 1;
     }
     if (k == 0) continue;
-    const double t = r->seconds_rollout + r->seconds_update + r->seconds_evaluation;
+    const v1::WallTime& s = r->seconds();
+    const double t = s.rollout() + s.update() + s.evaluation();
     total.push_back(t);
-    update.push_back(r->seconds_update);
-    population.push_back(r->seconds_population);
-    clearing.push_back(r->seconds_clearing);
-    exploitability.push_back(r->seconds_exploitability);
-    other.push_back(t - r->seconds_update - r->seconds_population - r->seconds_clearing -
-                    r->seconds_exploitability);
+    update.push_back(s.update());
+    population.push_back(s.population());
+    clearing.push_back(s.clearing());
+    exploitability.push_back(s.exploitability());
+    other.push_back(t - s.update() - s.population() - s.clearing() - s.exploitability());
   }
   const double m = Median(total);
-  std::printf("spec %s, %d households, %d days, %zu iterations measured\n", spec_path.c_str(),
-              evaluator.kernel().population().size(), days, total.size());
+  std::printf("spec %s, %lld households, %d days, %zu iterations measured\n", spec_path.c_str(),
+              static_cast<long long>(training::SimulatedHouseholds(trainer->scenario())), days,
+              total.size());
   std::printf("outer iteration (median)  %8.3f s\n", m);
   std::printf("  leader PPO update       %8.3f s  (%4.1f %%)\n", Median(update),
               100 * Median(update) / m);

@@ -11,7 +11,6 @@
 #include "absl/strings/str_split.h"
 #include "common/json.h"
 #include "common/status.h"
-#include "config/spec_convert.h"
 #include "config/spec_loader.h"
 #include "environment/baselines.h"
 #include "environment/dcopf.h"
@@ -19,6 +18,7 @@
 #include "environment/matpower.h"
 #include "environment/population_evaluator.h"
 #include "training/report_files.h"
+#include "training/trainer_params.h"
 
 namespace smfg::client {
 namespace {
@@ -35,7 +35,7 @@ absl::StatusOr<OpfCase> LoadOpfCase(const OpfOptions& o) {
     c.network = std::move(m.network);
     c.load_mw = std::move(m.bus_load_mw);
   } else {
-    SMFG_ASSIGN_OR_RETURN(config::LoadedSpec loaded, config::LoadExperimentFile(o.case_path));
+    SMFG_ASSIGN_OR_RETURN(config::LoadedSpec loaded, training::LoadExperimentFile(o.case_path));
     env::Scenario& sc = loaded.scenario;
     const env::HourlyShapes shapes = env::MakeShapes(sc.profiles);
     for (size_t b = 0; b < sc.network.buses.size(); ++b) {
@@ -113,19 +113,6 @@ std::string DispatchJson(const env::Network& n, const std::vector<double>& load,
   return w.str();
 }
 
-// The non-rate parts of the spec's tariff structure (export rule, fixed
-// charges), to which the baselines add their rates.
-absl::StatusOr<env::Tariff> BaseTariff(const v1::TariffStructure& t, const env::Scenario& sc) {
-  env::Tariff base;
-  SMFG_ASSIGN_OR_RETURN(base.export_rule, config::ToExportRule(t.export_rule()));
-  base.fixed_export_credit_per_kwh = t.fixed_export_credit_per_kwh();
-  base.fixed_charge_per_day.assign(t.fixed_charge_per_day().begin(),
-                                   t.fixed_charge_per_day().end());
-  if (base.fixed_charge_per_day.empty())
-    base.fixed_charge_per_day.assign(sc.income_groups.size(), 0.0);
-  return base;
-}
-
 }  // namespace
 
 absl::Status OpfOptions::Validate() const {
@@ -165,11 +152,13 @@ absl::Status EvaluateOptions::Validate() const {
 
 absl::Status RunEvaluate(const EvaluateOptions& o, std::ostream& out, std::ostream& progress) {
   SMFG_RETURN_IF_ERROR(o.Validate());
-  SMFG_ASSIGN_OR_RETURN(config::LoadedSpec loaded, config::LoadExperimentFile(o.spec_path));
+  SMFG_ASSIGN_OR_RETURN(config::LoadedSpec loaded,
+                        training::LoadExperimentFile(o.spec_path, {.days = o.days}));
   env::Scenario& sc = loaded.scenario;
-  if (o.days > 0) sc.days = o.days;
   if (o.myopic) sc.follower.myopic = true;
-  SMFG_ASSIGN_OR_RETURN(env::Tariff base, BaseTariff(loaded.spec.tariff(), sc));
+  SMFG_ASSIGN_OR_RETURN(const training::TrainerParams params,
+                        training::TrainerParamsFromSpec(loaded.spec, sc));
+  const env::Tariff& base = params.base;
 
   const auto start = std::chrono::steady_clock::now();
   env::LocalPopulationEvaluator evaluator(sc, o.threads);
@@ -210,8 +199,11 @@ absl::Status RunEvaluate(const EvaluateOptions& o, std::ostream& out, std::ostre
   }
 
   std::vector<std::string> written;
-  if (!o.out_dir.empty())
-    SMFG_RETURN_IF_ERROR(training::WriteReports(o.out_dir, reports, &written));
+  if (!o.out_dir.empty()) {
+    const std::vector<training::OutputFile> files = training::ReportFiles(reports);
+    SMFG_RETURN_IF_ERROR(training::WriteOutputFiles(o.out_dir, files));
+    for (const training::OutputFile& f : files) written.push_back(f.path);
+  }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (o.json) {

@@ -3,21 +3,21 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <regex>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_replace.h"
 #include "absl/synchronization/notification.h"
 #include "common/files.h"
 #include "common/grpc_status.h"
 #include "common/status.h"
+#include "config/spec_convert.h"
 #include "config/spec_loader.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "training/report_files.h"
+#include "training/trainer_params.h"
 
 namespace smfg::client {
 namespace {
@@ -63,13 +63,6 @@ absl::Status Call(const RemoteOptions& remote,
   PrepareContext(&context, remote, remote.rpc_timeout);
   const std::unique_ptr<v1::ExperimentService::Stub> stub = ConnectExperimentService(remote);
   return FromGrpcStatus(((*stub).*method)(&context, request, response));
-}
-
-// The first "objective" figure of an IterationJson line, for progress output.
-std::string ObjectiveOf(const std::string& json) {
-  static const std::regex kObjective("\"objective\":([-+0-9.eE]+)");
-  std::smatch m;
-  return std::regex_search(json, m, kObjective) ? m[1].str() : "?";
 }
 
 absl::Status RequireId(const std::string& id) {
@@ -130,9 +123,12 @@ std::string FormatExperiment(const v1::Experiment& e) {
 
 absl::Status RunSubmit(const SubmitOptions& o, std::ostream& out) {
   SMFG_RETURN_IF_ERROR(o.Validate());
-  SMFG_ASSIGN_OR_RETURN(v1::ExperimentSpec spec, config::LoadSpecFile(o.spec_path));
+  // Checked here with every rule the coordinator applies (errors with file
+  // and line), and sent whole: the effective spec carries its network inline
+  // and every default written, so the coordinator never needs a file.
+  SMFG_ASSIGN_OR_RETURN(config::LoadedSpec loaded, training::LoadExperimentFile(o.spec_path));
   v1::SubmitRequest request;
-  *request.mutable_spec() = std::move(spec);
+  *request.mutable_spec() = config::EffectiveSpec(loaded.spec, loaded.scenario);
   request.set_idempotency_key(
       o.key.empty() ? absl::StrCat("smfg-", getpid(), "-", absl::ToUnixNanos(absl::Now())) : o.key);
   v1::SubmitResponse response;
@@ -152,9 +148,10 @@ absl::Status RunWatch(const ExperimentIdOptions& o, std::ostream& out) {
   v1::Experiment last;
   std::string last_line;
   while (reader->Read(&event)) {
-    for (const v1::MetricsRow& row : event.metrics()) {
-      out << absl::StrFormat("%s  outer %3d  J %s\n", o.id, row.iteration(),
-                             ObjectiveOf(row.json()));
+    for (const v1::IterationRecord& r : event.records()) {
+      out << absl::StrFormat("%s  outer %3d  J %.5f  EEI spread %.3f pp  cost gap %+.2f %%\n", o.id,
+                             r.iteration(), r.evaluated().objective(),
+                             100 * r.evaluated().eei_spread(), 100 * r.evaluated().recovery_gap());
     }
     const std::string line = FormatExperiment(event.experiment());
     if (line != last_line) out << line << "\n";
@@ -213,19 +210,14 @@ absl::Status RunResults(const ResultsOptions& o, std::ostream& out) {
   if (response.files().empty()) {
     return absl::FailedPreconditionError(absl::StrCat(o.id, " has no results (yet)"));
   }
-  for (const v1::ResultFile& f : response.files()) {
-    // Names are [A-Za-z0-9._-] (the store checks), so they cannot escape out_dir.
-    const fs::path path = fs::path(o.out_dir) / absl::StrReplaceAll(f.name(), {{"__", "/"}});
-    std::error_code ec;
-    fs::create_directories(path.parent_path(), ec);
-    if (ec) {
-      return absl::UnavailableError(absl::StrCat(path.parent_path().string(), ": ", ec.message()));
-    }
-    SMFG_RETURN_IF_ERROR(WriteFileAtomically(path.string(), f.bytes()));
-  }
+  // The paths are checked (relative, no "..") before anything is written, so
+  // a coordinator cannot make the client write outside out_dir.
+  std::vector<training::OutputFile> files;
+  for (const v1::ResultFile& f : response.files()) files.push_back({f.path(), f.bytes()});
+  SMFG_RETURN_IF_ERROR(training::WriteOutputFiles(o.out_dir, files));
   // The same table and report `smfg train` prints, when the run has one.
   for (const v1::ResultFile& f : response.files()) {
-    if (f.name() == "comparison.txt") out << f.bytes();
+    if (f.path() == "comparison.txt") out << f.bytes();
   }
   out << "Wrote " << response.files_size() << " files to " << o.out_dir << "\n";
   return absl::OkStatus();

@@ -10,14 +10,12 @@
 #include "client/commands.h"
 #include "common/files.h"
 #include "common/status.h"
-#include "config/spec_loader.h"
-#include "environment/market.h"
 #include "environment/population_evaluator.h"
-#include "environment/report.h"
+#include "training/checkpoint.h"
+#include "training/iteration_record.h"
 #include "training/report_files.h"
-#include "training/run_report.h"
-#include "training/trainer.h"
 #include "training/trainer_params.h"
+#include "training/training_run.h"
 
 namespace smfg::client {
 namespace {
@@ -43,64 +41,61 @@ absl::Status TrainOptions::Validate() const {
 
 absl::Status RunTrain(const TrainOptions& o, std::ostream& out, std::ostream& progress) {
   SMFG_RETURN_IF_ERROR(o.Validate());
-  SMFG_ASSIGN_OR_RETURN(config::LoadedSpec loaded, config::LoadExperimentFile(o.spec_path));
-  env::Scenario sc = loaded.scenario;
-  if (o.days > 0) sc.days = o.days;
-  SMFG_ASSIGN_OR_RETURN(training::TrainerParams params,
-                        training::TrainerParamsFromSpec(loaded, sc));
-  if (o.iterations > 0) params.loop.max_iterations = o.iterations;
-  params.checkpoint_dir = (fs::path(o.out_dir) / "checkpoints").string();
-  if (!o.resume && fs::exists(fs::path(params.checkpoint_dir) / "loop.state")) {
+  SMFG_ASSIGN_OR_RETURN(
+      config::LoadedSpec loaded,
+      training::LoadExperimentFile(o.spec_path, {.days = o.days, .max_iterations = o.iterations}));
+  training::TrainingRunOptions run_options;
+  run_options.checkpoint_dir = (fs::path(o.out_dir) / "checkpoints").string();
+  if (!o.resume && training::HasCheckpoint(run_options.checkpoint_dir)) {
     return absl::FailedPreconditionError(absl::StrCat(
         o.out_dir, " already holds a run; pass --resume to continue it or choose another --out"));
   }
-
-  env::LocalPopulationEvaluator evaluator(sc, o.threads);
-  SMFG_ASSIGN_OR_RETURN(auto market, env::MarketClearing::Create(sc, evaluator.kernel().shapes(),
-                                                                 evaluator.kernel().days()));
-  SMFG_ASSIGN_OR_RETURN(auto trainer,
-                        training::StackelbergTrainer::Create(params, &evaluator, market.get(),
-                                                             evaluator.kernel().days()));
+  SMFG_ASSIGN_OR_RETURN(std::unique_ptr<training::TrainingRun> run,
+                        training::TrainingRun::Create(
+                            loaded.spec, loaded.scenario,
+                            [threads = o.threads](const env::Scenario& sc)
+                                -> absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>> {
+                              return std::make_unique<env::LocalPopulationEvaluator>(sc, threads);
+                            },
+                            run_options));
   if (o.resume) {
-    const absl::Status s = trainer->Resume();
+    const absl::Status s = run->Resume();
     if (!s.ok()) return Annotate(s, "--resume");
-    progress << "resumed at outer iteration " << trainer->iteration() << "\n";
+    progress << "resumed at outer iteration " << run->iteration() << "\n";
   }
+  const env::Scenario& sc = run->scenario();
+  const int max_iterations = run->params().loop.max_iterations;
   progress << absl::StrFormat("training '%s': %d households, %d days, up to %d outer iterations\n",
-                              sc.name, evaluator.kernel().population().size(), sc.days,
-                              params.loop.max_iterations);
+                              sc.name, training::SimulatedHouseholds(sc), sc.days, max_iterations);
   const auto start = std::chrono::steady_clock::now();
-  const int first = trainer->iteration();
-  while (!trainer->done()) {
-    SMFG_ASSIGN_OR_RETURN(training::IterationRecord r, trainer->Step());
+  const int first = run->iteration();
+  while (!run->done()) {
+    SMFG_ASSIGN_OR_RETURN(training::IterationRecord r, run->Step());
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const double per_iteration = elapsed / (r.iteration - first);
+    const double per_iteration = elapsed / (r.iteration() - first);
     progress << absl::StrFormat(
         "outer %3d/%d  J %.5f  EEI spread %.3f pp  cost gap %+.2f %%  residual %.1e  "
         "ETA %s\n",
-        r.iteration, params.loop.max_iterations, r.evaluated.objective,
-        100 * r.evaluated.eei_spread, 100 * r.evaluated.recovery_gap, r.inner_residual,
-        FormatEta(per_iteration * (params.loop.max_iterations - r.iteration)));
+        r.iteration(), max_iterations, r.evaluated().objective(), 100 * r.evaluated().eei_spread(),
+        100 * r.evaluated().recovery_gap(), r.inner_residual_per_mwh(),
+        FormatEta(per_iteration * (max_iterations - r.iteration())));
     progress.flush();
-    SMFG_RETURN_IF_ERROR(WriteFileAtomically((fs::path(o.out_dir) / "metrics.csv").string(),
-                                             training::MetricsCsv(trainer->history(), sc)));
-    SMFG_RETURN_IF_ERROR(WriteFileAtomically((fs::path(o.out_dir) / "metrics.jsonl").string(),
-                                             training::MetricsJsonl(trainer->history(), sc)));
+    SMFG_RETURN_IF_ERROR(training::WriteOutputFiles(
+        o.out_dir, {{"metrics.csv", training::MetricsCsv(run->history())},
+                    {"metrics.jsonl", training::MetricsJsonl(run->history())}}));
   }
-  progress << (trainer->converged() ? "converged" : "iteration budget reached") << " after "
-           << trainer->iteration() << " outer iterations; evaluating against the baselines\n";
+  progress << (run->converged() ? "converged" : "iteration budget reached") << " after "
+           << run->iteration() << " outer iterations; evaluating against the baselines\n";
 
   // The learned tariff and the baselines, each at its follower equilibrium.
-  SMFG_ASSIGN_OR_RETURN(
-      training::RunComparison run,
-      training::EvaluateAndWriteResults(*trainer, evaluator, *market, o.out_dir, &progress));
-
+  SMFG_ASSIGN_OR_RETURN(training::RunComparison comparison, run->Finish(&progress));
+  SMFG_RETURN_IF_ERROR(training::WriteOutputFiles(o.out_dir, comparison.files));
   if (o.json) {
-    out << run.comparison_json << "\n";
+    out << comparison.comparison_json << "\n";
   } else {
-    out << training::ComparisonText(run);
-    out << "Wrote " << run.written.size() << " files to " << o.out_dir << "; plots in "
+    out << training::ComparisonText(comparison);
+    out << "Wrote " << comparison.files.size() << " files to " << o.out_dir << "; plots in "
         << (fs::path(o.out_dir) / "plots").string() << "\n";
   }
   return absl::OkStatus();

@@ -6,13 +6,15 @@ if(SMFG_WERROR)
   list(APPEND SMFG_WARNINGS -Werror)
 endif()
 
-# smfg_library(NAME SRCS ... DEPS ...)
+# smfg_library(NAME SRCS ... [DEPS ...] [PRIVATE_DEPS ...])
+# DEPS are what the library's headers need (PUBLIC); PRIVATE_DEPS only its .cc
+# files: users get neither their include paths nor their compile flags.
 function(smfg_library name)
-  cmake_parse_arguments(ARG "" "" "SRCS;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "" "" "SRCS;DEPS;PRIVATE_DEPS" ${ARGN})
   add_library(${name} STATIC ${ARG_SRCS})
   target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR})
   target_compile_options(${name} PRIVATE ${SMFG_WARNINGS})
-  target_link_libraries(${name} PUBLIC ${ARG_DEPS})
+  target_link_libraries(${name} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
 endfunction()
 
 # smfg_test(NAME SRCS ... DEPS ... [LABEL label]) builds a gtest binary and

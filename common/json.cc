@@ -83,15 +83,19 @@ JsonWriter& JsonWriter::String(absl::string_view value) {
   absl::StrAppend(&out_, "\"", JsonEscape(value), "\"");
   return *this;
 }
+std::string RoundTripDouble(double value) {
+  if (!std::isfinite(value)) return std::isnan(value) ? "nan" : (value > 0 ? "inf" : "-inf");
+  std::string text = absl::StrFormat("%.15g", value);
+  if (std::strtod(text.c_str(), nullptr) != value) text = absl::StrFormat("%.17g", value);
+  return text;
+}
+
 JsonWriter& JsonWriter::Number(double value) {
   Separate();
   if (!std::isfinite(value)) {
     out_ += "null";
   } else {
-    // Shortest of %.15g / %.17g that reads back as the same double.
-    std::string text = absl::StrFormat("%.15g", value);
-    if (std::strtod(text.c_str(), nullptr) != value) text = absl::StrFormat("%.17g", value);
-    out_ += text;
+    out_ += RoundTripDouble(value);
   }
   return *this;
 }

@@ -42,6 +42,10 @@ class JsonWriter {
 
 std::string JsonEscape(absl::string_view s);
 
+// The shortest of %.15g and %.17g that reads back as the same double ("nan",
+// "inf", "-inf" for non-finite values). For text formats that must round-trip.
+std::string RoundTripDouble(double value);
+
 }  // namespace smfg
 
 #endif  // SMFG_COMMON_JSON_H_

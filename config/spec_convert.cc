@@ -42,7 +42,6 @@ constexpr int kDefaultMinibatchSize = 8;
 constexpr double kDefaultTargetKl = 0.02;
 constexpr double kDefaultMaxGradNorm = 0.5;
 constexpr int kDefaultHiddenSizes[] = {64, 64};
-constexpr int kDefaultRolloutDaysPerUpdate = 32;
 constexpr double kDefaultInitialActionStd = 0.5;
 constexpr int kDefaultOuterMaxIterations = 200;
 constexpr double kDefaultObjectiveTolerance = 1e-4;
@@ -361,8 +360,11 @@ absl::StatusOr<ConvertedScenario> ConvertScenario(const v1::ExperimentSpec& spec
       if (s.matpower_file().empty()) {
         return Error("scenario.matpower_file", "must not be empty");
       }
+      if (!options.read_files) {
+        return Error("scenario.matpower_file",
+                     "files are not read here: the spec must carry its network inline");
+      }
       result.matpower_path = JoinPath(spec_dir, s.matpower_file());
-      if (!options.load_matpower) break;
       absl::StatusOr<env::MatpowerCase> matpower = env::LoadMatpowerFile(result.matpower_path);
       if (!matpower.ok()) return Annotate(matpower.status(), "scenario.matpower_file");
       out.network = std::move(matpower->network);
@@ -514,9 +516,6 @@ v1::ExperimentSpec WithDefaults(const v1::ExperimentSpec& spec) {
   if (l->hidden_sizes().empty()) {
     for (int width : kDefaultHiddenSizes) l->add_hidden_sizes(width);
   }
-  if (!l->has_rollout_days_per_update()) {
-    l->set_rollout_days_per_update(kDefaultRolloutDaysPerUpdate);
-  }
   if (!l->has_initial_action_std()) l->set_initial_action_std(kDefaultInitialActionStd);
 
   v1::OuterLoop* loop = out.mutable_loop();
@@ -534,21 +533,19 @@ v1::ExperimentSpec WithDefaults(const v1::ExperimentSpec& spec) {
   return out;
 }
 
-absl::StatusOr<v1::ExperimentSpec> EffectiveSpec(const v1::ExperimentSpec& spec,
-                                                 absl::string_view spec_dir) {
-  SMFG_ASSIGN_OR_RETURN(env::Scenario scenario, ToScenario(spec, spec_dir));
+v1::ExperimentSpec EffectiveSpec(const v1::ExperimentSpec& spec, const env::Scenario& scenario) {
   v1::ExperimentSpec out = WithDefaults(spec);
   *out.mutable_scenario() = FromScenario(scenario).scenario();
+  if (!spec.learner().has_rollout_days_per_update()) {
+    out.mutable_learner()->set_rollout_days_per_update(scenario.days);
+  }
   return out;
 }
 
-absl::StatusOr<std::string> EffectiveSpecText(const v1::ExperimentSpec& spec,
-                                              absl::string_view spec_dir) {
-  SMFG_ASSIGN_OR_RETURN(v1::ExperimentSpec effective, EffectiveSpec(spec, spec_dir));
+std::string EffectiveSpecText(const v1::ExperimentSpec& spec, const env::Scenario& scenario) {
   std::string text;
-  if (!google::protobuf::TextFormat::PrintToString(effective, &text)) {
-    return absl::InternalError("cannot print the effective spec as text format");
-  }
+  // Printing a message to a string cannot fail.
+  (void)google::protobuf::TextFormat::PrintToString(EffectiveSpec(spec, scenario), &text);
   return absl::StrCat(
       "# proto-file: proto/smfg/v1/spec.proto\n", "# proto-message: smfg.v1.ExperimentSpec\n",
       "# Effective spec of experiment '", spec.name(), "': every default written out.\n\n", text);

@@ -55,9 +55,11 @@ struct ConvertedScenario {
 
 // Options for ConvertScenario.
 struct ConvertOptions {
-  // When false, a matpower_file is resolved but not read: the returned network
-  // is empty (and so will not validate). For tools that only need the path.
-  bool load_matpower = true;
+  // When false, a spec that names a file (scenario.matpower_file) is refused
+  // with INVALID_ARGUMENT "scenario.matpower_file: ..." instead of the file
+  // being read: for specs that arrive over the network, whose paths mean
+  // nothing (or too much) where they arrive.
+  bool read_files = true;
 };
 
 // Converts spec.scenario to env::Scenario, applying defaults. `spec_dir` is the
@@ -82,19 +84,22 @@ absl::StatusOr<env::Scenario> ToScenario(const v1::ExperimentSpec& spec,
 v1::ExperimentSpec FromScenario(const env::Scenario& scenario);
 
 // Returns `spec` with every absent leader-side field (tariff, objective,
-// learner, loop) set to its default, and every *_UNSPECIFIED enum replaced by the
+// learner, loop) set to its default (but learner.rollout_days_per_update, whose
+// default is the scenario's days: see EffectiveSpec), and every *_UNSPECIFIED enum replaced by the
 // value it stands for, so consumers can read fields without has_ checks. The
 // scenario is left as it is (its defaults are applied by ToScenario).
 v1::ExperimentSpec WithDefaults(const v1::ExperimentSpec& spec);
 
-// The effective spec: FromScenario(ToScenario(spec)) for the scenario and
-// WithDefaults for the rest. What a report should record as "the spec that ran".
-absl::StatusOr<v1::ExperimentSpec> EffectiveSpec(const v1::ExperimentSpec& spec,
-                                                 absl::string_view spec_dir);
+// The effective spec of `spec`, whose scenario converted to `scenario`:
+// FromScenario(scenario) (network inline, every scenario default written) and
+// WithDefaults for the rest, with learner.rollout_days_per_update set to the
+// scenario's days when absent (its default depends on the scenario). Self-
+// contained: it names no file. What `smfg submit` sends, what the coordinator
+// stores and runs, and what a report records as "the spec that ran".
+v1::ExperimentSpec EffectiveSpec(const v1::ExperimentSpec& spec, const env::Scenario& scenario);
 
 // EffectiveSpec as text format, with a header comment.
-absl::StatusOr<std::string> EffectiveSpecText(const v1::ExperimentSpec& spec,
-                                              absl::string_view spec_dir);
+std::string EffectiveSpecText(const v1::ExperimentSpec& spec, const env::Scenario& scenario);
 
 // Converts a tariff file for `scenario`: a uniform rate list becomes env's
 // single-row (uniform) form, per_bus one row per bus, absent fixed charges become

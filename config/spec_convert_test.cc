@@ -281,21 +281,23 @@ TEST(SpecConvertTest, ConversionErrorsNameSpecPaths) {
 
 TEST(SpecConvertTest, MatpowerFileIsResolvedAgainstTheSpecDirectory) {
   v1::ExperimentSpec spec = ParseText(kMinimal);
-  spec.mutable_scenario()->set_matpower_file("cases/case5.m");
-  ConvertOptions options;
-  options.load_matpower = false;
-  absl::StatusOr<ConvertedScenario> converted = ConvertScenario(spec, "configs", options);
+  spec.mutable_scenario()->set_matpower_file("../environment/testdata/case3_triangle.m");
+  absl::StatusOr<ConvertedScenario> converted = ConvertScenario(spec, "configs");
   ASSERT_TRUE(converted.ok()) << converted.status();
-  EXPECT_EQ(converted->matpower_path, "configs/cases/case5.m");
-  EXPECT_TRUE(converted->scenario.network.buses.empty());
+  EXPECT_EQ(converted->matpower_path, "configs/../environment/testdata/case3_triangle.m");
+  EXPECT_EQ(converted->scenario.network.buses.size(), 3u);
 
-  spec.mutable_scenario()->set_matpower_file("/abs/case5.m");
-  converted = ConvertScenario(spec, "configs", options);
-  ASSERT_TRUE(converted.ok());
-  EXPECT_EQ(converted->matpower_path, "/abs/case5.m");
+  // Without read_files the spec is refused before any path is opened.
+  ConvertOptions no_files;
+  no_files.read_files = false;
+  spec.mutable_scenario()->set_matpower_file("/dev/zero");
+  converted = ConvertScenario(spec, "configs", no_files);
+  EXPECT_EQ(converted.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(converted.status().message()),
+              HasSubstr("scenario.matpower_file: files are not read here"));
 
   spec.mutable_scenario()->set_matpower_file("");
-  EXPECT_EQ(ConvertScenario(spec, "configs", options).status().message(),
+  EXPECT_EQ(ConvertScenario(spec, "configs").status().message(),
             "scenario.matpower_file: must not be empty");
 }
 
@@ -342,13 +344,14 @@ TEST(SpecConvertTest, WithDefaultsFillsEveryLeaderField) {
   EXPECT_EQ(full.objective().w_revenue(), 1);
   EXPECT_EQ(full.objective().spread_measure(), v1::LeaderObjective::MAX_MIN);
   const v1::LeaderLearner& l = full.learner();
-  for (bool has :
-       {l.has_policy_learning_rate(), l.has_value_learning_rate(), l.has_clip_epsilon(),
-        l.has_gae_lambda(), l.has_discount(), l.has_entropy_coefficient(),
-        l.has_value_coefficient(), l.has_epochs(), l.has_minibatch_size(), l.has_target_kl(),
-        l.has_max_grad_norm(), l.has_rollout_days_per_update(), l.has_initial_action_std()}) {
+  for (bool has : {l.has_policy_learning_rate(), l.has_value_learning_rate(), l.has_clip_epsilon(),
+                   l.has_gae_lambda(), l.has_discount(), l.has_entropy_coefficient(),
+                   l.has_value_coefficient(), l.has_epochs(), l.has_minibatch_size(),
+                   l.has_target_kl(), l.has_max_grad_norm(), l.has_initial_action_std()}) {
     EXPECT_TRUE(has);
   }
+  // Its default is the scenario's days, which EffectiveSpec writes.
+  EXPECT_FALSE(l.has_rollout_days_per_update());
   EXPECT_THAT(l.hidden_sizes(), ElementsAre(64, 64));
   EXPECT_EQ(l.clip_epsilon(), 0.2);
   EXPECT_EQ(full.loop().max_iterations(), 200);
@@ -370,18 +373,20 @@ TEST(SpecConvertTest, WithDefaultsFillsEveryLeaderField) {
 TEST(SpecConvertTest, EffectiveSpecTextLoadsToTheSameScenario) {
   absl::StatusOr<LoadedSpec> loaded = LoadExperimentFile("configs/three_bus.textproto");
   ASSERT_TRUE(loaded.ok()) << loaded.status();
-  absl::StatusOr<std::string> text = EffectiveSpecText(loaded->spec, "configs");
-  ASSERT_TRUE(text.ok()) << text.status();
-  EXPECT_THAT(*text, HasSubstr("demand_shape"));
-  EXPECT_THAT(*text, HasSubstr("temperature_usd"));
-  EXPECT_THAT(*text, HasSubstr("clip_epsilon"));
-  absl::StatusOr<LoadedSpec> reloaded =
-      ParseExperiment(*text, "effective.textproto", Format::kText);
+  const std::string text = EffectiveSpecText(loaded->spec, loaded->scenario);
+  EXPECT_THAT(text, HasSubstr("demand_shape"));
+  EXPECT_THAT(text, HasSubstr("temperature_usd"));
+  EXPECT_THAT(text, HasSubstr("clip_epsilon"));
+  EXPECT_THAT(text, HasSubstr("rollout_days_per_update: 100"));
+  absl::StatusOr<LoadedSpec> reloaded = ParseExperiment(text, "effective.textproto", Format::kText);
   ASSERT_TRUE(reloaded.ok()) << reloaded.status();
   EXPECT_TRUE(
       MessageDifferencer::Equals(FromScenario(loaded->scenario), FromScenario(reloaded->scenario)));
-  EXPECT_TRUE(
-      MessageDifferencer::Equals(WithDefaults(loaded->spec).learner(), reloaded->spec.learner()));
+  EXPECT_TRUE(MessageDifferencer::Equals(EffectiveSpec(loaded->spec, loaded->scenario).learner(),
+                                         reloaded->spec.learner()));
+  // The effective spec is its own effective spec.
+  EXPECT_TRUE(MessageDifferencer::Equals(EffectiveSpec(reloaded->spec, reloaded->scenario),
+                                         EffectiveSpec(loaded->spec, loaded->scenario)));
 }
 
 TEST(SpecConvertTest, TariffRoundTrip) {

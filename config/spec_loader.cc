@@ -723,155 +723,6 @@ absl::Status ParseMessage(absl::string_view content, absl::string_view source, F
   return AtSource(CheckStringsAreUtf8(*message, ""), source, **locator);
 }
 
-// ---------------------------------------------------------------------------
-// Leader-side value rules (the scenario's live in environment/).
-
-absl::Status CheckFinite(absl::string_view path, double value) {
-  if (!std::isfinite(value)) {
-    return Error(path, absl::StrCat("must be finite, got ", value));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckAtLeast(absl::string_view path, double value, double lo) {
-  SMFG_RETURN_IF_ERROR(CheckFinite(path, value));
-  if (value < lo) return Error(path, absl::StrCat("must be >= ", lo, ", got ", value));
-  return absl::OkStatus();
-}
-
-absl::Status CheckPositive(absl::string_view path, double value) {
-  SMFG_RETURN_IF_ERROR(CheckFinite(path, value));
-  if (value <= 0.0) return Error(path, absl::StrCat("must be > 0, got ", value));
-  return absl::OkStatus();
-}
-
-absl::Status CheckInRange(absl::string_view path, double value, double lo, bool lo_open, double hi,
-                          bool hi_open) {
-  SMFG_RETURN_IF_ERROR(CheckFinite(path, value));
-  if ((lo_open ? value <= lo : value < lo) || (hi_open ? value >= hi : value > hi)) {
-    return Error(path, absl::StrCat("must be in ", lo_open ? "(" : "[", lo, ", ", hi,
-                                    hi_open ? ")" : "]", ", got ", value));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckIntAtLeast(absl::string_view path, int64_t value, int64_t lo) {
-  if (value < lo) return Error(path, absl::StrCat("must be >= ", lo, ", got ", value));
-  return absl::OkStatus();
-}
-
-absl::Status CheckOrdered(absl::string_view lo_path, double lo, absl::string_view hi_name,
-                          double hi) {
-  if (lo > hi) {
-    return Error(lo_path, absl::StrCat("must be <= ", hi_name, " (", hi, "), got ", lo));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ValidateTariffStructure(const v1::TariffStructure& t, const env::Scenario& scenario) {
-  if (t.rate_structure() != v1::TariffStructure::UNIFORM &&
-      t.rate_structure() != v1::TariffStructure::PER_BUS) {
-    return Error("tariff.rate_structure",
-                 absl::StrCat("unknown value ", static_cast<int>(t.rate_structure()),
-                              " (expected UNIFORM or PER_BUS)"));
-  }
-  // Retail rates are non-negative in this model (env::ValidateTariff).
-  SMFG_RETURN_IF_ERROR(
-      CheckAtLeast("tariff.min_import_rate_per_kwh", t.min_import_rate_per_kwh(), 0.0));
-  SMFG_RETURN_IF_ERROR(
-      CheckAtLeast("tariff.max_import_rate_per_kwh", t.max_import_rate_per_kwh(), 0.0));
-  SMFG_RETURN_IF_ERROR(CheckOrdered("tariff.min_import_rate_per_kwh", t.min_import_rate_per_kwh(),
-                                    "max_import_rate_per_kwh", t.max_import_rate_per_kwh()));
-  SMFG_RETURN_IF_ERROR(
-      CheckFinite("tariff.min_fixed_charge_per_day", t.min_fixed_charge_per_day()));
-  SMFG_RETURN_IF_ERROR(
-      CheckFinite("tariff.max_fixed_charge_per_day", t.max_fixed_charge_per_day()));
-  SMFG_RETURN_IF_ERROR(CheckOrdered("tariff.min_fixed_charge_per_day", t.min_fixed_charge_per_day(),
-                                    "max_fixed_charge_per_day", t.max_fixed_charge_per_day()));
-  if (!t.fixed_charge_per_day().empty()) {
-    if (t.learn_fixed_charges()) {
-      return Error("tariff.fixed_charge_per_day",
-                   "must be empty when learn_fixed_charges is true (the leader chooses "
-                   "them)");
-    }
-    if (static_cast<size_t>(t.fixed_charge_per_day_size()) != scenario.income_groups.size()) {
-      return Error("tariff.fixed_charge_per_day",
-                   absl::StrCat("has ", t.fixed_charge_per_day_size(), " entries, scenario has ",
-                                scenario.income_groups.size(), " income groups"));
-    }
-    for (int g = 0; g < t.fixed_charge_per_day_size(); ++g) {
-      SMFG_RETURN_IF_ERROR(CheckFinite(absl::StrCat("tariff.fixed_charge_per_day[", g, "]"),
-                                       t.fixed_charge_per_day(g)));
-    }
-  }
-  absl::StatusOr<env::ExportRule> rule = ToExportRule(t.export_rule());
-  if (!rule.ok()) return Annotate(rule.status(), "tariff.export_rule");
-  SMFG_RETURN_IF_ERROR(
-      CheckAtLeast("tariff.fixed_export_credit_per_kwh", t.fixed_export_credit_per_kwh(), 0.0));
-  if (*rule != env::ExportRule::kFixed && t.fixed_export_credit_per_kwh() != 0.0) {
-    return Error("tariff.fixed_export_credit_per_kwh",
-                 absl::StrCat("must be 0 unless export_rule is EXPORT_RULE_FIXED, got ",
-                              t.fixed_export_credit_per_kwh()));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ValidateObjective(const v1::LeaderObjective& o) {
-  SMFG_RETURN_IF_ERROR(CheckAtLeast("objective.w_equity", o.w_equity(), 0.0));
-  SMFG_RETURN_IF_ERROR(CheckAtLeast("objective.w_revenue", o.w_revenue(), 0.0));
-  SMFG_RETURN_IF_ERROR(CheckAtLeast("objective.w_volatility", o.w_volatility(), 0.0));
-  SMFG_RETURN_IF_ERROR(CheckAtLeast("objective.w_cost", o.w_cost(), 0.0));
-  if (o.w_equity() == 0.0 && o.w_revenue() == 0.0 && o.w_volatility() == 0.0 && o.w_cost() == 0.0) {
-    return Error("objective", "all weights are 0, so every tariff would be optimal");
-  }
-  if (o.spread_measure() != v1::LeaderObjective::MAX_MIN &&
-      o.spread_measure() != v1::LeaderObjective::STD_DEV) {
-    return Error("objective.spread_measure",
-                 absl::StrCat("unknown value ", static_cast<int>(o.spread_measure()),
-                              " (expected MAX_MIN or STD_DEV)"));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ValidateLearner(const v1::LeaderLearner& l) {
-  SMFG_RETURN_IF_ERROR(CheckPositive("learner.policy_learning_rate", l.policy_learning_rate()));
-  SMFG_RETURN_IF_ERROR(CheckPositive("learner.value_learning_rate", l.value_learning_rate()));
-  SMFG_RETURN_IF_ERROR(
-      CheckInRange("learner.clip_epsilon", l.clip_epsilon(), 0.0, true, 1.0, true));
-  SMFG_RETURN_IF_ERROR(CheckInRange("learner.gae_lambda", l.gae_lambda(), 0.0, false, 1.0, false));
-  SMFG_RETURN_IF_ERROR(CheckInRange("learner.discount", l.discount(), 0.0, true, 1.0, true));
-  SMFG_RETURN_IF_ERROR(CheckAtLeast("learner.entropy_coefficient", l.entropy_coefficient(), 0.0));
-  SMFG_RETURN_IF_ERROR(CheckAtLeast("learner.value_coefficient", l.value_coefficient(), 0.0));
-  SMFG_RETURN_IF_ERROR(CheckIntAtLeast("learner.epochs", l.epochs(), 1));
-  SMFG_RETURN_IF_ERROR(
-      CheckIntAtLeast("learner.rollout_days_per_update", l.rollout_days_per_update(), 1));
-  SMFG_RETURN_IF_ERROR(CheckIntAtLeast("learner.minibatch_size", l.minibatch_size(), 1));
-  if (l.minibatch_size() > l.rollout_days_per_update()) {
-    return Error("learner.minibatch_size",
-                 absl::StrCat("must be <= rollout_days_per_update (", l.rollout_days_per_update(),
-                              "), got ", l.minibatch_size()));
-  }
-  SMFG_RETURN_IF_ERROR(CheckAtLeast("learner.target_kl", l.target_kl(), 0.0));
-  SMFG_RETURN_IF_ERROR(CheckPositive("learner.max_grad_norm", l.max_grad_norm()));
-  for (int i = 0; i < l.hidden_sizes_size(); ++i) {
-    const int width = l.hidden_sizes(i);
-    if (width < 1 || width > 4096) {
-      return Error(absl::StrCat("learner.hidden_sizes[", i, "]"),
-                   absl::StrCat("must be in [1, 4096], got ", width));
-    }
-  }
-  return CheckPositive("learner.initial_action_std", l.initial_action_std());
-}
-
-absl::Status ValidateLoop(const v1::OuterLoop& loop) {
-  SMFG_RETURN_IF_ERROR(CheckIntAtLeast("loop.max_iterations", loop.max_iterations(), 1));
-  SMFG_RETURN_IF_ERROR(CheckAtLeast("loop.objective_tolerance", loop.objective_tolerance(), 0.0));
-  SMFG_RETURN_IF_ERROR(
-      CheckAtLeast("loop.mean_field_tolerance_per_mwh", loop.mean_field_tolerance_per_mwh(), 0.0));
-  SMFG_RETURN_IF_ERROR(CheckIntAtLeast("loop.patience_iterations", loop.patience_iterations(), 1));
-  return CheckIntAtLeast("loop.checkpoint_every", loop.checkpoint_every(), 0);
-}
-
 }  // namespace
 
 absl::StatusOr<Format> FormatFromPath(absl::string_view path) {
@@ -891,42 +742,40 @@ absl::StatusOr<Format> FormatFromPath(absl::string_view path) {
 
 absl::Status ValidateSpec(const v1::ExperimentSpec& spec, const env::Scenario& scenario) {
   if (spec.name().empty()) return Error("name", "must not be empty");
-  SMFG_RETURN_IF_ERROR(ScenarioErrorInSpec(env::ValidateScenario(scenario), spec));
-  const v1::ExperimentSpec full = WithDefaults(spec);
-  SMFG_RETURN_IF_ERROR(ValidateTariffStructure(full.tariff(), scenario));
-  SMFG_RETURN_IF_ERROR(ValidateObjective(full.objective()));
-  SMFG_RETURN_IF_ERROR(ValidateLearner(full.learner()));
-  return ValidateLoop(full.loop());
+  return ScenarioErrorInSpec(env::ValidateScenario(scenario), spec);
+}
+
+absl::StatusOr<env::Scenario> CheckSpecMessage(const v1::ExperimentSpec& spec,
+                                               const ConvertOptions& convert,
+                                               const SpecRules& extra_rules) {
+  SMFG_ASSIGN_OR_RETURN(ConvertedScenario converted, ConvertScenario(spec, "", convert));
+  SMFG_RETURN_IF_ERROR(ValidateSpec(spec, converted.scenario));
+  if (extra_rules) SMFG_RETURN_IF_ERROR(extra_rules(spec, converted.scenario));
+  return std::move(converted.scenario);
 }
 
 absl::StatusOr<LoadedSpec> ParseExperiment(absl::string_view content, absl::string_view source_name,
-                                           Format format) {
+                                           Format format, const LoadOptions& options) {
   LoadedSpec loaded;
   std::unique_ptr<Locator> locator;
   SMFG_RETURN_IF_ERROR(ParseMessage(content, source_name, format, &loaded.spec, &locator));
+  if (options.edit) options.edit(&loaded.spec);
   absl::StatusOr<ConvertedScenario> converted = ConvertScenario(loaded.spec, DirName(source_name));
   if (!converted.ok()) return AtSource(converted.status(), source_name, *locator);
   loaded.scenario = std::move(converted->scenario);
   loaded.matpower_path = std::move(converted->matpower_path);
   SMFG_RETURN_IF_ERROR(AtSource(ValidateSpec(loaded.spec, loaded.scenario), source_name, *locator));
+  if (options.extra_rules) {
+    SMFG_RETURN_IF_ERROR(
+        AtSource(options.extra_rules(loaded.spec, loaded.scenario), source_name, *locator));
+  }
   return loaded;
 }
 
-absl::StatusOr<LoadedSpec> LoadExperimentFile(const std::string& path) {
+absl::StatusOr<LoadedSpec> LoadExperimentFile(const std::string& path, const LoadOptions& options) {
   SMFG_ASSIGN_OR_RETURN(const Format format, FormatFromPath(path));
   SMFG_ASSIGN_OR_RETURN(const std::string content, ReadFile(path, kMaxSpecFileBytes));
-  return ParseExperiment(content, path, format);
-}
-
-absl::StatusOr<v1::ExperimentSpec> LoadSpecFile(const std::string& path) {
-  SMFG_ASSIGN_OR_RETURN(LoadedSpec loaded, LoadExperimentFile(path));
-  return std::move(loaded.spec);
-}
-
-absl::StatusOr<v1::ExperimentSpec> ParseSpecText(absl::string_view content,
-                                                 absl::string_view source_name, Format format) {
-  SMFG_ASSIGN_OR_RETURN(LoadedSpec loaded, ParseExperiment(content, source_name, format));
-  return std::move(loaded.spec);
+  return ParseExperiment(content, path, format, options);
 }
 
 absl::StatusOr<env::Tariff> ParseTariffText(absl::string_view content,

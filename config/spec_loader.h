@@ -19,16 +19,19 @@
 // Where each rule lives: scenario values in env::ValidateScenario and
 // env::ValidateNetwork (environment/), tariff values in env::ValidateTariff,
 // leader-side values (tariff structure, objective, learner, loop) in
-// ValidateSpec below, and representability (unknown names, enum values) in
-// spec_convert.
+// training::TrainerParams::Validate (added through LoadOptions::extra_rules by
+// training::LoadExperimentFile), and representability (unknown names, enum
+// values) in spec_convert.
 #ifndef SMFG_CONFIG_SPEC_LOADER_H_
 #define SMFG_CONFIG_SPEC_LOADER_H_
 
+#include <functional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "config/spec_convert.h"
 #include "environment/scenario.h"
 #include "smfg/v1/spec.pb.h"
 
@@ -54,25 +57,44 @@ struct LoadedSpec {
   std::string matpower_path;
 };
 
+// Rules a caller adds to the scenario's: called with the spec (as written,
+// after LoadOptions::edit) and its converted scenario. Errors must start with
+// the spec field path ("loop.patience_iterations: ..."), so that the loader
+// can add file and line. training::ValidateLeaderSide is the one in use.
+using SpecRules =
+    std::function<absl::Status(const v1::ExperimentSpec& spec, const env::Scenario& scenario)>;
+
+struct LoadOptions {
+  // Applied to the parsed spec before it is converted and checked, e.g. the
+  // command-line overrides of `smfg train --days`.
+  std::function<void(v1::ExperimentSpec*)> edit;
+  // Checked after ValidateSpec.
+  SpecRules extra_rules;
+};
+
 // Reads, parses, converts and validates the spec at `path` (relative paths in
 // it are resolved against the file's directory).
-absl::StatusOr<LoadedSpec> LoadExperimentFile(const std::string& path);
+absl::StatusOr<LoadedSpec> LoadExperimentFile(const std::string& path,
+                                              const LoadOptions& options = {});
 
 // The same for `content`; `source_name` is used in messages and its directory
 // resolves matpower_file.
 absl::StatusOr<LoadedSpec> ParseExperiment(absl::string_view content, absl::string_view source_name,
-                                           Format format);
+                                           Format format, const LoadOptions& options = {});
 
-// LoadExperimentFile(path) / ParseExperiment(...), returning only the spec as
-// written. OK means the spec is valid: its scenario converts and validates.
-absl::StatusOr<v1::ExperimentSpec> LoadSpecFile(const std::string& path);
-absl::StatusOr<v1::ExperimentSpec> ParseSpecText(absl::string_view content,
-                                                 absl::string_view source_name, Format format);
+// The checks of ParseExperiment for a spec that arrived as a message (the
+// coordinator's Submit): converts it with `convert` and validates it
+// (ValidateSpec, then `extra_rules` when set). Errors start with the spec field
+// path and name no file or line.
+absl::StatusOr<env::Scenario> CheckSpecMessage(const v1::ExperimentSpec& spec,
+                                               const ConvertOptions& convert,
+                                               const SpecRules& extra_rules);
 
-// All value rules for a spec whose scenario converted to `scenario`: a non-empty
-// name, env::ValidateScenario (paths mapped to "scenario. ..."), and the
-// leader-side rules (applied to WithDefaults(spec)). Errors name the spec field
-// path but no file; the loader adds file and line.
+// The scenario-side value rules for a spec whose scenario converted to
+// `scenario`: a non-empty name and env::ValidateScenario (paths mapped to
+// "scenario. ..."). Errors name the spec field path but no file; the loader
+// adds file and line. The leader side's rules live in training/
+// (TrainerParams::Validate) and come in through SpecRules.
 absl::Status ValidateSpec(const v1::ExperimentSpec& spec, const env::Scenario& scenario);
 
 // Reads a TariffFile (for `smfg evaluate --tariff FILE`), converts it for

@@ -124,8 +124,9 @@ TEST(SpecLoaderTest, FlatTariffHasTheSameRateEverywhere) {
 }
 
 TEST(SpecLoaderTest, JsonFormLoadsIdentically) {
-  absl::StatusOr<v1::ExperimentSpec> text = LoadSpecFile(kThreeBus);
-  ASSERT_TRUE(text.ok()) << text.status();
+  absl::StatusOr<LoadedSpec> loaded = LoadExperimentFile(kThreeBus);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  const v1::ExperimentSpec* text = &loaded->spec;
   for (const bool proto_names : {true, false}) {
     SCOPED_TRACE(proto_names ? "proto names" : "lowerCamel names");
     const std::string path =
@@ -149,7 +150,7 @@ TEST(SpecLoaderTest, FormatComesFromTheExtension) {
 }
 
 TEST(SpecLoaderTest, MissingFileIsNotFound) {
-  const absl::Status status = LoadSpecFile("configs/does_not_exist.textproto").status();
+  const absl::Status status = LoadExperimentFile("configs/does_not_exist.textproto").status();
   EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(Msg(status), HasSubstr("configs/does_not_exist.textproto"));
 }
@@ -284,35 +285,58 @@ TEST(SpecLoaderTest, DisconnectedNetworkSurfacesNetworkValidation) {
   EXPECT_THAT(Msg(status), MatchesRegex(".*disconnected\\.textproto:[0-9]+: scenario\\.network.*"));
 }
 
-TEST(SpecLoaderTest, LeaderSideRules) {
-  const std::string original = ReadOrDie(kThreeBus);
-  struct Case {
-    std::string from, to, expected;
-  } cases[] = {
-      {"max_import_rate_per_kwh: 0.30", "max_import_rate_per_kwh: 0.01",
-       ": tariff.min_import_rate_per_kwh: must be <= max_import_rate_per_kwh (0.01), got "
-       "0.05"},
-      {"export_rule: EXPORT_RULE_NET_BILLING_LMP",
-       "export_rule: EXPORT_RULE_NET_BILLING_LMP fixed_export_credit_per_kwh: 0.05",
-       ": tariff.fixed_export_credit_per_kwh: must be 0 unless export_rule is "
-       "EXPORT_RULE_FIXED, got 0.05"},
-      {"policy_learning_rate: 0.003", "policy_learning_rate: 0.003 discount: 1",
-       ": learner.discount: must be in (0, 1), got 1"},
-      {"", "objective { w_equity: 0 w_revenue: 0 }", ": objective: all weights are 0"},
-      {"max_iterations: 60", "max_iterations: 0", ": loop.max_iterations: must be >= 1, got 0"},
-      {"minibatch_size: 8", "minibatch_size: 64",
-       ": learner.minibatch_size: must be <= rollout_days_per_update (32), got 64"},
-      {"name: \"three_bus\"", "name: \"\"", ": name: must not be empty"},
+TEST(SpecLoaderTest, EmptyNameIsRefused) {
+  const std::string content =
+      ReplaceOnce(ReadOrDie(kThreeBus), "name: \"three_bus\"", "name: \"\"");
+  const absl::Status status = LoadStatus("unnamed.textproto", content);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Msg(status),
+              MatchesRegex("[^ ]*unnamed\\.textproto:[0-9]+: name: must not be empty"));
+}
+
+// The caller's rules (training's leader side) get file and line like the
+// scenario's own; the edit hook runs before conversion and checks.
+TEST(SpecLoaderTest, ExtraRulesAndEditsGetFileAndLine) {
+  LoadOptions options;
+  options.edit = [](v1::ExperimentSpec* spec) { spec->mutable_scenario()->set_days(7); };
+  int calls = 0;
+  options.extra_rules = [&calls](const v1::ExperimentSpec& spec, const env::Scenario& scenario) {
+    ++calls;
+    EXPECT_EQ(scenario.days, 7);
+    EXPECT_EQ(spec.scenario().days(), 7);
+    return absl::InvalidArgumentError("loop.max_iterations: refused by the caller");
   };
-  for (const Case& c : cases) {
-    SCOPED_TRACE(c.to);
-    // An empty `from` appends `to` at the top level.
-    const std::string content = c.from.empty() ? absl::StrCat(original, "\n", c.to, "\n")
-                                               : ReplaceOnce(original, c.from, c.to);
-    const absl::Status status = LoadStatus("leader.textproto", content);
-    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_THAT(Msg(status), HasSubstr(c.expected));
-  }
+  const absl::Status status = LoadExperimentFile(kThreeBus, options).status();
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Msg(status),
+              MatchesRegex(".*three_bus\\.textproto:[0-9]+: loop\\.max_iterations: refused by the "
+                           "caller"));
+  options.extra_rules = nullptr;
+  absl::StatusOr<LoadedSpec> loaded = LoadExperimentFile(kThreeBus, options);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->scenario.days, 7);
+}
+
+// A spec that arrives as a message: the same checks, field paths without file
+// or line, and no file is read.
+TEST(SpecLoaderTest, CheckSpecMessageNamesPathsAndReadsNoFile) {
+  absl::StatusOr<LoadedSpec> loaded = LoadExperimentFile(kThreeBus);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  v1::ExperimentSpec spec = loaded->spec;
+  absl::StatusOr<env::Scenario> scenario =
+      CheckSpecMessage(spec, ConvertOptions{.read_files = false}, nullptr);
+  ASSERT_TRUE(scenario.ok()) << scenario.status();
+  EXPECT_EQ(scenario->days, loaded->scenario.days);
+  spec.mutable_scenario()->set_days(0);
+  EXPECT_THAT(Msg(CheckSpecMessage(spec, ConvertOptions{.read_files = false}, nullptr).status()),
+              StartsWith("scenario.days: must be in [1, 36500], got 0"));
+  spec = loaded->spec;
+  spec.mutable_scenario()->set_matpower_file("/dev/zero");
+  const absl::Status file =
+      CheckSpecMessage(spec, ConvertOptions{.read_files = false}, nullptr).status();
+  EXPECT_EQ(file.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Msg(file), StartsWith("scenario.matpower_file: files are not read here"));
 }
 
 TEST(SpecLoaderTest, ScenarioRulesNameSpecPaths) {
@@ -367,9 +391,9 @@ TEST(SpecLoaderTest, InvalidUtf8IsRejected) {
 class JsonErrorsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<v1::ExperimentSpec> spec = LoadSpecFile(kThreeBus);
-    ASSERT_TRUE(spec.ok()) << spec.status();
-    json_ = ToJson(*spec, /*proto_names=*/true);
+    absl::StatusOr<LoadedSpec> loaded = LoadExperimentFile(kThreeBus);
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    json_ = ToJson(loaded->spec, /*proto_names=*/true);
   }
   std::string json_;
 };

@@ -15,6 +15,7 @@
 #include "coordinator/experiment_service.h"
 #include "coordinator/experiment_store.h"
 #include "coordinator/worker_pool.h"
+#include "coordinator/worker_service.h"
 #include "environment/population_evaluator.h"
 #include "gmock/gmock.h"
 #include "grpcpp/generic/generic_stub.h"

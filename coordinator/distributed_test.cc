@@ -19,6 +19,7 @@
 #include "config/spec_convert.h"
 #include "coordinator/remote_evaluator.h"
 #include "coordinator/worker_pool.h"
+#include "coordinator/worker_service.h"
 #include "environment/equilibrium.h"
 #include "environment/market.h"
 #include "environment/population_evaluator.h"

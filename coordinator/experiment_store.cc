@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/files.h"
 #include "common/status.h"
 
 namespace smfg::coordinator {
@@ -20,7 +21,7 @@ namespace {
 
 // Bumped whenever kMigrations grows; a database with a higher version was
 // written by a newer smfg and is refused rather than half-understood.
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 // "SMFG" in the SQLite header: tells our database apart from another program's
 // SQLite file that someone pointed --data_dir at.
 constexpr int kApplicationId = 0x534D4647;
@@ -67,6 +68,21 @@ CREATE TABLE checkpoints (
 );
 CREATE INDEX checkpoints_by_experiment ON checkpoints (experiment_id, seq);
 )sql",
+    // 1 -> 2 (issue 8): iteration records become typed protos
+    // (smfg.v1.IterationRecord, serialized) in `iterations`; the JSON rows of
+    // version 1 stay, renamed, for whoever wants them (nothing reads them).
+    // Result names become relative paths ("plots/x.svg", was "plots__x.svg").
+    R"sql(
+ALTER TABLE metrics RENAME TO metrics_json_v1;
+CREATE TABLE iterations (
+  experiment_id TEXT NOT NULL REFERENCES experiments (id),
+  iteration INTEGER NOT NULL,
+  record BLOB NOT NULL,
+  recorded_at INTEGER NOT NULL,
+  PRIMARY KEY (experiment_id, iteration)
+) WITHOUT ROWID;
+UPDATE results SET name = replace(name, '__', '/');
+)sql",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion);
 
@@ -102,18 +118,6 @@ absl::StatusCode CodeFor(int sqlite_code) {
 
 std::string ExperimentNotFound(absl::string_view id) {
   return absl::StrCat("experiment \"", id, "\" not found");
-}
-
-absl::Status ValidateResultName(absl::string_view name) {
-  bool ok = !name.empty() && name.size() <= 200 && name[0] != '.';
-  for (char c : name) {
-    ok = ok &&
-         (absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-');
-  }
-  if (ok) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat("invalid result name \"", name,
-                   "\": want 1-200 characters of [A-Za-z0-9._-], not starting with '.'"));
 }
 
 }  // namespace
@@ -630,14 +634,10 @@ absl::StatusOr<std::vector<ExperimentRecord>> ExperimentStore::ExperimentsToResu
   return s.AllExperiments();
 }
 
-absl::Status ExperimentStore::AppendMetrics(absl::string_view id, int64_t iteration,
-                                            absl::string_view json_line) {
+absl::Status ExperimentStore::AppendIteration(absl::string_view id, int64_t iteration,
+                                              absl::string_view record) {
   if (iteration < 0) {
     return absl::InvalidArgumentError(absl::StrCat("negative iteration ", iteration));
-  }
-  if (json_line.empty() || json_line.find_first_of("\r\n") != absl::string_view::npos) {
-    return absl::InvalidArgumentError(
-        "metrics must be one non-empty JSON line (no newline characters)");
   }
   absl::MutexLock lock(&mu_);
   Transaction txn(this);
@@ -652,44 +652,44 @@ absl::Status ExperimentStore::AppendMetrics(absl::string_view id, int64_t iterat
           .BindText(3, id)
           .Run());
   if (sqlite3_changes(db_) == 0) return absl::NotFoundError(ExperimentNotFound(id));
-  SMFG_RETURN_IF_ERROR(Fault("AppendMetrics:after_experiment"));
+  SMFG_RETURN_IF_ERROR(Fault("AppendIteration:after_experiment"));
   SMFG_RETURN_IF_ERROR(
       Statement(this,
-                "INSERT INTO metrics (experiment_id, iteration, json, recorded_at) "
+                "INSERT INTO iterations (experiment_id, iteration, record, recorded_at) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT (experiment_id, iteration) DO UPDATE "
-                "SET json = excluded.json, recorded_at = excluded.recorded_at")
+                "SET record = excluded.record, recorded_at = excluded.recorded_at")
           .BindText(1, id)
           .Bind(2, iteration)
-          .BindText(3, json_line)
+          .BindBlob(3, record)
           .Bind(4, now)
           .Run());
   return txn.Commit();
 }
 
-absl::StatusOr<std::vector<MetricsRow>> ExperimentStore::Metrics(absl::string_view id,
-                                                                 int64_t after_iteration) {
+absl::StatusOr<std::vector<IterationRow>> ExperimentStore::Iterations(absl::string_view id,
+                                                                      int64_t after_iteration) {
   absl::MutexLock lock(&mu_);
   SMFG_RETURN_IF_ERROR(CheckExistsLocked(id));
   Statement s(this,
-              "SELECT iteration, json FROM metrics WHERE experiment_id = ? AND "
+              "SELECT iteration, record FROM iterations WHERE experiment_id = ? AND "
               "iteration > ? ORDER BY iteration");
   s.BindText(1, id).Bind(2, after_iteration);
-  std::vector<MetricsRow> out;
+  std::vector<IterationRow> out;
   while (true) {
     SMFG_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) break;
-    out.push_back(MetricsRow{s.Int(0), s.Text(1)});
+    out.push_back(IterationRow{s.Int(0), s.Blob(1)});
   }
   return out;
 }
 
 absl::Status ExperimentStore::PutResults(absl::string_view id,
                                          const std::vector<ResultFile>& files) {
-  std::set<absl::string_view> names;
+  std::set<absl::string_view> paths;
   for (const ResultFile& f : files) {
-    SMFG_RETURN_IF_ERROR(ValidateResultName(f.name));
-    if (!names.insert(f.name).second) {
-      return absl::InvalidArgumentError(absl::StrCat("result \"", f.name, "\" given twice"));
+    SMFG_RETURN_IF_ERROR(ValidateRelativePath(f.path));
+    if (!paths.insert(f.path).second) {
+      return absl::InvalidArgumentError(absl::StrCat("result \"", f.path, "\" given twice"));
     }
   }
   absl::MutexLock lock(&mu_);
@@ -704,7 +704,7 @@ absl::Status ExperimentStore::PutResults(absl::string_view id,
                   "VALUES (?, ?, ?, ?) ON CONFLICT (experiment_id, name) DO UPDATE "
                   "SET bytes = excluded.bytes, updated_at = excluded.updated_at")
             .BindText(1, id)
-            .BindText(2, f.name)
+            .BindText(2, f.path)
             .BindBlob(3, f.bytes)
             .Bind(4, now)
             .Run());
@@ -713,9 +713,9 @@ absl::Status ExperimentStore::PutResults(absl::string_view id,
   return txn.Commit();
 }
 
-absl::Status ExperimentStore::PutResult(absl::string_view id, absl::string_view name,
+absl::Status ExperimentStore::PutResult(absl::string_view id, absl::string_view path,
                                         absl::string_view bytes) {
-  return PutResults(id, {ResultFile{std::string(name), std::string(bytes)}});
+  return PutResults(id, {ResultFile{std::string(path), std::string(bytes)}});
 }
 
 absl::StatusOr<std::string> ExperimentStore::GetResult(absl::string_view id,

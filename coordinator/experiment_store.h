@@ -94,9 +94,9 @@ struct CreateResult {
   bool created = false;  // false: the key was already known, nothing was written
 };
 
-struct MetricsRow {
+struct IterationRow {
   int64_t iteration = 0;
-  std::string json;  // one JSON document on one line, as given to AppendMetrics
+  std::string record;  // opaque bytes, as given to AppendIteration
 };
 
 struct CheckpointInfo {
@@ -105,7 +105,7 @@ struct CheckpointInfo {
 };
 
 struct ResultFile {
-  std::string name;   // see PutResults for the allowed names
+  std::string path;   // relative path, see PutResults
   std::string bytes;  // arbitrary binary content, NULs included
 };
 
@@ -174,32 +174,33 @@ class ExperimentStore {
   // WAITING_FOR_WORKERS, oldest first. (QUEUED ones: List(kQueued, 0).)
   absl::StatusOr<std::vector<ExperimentRecord>> ExperimentsToResume();
 
-  // ---- metrics history (one JSON line per outer iteration) ----
+  // ---- iteration history (one record per outer iteration) ----
 
-  // Stores the metrics of outer `iteration` (>= 0) and raises the record's
+  // Stores the record of outer `iteration` (>= 0; opaque bytes: the caller's
+  // serialized smfg.v1.IterationRecord) and raises the experiment's
   // outer_iteration to it. Idempotent per (id, iteration): appending an
   // iteration again (a run resumed from an older checkpoint repeats
   // iterations) replaces the row, so history never holds duplicates.
-  // `json_line` must be non-empty and contain no newline (the history is
-  // served as JSON Lines). NOT_FOUND for an unknown id.
-  absl::Status AppendMetrics(absl::string_view id, int64_t iteration, absl::string_view json_line);
+  // NOT_FOUND for an unknown id.
+  absl::Status AppendIteration(absl::string_view id, int64_t iteration, absl::string_view record);
 
   // Rows with iteration > after_iteration, ascending by iteration. Pass -1 for
   // the whole history. NOT_FOUND for an unknown id.
-  absl::StatusOr<std::vector<MetricsRow>> Metrics(absl::string_view id, int64_t after_iteration);
+  absl::StatusOr<std::vector<IterationRow>> Iterations(absl::string_view id,
+                                                       int64_t after_iteration);
 
   // ---- results (report.json, CSV, SVG, ... stored as blobs) ----
 
-  // Writes all `files` or none (one transaction); a name already stored for
-  // the experiment is replaced. Names: 1-200 characters of [A-Za-z0-9._-], not
-  // starting with '.', distinct within the call (they may become file names
-  // on the client's side). INVALID_ARGUMENT otherwise; NOT_FOUND for an
-  // unknown id.
+  // Writes all `files` or none (one transaction); a path already stored for
+  // the experiment is replaced. Paths must pass smfg::ValidateRelativePath
+  // (common/files.h: relative, no "..", no hidden components; they become
+  // file names on the client's side) and be distinct within the call.
+  // INVALID_ARGUMENT otherwise; NOT_FOUND for an unknown id.
   absl::Status PutResults(absl::string_view id, const std::vector<ResultFile>& files);
-  absl::Status PutResult(absl::string_view id, absl::string_view name, absl::string_view bytes);
-  // NOT_FOUND naming id and name if there is no such result.
-  absl::StatusOr<std::string> GetResult(absl::string_view id, absl::string_view name);
-  // Names of the experiment's results, sorted. NOT_FOUND for an unknown id.
+  absl::Status PutResult(absl::string_view id, absl::string_view path, absl::string_view bytes);
+  // NOT_FOUND naming id and path if there is no such result.
+  absl::StatusOr<std::string> GetResult(absl::string_view id, absl::string_view path);
+  // Paths of the experiment's results, sorted. NOT_FOUND for an unknown id.
   absl::StatusOr<std::vector<std::string>> ListResults(absl::string_view id);
 
   // ---- checkpoints ----
@@ -218,7 +219,7 @@ class ExperimentStore {
   // ---- testing ----
 
   // Called at named points inside write transactions, between their
-  // statements (e.g. "PutResults:after_file", "AppendMetrics:after_experiment").
+  // statements (e.g. "PutResults:after_file", "AppendIteration:after_experiment").
   // A non-OK return aborts the transaction as an I/O error would: the call
   // returns that status and the database keeps its previous contents.
   using FaultHook = std::function<absl::Status(absl::string_view point)>;

@@ -76,6 +76,91 @@ class ExperimentStoreTest : public ::testing::Test {
   std::atomic<int64_t> now_{1'700'000'000};
 };
 
+// A data directory written by a version-1 store (before the typed iteration
+// records): it opens, its results are renamed to paths, and its JSON rows stay
+// in a table of their own (nothing is lost; nothing reads them).
+TEST_F(ExperimentStoreTest, MigratesAVersionOneDatabaseWithoutLosingRows) {
+  fs::create_directories(dir_);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ + "/smfg.db").c_str(), &db), SQLITE_OK);
+  const char* v1_schema = R"sql(
+CREATE TABLE experiments (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  idempotency_key TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  spec_text TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('QUEUED', 'WAITING_FOR_WORKERS',
+      'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED')),
+  status_message TEXT NOT NULL DEFAULT '',
+  cancel_requested INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  outer_iteration INTEGER NOT NULL DEFAULT -1
+);
+CREATE INDEX experiments_by_status ON experiments (status, created_at);
+CREATE TABLE metrics (
+  experiment_id TEXT NOT NULL REFERENCES experiments (id),
+  iteration INTEGER NOT NULL,
+  json TEXT NOT NULL,
+  recorded_at INTEGER NOT NULL,
+  PRIMARY KEY (experiment_id, iteration)
+) WITHOUT ROWID;
+CREATE TABLE results (
+  experiment_id TEXT NOT NULL REFERENCES experiments (id),
+  name TEXT NOT NULL,
+  bytes BLOB NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (experiment_id, name)
+);
+CREATE TABLE checkpoints (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  experiment_id TEXT NOT NULL REFERENCES experiments (id),
+  iteration INTEGER NOT NULL,
+  recorded_at INTEGER NOT NULL
+);
+CREATE INDEX checkpoints_by_experiment ON checkpoints (experiment_id, seq);
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+INSERT INTO schema_version (version) VALUES (1);
+PRAGMA application_id=1397573191;
+INSERT INTO experiments (id, idempotency_key, name, spec_text, status, created_at, updated_at,
+    outer_iteration) VALUES ('exp-000001', 'k', 'old', 'name: "old"', 'SUCCEEDED', 1, 1, 2);
+INSERT INTO metrics VALUES ('exp-000001', 1, '{"iteration":1,"objective":-0.03}', 1);
+INSERT INTO metrics VALUES ('exp-000001', 2, '{"iteration":2,"objective":-0.02}', 1);
+INSERT INTO results VALUES ('exp-000001', 'plots__convergence.svg', '<svg/>', 1);
+INSERT INTO results VALUES ('exp-000001', 'comparison.json', '{}', 1);
+)sql";
+  char* error = nullptr;
+  ASSERT_EQ(sqlite3_exec(db, v1_schema, nullptr, nullptr, &error), SQLITE_OK) << error;
+  sqlite3_close_v2(db);
+
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  const absl::StatusOr<ExperimentRecord> old = store->Get("exp-000001");
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_EQ(old->status, ExperimentStatus::kSucceeded);
+  EXPECT_EQ(old->outer_iteration, 2);
+  EXPECT_THAT(*store->ListResults("exp-000001"),
+              ElementsAre("comparison.json", "plots/convergence.svg"));
+  EXPECT_EQ(*store->GetResult("exp-000001", "plots/convergence.svg"), "<svg/>");
+  EXPECT_TRUE(store->Iterations("exp-000001", -1)->empty());
+  // New experiments get new ids and typed rows.
+  const std::string id = CreateId(*store, "new");
+  EXPECT_EQ(id, "exp-000002");
+  ASSERT_TRUE(store->AppendIteration(id, 1, "record").ok());
+  store.reset();
+
+  ASSERT_EQ(sqlite3_open_v2((dir_ + "/smfg.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
+            SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT count(*) FROM metrics_json_v1", -1, &stmt, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(stmt, 0), 2);
+  sqlite3_finalize(stmt);
+  sqlite3_close_v2(db);
+}
+
 TEST_F(ExperimentStoreTest, CreatesDirectoryAndWalDatabase) {
   auto store = OpenStore(dir_ + "/nested/data");
   ASSERT_NE(store, nullptr);
@@ -92,7 +177,7 @@ TEST_F(ExperimentStoreTest, CreatesDirectoryAndWalDatabase) {
   ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT version FROM schema_version", -1, &stmt, nullptr),
             SQLITE_OK);
   ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(stmt, 0), 1);
+  EXPECT_EQ(sqlite3_column_int(stmt, 0), 2);
   sqlite3_finalize(stmt);
   sqlite3_close_v2(db);
 }
@@ -112,7 +197,7 @@ TEST_F(ExperimentStoreTest, PersistsAcrossReopen) {
     EXPECT_EQ(created->experiment.outer_iteration, -1);
     now_ += 10;
     ASSERT_TRUE(store->UpdateStatus(id, S::kRunning, "3 workers").ok());
-    ASSERT_TRUE(store->AppendMetrics(id, 0, R"({"j":1.5})").ok());
+    ASSERT_TRUE(store->AppendIteration(id, 0, R"({"j":1.5})").ok());
     ASSERT_TRUE(store->PutResult(id, "report.json", "{}").ok());
     ASSERT_TRUE(store->RecordCheckpoint(id, 0).ok());
   }
@@ -128,10 +213,10 @@ TEST_F(ExperimentStoreTest, PersistsAcrossReopen) {
   EXPECT_EQ(got->created_unix_seconds, 1'700'000'000);
   EXPECT_EQ(got->updated_unix_seconds, 1'700'000'010);
   EXPECT_EQ(got->outer_iteration, 0);
-  auto metrics = store->Metrics(id, -1);
+  auto metrics = store->Iterations(id, -1);
   ASSERT_TRUE(metrics.ok());
   ASSERT_EQ(metrics->size(), 1u);
-  EXPECT_EQ((*metrics)[0].json, R"({"j":1.5})");
+  EXPECT_EQ((*metrics)[0].record, R"({"j":1.5})");
   EXPECT_EQ(*store->GetResult(id, "report.json"), "{}");
   EXPECT_EQ((*store->LatestCheckpoint(id))->iteration, 0);
   // Ids continue after a reopen rather than restarting.
@@ -171,8 +256,8 @@ TEST_F(ExperimentStoreTest, UnknownIdIsNotFoundAndNamed) {
   const std::string missing = "exp-424242";
   for (const absl::Status& status :
        {store->Get(missing).status(), store->UpdateStatus(missing, S::kRunning, ""),
-        store->RequestCancel(missing).status(), store->AppendMetrics(missing, 0, "{}"),
-        store->Metrics(missing, -1).status(), store->PutResult(missing, "a.csv", "x"),
+        store->RequestCancel(missing).status(), store->AppendIteration(missing, 0, "{}"),
+        store->Iterations(missing, -1).status(), store->PutResult(missing, "a.csv", "x"),
         store->GetResult(missing, "a.csv").status(), store->ListResults(missing).status(),
         store->CheckpointDir(missing).status(), store->RecordCheckpoint(missing, 1),
         store->LatestCheckpoint(missing).status()}) {
@@ -276,27 +361,28 @@ TEST_F(ExperimentStoreTest, MetricsReappendReplacesAndStaysOrdered) {
   const std::string id = CreateId(*store, "k");
   // Out of order on purpose: reads come back sorted by iteration.
   for (int it : {2, 0, 1, 3}) {
-    ASSERT_TRUE(store->AppendMetrics(id, it, absl::StrCat(R"({"it":)", it, "}")).ok());
+    ASSERT_TRUE(store->AppendIteration(id, it, absl::StrCat(R"({"it":)", it, "}")).ok());
   }
   // A run resumed from the checkpoint of iteration 1 repeats 2 and 3.
-  ASSERT_TRUE(store->AppendMetrics(id, 2, R"({"it":2,"resumed":true})").ok());
-  ASSERT_TRUE(store->AppendMetrics(id, 3, R"({"it":3,"resumed":true})").ok());
-  auto all = store->Metrics(id, -1);
+  ASSERT_TRUE(store->AppendIteration(id, 2, R"({"it":2,"resumed":true})").ok());
+  ASSERT_TRUE(store->AppendIteration(id, 3, R"({"it":3,"resumed":true})").ok());
+  auto all = store->Iterations(id, -1);
   ASSERT_TRUE(all.ok());
   ASSERT_EQ(all->size(), 4u);
   for (int i = 0; i < 4; ++i) EXPECT_EQ((*all)[i].iteration, i);
-  EXPECT_EQ((*all)[2].json, R"({"it":2,"resumed":true})");
-  auto tail = store->Metrics(id, 1);
+  EXPECT_EQ((*all)[2].record, R"({"it":2,"resumed":true})");
+  auto tail = store->Iterations(id, 1);
   ASSERT_TRUE(tail.ok());
   ASSERT_EQ(tail->size(), 2u);
   EXPECT_EQ((*tail)[0].iteration, 2);
-  EXPECT_TRUE(store->Metrics(id, 3)->empty());
+  EXPECT_TRUE(store->Iterations(id, 3)->empty());
   EXPECT_EQ(store->Get(id)->outer_iteration, 3);
 
-  EXPECT_EQ(store->AppendMetrics(id, 4, "{\n}").code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(store->AppendMetrics(id, 4, "").code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(store->AppendMetrics(id, -1, "{}").code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(store->Metrics(id, -1)->size(), 4u);
+  // Records are opaque bytes: NULs and newlines are kept.
+  ASSERT_TRUE(store->AppendIteration(id, 4, std::string("a\0\nb", 4)).ok());
+  EXPECT_EQ(store->Iterations(id, 3)->at(0).record, std::string("a\0\nb", 4));
+  EXPECT_EQ(store->AppendIteration(id, -1, "{}").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->Iterations(id, -1)->size(), 5u);
 }
 
 TEST_F(ExperimentStoreTest, ResultsRoundTripBinaryBytes) {
@@ -322,7 +408,10 @@ TEST_F(ExperimentStoreTest, ResultsRoundTripBinaryBytes) {
   EXPECT_THAT(std::string(missing.status().message()), HasSubstr("plot.svg"));
   EXPECT_THAT(std::string(missing.status().message()), HasSubstr(id));
 
-  for (const char* bad : {"", ".hidden", "a/b.csv", "../x", "sp ace"}) {
+  ASSERT_TRUE(store->PutResult(id, "plots/lmp.svg", "<svg/>").ok());
+  EXPECT_EQ(*store->GetResult(id, "plots/lmp.svg"), "<svg/>");
+  for (const char* bad :
+       {"", ".hidden", "a/.b", "/abs.csv", "../x", "a/../../x", "a//b", "sp ace"}) {
     EXPECT_EQ(store->PutResult(id, bad, "x").code(), absl::StatusCode::kInvalidArgument) << bad;
   }
   EXPECT_EQ(store->PutResults(id, {{"a.csv", "1"}, {"a.csv", "2"}}).code(),
@@ -370,7 +459,7 @@ TEST_F(ExperimentStoreTest, ExperimentsToResumeAfterReopen) {
     cancelled = CreateId(*store, "c");
     ASSERT_TRUE(store->UpdateStatus(waiting, S::kWaitingForWorkers, "").ok());
     ASSERT_TRUE(store->UpdateStatus(running, S::kRunning, "").ok());
-    ASSERT_TRUE(store->AppendMetrics(running, 6, "{}").ok());
+    ASSERT_TRUE(store->AppendIteration(running, 6, "{}").ok());
     ASSERT_TRUE(store->RecordCheckpoint(running, 5).ok());
     ASSERT_TRUE(store->UpdateStatus(done, S::kRunning, "").ok());
     ASSERT_TRUE(store->UpdateStatus(done, S::kSucceeded, "").ok());
@@ -425,7 +514,8 @@ TEST_F(ExperimentStoreTest, TruncatedDatabaseIsCleanError) {
       const std::string id = CreateId(*store, absl::StrCat("k", e));
       for (int it = 0; it < 20; ++it) {
         ASSERT_TRUE(
-            store->AppendMetrics(id, it, absl::StrCat(R"({"pad":")", std::string(200, 'x'), "\"}"))
+            store
+                ->AppendIteration(id, it, absl::StrCat(R"({"pad":")", std::string(200, 'x'), "\"}"))
                 .ok());
       }
       ASSERT_TRUE(store->PutResult(id, "big.bin", std::string(20000, static_cast<char>(e))).ok());
@@ -476,7 +566,7 @@ TEST_F(ExperimentStoreTest, NewerSchemaIsRefused) {
   EXPECT_THAT(std::string(store.status().message()), HasSubstr("99"));
 }
 
-TEST_F(ExperimentStoreTest, ConcurrentAppendMetricsFromFourThreads) {
+TEST_F(ExperimentStoreTest, ConcurrentAppendIterationFromFourThreads) {
   auto store = OpenStore();
   ASSERT_NE(store, nullptr);
   const std::string shared = CreateId(*store, "shared");
@@ -489,24 +579,24 @@ TEST_F(ExperimentStoreTest, ConcurrentAppendMetricsFromFourThreads) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
         const std::string json = absl::StrCat(R"({"t":)", t, R"(,"i":)", i, "}");
-        if (!store->AppendMetrics(shared, t * 1000 + i, json).ok()) ++failures;
-        if (!store->AppendMetrics(own[t], i, json).ok()) ++failures;
-        if (!store->Metrics(shared, -1).ok()) ++failures;
+        if (!store->AppendIteration(shared, t * 1000 + i, json).ok()) ++failures;
+        if (!store->AppendIteration(own[t], i, json).ok()) ++failures;
+        if (!store->Iterations(shared, -1).ok()) ++failures;
       }
     });
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(failures.load(), 0);
-  auto rows = store->Metrics(shared, -1);
+  auto rows = store->Iterations(shared, -1);
   ASSERT_TRUE(rows.ok());
   ASSERT_EQ(rows->size(), 4u * kPerThread);
   for (int t = 0; t < 4; ++t) {
     for (int i = 0; i < kPerThread; ++i) {
-      const MetricsRow& row = (*rows)[t * kPerThread + i];
+      const IterationRow& row = (*rows)[t * kPerThread + i];
       EXPECT_EQ(row.iteration, t * 1000 + i);
-      EXPECT_EQ(row.json, absl::StrCat(R"({"t":)", t, R"(,"i":)", i, "}"));
+      EXPECT_EQ(row.record, absl::StrCat(R"({"t":)", t, R"(,"i":)", i, "}"));
     }
-    EXPECT_EQ(store->Metrics(own[t], -1)->size(), static_cast<size_t>(kPerThread));
+    EXPECT_EQ(store->Iterations(own[t], -1)->size(), static_cast<size_t>(kPerThread));
     EXPECT_EQ(store->Get(own[t])->outer_iteration, kPerThread - 1);
   }
   EXPECT_EQ(store->Get(shared)->outer_iteration, 3000 + kPerThread - 1);
@@ -517,7 +607,7 @@ TEST_F(ExperimentStoreTest, FailedTransactionLeavesPreviousDataIntact) {
   ASSERT_NE(store, nullptr);
   const std::string id = CreateId(*store, "k");
   ASSERT_TRUE(store->PutResults(id, {{"a.csv", "old a"}, {"b.csv", "old b"}}).ok());
-  ASSERT_TRUE(store->AppendMetrics(id, 0, "{\"v\":0}").ok());
+  ASSERT_TRUE(store->AppendIteration(id, 0, "{\"v\":0}").ok());
 
   // Fail after the second file of three: none of the three may land.
   int files_written = 0;
@@ -536,12 +626,12 @@ TEST_F(ExperimentStoreTest, FailedTransactionLeavesPreviousDataIntact) {
 
   // Fail between raising outer_iteration and writing the row.
   store->SetFaultHookForTesting([](absl::string_view point) {
-    return point == "AppendMetrics:after_experiment" ? absl::InternalError("injected")
-                                                     : absl::OkStatus();
+    return point == "AppendIteration:after_experiment" ? absl::InternalError("injected")
+                                                       : absl::OkStatus();
   });
-  EXPECT_FALSE(store->AppendMetrics(id, 1, "{\"v\":1}").ok());
+  EXPECT_FALSE(store->AppendIteration(id, 1, "{\"v\":1}").ok());
   EXPECT_EQ(store->Get(id)->outer_iteration, 0);
-  EXPECT_EQ(store->Metrics(id, -1)->size(), 1u);
+  EXPECT_EQ(store->Iterations(id, -1)->size(), 1u);
 
   // Fail a create after its insert: the key stays free, no id is consumed.
   store->SetFaultHookForTesting([](absl::string_view point) {
@@ -549,7 +639,7 @@ TEST_F(ExperimentStoreTest, FailedTransactionLeavesPreviousDataIntact) {
   });
   EXPECT_FALSE(store->Create(Request("k-fail", "spec")).ok());
   store->SetFaultHookForTesting(nullptr);
-  EXPECT_TRUE(store->AppendMetrics(id, 1, "{\"v\":1}").ok());
+  EXPECT_TRUE(store->AppendIteration(id, 1, "{\"v\":1}").ok());
   EXPECT_EQ(store->Get(id)->outer_iteration, 1);
 
   // Everything survives a reopen unchanged.
@@ -557,7 +647,7 @@ TEST_F(ExperimentStoreTest, FailedTransactionLeavesPreviousDataIntact) {
   store = OpenStore();
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(*store->GetResult(id, "b.csv"), "old b");
-  EXPECT_EQ(store->Metrics(id, -1)->size(), 2u);
+  EXPECT_EQ(store->Iterations(id, -1)->size(), 2u);
   auto fresh = store->Create(Request("k-fail", "spec"));
   ASSERT_TRUE(fresh.ok());
   EXPECT_TRUE(fresh->created);
@@ -583,7 +673,7 @@ TEST_F(ExperimentStoreTest, KillDuringWritesLeavesConsistentDatabase) {
     for (int64_t it = 0;; ++it) {
       const std::string blob(4096, static_cast<char>('a' + it % 26));
       if (!(*store)->PutResults(id, {{"x.bin", blob}, {"y.bin", blob}}).ok()) _exit(3);
-      if (!(*store)->AppendMetrics(id, it, absl::StrCat(R"({"it":)", it, "}")).ok()) _exit(4);
+      if (!(*store)->AppendIteration(id, it, absl::StrCat(R"({"it":)", it, "}")).ok()) _exit(4);
       const char ack = 1;
       if (write(pipe_fds[1], &ack, 1) != 1) _exit(5);
     }
@@ -601,7 +691,7 @@ TEST_F(ExperimentStoreTest, KillDuringWritesLeavesConsistentDatabase) {
 
   auto store = OpenStore();  // runs quick_check
   ASSERT_NE(store, nullptr);
-  auto rows = store->Metrics(id, -1);
+  auto rows = store->Iterations(id, -1);
   ASSERT_TRUE(rows.ok());
   ASSERT_GE(rows->size(), 40u);
   for (size_t i = 0; i < rows->size(); ++i) EXPECT_EQ((*rows)[i].iteration, int64_t(i));
@@ -611,7 +701,7 @@ TEST_F(ExperimentStoreTest, KillDuringWritesLeavesConsistentDatabase) {
   EXPECT_EQ(x.size(), 4096u);
   EXPECT_EQ(x, y);  // both files of one PutResults, never a mix
   // And the store keeps working.
-  EXPECT_TRUE(store->AppendMetrics(id, int64_t(rows->size()), "{}").ok());
+  EXPECT_TRUE(store->AppendIteration(id, int64_t(rows->size()), "{}").ok());
 }
 
 }  // namespace

@@ -29,15 +29,9 @@
 #include <pthread.h>
 #include <signal.h>
 
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
-#include <functional>
 #include <memory>
-#include <optional>
 #include <string>
-#include <thread>
-#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -45,22 +39,9 @@
 #include "absl/flags/usage_config.h"
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
-#include "absl/time/time.h"
-#include "common/http_server.h"
-#include "common/status.h"
 #include "common/token.h"
-#include "coordinator/access.h"
 #include "coordinator/coordinator_options.h"
-#include "coordinator/experiment_service.h"
-#include "coordinator/experiment_store.h"
-#include "coordinator/metrics_text.h"
-#include "coordinator/remote_evaluator.h"
-#include "coordinator/worker_pool.h"
-#include "environment/population_evaluator.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
-#include "grpcpp/grpcpp.h"
-#include "grpcpp/health_check_service_interface.h"
+#include "coordinator/server.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:0", "HOST:PORT to serve on; port 0: any free port.");
 ABSL_FLAG(std::string, data_dir, "smfg-data", "Experiment store and checkpoints.");
@@ -95,134 +76,17 @@ ABSL_FLAG(int, max_message_mb, 64,
           "Largest request the coordinator accepts, MiB (1..2047); larger ones get "
           "RESOURCE_EXHAUSTED.");
 
-namespace smfg::coordinator {
 namespace {
 
-using Options = CoordinatorOptions;
-
-absl::Status Run(const Options& options) {
-  // Signals are taken synchronously by one thread; blocked before any thread
-  // starts so that all inherit the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
-  absl::StatusOr<std::unique_ptr<ExperimentStore>> store = ExperimentStore::Open(options.data_dir);
-  if (!store.ok()) return store.status();
-
-  WorkerPoolOptions pool_options;
-  pool_options.heartbeat_timeout = absl::Milliseconds(options.heartbeat_timeout_ms);
-  pool_options.heartbeat_interval =
-      std::min(pool_options.heartbeat_interval, pool_options.heartbeat_timeout / 5);
-  WorkerPool pool(pool_options);
-
-  ExperimentManagerParams params;
-  params.store = store->get();
-  params.max_concurrent = options.max_concurrent;
-  if (options.local_threads > 0) {
-    params.evaluator_factory =
-        [threads = options.local_threads](
-            const std::string&, const env::Scenario& sc,
-            std::function<void()>) -> absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>> {
-      return std::make_unique<env::LocalPopulationEvaluator>(sc, threads);
-    };
-  } else {
-    params.evaluator_factory = [&pool, &options](const std::string& id, const env::Scenario& sc,
-                                                 std::function<void()> on_waiting)
-        -> absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>> {
-      RemoteEvaluatorOptions o;
-      o.experiment_id = id;
-      o.on_waiting_for_workers = std::move(on_waiting);
-      o.worker_wait_timeout = absl::Seconds(options.worker_wait_timeout_s);
-      return std::make_unique<RemotePopulationEvaluator>(&pool, sc, o);
-    };
-    params.live_workers = [&pool] { return pool.LiveWorkers(); };
-  }
-  params.on_shutdown = [&pool] { pool.Shutdown(); };
-  absl::StatusOr<std::unique_ptr<ExperimentManager>> manager =
-      ExperimentManager::Create(std::move(params));
-  if (!manager.ok()) return manager.status();
-
-  ExperimentServiceImpl experiment_service(manager->get(), BearerTokenCheck(options.api_token));
-  WorkerServiceImpl worker_service(&pool, BearerTokenCheck(options.cluster_token));
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
-      MakeServerCredentials(options.tls_cert, options.tls_key);
-  if (!credentials.ok()) return credentials.status();
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort(options.listen, *credentials, &port);
-  builder.SetMaxReceiveMessageSize(options.max_message_mb << 20);
-  // Accept the workers' keepalive pings (every 10 s, also during long polls
-  // that carry no data) instead of answering them with GOAWAY.
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
-  builder.RegisterService(&experiment_service);
-  builder.RegisterService(&worker_service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || port == 0) {
-    return absl::UnavailableError(absl::StrCat("--listen: cannot listen on ", options.listen));
-  }
-  const std::string host = options.listen.substr(0, options.listen.rfind(':'));
-  std::printf("listening on %s:%d\n", host.c_str(), port);
-  std::fflush(stdout);
-  std::unique_ptr<HttpServer> metrics_server;
-  if (options.metrics_port >= 0) {
-    ExperimentManager* m = manager->get();
-    absl::StatusOr<std::unique_ptr<HttpServer>> started = HttpServer::Start(
-        options.metrics_host, options.metrics_port,
-        {{"/metrics", [m, &pool] {
-            CoordinatorMetrics metrics;
-            for (ExperimentStatus s :
-                 {ExperimentStatus::kQueued, ExperimentStatus::kWaitingForWorkers,
-                  ExperimentStatus::kRunning, ExperimentStatus::kSucceeded,
-                  ExperimentStatus::kFailed, ExperimentStatus::kCancelled}) {
-              metrics.experiments_by_status[std::string(ExperimentStatusName(s))] = 0;
-            }
-            absl::StatusOr<std::vector<ExperimentRecord>> records = m->List(std::nullopt, 0);
-            if (records.ok()) {
-              for (const ExperimentRecord& r : *records) {
-                ++metrics.experiments_by_status[std::string(ExperimentStatusName(r.status))];
-                metrics.outer_iterations_completed += std::max<int64_t>(r.outer_iteration, 0);
-              }
-            }
-            metrics.live_workers = pool.LiveWorkers();
-            metrics.worker_waits = pool.worker_waits();
-            metrics.workers = pool.Workers();
-            metrics.pool = pool.Totals();
-            return FormatPrometheus(metrics);
-          }}});
-    if (!started.ok()) {
-      server->Shutdown(std::chrono::system_clock::now());
-      (*manager)->Shutdown();
-      return Annotate(started.status(), "--metrics_port");
-    }
-    metrics_server = *std::move(started);
-    std::printf("metrics on %s:%d\n", options.metrics_host.c_str(), metrics_server->port());
-    std::fflush(stdout);
-  }
-  std::fprintf(stderr, "smfg-coordinator: data in %s, up to %d experiment(s) at once, %s\n",
-               options.data_dir.c_str(), options.max_concurrent,
-               options.local_threads > 0 ? "local evaluation" : "evaluation on workers");
-  (*manager)->Start();
-
+// Blocks until SIGINT or SIGTERM, which every thread has blocked (so this
+// thread takes it synchronously); returns the signal.
+int WaitForStopSignal(const sigset_t& signals) {
   int received = 0;
   sigwait(&signals, &received);
-  std::fprintf(stderr, "smfg-coordinator: signal %d, stopping\n", received);
-  // Runs stop first (their status stays, so a restart resumes them); then the
-  // server, whose Watch streams and long polls have been woken by then.
-  (*manager)->Shutdown();
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  server->Wait();
-  if (metrics_server != nullptr) metrics_server->Stop();
-  return absl::OkStatus();
+  return received;
 }
 
 }  // namespace
-}  // namespace smfg::coordinator
 
 int main(int argc, char** argv) {
   // --help lists the flags defined in this file (absl only lists a file
@@ -264,10 +128,26 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "smfg-coordinator: %s\n", std::string(status.message()).c_str());
     return 2;
   }
-  status = smfg::coordinator::Run(options);
-  if (!status.ok()) {
-    std::fprintf(stderr, "smfg-coordinator: %s\n", status.ToString().c_str());
+  // Signals are taken synchronously by this thread; blocked before any thread
+  // starts so that all inherit the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  absl::StatusOr<std::unique_ptr<smfg::coordinator::CoordinatorServer>> server =
+      smfg::coordinator::CoordinatorServer::Start(options);
+  if (!server.ok()) {
+    std::fprintf(stderr, "smfg-coordinator: %s\n", server.status().ToString().c_str());
     return 1;
   }
+  std::printf("listening on %s\n", (*server)->address().c_str());
+  if ((*server)->metrics_port() >= 0) {
+    std::printf("metrics on %s:%d\n", options.metrics_host.c_str(), (*server)->metrics_port());
+  }
+  std::fflush(stdout);
+  const int received = WaitForStopSignal(signals);
+  std::fprintf(stderr, "smfg-coordinator: signal %d, stopping\n", received);
+  (*server)->Shutdown();
   return 0;
 }

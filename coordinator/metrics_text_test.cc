@@ -18,11 +18,6 @@
 namespace smfg::coordinator {
 namespace {
 
-using training::IterationJson;
-using training::IterationRecord;
-using training::StackelbergTrainer;
-using training::TrainerParams;
-
 TEST(MetricsTextTest, ExactTextForSmallFixture) {
   CoordinatorMetrics m;
   m.experiments_by_status = {{"RUNNING", 1}, {"QUEUED", 2}};
@@ -133,7 +128,7 @@ TEST(MetricsTextTest, ReportedComputeTimeBecomesTimePerShard) {
   std::thread run([&] { results = pool.RunJob(job, {}); });
   v1::GetWorkRequest poll;
   poll.set_worker_id(id);
-  absl::StatusOr<v1::GetWorkResponse> work = pool.GetWork(poll, absl::Now() + absl::Seconds(30));
+  absl::StatusOr<v1::GetWorkResponse> work = pool.GetWork(poll, absl::Seconds(30));
   ASSERT_TRUE(work.ok() && work->has_item()) << work.status();
   ASSERT_EQ(work->item().shards_size(), 2);  // the only worker gets both shards
   v1::SubmitResultRequest submit;
@@ -169,138 +164,6 @@ TEST(MetricsTextTest, ReportedComputeTimeBecomesTimePerShard) {
   ASSERT_EQ(results->stats.workers.size(), 1u);
   EXPECT_EQ(results->stats.workers[0].compute_seconds, 0.5);
   EXPECT_EQ(results->stats.workers[0].shards, 2);
-}
-
-// A local evaluator whose counters advance by fixed, exactly representable
-// amounts per call, as a distributed one's would.
-class CountingEvaluator final : public env::PopulationEvaluator {
- public:
-  explicit CountingEvaluator(const env::Scenario& scenario) : local_(scenario, 1) {}
-  absl::StatusOr<env::PopulationStats> Evaluate(const env::Tariff& tariff,
-                                                const env::PriceBelief& belief) override {
-    Count();
-    return local_.Evaluate(tariff, belief);
-  }
-  absl::StatusOr<env::ExploitabilityStats> Exploitability(
-      const env::Tariff& tariff, const env::PriceBelief& belief,
-      const env::PriceBelief& realised) override {
-    Count();
-    return local_.Exploitability(tariff, belief, realised);
-  }
-  env::EvaluatorCounters Counters() const override { return counters_; }
-  const env::ShardKernel& kernel() const { return local_.kernel(); }
-
- private:
-  void Count() {
-    counters_.compute_seconds += 0.5;
-    counters_.communication_seconds += 0.25;
-    counters_.barrier_seconds += 0.125;
-    counters_.bytes_sent += 100;
-    counters_.bytes_received += 1000;
-    counters_.jobs++;
-  }
-  env::LocalPopulationEvaluator local_;
-  env::EvaluatorCounters counters_;
-};
-
-// The per-iteration metrics row (IterationJson: metrics.jsonl, Watch, the
-// API's history) carries the evaluator's counters accrued in the iteration;
-// they survive a checkpoint and change no decision of the loop.
-TEST(IterationMetricsTest, RowCarriesTheIterationsDistributedFigures) {
-  const env::Scenario scenario = env::MakeTestScenario(4, 3);
-  CountingEvaluator counting(scenario);
-  env::LocalPopulationEvaluator plain(scenario, 1);
-  auto market_a =
-      env::MarketClearing::Create(scenario, counting.kernel().shapes(), counting.kernel().days());
-  auto market_b =
-      env::MarketClearing::Create(scenario, counting.kernel().shapes(), counting.kernel().days());
-  ASSERT_TRUE(market_a.ok() && market_b.ok());
-  TrainerParams params;
-  params.scenario = scenario;
-  params.base = env::FlatTestTariff(scenario, 0.0);
-  params.ppo.seed = 5;
-  params.ppo.minibatch_size = 3;
-  params.checkpoint_dir = ::testing::TempDir() + "/smfg_iteration_metrics";
-  std::filesystem::remove_all(params.checkpoint_dir);
-  auto counted =
-      StackelbergTrainer::Create(params, &counting, market_a->get(), counting.kernel().days());
-  params.checkpoint_dir.clear();
-  auto reference =
-      StackelbergTrainer::Create(params, &plain, market_b->get(), counting.kernel().days());
-  ASSERT_TRUE(counted.ok() && reference.ok());
-
-  std::vector<IterationRecord> records;
-  for (int k = 0; k < 2; ++k) {
-    const int64_t calls_before = counting.Counters().jobs;
-    absl::StatusOr<IterationRecord> r = (*counted)->Step();
-    absl::StatusOr<IterationRecord> same = (*reference)->Step();
-    ASSERT_TRUE(r.ok() && same.ok());
-    const int64_t calls = counting.Counters().jobs - calls_before;
-    ASSERT_GT(calls, 2);  // two equilibria and the exploitability check
-    EXPECT_EQ(r->seconds_worker_compute, 0.5 * calls);
-    EXPECT_EQ(r->seconds_communication, 0.25 * calls);
-    EXPECT_EQ(r->seconds_barrier_wait, 0.125 * calls);
-    EXPECT_EQ(r->bytes_to_workers, 100 * calls);
-    EXPECT_EQ(r->bytes_from_workers, 1000 * calls);
-    const std::string json = IterationJson(*r, scenario);
-    EXPECT_NE(json.find(absl::StrCat("\"worker_compute\":", 0.5 * calls, ",\"communication\":",
-                                     0.25 * calls, ",\"barrier_wait\":", 0.125 * calls, "}")),
-              std::string::npos)
-        << json;
-    EXPECT_NE(json.find(absl::StrCat("\"bytes\":{\"to_workers\":", 100 * calls,
-                                     ",\"from_workers\":", 1000 * calls, "}")),
-              std::string::npos)
-        << json;
-    // Observability only: the loop decides exactly as without the counters.
-    EXPECT_EQ(r->evaluated.objective, same->evaluated.objective);
-    EXPECT_EQ(r->rollout_mean_reward, same->rollout_mean_reward);
-    records.push_back(*r);
-  }
-
-  // The checkpoint keeps them (loop.state v2).
-  params.checkpoint_dir = ::testing::TempDir() + "/smfg_iteration_metrics";
-  auto resumed =
-      StackelbergTrainer::Create(params, &counting, market_a->get(), counting.kernel().days());
-  ASSERT_TRUE(resumed.ok());
-  ASSERT_TRUE((*resumed)->Resume().ok());
-  ASSERT_EQ((*resumed)->history().size(), records.size());
-  for (size_t k = 0; k < records.size(); ++k) {
-    EXPECT_EQ(IterationJson((*resumed)->history()[k], scenario),
-              IterationJson(records[k], scenario));
-  }
-
-  // A loop.state written before these figures existed (v1: same records
-  // without their 5 trailing numbers) still resumes, with the figures zero;
-  // a v2 file whose records lack them is corrupt.
-  const std::string state = params.checkpoint_dir + "/loop.state";
-  const auto rewrite = [&](const std::string& magic) {
-    std::ifstream in(state);
-    std::vector<std::string> lines;
-    for (std::string line; std::getline(in, line);) lines.push_back(line);
-    lines[0] = magic;
-    std::ostringstream out;
-    bool history = false;
-    for (std::string& line : lines) {
-      if (history) {
-        for (int n = 0; n < 5; ++n) line.erase(line.rfind(' '));
-      }
-      history = history || line.rfind("history ", 0) == 0;
-      out << line << "\n";
-    }
-    std::ofstream(state, std::ios::trunc) << out.str();
-  };
-  rewrite("smfg-loop-state-v1");
-  auto old =
-      StackelbergTrainer::Create(params, &counting, market_a->get(), counting.kernel().days());
-  ASSERT_TRUE(old.ok());
-  ASSERT_TRUE((*old)->Resume().ok());
-  ASSERT_EQ((*old)->history().size(), records.size());
-  EXPECT_EQ((*old)->history()[1].evaluated.objective, records[1].evaluated.objective);
-  EXPECT_EQ((*old)->history()[1].bytes_to_workers, 0);
-  EXPECT_EQ((*old)->history()[1].seconds_worker_compute, 0.0);
-  rewrite("smfg-loop-state-v2");  // strips 5 more numbers, claims v2
-  EXPECT_EQ((*old)->Resume().code(), absl::StatusCode::kDataLoss);
-  std::filesystem::remove_all(params.checkpoint_dir);
 }
 
 }  // namespace

@@ -6,7 +6,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "common/grpc_status.h"
 #include "common/status.h"
 
 namespace smfg::coordinator {
@@ -18,7 +17,17 @@ constexpr absl::Duration kCancelCheck = absl::Seconds(1);
 
 }  // namespace
 
-WorkerPool::WorkerPool(WorkerPoolOptions options) : options_(options) {}
+WorkerPool::WorkerPool(WorkerPoolOptions options) : options_(std::move(options)) {}
+
+absl::Time WorkerPool::Now() const { return options_.clock ? options_.clock() : absl::Now(); }
+
+void WorkerPool::WaitUntilLocked(absl::Time deadline) {
+  // A timeout rather than a deadline: the deadline is on the pool's clock,
+  // which tests may replace, while the wait is in real time. Every change a
+  // waiter cares about signals changed_; a test that moves its clock wakes
+  // waiters through any call that sweeps (LiveWorkers(), say).
+  changed_.WaitWithTimeout(&mu_, std::max(deadline - Now(), absl::ZeroDuration()));
+}
 
 v1::RegisterResponse WorkerPool::Register(const v1::RegisterRequest& request) {
   absl::MutexLock lock(&mu_);
@@ -27,7 +36,7 @@ v1::RegisterResponse WorkerPool::Register(const v1::RegisterRequest& request) {
   w.counters.worker_id = id;
   w.counters.name = request.name();
   w.counters.live = true;
-  w.last_seen = absl::Now();
+  w.last_seen = Now();
   std::fprintf(stderr, "worker pool: registered %s (%s, %d threads)\n", id.c_str(),
                request.name().c_str(), request.threads());
   changed_.SignalAll();
@@ -45,7 +54,7 @@ absl::Status WorkerPool::Heartbeat(const v1::HeartbeatRequest& request) {
     return absl::NotFoundError(
         absl::StrCat("worker '", request.worker_id(), "' is not registered"));
   }
-  it->second.last_seen = absl::Now();
+  it->second.last_seen = Now();
   return absl::OkStatus();
 }
 
@@ -55,18 +64,21 @@ int WorkerPool::LiveWorkersLocked() const {
   return live;
 }
 
-int WorkerPool::LiveWorkers() const {
+int WorkerPool::LiveWorkers() {
   absl::MutexLock lock(&mu_);
+  SweepLocked(Now());
   return LiveWorkersLocked();
 }
 
-bool WorkerPool::WaitForLiveWorkers(int n, absl::Duration timeout) const {
-  const absl::Time give_up = absl::Now() + timeout;
+bool WorkerPool::WaitForLiveWorkers(int n, absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
-  while (LiveWorkersLocked() < n) {
-    if (changed_.WaitWithDeadline(&mu_, give_up)) return LiveWorkersLocked() >= n;
+  const absl::Time give_up = Now() + timeout;
+  while (true) {
+    SweepLocked(Now());
+    if (LiveWorkersLocked() >= n) return true;
+    if (Now() >= give_up) return false;
+    WaitUntilLocked(std::min(give_up, NextSweepLocked()));
   }
-  return true;
 }
 
 int64_t WorkerPool::worker_waits() const {
@@ -79,8 +91,9 @@ PoolTotals WorkerPool::Totals() const {
   return totals_;
 }
 
-std::vector<WorkerCounters> WorkerPool::Workers() const {
+std::vector<WorkerCounters> WorkerPool::Workers() {
   absl::MutexLock lock(&mu_);
+  SweepLocked(Now());
   std::vector<WorkerCounters> out;
   for (const auto& [id, w] : workers_) out.push_back(w.counters);
   return out;
@@ -167,12 +180,12 @@ void WorkerPool::EraseJobLocked(uint64_t job_id) {
 }
 
 absl::StatusOr<v1::GetWorkResponse> WorkerPool::GetWork(const v1::GetWorkRequest& request,
-                                                        absl::Time wait_until,
+                                                        absl::Duration max_wait,
                                                         const std::function<bool()>& cancelled) {
   absl::MutexLock lock(&mu_);
-  wait_until = std::min(wait_until, absl::Now() + options_.max_long_poll);
+  const absl::Time wait_until = Now() + std::min(max_wait, options_.max_long_poll);
   while (true) {
-    const absl::Time now = absl::Now();
+    const absl::Time now = Now();
     SweepLocked(now);
     auto w = workers_.find(request.worker_id());
     if (w == workers_.end() || !w->second.counters.live) {
@@ -226,7 +239,7 @@ absl::StatusOr<v1::GetWorkResponse> WorkerPool::GetWork(const v1::GetWorkRequest
       return response;
     }
     if (now >= wait_until) return v1::GetWorkResponse();
-    changed_.WaitWithDeadline(&mu_, std::min({wait_until, now + kCancelCheck, NextSweepLocked()}));
+    WaitUntilLocked(std::min({wait_until, now + kCancelCheck, NextSweepLocked()}));
   }
 }
 
@@ -311,7 +324,7 @@ absl::Status WorkerPool::SubmitResult(const v1::SubmitResultRequest& request) {
   // Outside the lock: sizing walks the whole message.
   const int64_t bytes = static_cast<int64_t>(request.ByteSizeLong());
   absl::MutexLock lock(&mu_);
-  const absl::Time now = absl::Now();
+  const absl::Time now = Now();
   totals_.bytes_from_workers += bytes;
   auto w = workers_.find(request.worker_id());
   if (w == workers_.end()) {
@@ -369,7 +382,7 @@ absl::StatusOr<JobResults> WorkerPool::RunJob(const JobSpec& spec, const JobWait
   const uint64_t job_id = next_job_id_++;
   Job& job = jobs_[job_id];
   job.spec = spec;
-  job.started = absl::Now();
+  job.started = Now();
   for (int s = 0; s < spec.shards; ++s) job.pending.insert(s);
   job.remaining = spec.shards;
   if (spec.kind == v1::WORK_KIND_EVALUATE) {
@@ -381,7 +394,7 @@ absl::StatusOr<JobResults> WorkerPool::RunJob(const JobSpec& spec, const JobWait
 
   std::optional<absl::Time> waiting_since;
   while (true) {
-    const absl::Time now = absl::Now();
+    const absl::Time now = Now();
     SweepLocked(now);
     Job& current = jobs_.at(job_id);
     if (current.remaining == 0) {
@@ -427,46 +440,8 @@ absl::StatusOr<JobResults> WorkerPool::RunJob(const JobSpec& spec, const JobWait
     } else {
       waiting_since.reset();
     }
-    changed_.WaitWithDeadline(&mu_, wake);
+    WaitUntilLocked(wake);
   }
-}
-
-grpc::Status WorkerServiceImpl::Register(grpc::ServerContext* context,
-                                         const v1::RegisterRequest* request,
-                                         v1::RegisterResponse* response) {
-  if (grpc::Status denied = auth_.Check(context); !denied.ok()) return denied;
-  *response = pool_->Register(*request);
-  return grpc::Status::OK;
-}
-
-grpc::Status WorkerServiceImpl::GetWork(grpc::ServerContext* context,
-                                        const v1::GetWorkRequest* request,
-                                        v1::GetWorkResponse* response) {
-  if (grpc::Status denied = auth_.Check(context); !denied.ok()) return denied;
-  // Answer before the client gives up: a response that arrives after its
-  // deadline would strand the item until work_deadline.
-  const absl::Time client_deadline = absl::FromChrono(context->deadline());
-  const absl::Time now = absl::Now();
-  const absl::Duration margin = std::min(absl::Milliseconds(500), (client_deadline - now) / 5);
-  absl::StatusOr<v1::GetWorkResponse> result = pool_->GetWork(
-      *request, client_deadline - margin, [context] { return context->IsCancelled(); });
-  if (!result.ok()) return ToGrpcStatus(result.status());
-  *response = *std::move(result);
-  return grpc::Status::OK;
-}
-
-grpc::Status WorkerServiceImpl::SubmitResult(grpc::ServerContext* context,
-                                             const v1::SubmitResultRequest* request,
-                                             v1::SubmitResultResponse*) {
-  if (grpc::Status denied = auth_.Check(context); !denied.ok()) return denied;
-  return ToGrpcStatus(pool_->SubmitResult(*request));
-}
-
-grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext* context,
-                                          const v1::HeartbeatRequest* request,
-                                          v1::HeartbeatResponse*) {
-  if (grpc::Status denied = auth_.Check(context); !denied.ok()) return denied;
-  return ToGrpcStatus(pool_->Heartbeat(*request));
 }
 
 }  // namespace smfg::coordinator

@@ -1,6 +1,6 @@
 // The coordinator's side of the worker protocol (proto/smfg/v1/worker.proto):
-// the registry of workers, the queue of shard work, and the thin gRPC service
-// that exposes it.
+// the registry of workers and the queue of shard work. No gRPC types: the thin
+// gRPC service over it is coordinator/worker_service.h.
 //
 // Model. A job is one population computation (Evaluate or Exploitability) over
 // all logical shards of a scenario. Its shards wait in a pending set; a worker
@@ -23,8 +23,9 @@
 // order by the caller, who computed which shard never changes a bit of the
 // totals (DESIGN §4).
 //
-// Time is absl::Now(); liveness is checked whenever a job waits and whenever a
-// worker polls, so no background thread is needed.
+// Time is WorkerPoolOptions::clock (absl::Now by default); liveness is checked
+// whenever a job waits, a worker polls or a caller asks about workers, so no
+// background thread is needed.
 //
 // Where a job's time goes (JobStats, WorkerCounters::compute_seconds,
 // PoolTotals), all in seconds of coordinator wall time unless stated:
@@ -66,11 +67,9 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "coordinator/access.h"
 #include "environment/population_stats.h"
 #include "follower_workers/wire_convert.h"
-#include "grpcpp/grpcpp.h"
-#include "smfg/v1/worker.grpc.pb.h"
+#include "smfg/v1/worker.pb.h"
 
 namespace smfg::coordinator {
 
@@ -87,6 +86,10 @@ struct WorkerPoolOptions {
   // many times for a failure (error report, invalid result, missed deadline,
   // worker death), so a shard that no worker can compute cannot loop forever.
   int max_shard_failures = 5;
+  // The pool's clock for liveness, deadlines and time accounting. Empty:
+  // absl::Now. Tests inject a fake one (waits still take real time, bounded
+  // by what the fake clock says is left).
+  std::function<absl::Time()> clock;
 };
 
 // Per-worker counters (kept after a worker dies, for metrics).
@@ -183,11 +186,11 @@ class WorkerPool {
   // RPC cores. NOT_FOUND: unknown or dead worker id (the worker re-registers).
   v1::RegisterResponse Register(const v1::RegisterRequest& request);
   absl::Status Heartbeat(const v1::HeartbeatRequest& request);
-  // Waits until an item is available, `wait_until`, Shutdown(), or
-  // `cancelled()` (polled at least every second) and returns the item or an
-  // empty response.
+  // Waits until an item is available, for at most `max_wait` (and
+  // Options::max_long_poll), until Shutdown(), or until `cancelled()` (polled
+  // at least every second), and returns the item or an empty response.
   absl::StatusOr<v1::GetWorkResponse> GetWork(const v1::GetWorkRequest& request,
-                                              absl::Time wait_until,
+                                              absl::Duration max_wait,
                                               const std::function<bool()>& cancelled = nullptr);
   // FAILED_PRECONDITION: stale/unknown work id or an item owned by another
   // worker (nothing changes), or a result for a shard the item does not hold
@@ -205,11 +208,14 @@ class WorkerPool {
   // Wakes every waiter; later GetWork return empty and RunJob UNAVAILABLE.
   void Shutdown();
 
-  std::vector<WorkerCounters> Workers() const;
-  PoolTotals Totals() const;
-  int LiveWorkers() const;
+  // These three first declare silent workers dead (as every call that
+  // touches workers does), so they never report a worker that is past its
+  // heartbeat timeout as live.
+  std::vector<WorkerCounters> Workers();
+  int LiveWorkers();
   // Waits until at least `n` workers are live; false after `timeout`.
-  bool WaitForLiveWorkers(int n, absl::Duration timeout) const;
+  bool WaitForLiveWorkers(int n, absl::Duration timeout);
+  PoolTotals Totals() const;
   // Number of times a job had to wait for a worker to register.
   int64_t worker_waits() const;
 
@@ -240,6 +246,9 @@ class WorkerPool {
     std::map<std::string, absl::Time> last_accepted;
   };
 
+  absl::Time Now() const;
+  // Waits on changed_ until `deadline` (on the pool's clock) at the latest.
+  void WaitUntilLocked(absl::Time deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Returns the assignment's shards to its job's pending set. `failure`
   // (non-OK) counts against the shards and, unless `worker_already_charged`,
   // the worker.
@@ -277,27 +286,6 @@ class WorkerPool {
 };
 
 // The gRPC service: converts and delegates to a WorkerPool (not owned).
-class WorkerServiceImpl final : public v1::WorkerService::Service {
- public:
-  // `auth`: every call must carry this (cluster) bearer token (none by default).
-  explicit WorkerServiceImpl(WorkerPool* pool, BearerTokenCheck auth = {})
-      : pool_(pool), auth_(std::move(auth)) {}
-  grpc::Status Register(grpc::ServerContext* context, const v1::RegisterRequest* request,
-                        v1::RegisterResponse* response) override;
-  // Waits until shortly before the client's deadline (and at most
-  // WorkerPoolOptions::max_long_poll) so the answer arrives in time.
-  grpc::Status GetWork(grpc::ServerContext* context, const v1::GetWorkRequest* request,
-                       v1::GetWorkResponse* response) override;
-  grpc::Status SubmitResult(grpc::ServerContext* context, const v1::SubmitResultRequest* request,
-                            v1::SubmitResultResponse* response) override;
-  grpc::Status Heartbeat(grpc::ServerContext* context, const v1::HeartbeatRequest* request,
-                         v1::HeartbeatResponse* response) override;
-
- private:
-  WorkerPool* pool_;
-  const BearerTokenCheck auth_;
-};
-
 }  // namespace smfg::coordinator
 
 #endif  // SMFG_COORDINATOR_WORKER_POOL_H_

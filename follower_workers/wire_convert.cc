@@ -6,9 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
+#include "config/fingerprint.h"
 #include "config/spec_convert.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
 namespace smfg::workers {
 namespace {
@@ -262,22 +261,6 @@ absl::Status CheckKernelInputs(const env::Tariff& tariff, const env::PriceBelief
   return absl::OkStatus();
 }
 
-uint64_t ScenarioFingerprint(const v1::Scenario& scenario) {
-  // Deterministic serialisation fixes map ordering; unknown fields are kept,
-  // so two messages that differ only there also differ in fingerprint.
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream stream(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    scenario.SerializeToCodedStream(&coded);
-  }
-  uint64_t hash = 14695981039346656037ull;  // FNV-1a offset basis
-  for (unsigned char c : bytes) {
-    hash ^= c;
-    hash *= 1099511628211ull;  // FNV prime
-  }
-  return hash;
-}
+uint64_t ScenarioFingerprint(const v1::Scenario& scenario) { return config::Fingerprint(scenario); }
 
 }  // namespace smfg::workers

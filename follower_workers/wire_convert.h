@@ -62,9 +62,7 @@ absl::StatusOr<env::ExploitabilityStats> ExploitabilityFromProto(
 absl::Status CheckKernelInputs(const env::Tariff& tariff, const env::PriceBelief& belief,
                                const StatsShape& shape);
 
-// 64-bit FNV-1a hash of the deterministic serialisation of `scenario`. Equal
-// scenarios give equal fingerprints within one build of the protocol; used to
-// key workers' scenario caches, not as a security measure.
+// config::Fingerprint(scenario): keys workers' scenario caches.
 uint64_t ScenarioFingerprint(const v1::Scenario& scenario);
 
 }  // namespace smfg::workers

@@ -75,7 +75,7 @@ absl::Status WaitForIteration(const client::RemoteOptions& remote, const std::st
       result = absl::InternalError(event.experiment().message());
       break;
     }
-    seen += event.metrics_size();
+    seen += event.records_size();
     if (seen >= n) {
       result = absl::OkStatus();
       break;

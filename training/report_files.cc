@@ -126,30 +126,34 @@ std::string SafeLabel(const std::string& label) {
 
 }  // namespace
 
-absl::Status WriteReports(const std::string& dir, const std::vector<EquilibriumReport>& reports,
-                          std::vector<std::string>* written) {
-  if (reports.empty()) return absl::InvalidArgumentError("no reports to write");
-  std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(dir) / "plots", ec);
-  if (ec) return absl::UnavailableError(absl::StrCat("cannot create ", dir, ": ", ec.message()));
-  auto put = [&](const std::string& rel, const std::string& content) -> absl::Status {
-    SMFG_RETURN_IF_ERROR(WriteFileAtomically((std::filesystem::path(dir) / rel).string(), content));
-    written->push_back(rel);
-    return absl::OkStatus();
-  };
-  SMFG_RETURN_IF_ERROR(put("summary.json", SummaryJson(reports)));
-  SMFG_RETURN_IF_ERROR(put("summary.csv", SummaryCsv(reports)));
+std::vector<OutputFile> ReportFiles(const std::vector<EquilibriumReport>& reports) {
+  std::vector<OutputFile> files;
+  if (reports.empty()) return files;
+  files.push_back({"summary.json", SummaryJson(reports)});
+  files.push_back({"summary.csv", SummaryCsv(reports)});
   for (const EquilibriumReport& r : reports) {
     const std::string sub = SafeLabel(r.label);
-    std::filesystem::create_directories(std::filesystem::path(dir) / sub, ec);
-    if (ec) return absl::UnavailableError(absl::StrCat("cannot create ", sub, ": ", ec.message()));
-    SMFG_RETURN_IF_ERROR(put(sub + "/report.json", env::FormatReportJson(r) + "\n"));
-    for (const auto& [file, content] : env::FormatReportCsv(r)) {
-      SMFG_RETURN_IF_ERROR(put(sub + "/" + file, content));
+    files.push_back({sub + "/report.json", env::FormatReportJson(r) + "\n"});
+    for (auto& [file, content] : env::FormatReportCsv(r)) {
+      files.push_back({sub + "/" + file, std::move(content)});
     }
   }
-  for (const auto& [file, content] : Plots(reports)) {
-    SMFG_RETURN_IF_ERROR(put("plots/" + file, content));
+  for (auto& [file, content] : Plots(reports))
+    files.push_back({"plots/" + file, std::move(content)});
+  return files;
+}
+
+absl::Status WriteOutputFiles(const std::string& dir, const std::vector<OutputFile>& files) {
+  for (const OutputFile& f : files) SMFG_RETURN_IF_ERROR(ValidateRelativePath(f.path));
+  for (const OutputFile& f : files) {
+    const std::filesystem::path path = std::filesystem::path(dir) / f.path;
+    std::error_code ec;
+    std::filesystem::create_directories(path.parent_path(), ec);
+    if (ec) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot create ", path.parent_path().string(), ": ", ec.message()));
+    }
+    SMFG_RETURN_IF_ERROR(WriteFileAtomically(path.string(), f.bytes));
   }
   return absl::OkStatus();
 }

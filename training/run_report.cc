@@ -10,6 +10,7 @@
 #include "common/status.h"
 #include "common/svg_plot.h"
 #include "environment/baselines.h"
+#include "training/iteration_record.h"
 #include "training/report_files.h"
 
 namespace smfg::training {
@@ -23,9 +24,9 @@ std::string ConvergencePlot(const std::vector<IterationRecord>& history, double 
   PlotSeries learned{"learned (mean policy)", {}}, sampled{"sampled tariffs (mean reward)", {}};
   PlotSeries flat{"flat baseline", {}}, tou{"best TOU baseline", {}};
   for (const auto& r : history) {
-    c.x.push_back(r.iteration);
-    learned.y.push_back(r.evaluated.objective);
-    sampled.y.push_back(r.rollout_mean_reward);
+    c.x.push_back(r.iteration());
+    learned.y.push_back(r.evaluated().objective());
+    sampled.y.push_back(r.rollout_mean_reward());
     flat.y.push_back(flat_objective);
     tou.y.push_back(tou_objective);
   }
@@ -60,51 +61,9 @@ std::string LearnedTariffCsv(const env::Tariff& t) {
 
 }  // namespace
 
-std::string MetricsCsv(const std::vector<IterationRecord>& history, const env::Scenario& sc) {
-  std::string s =
-      "iteration,objective,eei_spread,recovery_gap,lmp_std,mean_rate_per_kwh,"
-      "rollout_mean_reward,rollout_inner_iterations,eval_inner_iterations,"
-      "inner_residual_per_mwh,belief_change_per_mwh,approx_kl,entropy,"
-      "seconds_rollout,seconds_update,seconds_evaluation,"
-      "exploitability_regularised_max,exploitability_plain_mean";
-  for (const env::Bus& b : sc.network.buses)
-    absl::StrAppend(&s, ",lmp_mean_", b.name, ",lmp_std_", b.name);
-  for (const std::string& g : sc.income_groups) absl::StrAppend(&s, ",eei_", g);
-  // Distributed evaluation (IterationRecord), last so earlier columns keep their index.
-  s += ",seconds_worker_compute,seconds_communication,seconds_barrier_wait,bytes_to_workers,"
-       "bytes_from_workers\n";
-  for (const auto& r : history) {
-    absl::StrAppendFormat(
-        &s, "%d,%.10g,%.10g,%.10g,%.8g,%.8g,%.10g,%d,%d,%.3g,%.3g,%.6g,%.6g,%.4f,%.4f,%.4f",
-        r.iteration, r.evaluated.objective, r.evaluated.eei_spread, r.evaluated.recovery_gap,
-        r.evaluated.lmp_std, r.mean_rate_per_kwh, r.rollout_mean_reward, r.rollout_inner_iterations,
-        r.eval_inner_iterations, r.inner_residual, r.belief_change, r.ppo.approx_kl, r.ppo.entropy,
-        r.seconds_rollout, r.seconds_update, r.seconds_evaluation);
-    absl::StrAppendFormat(&s, ",%.3g,%.6g", r.exploitability_regularised_max,
-                          r.exploitability_plain_mean);
-    for (size_t b = 0; b < r.lmp_mean_by_bus.size(); ++b) {
-      absl::StrAppendFormat(&s, ",%.8g,%.8g", r.lmp_mean_by_bus[b], r.lmp_std_by_bus[b]);
-    }
-    for (double e : r.evaluated.eei) absl::StrAppendFormat(&s, ",%.10g", e);
-    absl::StrAppendFormat(&s, ",%.4f,%.4f,%.4f,%d,%d\n", r.seconds_worker_compute,
-                          r.seconds_communication, r.seconds_barrier_wait, r.bytes_to_workers,
-                          r.bytes_from_workers);
-  }
-  return s;
-}
-
-std::string MetricsJsonl(const std::vector<IterationRecord>& history,
-                         const env::Scenario& scenario) {
-  std::string jsonl;
-  for (const auto& rec : history) jsonl += training::IterationJson(rec, scenario) + "\n";
-  return jsonl;
-}
-
-absl::StatusOr<RunComparison> EvaluateAndWriteResults(StackelbergTrainer& trainer,
-                                                      env::PopulationEvaluator& evaluator,
-                                                      env::MarketClearing& market,
-                                                      const std::string& out_dir,
-                                                      std::ostream* progress) {
+absl::StatusOr<RunComparison> EvaluateRun(StackelbergTrainer& trainer,
+                                          env::PopulationEvaluator& evaluator,
+                                          env::MarketClearing& market, std::ostream* progress) {
   const training::TrainerParams& params = trainer.params();
   const env::Scenario& sc = params.scenario;
   env::EvaluateOptions eo;
@@ -126,18 +85,13 @@ absl::StatusOr<RunComparison> EvaluateAndWriteResults(StackelbergTrainer& traine
   result.tou = env::PoolObjective(sc, tou.best.tariff, tou.best.inner, params.weights);
   result.learned_report = learned.report;
 
-  std::vector<std::string>& written = result.written;
-  SMFG_RETURN_IF_ERROR(
-      WriteReports(out_dir, {learned.report, flat.report, tou.best.report}, &written));
-  const auto put = [&](const std::string& rel, const std::string& content) {
-    written.push_back(rel);
-    return WriteFileAtomically((fs::path(out_dir) / rel).string(), content);
-  };
-  SMFG_RETURN_IF_ERROR(
-      put("plots/convergence.svg",
-          ConvergencePlot(trainer.history(), result.flat.objective, result.tou.objective)));
-  SMFG_RETURN_IF_ERROR(put("learned_tariff.json", LearnedTariffJson(learned.tariff, sc)));
-  SMFG_RETURN_IF_ERROR(put("learned_tariff.csv", LearnedTariffCsv(learned.tariff)));
+  std::vector<OutputFile>& files = result.files;
+  files = ReportFiles({learned.report, flat.report, tou.best.report});
+  files.push_back(
+      {"plots/convergence.svg",
+       ConvergencePlot(trainer.history(), result.flat.objective, result.tou.objective)});
+  files.push_back({"learned_tariff.json", LearnedTariffJson(learned.tariff, sc)});
+  files.push_back({"learned_tariff.csv", LearnedTariffCsv(learned.tariff)});
   JsonWriter cmp;
   cmp.BeginObject()
       .Key("iterations")
@@ -155,8 +109,10 @@ absl::StatusOr<RunComparison> EvaluateAndWriteResults(StackelbergTrainer& traine
   cmp.Key("tou_best_blocks").BeginObject().Key("off_ratio").Number(tou.best_blocks.off_ratio);
   cmp.Key("peak_ratio").Number(tou.best_blocks.peak_ratio).EndObject().EndObject();
   result.comparison_json = cmp.str();
-  SMFG_RETURN_IF_ERROR(put("comparison.json", result.comparison_json + "\n"));
-  SMFG_RETURN_IF_ERROR(put("comparison.txt", ComparisonText(result)));
+  files.push_back({"comparison.json", result.comparison_json + "\n"});
+  files.push_back({"comparison.txt", ComparisonText(result)});
+  files.push_back({"metrics.jsonl", MetricsJsonl(trainer.history())});
+  files.push_back({"metrics.csv", MetricsCsv(trainer.history())});
   return result;
 }
 

@@ -1,6 +1,6 @@
-// The end of a training run, shared by `smfg train` and the coordinator's
-// ExperimentManager: evaluate the learned tariff against the flat and best-TOU
-// baselines, each at its follower equilibrium, and write the result files.
+// The end of a training run, shared by `smfg train` and the coordinator (both
+// through TrainingRun): the learned tariff against the flat and best-TOU
+// baselines, each at its follower equilibrium, and the run's result files.
 #ifndef SMFG_TRAINING_RUN_REPORT_H_
 #define SMFG_TRAINING_RUN_REPORT_H_
 
@@ -12,34 +12,29 @@
 #include "environment/market.h"
 #include "environment/population_evaluator.h"
 #include "environment/report.h"
+#include "training/report_files.h"
 #include "training/trainer.h"
 
 namespace smfg::training {
 
-// metrics.csv: one row per outer iteration.
-std::string MetricsCsv(const std::vector<IterationRecord>& history, const env::Scenario& scenario);
-// metrics.jsonl: training::IterationJson per outer iteration, one a line.
-std::string MetricsJsonl(const std::vector<IterationRecord>& history,
-                         const env::Scenario& scenario);
-
 struct RunComparison {
   env::ObjectiveTerms learned, flat, tou;
   env::EquilibriumReport learned_report;
-  std::string comparison_json;       // as written to comparison.json (no newline)
-  std::vector<std::string> written;  // files written, relative to out_dir
+  std::string comparison_json;  // as in comparison.json (no newline)
+  // Every result file of the run (report_files.h layout plus the files below).
+  std::vector<OutputFile> files;
 };
 
-// Evaluates trainer.PolicyTariff() ("learned"), the cost-recovering flat
-// tariff ("flat") and the best 3-block TOU tariff of a fixed grid ("tou")
-// with `evaluator` and `market` (the trainer's), and writes under `out_dir`
-// (created if needed): the files of WriteReports, plots/convergence.svg,
-// learned_tariff.{json,csv}, comparison.json and comparison.txt
-// (ComparisonText). `progress` may be null.
-absl::StatusOr<RunComparison> EvaluateAndWriteResults(StackelbergTrainer& trainer,
-                                                      env::PopulationEvaluator& evaluator,
-                                                      env::MarketClearing& market,
-                                                      const std::string& out_dir,
-                                                      std::ostream* progress);
+// The end of a training run: evaluates trainer.PolicyTariff() ("learned"), the
+// cost-recovering flat tariff ("flat") and the best 3-block TOU tariff of a
+// fixed grid ("tou") with `evaluator` and `market` (the trainer's), each at its
+// follower equilibrium, and renders the result files: ReportFiles of the three,
+// plots/convergence.svg, learned_tariff.{json,csv}, comparison.json,
+// comparison.txt (ComparisonText) and metrics.{jsonl,csv} of the trainer's
+// history. `progress` may be null.
+absl::StatusOr<RunComparison> EvaluateRun(StackelbergTrainer& trainer,
+                                          env::PopulationEvaluator& evaluator,
+                                          env::MarketClearing& market, std::ostream* progress);
 
 // The comparison as people read it: a table of objective J, EEI spread, cost
 // gap and LMP std for the learned, flat and best-TOU tariffs, then the learned

@@ -3,21 +3,16 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
-#include "common/files.h"
-#include "common/json.h"
 #include "common/status.h"
 #include "environment/population_evaluator.h"
 #include "environment/report.h"
 #include "leader/ppo_math.h"
+#include "training/checkpoint.h"
 
 namespace smfg::training {
 namespace {
@@ -27,153 +22,67 @@ double Since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-constexpr char kStateFile[] = "loop.state";
-// v2 appends kDistributedNumbers to every history record; v1 files (written
-// before those existed) still load, with those figures zero.
-constexpr char kStateMagic[] = "smfg-loop-state-v2";
-constexpr char kStateMagicV1[] = "smfg-loop-state-v1";
-
-std::string LeaderFile(int iteration) { return absl::StrCat("leader-", iteration, ".ckpt"); }
-
 // Posted prices have finite precision: rates in micro-dollars per kWh, fixed
 // charges in micro-dollars per day. Besides being what a utility can post, this
 // keeps last-bit noise in the policy network from reaching the followers
 // (MODEL.md §9).
 double Posted(double value) { return std::round(value * 1e6) / 1e6; }
 
-// Doubles travel through checkpoints as hex floats: exact and still readable.
-std::string Hex(double v) { return absl::StrFormat("%a", v); }
-
-std::vector<double> RecordNumbers(const IterationRecord& r) {
-  std::vector<double> v = {static_cast<double>(r.iteration),
-                           r.evaluated.eei_spread,
-                           r.evaluated.recovery_gap,
-                           r.evaluated.lmp_std,
-                           r.evaluated.generation_cost_per_mwh,
-                           r.evaluated.objective,
-                           r.rollout_mean_reward,
-                           static_cast<double>(r.rollout_inner_iterations),
-                           static_cast<double>(r.eval_inner_iterations),
-                           r.inner_residual,
-                           r.belief_change,
-                           r.mean_rate_per_kwh,
-                           r.ppo.policy_loss,
-                           r.ppo.value_loss,
-                           r.ppo.entropy,
-                           r.ppo.clip_fraction,
-                           r.ppo.grad_norm,
-                           r.ppo.approx_kl,
-                           static_cast<double>(r.ppo.epochs_run),
-                           static_cast<double>(r.ppo.minibatches),
-                           r.ppo.kl_early_stop ? 1.0 : 0.0,
-                           r.seconds_rollout,
-                           r.seconds_update,
-                           r.seconds_evaluation,
-                           r.seconds_population,
-                           r.seconds_clearing,
-                           r.seconds_exploitability,
-                           r.exploitability_regularised_max,
-                           r.exploitability_plain_mean,
-                           static_cast<double>(r.lmp_mean_by_bus.size()),
-                           static_cast<double>(r.evaluated.eei.size())};
-  // Variable-length tails, their sizes given above.
-  v.insert(v.end(), r.lmp_mean_by_bus.begin(), r.lmp_mean_by_bus.end());
-  v.insert(v.end(), r.lmp_std_by_bus.begin(), r.lmp_std_by_bus.end());
-  v.insert(v.end(), r.evaluated.eei.begin(), r.evaluated.eei.end());
-  // The v2 trailer (byte counts stay exact as doubles below 2^53).
-  v.insert(v.end(),
-           {r.seconds_worker_compute, r.seconds_communication, r.seconds_barrier_wait,
-            static_cast<double>(r.bytes_to_workers), static_cast<double>(r.bytes_from_workers)});
-  return v;
+absl::Status Invalid(absl::string_view path, absl::string_view message) {
+  return absl::InvalidArgumentError(absl::StrCat(path, ": ", message));
 }
 
-constexpr size_t kRecordScalars = 31;
-constexpr size_t kDistributedNumbers = 5;
-
-// Returns false if the variable-length tails do not match their sizes or the
-// v2 trailer is missing (`with_distributed`) or present (otherwise).
-bool RecordFromNumbers(const std::vector<double>& v, bool with_distributed, IterationRecord* out) {
-  if (v.size() < kRecordScalars) return false;
-  IterationRecord& r = *out;
-  size_t i = 0;
-  r.iteration = static_cast<int>(v[i++]);
-  r.evaluated.eei_spread = v[i++];
-  r.evaluated.recovery_gap = v[i++];
-  r.evaluated.lmp_std = v[i++];
-  r.evaluated.generation_cost_per_mwh = v[i++];
-  r.evaluated.objective = v[i++];
-  r.rollout_mean_reward = v[i++];
-  r.rollout_inner_iterations = static_cast<int>(v[i++]);
-  r.eval_inner_iterations = static_cast<int>(v[i++]);
-  r.inner_residual = v[i++];
-  r.belief_change = v[i++];
-  r.mean_rate_per_kwh = v[i++];
-  r.ppo.policy_loss = v[i++];
-  r.ppo.value_loss = v[i++];
-  r.ppo.entropy = v[i++];
-  r.ppo.clip_fraction = v[i++];
-  r.ppo.grad_norm = v[i++];
-  r.ppo.approx_kl = v[i++];
-  r.ppo.epochs_run = static_cast<int>(v[i++]);
-  r.ppo.minibatches = static_cast<int>(v[i++]);
-  r.ppo.kl_early_stop = v[i++] != 0;
-  r.seconds_rollout = v[i++];
-  r.seconds_update = v[i++];
-  r.seconds_evaluation = v[i++];
-  r.seconds_population = v[i++];
-  r.seconds_clearing = v[i++];
-  r.seconds_exploitability = v[i++];
-  r.exploitability_regularised_max = v[i++];
-  r.exploitability_plain_mean = v[i++];
-  const double buses = v[i++], groups = v[i++];
-  const size_t trailer = with_distributed ? kDistributedNumbers : 0;
-  if (buses < 0 || groups < 0 || v.size() != i + 2 * buses + groups + trailer) return false;
-  const auto take = [&](size_t n) {
-    std::vector<double> part(v.begin() + i, v.begin() + i + n);
-    i += n;
-    return part;
-  };
-  r.lmp_mean_by_bus = take(static_cast<size_t>(buses));
-  r.lmp_std_by_bus = take(static_cast<size_t>(buses));
-  r.evaluated.eei = take(static_cast<size_t>(groups));
-  if (with_distributed) {
-    r.seconds_worker_compute = v[i++];
-    r.seconds_communication = v[i++];
-    r.seconds_barrier_wait = v[i++];
-    r.bytes_to_workers = static_cast<int64_t>(v[i++]);
-    r.bytes_from_workers = static_cast<int64_t>(v[i++]);
+// NaN fails every check below.
+absl::Status CheckNonNegative(absl::string_view path, double value) {
+  if (!(std::isfinite(value) && value >= 0)) {
+    return Invalid(path, absl::StrCat("must be finite and >= 0, got ", value));
   }
-  return true;
+  return absl::OkStatus();
 }
 
-// Adds the distributed-evaluation figures accrued since `before`.
+absl::Status CheckFinite(absl::string_view path, double value) {
+  if (!std::isfinite(value)) return Invalid(path, absl::StrCat("must be finite, got ", value));
+  return absl::OkStatus();
+}
+
+v1::ObjectiveTerms TermsProto(const env::ObjectiveTerms& t, const env::Scenario& scenario) {
+  v1::ObjectiveTerms p;
+  p.set_objective(t.objective);
+  p.set_eei_spread(t.eei_spread);
+  p.set_recovery_gap(t.recovery_gap);
+  p.set_lmp_std(t.lmp_std);
+  p.set_generation_cost_per_mwh(t.generation_cost_per_mwh);
+  for (size_t g = 0; g < t.eei.size(); ++g) {
+    v1::GroupValue* v = p.add_eei();
+    v->set_group(g < scenario.income_groups.size() ? scenario.income_groups[g] : "");
+    v->set_value(t.eei[g]);
+  }
+  return p;
+}
+
+v1::PpoUpdate PpoProto(const leader::UpdateStats& u) {
+  v1::PpoUpdate p;
+  p.set_policy_loss(u.policy_loss);
+  p.set_value_loss(u.value_loss);
+  p.set_entropy(u.entropy);
+  p.set_clip_fraction(u.clip_fraction);
+  p.set_grad_norm(u.grad_norm);
+  p.set_approx_kl(u.approx_kl);
+  p.set_epochs_run(u.epochs_run);
+  p.set_minibatches(u.minibatches);
+  p.set_kl_early_stop(u.kl_early_stop);
+  return p;
+}
+
+// The distributed-evaluation figures accrued since `before`.
 void RecordDistributed(const env::EvaluatorCounters& before, const env::EvaluatorCounters& after,
                        IterationRecord* r) {
-  r->seconds_worker_compute = after.compute_seconds - before.compute_seconds;
-  r->seconds_communication = after.communication_seconds - before.communication_seconds;
-  r->seconds_barrier_wait = after.barrier_seconds - before.barrier_seconds;
-  r->bytes_to_workers = after.bytes_sent - before.bytes_sent;
-  r->bytes_from_workers = after.bytes_received - before.bytes_received;
-}
-
-std::string NumbersLine(const std::vector<double>& v) {
-  std::string s;
-  for (double x : v) absl::StrAppend(&s, s.empty() ? "" : " ", Hex(x));
-  return s;
-}
-
-absl::StatusOr<std::vector<double>> ParseNumbers(absl::string_view line, absl::string_view what) {
-  std::vector<double> v;
-  for (absl::string_view token : absl::StrSplit(line, ' ', absl::SkipEmpty())) {
-    const std::string t(token);
-    char* end = nullptr;
-    const double x = std::strtod(t.c_str(), &end);
-    if (end == t.c_str() || *end != '\0') {
-      return absl::DataLossError(absl::StrCat("checkpoint ", what, ": bad number '", t, "'"));
-    }
-    v.push_back(x);
-  }
-  return v;
+  r->mutable_seconds()->set_worker_compute(after.compute_seconds - before.compute_seconds);
+  r->mutable_seconds()->set_communication(after.communication_seconds -
+                                          before.communication_seconds);
+  r->mutable_seconds()->set_barrier_wait(after.barrier_seconds - before.barrier_seconds);
+  r->mutable_bytes()->set_to_workers(after.bytes_sent - before.bytes_sent);
+  r->mutable_bytes()->set_from_workers(after.bytes_received - before.bytes_received);
 }
 
 double MaxChange(const env::PriceBelief& a, const env::PriceBelief& b) {
@@ -194,35 +103,94 @@ std::vector<double> DayFeatures(const env::Scenario& scenario, const env::DayCon
           std::cos(2 * M_PI * doy / 365.0)};
 }
 
+namespace {
+
+// The learner's parameters with the observation and action sizes this
+// trainer's policy needs.
+leader::PpoParams LearnerParams(const TrainerParams& params) {
+  leader::PpoParams ppo = params.ppo;
+  ppo.observation_size = kDayFeatures;
+  ppo.action_size =
+      env::kHoursPerDay + (params.bounds.learn_fixed_charges
+                               ? static_cast<int>(params.scenario.income_groups.size())
+                               : 0);
+  return ppo;
+}
+
+}  // namespace
+
+absl::Status TrainerParams::Validate() const {
+  const TariffBounds& b = bounds;
+  SMFG_RETURN_IF_ERROR(CheckNonNegative("tariff.min_import_rate_per_kwh", b.min_rate_per_kwh));
+  SMFG_RETURN_IF_ERROR(CheckNonNegative("tariff.max_import_rate_per_kwh", b.max_rate_per_kwh));
+  if (!(b.min_rate_per_kwh < b.max_rate_per_kwh)) {
+    return Invalid("tariff.min_import_rate_per_kwh",
+                   absl::StrCat("must be < max_import_rate_per_kwh (", b.max_rate_per_kwh,
+                                "), got ", b.min_rate_per_kwh));
+  }
+  SMFG_RETURN_IF_ERROR(CheckFinite("tariff.min_fixed_charge_per_day", b.min_fixed_charge_per_day));
+  SMFG_RETURN_IF_ERROR(CheckFinite("tariff.max_fixed_charge_per_day", b.max_fixed_charge_per_day));
+  if (b.learn_fixed_charges ? !(b.min_fixed_charge_per_day < b.max_fixed_charge_per_day)
+                            : b.min_fixed_charge_per_day > b.max_fixed_charge_per_day) {
+    return Invalid(
+        "tariff.min_fixed_charge_per_day",
+        absl::StrCat("must be ", b.learn_fixed_charges ? "<" : "<=", " max_fixed_charge_per_day (",
+                     b.max_fixed_charge_per_day, "), got ", b.min_fixed_charge_per_day));
+  }
+  if (base.fixed_charge_per_day.size() != scenario.income_groups.size()) {
+    return Invalid(
+        "tariff.fixed_charge_per_day",
+        absl::StrCat("has ", base.fixed_charge_per_day.size(), " entries, the scenario has ",
+                     scenario.income_groups.size(), " income groups"));
+  }
+  for (size_t g = 0; g < base.fixed_charge_per_day.size(); ++g) {
+    SMFG_RETURN_IF_ERROR(CheckFinite(absl::StrCat("tariff.fixed_charge_per_day[", g, "]"),
+                                     base.fixed_charge_per_day[g]));
+  }
+  SMFG_RETURN_IF_ERROR(
+      CheckNonNegative("tariff.fixed_export_credit_per_kwh", base.fixed_export_credit_per_kwh));
+  if (base.export_rule != env::ExportRule::kFixed && base.fixed_export_credit_per_kwh != 0.0) {
+    return Invalid("tariff.fixed_export_credit_per_kwh",
+                   absl::StrCat("must be 0 unless export_rule is EXPORT_RULE_FIXED, got ",
+                                base.fixed_export_credit_per_kwh));
+  }
+  SMFG_RETURN_IF_ERROR(CheckNonNegative("objective.w_equity", weights.equity));
+  SMFG_RETURN_IF_ERROR(CheckNonNegative("objective.w_revenue", weights.revenue));
+  SMFG_RETURN_IF_ERROR(CheckNonNegative("objective.w_volatility", weights.volatility));
+  SMFG_RETURN_IF_ERROR(CheckNonNegative("objective.w_cost", weights.cost));
+  if (weights.equity == 0 && weights.revenue == 0 && weights.volatility == 0 && weights.cost == 0) {
+    return Invalid("objective", "all weights are 0, so every tariff would be optimal");
+  }
+  SMFG_RETURN_IF_ERROR(LearnerParams(*this).Validate());
+  if (loop.max_iterations < 1) {
+    return Invalid("loop.max_iterations", absl::StrCat("must be >= 1, got ", loop.max_iterations));
+  }
+  SMFG_RETURN_IF_ERROR(CheckNonNegative("loop.objective_tolerance", loop.objective_tolerance));
+  SMFG_RETURN_IF_ERROR(
+      CheckNonNegative("loop.mean_field_tolerance_per_mwh", loop.mean_field_tolerance_per_mwh));
+  if (loop.patience < 1) {
+    return Invalid("loop.patience_iterations", absl::StrCat("must be >= 1, got ", loop.patience));
+  }
+  if (loop.checkpoint_every < 0) {
+    return Invalid("loop.checkpoint_every",
+                   absl::StrCat("must be >= 0, got ", loop.checkpoint_every));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<StackelbergTrainer>> StackelbergTrainer::Create(
     TrainerParams params, env::PopulationEvaluator* evaluator, env::MarketClearing* market,
     const std::vector<env::DayConditions>& days) {
-  const TariffBounds& b = params.bounds;
-  if (!(b.min_rate_per_kwh >= 0 && b.max_rate_per_kwh > b.min_rate_per_kwh)) {
-    return absl::InvalidArgumentError(
-        "tariff: need 0 <= min_import_rate_per_kwh < max_import_rate_per_kwh");
-  }
-  if (b.learn_fixed_charges && !(b.max_fixed_charge_per_day > b.min_fixed_charge_per_day)) {
-    return absl::InvalidArgumentError(
-        "tariff: need min_fixed_charge_per_day < max_fixed_charge_per_day");
-  }
-  if (params.loop.max_iterations < 1 || params.loop.patience < 1 ||
-      params.loop.checkpoint_every < 0) {
-    return absl::InvalidArgumentError(
-        "loop: max_iterations and patience must be >= 1, checkpoint_every >= 0");
-  }
+  SMFG_RETURN_IF_ERROR(params.Validate());
   if (static_cast<int>(days.size()) != params.scenario.days) {
-    return absl::InvalidArgumentError("trainer: day conditions do not match scenario.days");
+    return absl::InvalidArgumentError(absl::StrCat(
+        "trainer: ", days.size(), " day conditions for scenario.days = ", params.scenario.days));
   }
   std::vector<std::vector<double>> features;
   for (int d = 0; d < params.scenario.days; ++d) {
     features.push_back(DayFeatures(params.scenario, days[d], d));
   }
-  params.ppo.observation_size = kDayFeatures;
-  params.ppo.action_size =
-      env::kHoursPerDay +
-      (b.learn_fixed_charges ? static_cast<int>(params.scenario.income_groups.size()) : 0);
-  SMFG_RETURN_IF_ERROR(Annotate(params.ppo.Validate(), "learner"));
+  params.ppo = LearnerParams(params);
   SMFG_ASSIGN_OR_RETURN(std::unique_ptr<leader::PpoLearner> learner,
                         leader::PpoLearner::Create(params.ppo));
   if (!params.checkpoint_dir.empty()) {
@@ -286,7 +254,8 @@ absl::StatusOr<env::Tariff> StackelbergTrainer::PolicyTariff() {
 
 absl::StatusOr<IterationRecord> StackelbergTrainer::Step() {
   IterationRecord rec;
-  rec.iteration = iteration_ + 1;
+  rec.set_iteration(iteration_ + 1);
+  v1::WallTime& seconds = *rec.mutable_seconds();
   const env::Scenario& sc = params_.scenario;
   const env::EvaluatorCounters counters_before = evaluator_->Counters();
   auto start = Clock::now();
@@ -297,39 +266,47 @@ absl::StatusOr<IterationRecord> StackelbergTrainer::Step() {
   for (const auto& f : features_) {
     leader::PolicySample s = learner_->Act(f, /*deterministic=*/false);
     raw.push_back(s.raw_action);
-    rollout.push_back({f, std::move(s.raw_action), s.log_prob, s.value, 0.0, true});
+    rollout.push_back({.observation = f,
+                       .raw_action = std::move(s.raw_action),
+                       .log_prob = s.log_prob,
+                       .value = s.value,
+                       .reward = 0.0,
+                       .done = true});
   }
   const env::Tariff sampled = TariffFromActions(raw);
   SMFG_ASSIGN_OR_RETURN(
       env::InnerResult inner,
       env::SolveMeanField(*evaluator_, *market_, sampled, sc.inner,
                           rollout_belief_.lmp_per_mwh.empty() ? nullptr : &rollout_belief_));
-  rec.rollout_inner_iterations = inner.iterations;
-  rec.seconds_population += inner.seconds_population;
-  rec.seconds_clearing += inner.seconds_clearing;
+  rec.mutable_inner_iterations()->set_rollout(inner.iterations);
+  double seconds_population = inner.seconds_population;
+  double seconds_clearing = inner.seconds_clearing;
   const std::vector<env::ObjectiveTerms> daily =
       env::DailyObjectives(sc, sampled, inner, params_.weights);
+  double rollout_mean_reward = 0;
   for (size_t d = 0; d < daily.size(); ++d) {
     if (!std::isfinite(daily[d].objective)) {
-      return absl::InternalError(absl::StrCat("iteration ", rec.iteration, ": day ", d,
+      return absl::InternalError(absl::StrCat("iteration ", rec.iteration(), ": day ", d,
                                               " has a non-finite leader objective; the run "
                                               "diverged (last good checkpoint kept)"));
     }
     rollout[d].reward = daily[d].objective;
-    rec.rollout_mean_reward += daily[d].objective / daily.size();
+    rollout_mean_reward += daily[d].objective / daily.size();
   }
+  rec.set_rollout_mean_reward(rollout_mean_reward);
   rollout_belief_ = std::move(inner.belief);
-  rec.seconds_rollout = Since(start);
+  seconds.set_rollout(Since(start));
 
-  // 3. PPO update on the rollout.
+  // 3. PPO update on the rollout (every day is a one-step episode, so there is
+  // no state after the last transition to value).
   start = Clock::now();
-  absl::StatusOr<leader::UpdateStats> update = learner_->Update(rollout, 0.0);
+  absl::StatusOr<leader::UpdateStats> update = learner_->Update(rollout, /*last_value=*/0.0);
   if (!update.ok()) {
     return Annotate(update.status(),
-                    absl::StrCat("iteration ", rec.iteration, " (last good checkpoint kept)"));
+                    absl::StrCat("iteration ", rec.iteration(), " (last good checkpoint kept)"));
   }
-  rec.ppo = *update;
-  rec.seconds_update = Since(start);
+  *rec.mutable_ppo() = PpoProto(*update);
+  seconds.set_update(Since(start));
 
   // 4. Evaluate the updated mean policy.
   start = Clock::now();
@@ -338,45 +315,51 @@ absl::StatusOr<IterationRecord> StackelbergTrainer::Step() {
       env::InnerResult eval,
       env::SolveMeanField(*evaluator_, *market_, policy, sc.inner,
                           eval_belief_.lmp_per_mwh.empty() ? nullptr : &eval_belief_));
-  rec.evaluated = env::PoolObjective(sc, policy, eval, params_.weights);
-  if (!std::isfinite(rec.evaluated.objective)) {
-    return absl::InternalError(absl::StrCat("iteration ", rec.iteration,
+  const env::ObjectiveTerms evaluated = env::PoolObjective(sc, policy, eval, params_.weights);
+  if (!std::isfinite(evaluated.objective)) {
+    return absl::InternalError(absl::StrCat("iteration ", rec.iteration(),
                                             ": the leader objective is not finite; the run "
                                             "diverged (last good checkpoint kept)"));
   }
-  rec.eval_inner_iterations = eval.iterations;
-  rec.seconds_population += eval.seconds_population;
-  rec.seconds_clearing += eval.seconds_clearing;
-  rec.inner_residual = eval.residual;
-  rec.belief_change = MaxChange(eval.belief, eval_belief_);
+  *rec.mutable_evaluated() = TermsProto(evaluated, sc);
+  rec.mutable_inner_iterations()->set_evaluation(eval.iterations);
+  seconds_population += eval.seconds_population;
+  seconds_clearing += eval.seconds_clearing;
+  seconds.set_population(seconds_population);
+  seconds.set_clearing(seconds_clearing);
+  rec.set_inner_residual_per_mwh(eval.residual);
+  rec.set_belief_change_per_mwh(MaxChange(eval.belief, eval_belief_));
   const auto exploit_start = Clock::now();
   SMFG_ASSIGN_OR_RETURN(env::ExploitabilityStats exploit,
                         evaluator_->Exploitability(policy, eval.belief, eval.clearing.lmp));
-  rec.seconds_exploitability = Since(exploit_start);
-  rec.exploitability_regularised_max = exploit.max_regularised;
-  rec.exploitability_plain_mean = exploit.MeanPlain();
+  seconds.set_exploitability(Since(exploit_start));
+  rec.mutable_exploitability()->set_regularised_max(exploit.max_regularised);
+  rec.mutable_exploitability()->set_plain_mean(exploit.MeanPlain());
   const env::EquilibriumReport report = env::MakeReport(sc, policy, eval, exploit, "learned");
   for (const env::BusPriceReport& b : report.buses) {
-    rec.lmp_mean_by_bus.push_back(b.mean);
-    rec.lmp_std_by_bus.push_back(b.std);
+    v1::BusPrices* prices = rec.add_lmp_by_bus();
+    prices->set_bus(b.name);
+    prices->set_mean(b.mean);
+    prices->set_std(b.std);
   }
-  for (double r : policy.import_rate_per_kwh[0]) rec.mean_rate_per_kwh += r / env::kHoursPerDay;
-  rec.seconds_evaluation = Since(start);
+  double mean_rate = 0;
+  for (double r : policy.import_rate_per_kwh[0]) mean_rate += r / env::kHoursPerDay;
+  rec.set_mean_rate_per_kwh(mean_rate);
+  seconds.set_evaluation(Since(start));
   RecordDistributed(counters_before, evaluator_->Counters(), &rec);
 
   // PPO keeps exploring, so J_k never stands still; the run has converged
   // when it stops *improving*: no gain over the best J so far beyond the
   // tolerance, with the equilibrium prices settled, `patience` times running.
-  const bool improved = iteration_ == 0 || rec.evaluated.objective >
-                                               best_objective_ + params_.loop.objective_tolerance;
-  const bool settled = rec.belief_change < params_.loop.mean_field_tolerance_per_mwh;
+  const double objective = evaluated.objective;
+  const bool improved =
+      iteration_ == 0 || objective > best_objective_ + params_.loop.objective_tolerance;
+  const bool settled = rec.belief_change_per_mwh() < params_.loop.mean_field_tolerance_per_mwh;
   stall_ = (!improved && settled) ? stall_ + 1 : 0;
-  if (iteration_ == 0 || rec.evaluated.objective > best_objective_) {
-    best_objective_ = rec.evaluated.objective;
-  }
+  if (iteration_ == 0 || objective > best_objective_) best_objective_ = objective;
   eval_belief_ = eval.belief;
   last_eval_ = std::move(eval);
-  iteration_ = rec.iteration;
+  iteration_ = rec.iteration();
   history_.push_back(rec);
   const int every = params_.loop.checkpoint_every;
   if (!params_.checkpoint_dir.empty() && every > 0 && (iteration_ % every == 0 || done())) {
@@ -386,135 +369,44 @@ absl::StatusOr<IterationRecord> StackelbergTrainer::Step() {
 }
 
 absl::Status StackelbergTrainer::SaveCheckpoint() const {
-  namespace fs = std::filesystem;
-  const fs::path dir = params_.checkpoint_dir;
-  // The policy goes to a new file first; the state file, replaced atomically,
-  // names it. A crash in between leaves the previous pair intact.
-  SMFG_RETURN_IF_ERROR(learner_->Save((dir / LeaderFile(iteration_)).string()));
-  std::ostringstream s;
-  s << kStateMagic << "\n";
-  s << "iteration " << iteration_ << "\n";
-  s << "leader " << LeaderFile(iteration_) << "\n";
-  s << "stall " << stall_ << "\n";
-  s << "best_objective " << Hex(best_objective_) << "\n";
-  for (const auto* b : {&rollout_belief_, &eval_belief_}) {
-    s << (b == &rollout_belief_ ? "rollout_belief " : "eval_belief ") << b->days << " " << b->buses
-      << " " << NumbersLine(b->lmp_per_mwh) << "\n";
-  }
-  s << "history " << history_.size() << "\n";
-  for (const IterationRecord& r : history_) s << NumbersLine(RecordNumbers(r)) << "\n";
-  SMFG_RETURN_IF_ERROR(WriteFileAtomically((dir / kStateFile).string(), s.str()));
-  std::error_code ec;
-  // Older policy files are no longer referenced.
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.rfind("leader-", 0) == 0 && name != LeaderFile(iteration_))
-      fs::remove(entry.path(), ec);
-  }
-  return absl::OkStatus();
+  v1::TrainerCheckpoint c;
+  c.set_iteration(iteration_);
+  c.set_stall(stall_);
+  c.set_best_objective(best_objective_);
+  *c.mutable_rollout_belief() = BeliefToState(rollout_belief_);
+  *c.mutable_eval_belief() = BeliefToState(eval_belief_);
+  for (const IterationRecord& r : history_) *c.add_history() = r;
+  SMFG_ASSIGN_OR_RETURN(*c.mutable_leader_state(), learner_->SaveToBytes());
+  c.set_owner(params_.checkpoint_owner);
+  return WriteCheckpoint(params_.checkpoint_dir, c);
 }
 
 absl::Status StackelbergTrainer::Resume() {
-  namespace fs = std::filesystem;
   if (params_.checkpoint_dir.empty()) return absl::NotFoundError("no checkpoint directory");
-  const fs::path path = fs::path(params_.checkpoint_dir) / kStateFile;
-  absl::StatusOr<std::string> content = ReadFile(path.string(), kMaxCheckpointFileBytes);
-  if (absl::IsNotFound(content.status())) {
-    return absl::NotFoundError(absl::StrCat("no checkpoint at ", path.string()));
+  SMFG_ASSIGN_OR_RETURN(v1::TrainerCheckpoint c, ReadCheckpoint(params_.checkpoint_dir));
+  if (!params_.checkpoint_owner.empty() && c.owner() != params_.checkpoint_owner) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the checkpoint in ", params_.checkpoint_dir, " belongs to '", c.owner(),
+                     "', not to '", params_.checkpoint_owner, "'; it is not resumed"));
   }
-  if (!content.ok()) return content.status();
-  std::istringstream in(*content);
-  auto bad = [&](absl::string_view what) {
-    return absl::DataLossError(absl::StrCat("checkpoint ", path.string(), ": ", what));
-  };
-  std::string line, key;
-  if (!std::getline(in, line) || (line != kStateMagic && line != kStateMagicV1)) {
-    return bad("not an smfg loop state file");
-  }
-  const bool with_distributed = line == kStateMagic;
-  int iteration = 0, stall = 0;
-  std::string leader_file, objective_hex;
-  in >> key >> iteration;
-  if (key != "iteration") return bad("expected 'iteration'");
-  in >> key >> leader_file;
-  if (key != "leader") return bad("expected 'leader'");
-  in >> key >> stall;
-  if (key != "stall") return bad("expected 'stall'");
-  in >> key >> objective_hex;
-  if (key != "best_objective" || !in) return bad("expected 'best_objective'");
-  env::PriceBelief beliefs[2];
-  for (env::PriceBelief& b : beliefs) {
-    in >> key >> b.days >> b.buses;
-    std::getline(in, line);
-    SMFG_ASSIGN_OR_RETURN(b.lmp_per_mwh, ParseNumbers(line, key));
-    if (b.lmp_per_mwh.size() != static_cast<size_t>(b.days) * env::kHoursPerDay * b.buses) {
-      return bad(absl::StrCat(key, ": wrong number of prices"));
+  const int buses = static_cast<int>(params_.scenario.network.buses.size());
+  for (const v1::PriceBeliefState* b : {&c.rollout_belief(), &c.eval_belief()}) {
+    if (b->days() != params_.scenario.days || b->buses() != buses) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the checkpoint in ", params_.checkpoint_dir, " has prices for ", b->days(), " days x ",
+          b->buses(), " buses; this run has ", params_.scenario.days, " x ", buses));
     }
   }
-  size_t records = 0;
-  in >> key >> records;
-  if (key != "history" || !in) return bad("expected 'history'");
-  std::getline(in, line);
-  std::vector<IterationRecord> history;
-  for (size_t i = 0; i < records; ++i) {
-    if (!std::getline(in, line)) return bad("truncated history");
-    SMFG_ASSIGN_OR_RETURN(std::vector<double> v, ParseNumbers(line, "history"));
-    IterationRecord record;
-    if (!RecordFromNumbers(v, with_distributed, &record)) return bad("malformed history record");
-    history.push_back(std::move(record));
-  }
-  SMFG_RETURN_IF_ERROR(learner_->Load((fs::path(params_.checkpoint_dir) / leader_file).string()));
-  iteration_ = iteration;
-  stall_ = stall;
-  best_objective_ = std::strtod(objective_hex.c_str(), nullptr);
-  rollout_belief_ = std::move(beliefs[0]);
-  eval_belief_ = std::move(beliefs[1]);
-  history_ = std::move(history);
+  // Last, as it is the only step that changes this trainer.
+  SMFG_RETURN_IF_ERROR(learner_->LoadFromBytes(
+      c.leader_state(), absl::StrCat(params_.checkpoint_dir, ": leader state")));
+  iteration_ = c.iteration();
+  stall_ = c.stall();
+  best_objective_ = c.best_objective();
+  rollout_belief_ = BeliefFromState(c.rollout_belief());
+  eval_belief_ = BeliefFromState(c.eval_belief());
+  history_.assign(c.history().begin(), c.history().end());
   return absl::OkStatus();
-}
-
-std::string IterationJson(const IterationRecord& r, const env::Scenario& scenario) {
-  JsonWriter w;
-  w.BeginObject().Key("iteration").Int(r.iteration);
-  w.Key("objective").Number(r.evaluated.objective);
-  w.Key("eei_spread").Number(r.evaluated.eei_spread);
-  w.Key("recovery_gap").Number(r.evaluated.recovery_gap);
-  w.Key("lmp_std").Number(r.evaluated.lmp_std);
-  w.Key("generation_cost_per_mwh").Number(r.evaluated.generation_cost_per_mwh);
-  w.Key("eei").BeginObject();
-  for (size_t g = 0; g < r.evaluated.eei.size() && g < scenario.income_groups.size(); ++g) {
-    w.Key(scenario.income_groups[g]).Number(r.evaluated.eei[g]);
-  }
-  w.EndObject();
-  w.Key("rollout_mean_reward").Number(r.rollout_mean_reward);
-  w.Key("mean_rate_per_kwh").Number(r.mean_rate_per_kwh);
-  w.Key("inner_iterations").BeginObject().Key("rollout").Int(r.rollout_inner_iterations);
-  w.Key("evaluation").Int(r.eval_inner_iterations).EndObject();
-  w.Key("inner_residual_per_mwh").Number(r.inner_residual);
-  w.Key("lmp_mean_by_bus").Numbers(r.lmp_mean_by_bus);
-  w.Key("lmp_std_by_bus").Numbers(r.lmp_std_by_bus);
-  w.Key("exploitability")
-      .BeginObject()
-      .Key("regularised_max")
-      .Number(r.exploitability_regularised_max);
-  w.Key("plain_mean").Number(r.exploitability_plain_mean).EndObject();
-  w.Key("belief_change_per_mwh").Number(r.belief_change);
-  w.Key("ppo").BeginObject().Key("policy_loss").Number(r.ppo.policy_loss);
-  w.Key("value_loss").Number(r.ppo.value_loss).Key("entropy").Number(r.ppo.entropy);
-  w.Key("approx_kl").Number(r.ppo.approx_kl).Key("clip_fraction").Number(r.ppo.clip_fraction);
-  w.Key("epochs_run").Int(r.ppo.epochs_run).Key("kl_early_stop").Bool(r.ppo.kl_early_stop);
-  w.EndObject();
-  w.Key("seconds").BeginObject().Key("rollout").Number(r.seconds_rollout);
-  w.Key("update").Number(r.seconds_update).Key("evaluation").Number(r.seconds_evaluation);
-  w.Key("population").Number(r.seconds_population).Key("clearing").Number(r.seconds_clearing);
-  w.Key("exploitability").Number(r.seconds_exploitability);
-  w.Key("worker_compute").Number(r.seconds_worker_compute);
-  w.Key("communication").Number(r.seconds_communication);
-  w.Key("barrier_wait").Number(r.seconds_barrier_wait).EndObject();
-  w.Key("bytes").BeginObject().Key("to_workers").Int(r.bytes_to_workers);
-  w.Key("from_workers").Int(r.bytes_from_workers).EndObject();
-  w.EndObject();
-  return w.str();
 }
 
 }  // namespace smfg::training

@@ -14,10 +14,16 @@
 // Converged when, `patience` iterations in a row, J_k has not improved on the
 // best J so far by more than objective_tolerance and the evaluated price belief
 // moved by less than mean_field_tolerance_per_mwh (PPO keeps exploring, so J_k
-// itself never stands still). A checkpoint (policy, optimiser, random counters, loop state) is
-// written after every `checkpoint_every`-th successful iteration; Resume() continues
-// bit-identically. A failed PPO update or a non-finite objective stops the loop
-// with an error and leaves the last checkpoint as it was.
+// itself never stands still). Posted prices are rounded to whole micro-dollars
+// (rates per kWh, fixed charges per day).
+//
+// Checkpoints (training/checkpoint.h) are written after every
+// `checkpoint_every`-th iteration and after the last one; Resume() continues
+// bit-identically: same records (but for wall time), same policy, same
+// tariffs. A failed PPO update or a non-finite objective stops the loop with
+// an error and leaves the last checkpoint as it was.
+//
+// Thread safety: a trainer is used from one thread at a time.
 #ifndef SMFG_TRAINING_TRAINER_H_
 #define SMFG_TRAINING_TRAINER_H_
 
@@ -26,12 +32,14 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "environment/equilibrium.h"
 #include "environment/objective.h"
 #include "environment/population.h"
 #include "environment/scenario.h"
 #include "leader/ppo.h"
+#include "smfg/v1/training.pb.h"
 
 namespace smfg::training {
 
@@ -61,34 +69,20 @@ struct TrainerParams {
   leader::PpoParams ppo;  // observation/action sizes are filled in by Create()
   OuterLoopParams loop;
   std::string checkpoint_dir;  // empty: no checkpoints
+  // Stored in every checkpoint; Resume() refuses a checkpoint with another
+  // owner (e.g. another experiment's that ended up in the same directory).
+  // Empty: any checkpoint of this trainer's shape is accepted.
+  std::string checkpoint_owner;
+
+  // The one set of leader-side rules (tariff bounds and base tariff,
+  // objective weights, the learner via leader::PpoParams::Validate, loop).
+  // INVALID_ARGUMENT whose message starts with the spec field path the value
+  // comes from, e.g. "tariff.min_import_rate_per_kwh: must be < ...",
+  // "objective.w_equity: ...", "learner.clip_epsilon: ...", "loop.patience_iterations: ...".
+  absl::Status Validate() const;
 };
 
-struct IterationRecord {
-  int iteration = 0;
-  env::ObjectiveTerms evaluated;   // the mean policy's pool objective terms
-  double rollout_mean_reward = 0;  // mean J_d of the sampled tariffs
-  int rollout_inner_iterations = 0, eval_inner_iterations = 0;
-  double inner_residual = 0;  // of the evaluated equilibrium, $/MWh
-  double belief_change = 0;   // max |m_k - m_{k-1}|, $/MWh
-  double mean_rate_per_kwh = 0;
-  // LMP mean and standard deviation per bus at the evaluated equilibrium, $/MWh.
-  std::vector<double> lmp_mean_by_bus, lmp_std_by_bus;
-  // Follower exploitability at the evaluated equilibrium, $/household-day.
-  double exploitability_regularised_max = 0, exploitability_plain_mean = 0;
-  leader::UpdateStats ppo;
-  double seconds_rollout = 0, seconds_update = 0, seconds_evaluation = 0;
-  // Of rollout + evaluation: population best responses and market clearing.
-  double seconds_population = 0, seconds_clearing = 0;
-  // Of the evaluation: measuring the followers' exploitability.
-  double seconds_exploitability = 0;
-  // Distributed population evaluation during the iteration (every Evaluate
-  // and Exploitability call): the change of PopulationEvaluator::Counters(),
-  // all zero with a local evaluator. Like the other seconds these are
-  // wall-time figures: reported only, never used by a decision of the loop,
-  // and not part of comparison.json or learned_tariff.json.
-  double seconds_worker_compute = 0, seconds_communication = 0, seconds_barrier_wait = 0;
-  int64_t bytes_to_workers = 0, bytes_from_workers = 0;
-};
+using IterationRecord = v1::IterationRecord;
 
 // Features of day d the leader conditions on: clearness - 0.625, demand factor
 // - 1, and the day of year as (sin, cos).
@@ -100,11 +94,17 @@ class StackelbergTrainer {
  public:
   // `evaluator` and `market` are not owned and must outlive the trainer;
   // `days` are the scenario's day conditions (ShardKernel::days()).
+  // INVALID_ARGUMENT for params that fail Validate(); UNAVAILABLE when the
+  // checkpoint directory cannot be created.
   static absl::StatusOr<std::unique_ptr<StackelbergTrainer>> Create(
       TrainerParams params, env::PopulationEvaluator* evaluator, env::MarketClearing* market,
       const std::vector<env::DayConditions>& days);
 
-  // Loads the newest checkpoint in checkpoint_dir; NOT_FOUND if there is none.
+  // Loads the checkpoint in checkpoint_dir (training/checkpoint.h): NOT_FOUND
+  // if there is none, DATA_LOSS for a damaged one, FAILED_PRECONDITION for one
+  // of another owner or an older format, INVALID_ARGUMENT when its learner or
+  // beliefs do not fit this trainer's scenario and network. On error the
+  // trainer is unchanged.
   absl::Status Resume();
   // Runs one outer iteration.
   absl::StatusOr<IterationRecord> Step();
@@ -137,11 +137,6 @@ class StackelbergTrainer {
   env::InnerResult last_eval_;
   std::vector<IterationRecord> history_;
 };
-
-// One JSON object per record (stable keys), for metrics.jsonl and the API.
-// Every wall-time figure is inside the flat "seconds" object (so tools can
-// drop it to compare runs); "bytes" holds the traffic to and from workers.
-std::string IterationJson(const IterationRecord& record, const env::Scenario& scenario);
 
 }  // namespace smfg::training
 

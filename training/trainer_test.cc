@@ -11,6 +11,7 @@
 #include "environment/market.h"
 #include "environment/population_evaluator.h"
 #include "environment/test_scenario.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 
 namespace smfg::training {
@@ -50,48 +51,17 @@ std::string ReadAll(const std::string& path) {
   return std::string((std::istreambuf_iterator<char>(in)), {});
 }
 
-// Every number of two iteration records, the wall-time figures (seconds,
-// bytes to and from workers) only with `with_wall_time`.
+// Every field of two iteration records; the wall-time figures (seconds, bytes
+// to and from workers) only with `with_wall_time`.
 void ExpectSameRecord(const IterationRecord& a, const IterationRecord& b, bool with_wall_time) {
-  SCOPED_TRACE(testing::Message() << "iteration " << a.iteration);
-  EXPECT_EQ(a.iteration, b.iteration);
-  EXPECT_EQ(a.evaluated.eei, b.evaluated.eei);
-  EXPECT_EQ(a.evaluated.eei_spread, b.evaluated.eei_spread);
-  EXPECT_EQ(a.evaluated.recovery_gap, b.evaluated.recovery_gap);
-  EXPECT_EQ(a.evaluated.lmp_std, b.evaluated.lmp_std);
-  EXPECT_EQ(a.evaluated.generation_cost_per_mwh, b.evaluated.generation_cost_per_mwh);
-  EXPECT_EQ(a.evaluated.objective, b.evaluated.objective);
-  EXPECT_EQ(a.rollout_mean_reward, b.rollout_mean_reward);
-  EXPECT_EQ(a.rollout_inner_iterations, b.rollout_inner_iterations);
-  EXPECT_EQ(a.eval_inner_iterations, b.eval_inner_iterations);
-  EXPECT_EQ(a.inner_residual, b.inner_residual);
-  EXPECT_EQ(a.belief_change, b.belief_change);
-  EXPECT_EQ(a.mean_rate_per_kwh, b.mean_rate_per_kwh);
-  EXPECT_EQ(a.lmp_mean_by_bus, b.lmp_mean_by_bus);
-  EXPECT_EQ(a.lmp_std_by_bus, b.lmp_std_by_bus);
-  EXPECT_EQ(a.exploitability_regularised_max, b.exploitability_regularised_max);
-  EXPECT_EQ(a.exploitability_plain_mean, b.exploitability_plain_mean);
-  EXPECT_EQ(a.ppo.policy_loss, b.ppo.policy_loss);
-  EXPECT_EQ(a.ppo.value_loss, b.ppo.value_loss);
-  EXPECT_EQ(a.ppo.entropy, b.ppo.entropy);
-  EXPECT_EQ(a.ppo.clip_fraction, b.ppo.clip_fraction);
-  EXPECT_EQ(a.ppo.grad_norm, b.ppo.grad_norm);
-  EXPECT_EQ(a.ppo.approx_kl, b.ppo.approx_kl);
-  EXPECT_EQ(a.ppo.epochs_run, b.ppo.epochs_run);
-  EXPECT_EQ(a.ppo.minibatches, b.ppo.minibatches);
-  EXPECT_EQ(a.ppo.kl_early_stop, b.ppo.kl_early_stop);
-  if (!with_wall_time) return;
-  EXPECT_EQ(a.seconds_rollout, b.seconds_rollout);
-  EXPECT_EQ(a.seconds_update, b.seconds_update);
-  EXPECT_EQ(a.seconds_evaluation, b.seconds_evaluation);
-  EXPECT_EQ(a.seconds_population, b.seconds_population);
-  EXPECT_EQ(a.seconds_clearing, b.seconds_clearing);
-  EXPECT_EQ(a.seconds_exploitability, b.seconds_exploitability);
-  EXPECT_EQ(a.seconds_worker_compute, b.seconds_worker_compute);
-  EXPECT_EQ(a.seconds_communication, b.seconds_communication);
-  EXPECT_EQ(a.seconds_barrier_wait, b.seconds_barrier_wait);
-  EXPECT_EQ(a.bytes_to_workers, b.bytes_to_workers);
-  EXPECT_EQ(a.bytes_from_workers, b.bytes_from_workers);
+  google::protobuf::util::MessageDifferencer differ;
+  std::string differences;
+  differ.ReportDifferencesToString(&differences);
+  if (!with_wall_time) {
+    differ.IgnoreField(IterationRecord::descriptor()->FindFieldByName("seconds"));
+    differ.IgnoreField(IterationRecord::descriptor()->FindFieldByName("bytes"));
+  }
+  EXPECT_TRUE(differ.Compare(a, b)) << "iteration " << a.iteration() << ":\n" << differences;
 }
 
 TEST(StackelbergTrainerTest, ResumeIsBitIdenticalToAnUninterruptedRun) {
@@ -130,11 +100,12 @@ TEST(StackelbergTrainerTest, DivergenceStopsWithAClearErrorAndKeepsTheCheckpoint
   Loop s(Dir("diverge"));
   auto good = s.Trainer();
   ASSERT_TRUE(good->Step().ok());
-  const std::string state = s.params.checkpoint_dir + "/loop.state";
+  const std::string state = s.params.checkpoint_dir + "/checkpoint.pb";
   std::ifstream before_file(state);
   const std::string before((std::istreambuf_iterator<char>(before_file)), {});
 
-  s.params.weights.equity = std::numeric_limits<double>::quiet_NaN();
+  // J = -w_vol * LMP std - ... overflows to -inf.
+  s.params.weights.volatility = std::numeric_limits<double>::max();
   auto bad = s.Trainer();
   ASSERT_TRUE(bad->Resume().ok());
   const absl::StatusOr<IterationRecord> r = bad->Step();
@@ -148,7 +119,7 @@ TEST(StackelbergTrainerTest, DivergenceStopsWithAClearErrorAndKeepsTheCheckpoint
 TEST(StackelbergTrainerTest, CorruptCheckpointIsDataLossNotACrash) {
   Loop s(Dir("corrupt"));
   ASSERT_TRUE(s.Trainer()->Step().ok());
-  const std::string state = s.params.checkpoint_dir + "/loop.state";
+  const std::string state = s.params.checkpoint_dir + "/checkpoint.pb";
   const std::string text = ReadAll(state);
   ASSERT_FALSE(text.empty());
   for (size_t cut : {size_t{0}, size_t{5}, text.size() / 2, text.size() - 3}) {
@@ -264,10 +235,99 @@ TEST(StackelbergTrainerTest, LeaderImprovesItsObjective) {
   for (int k = 0; k < 25; ++k) {
     const absl::StatusOr<IterationRecord> r = t->Step();
     ASSERT_TRUE(r.ok()) << r.status();
-    if (k == 0) first = r->evaluated.objective;
-    best = std::max(best, r->evaluated.objective);
+    if (k == 0) first = r->evaluated().objective();
+    best = std::max(best, r->evaluated().objective());
   }
   EXPECT_GT(best, first);
+}
+
+// A local evaluator whose counters advance by fixed, exactly representable
+// amounts per call, as a distributed one's would.
+class CountingEvaluator final : public env::PopulationEvaluator {
+ public:
+  explicit CountingEvaluator(const env::Scenario& scenario) : local_(scenario, 1) {}
+  absl::StatusOr<env::PopulationStats> Evaluate(const env::Tariff& tariff,
+                                                const env::PriceBelief& belief) override {
+    Count();
+    return local_.Evaluate(tariff, belief);
+  }
+  absl::StatusOr<env::ExploitabilityStats> Exploitability(
+      const env::Tariff& tariff, const env::PriceBelief& belief,
+      const env::PriceBelief& realised) override {
+    Count();
+    return local_.Exploitability(tariff, belief, realised);
+  }
+  env::EvaluatorCounters Counters() const override { return counters_; }
+  const env::ShardKernel& kernel() const { return local_.kernel(); }
+
+ private:
+  void Count() {
+    counters_.compute_seconds += 0.5;
+    counters_.communication_seconds += 0.25;
+    counters_.barrier_seconds += 0.125;
+    counters_.bytes_sent += 100;
+    counters_.bytes_received += 1000;
+    counters_.jobs++;
+  }
+  env::LocalPopulationEvaluator local_;
+  env::EvaluatorCounters counters_;
+};
+
+// The iteration record (metrics.jsonl, Watch, the API's history) carries the evaluator's counters
+// accrued in the iteration; they survive a checkpoint and change no decision of the loop.
+TEST(IterationMetricsTest, RowCarriesTheIterationsDistributedFigures) {
+  const env::Scenario scenario = env::MakeTestScenario(4, 3);
+  CountingEvaluator counting(scenario);
+  env::LocalPopulationEvaluator plain(scenario, 1);
+  auto market_a =
+      env::MarketClearing::Create(scenario, counting.kernel().shapes(), counting.kernel().days());
+  auto market_b =
+      env::MarketClearing::Create(scenario, counting.kernel().shapes(), counting.kernel().days());
+  ASSERT_TRUE(market_a.ok() && market_b.ok());
+  TrainerParams params;
+  params.scenario = scenario;
+  params.base = env::FlatTestTariff(scenario, 0.0);
+  params.ppo.seed = 5;
+  params.ppo.minibatch_size = 3;
+  params.checkpoint_dir = ::testing::TempDir() + "/smfg_iteration_metrics";
+  std::filesystem::remove_all(params.checkpoint_dir);
+  auto counted =
+      StackelbergTrainer::Create(params, &counting, market_a->get(), counting.kernel().days());
+  params.checkpoint_dir.clear();
+  auto reference =
+      StackelbergTrainer::Create(params, &plain, market_b->get(), counting.kernel().days());
+  ASSERT_TRUE(counted.ok() && reference.ok());
+
+  std::vector<IterationRecord> records;
+  for (int k = 0; k < 2; ++k) {
+    const int64_t calls_before = counting.Counters().jobs;
+    absl::StatusOr<IterationRecord> r = (*counted)->Step();
+    absl::StatusOr<IterationRecord> same = (*reference)->Step();
+    ASSERT_TRUE(r.ok() && same.ok());
+    const int64_t calls = counting.Counters().jobs - calls_before;
+    ASSERT_GT(calls, 2);  // two equilibria and the exploitability check
+    EXPECT_EQ(r->seconds().worker_compute(), 0.5 * calls);
+    EXPECT_EQ(r->seconds().communication(), 0.25 * calls);
+    EXPECT_EQ(r->seconds().barrier_wait(), 0.125 * calls);
+    EXPECT_EQ(r->bytes().to_workers(), 100 * calls);
+    EXPECT_EQ(r->bytes().from_workers(), 1000 * calls);
+    // Observability only: the loop decides exactly as without the counters.
+    ExpectSameRecord(*r, *same, /*with_wall_time=*/false);
+    records.push_back(*r);
+  }
+
+  // The checkpoint keeps them.
+  params.checkpoint_dir = ::testing::TempDir() + "/smfg_iteration_metrics";
+  auto resumed =
+      StackelbergTrainer::Create(params, &counting, market_a->get(), counting.kernel().days());
+  ASSERT_TRUE(resumed.ok());
+  ASSERT_TRUE((*resumed)->Resume().ok());
+  ASSERT_EQ((*resumed)->history().size(), records.size());
+  for (size_t k = 0; k < records.size(); ++k) {
+    ExpectSameRecord((*resumed)->history()[k], records[k], /*with_wall_time=*/true);
+  }
+
+  std::filesystem::remove_all(params.checkpoint_dir);
 }
 
 }  // namespace

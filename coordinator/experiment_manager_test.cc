@@ -1,14 +1,11 @@
 // ExperimentManager + ExperimentServiceImpl over in-process gRPC, with a
 // LocalPopulationEvaluator (no workers) on a 2-day, 2-iteration three_bus_small.
-#include "coordinator/experiment_service.h"
-
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -16,24 +13,27 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "config/spec_loader.h"
+#include "coordinator/experiment_service.h"
 #include "environment/population_evaluator.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "training/trainer_params.h"
 
 namespace smfg::coordinator {
 namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using ::testing::StartsWith;
 
 constexpr absl::Duration kRunDeadline = absl::Minutes(5);
 
 v1::ExperimentSpec SmallSpec(int iterations = 2) {
-  absl::StatusOr<v1::ExperimentSpec> spec =
-      config::LoadSpecFile("configs/three_bus_small.textproto");
-  EXPECT_TRUE(spec.ok()) << spec.status();
-  v1::ExperimentSpec s = spec.ok() ? *spec : v1::ExperimentSpec();
+  absl::StatusOr<config::LoadedSpec> loaded =
+      training::LoadExperimentFile("configs/three_bus_small.textproto");
+  EXPECT_TRUE(loaded.ok()) << loaded.status();
+  v1::ExperimentSpec s = loaded.ok() ? loaded->spec : v1::ExperimentSpec();
   s.mutable_scenario()->set_days(2);
   s.mutable_loop()->set_max_iterations(iterations);
   return s;
@@ -47,10 +47,11 @@ std::string FreshDir(const std::string& name) {
   return dir.string();
 }
 
-// Drops the wall-time figures, which differ between runs.
-std::string WithoutSeconds(const std::string& json) {
-  static const std::regex kSeconds("\"seconds\":\\{[^}]*\\}");
-  return std::regex_replace(json, kSeconds, "");
+// A record without its wall-time figures, which differ between runs.
+std::string WithoutWallTime(v1::IterationRecord record) {
+  record.clear_seconds();
+  record.clear_bytes();
+  return record.SerializeAsString();
 }
 
 // A local evaluator that, like a remote one with no worker, calls
@@ -161,7 +162,7 @@ class Coordinator {
     const grpc::Status s = stub_->GetResults(&context, request, &response);
     EXPECT_TRUE(s.ok()) << s.error_message();
     std::map<std::string, std::string> files;
-    for (const auto& f : response.files()) files[f.name()] = f.bytes();
+    for (const auto& f : response.files()) files[f.path()] = f.bytes();
     return files;
   }
 
@@ -176,7 +177,7 @@ class Coordinator {
 std::vector<std::string> MetricsOf(const std::vector<v1::WatchEvent>& events) {
   std::vector<std::string> rows;
   for (const auto& e : events) {
-    for (const auto& m : e.metrics()) rows.push_back(WithoutSeconds(m.json()));
+    for (const auto& r : e.records()) rows.push_back(WithoutWallTime(r));
   }
   return rows;
 }
@@ -197,13 +198,14 @@ TEST(ExperimentServiceTest, SubmitWatchToSucceededWithResults) {
   EXPECT_EQ(events.back().experiment().outer_iteration(), 2);
   std::vector<int64_t> iterations;
   for (const auto& e : events) {
-    for (const auto& m : e.metrics()) iterations.push_back(m.iteration());
+    for (const auto& r : e.records()) iterations.push_back(r.iteration());
   }
   EXPECT_EQ(iterations, (std::vector<int64_t>{1, 2}));
 
   const auto files = c.Results(submitted.experiment_id());
-  for (const char* name : {"comparison.json", "learned_tariff.json", "learned_tariff.csv",
-                           "metrics.jsonl", "plots__convergence.svg", "summary.json"}) {
+  for (const char* name :
+       {"comparison.json", "learned_tariff.json", "learned_tariff.csv", "metrics.jsonl",
+        "metrics.csv", "plots/convergence.svg", "summary.json", "learned/report.json"}) {
     EXPECT_EQ(files.count(name), 1u) << name;
   }
   EXPECT_THAT(files.count("comparison.json") ? files.at("comparison.json") : "",
@@ -258,7 +260,22 @@ TEST(ExperimentServiceTest, InvalidSpecNamesTheFieldPath) {
   v1::SubmitResponse response;
   grpc::Status s = c.Submit(spec, "bad", &response);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(s.error_message(), HasSubstr("scenario.days"));
+  // The path from the request's root, no file or line of a server rendering.
+  EXPECT_THAT(s.error_message(), StartsWith("spec.scenario.days: "));
+
+  spec = SmallSpec();
+  spec.mutable_learner()->set_clip_epsilon(1.5);
+  s = c.Submit(spec, "bad-learner", &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), StartsWith("spec.learner.clip_epsilon: "));
+
+  // The coordinator never opens a path a client sent.
+  spec = SmallSpec();
+  spec.mutable_scenario()->set_matpower_file("/etc/passwd");
+  s = c.Submit(spec, "file", &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), StartsWith("spec.scenario.matpower_file: "));
+  EXPECT_THAT(s.error_message(), HasSubstr("never opens a file"));
 
   s = c.Submit(SmallSpec(), "", &response);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);

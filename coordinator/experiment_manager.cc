@@ -1,0 +1,376 @@
+#include "coordinator/experiment_manager.h"
+
+#include <cstdio>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/status.h"
+#include "config/fingerprint.h"
+#include "config/spec_convert.h"
+#include "config/spec_loader.h"
+#include "google/protobuf/text_format.h"
+#include "training/trainer_params.h"
+#include "training/training_run.h"
+
+namespace smfg::coordinator {
+namespace {
+
+// The spec as stored: text format (readable with the sqlite3 CLI; doubles
+// round-trip exactly).
+std::string SpecText(const v1::ExperimentSpec& spec) {
+  std::string text;
+  google::protobuf::TextFormat::PrintToString(spec, &text);
+  return text;
+}
+
+// A stored spec and its scenario: written by Submit, so any error here means
+// the store was damaged or written by another version.
+absl::StatusOr<std::pair<v1::ExperimentSpec, env::Scenario>> StoredSpec(
+    const ExperimentRecord& record) {
+  v1::ExperimentSpec spec;
+  if (!google::protobuf::TextFormat::ParseFromString(record.spec_text, &spec)) {
+    return absl::DataLossError(absl::StrCat(record.id, ": the stored spec does not parse"));
+  }
+  absl::StatusOr<env::Scenario> scenario = config::CheckSpecMessage(
+      spec, config::ConvertOptions{.read_files = false}, training::ValidateLeaderSide);
+  if (!scenario.ok()) return Annotate(scenario.status(), absl::StrCat(record.id, ": stored spec"));
+  return std::make_pair(std::move(spec), *std::move(scenario));
+}
+
+// Who may resume a run's checkpoint: this experiment with this spec.
+std::string CheckpointOwner(const std::string& id, const v1::ExperimentSpec& spec) {
+  return absl::StrFormat("%s/%016x", id, config::Fingerprint(spec));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ExperimentManager>> ExperimentManager::Create(
+    ExperimentManagerParams params) {
+  if (params.store == nullptr) return absl::InvalidArgumentError("ExperimentManager: no store");
+  if (!params.evaluator_factory) {
+    return absl::InvalidArgumentError("ExperimentManager: no evaluator_factory");
+  }
+  if (params.max_concurrent < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_concurrent: ", params.max_concurrent, " is not >= 1"));
+  }
+  if (params.poll_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("poll_interval: must be positive");
+  }
+  return std::unique_ptr<ExperimentManager>(new ExperimentManager(std::move(params)));
+}
+
+ExperimentManager::ExperimentManager(ExperimentManagerParams params) : params_(std::move(params)) {}
+
+ExperimentManager::~ExperimentManager() { Shutdown(); }
+
+void ExperimentManager::Start() {
+  absl::MutexLock lock(&mu_);
+  if (started_ || shutdown_) return;
+  started_ = true;
+  scheduler_ = std::thread([this] { SchedulerLoop(); });
+}
+
+void ExperimentManager::Shutdown() {
+  {
+    absl::MutexLock lock(&mu_);
+    shutdown_ = true;
+    ++version_;
+  }
+  if (params_.on_shutdown) params_.on_shutdown();
+  if (scheduler_.joinable()) scheduler_.join();
+  std::map<std::string, std::thread> runs;
+  std::vector<std::thread> finished;
+  {
+    absl::MutexLock lock(&mu_);
+    runs.swap(runs_);
+    finished.swap(finished_);
+  }
+  for (auto& [id, t] : runs) t.join();
+  for (auto& t : finished) t.join();
+}
+
+bool ExperimentManager::stopping() const {
+  absl::MutexLock lock(&mu_);
+  return shutdown_;
+}
+
+void ExperimentManager::Notify() {
+  absl::MutexLock lock(&mu_);
+  ++version_;
+}
+
+void ExperimentManager::SchedulerLoop() {
+  bool resumed = false;  // the previous coordinator's runs come first, once
+  while (true) {
+    std::vector<std::thread> to_join;
+    uint64_t seen;
+    {
+      absl::MutexLock lock(&mu_);
+      if (shutdown_) break;
+      to_join.swap(finished_);
+      seen = version_;
+    }
+    for (auto& t : to_join) t.join();
+
+    std::vector<ExperimentRecord> candidates;
+    if (!resumed) {
+      absl::StatusOr<std::vector<ExperimentRecord>> resume = params_.store->ExperimentsToResume();
+      if (resume.ok()) {
+        candidates = *std::move(resume);
+        resumed = true;
+      } else {
+        std::fprintf(stderr, "smfg-coordinator: listing experiments to resume: %s\n",
+                     resume.status().ToString().c_str());
+      }
+    }
+    if (resumed) {
+      absl::StatusOr<std::vector<ExperimentRecord>> queued =
+          params_.store->List(ExperimentStatus::kQueued, 0);
+      if (queued.ok()) {
+        // List is newest first; runs start oldest first.
+        candidates.insert(candidates.end(), queued->rbegin(), queued->rend());
+      } else {
+        std::fprintf(stderr, "smfg-coordinator: listing queued experiments: %s\n",
+                     queued.status().ToString().c_str());
+      }
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      for (const ExperimentRecord& r : candidates) {
+        if (shutdown_ || static_cast<int>(runs_.size()) >= params_.max_concurrent) break;
+        if (runs_.count(r.id) > 0) continue;
+        runs_.emplace(r.id, std::thread([this, id = r.id] { RunExperiment(id); }));
+      }
+      const auto changed = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return shutdown_ || version_ != seen;
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&changed), params_.poll_interval);
+    }
+  }
+}
+
+void ExperimentManager::SetStatus(const std::string& id, ExperimentStatus status,
+                                  const std::string& message) {
+  const absl::Status s = params_.store->UpdateStatus(id, status, message);
+  if (!s.ok()) {
+    std::fprintf(stderr, "smfg-coordinator: %s -> %s: %s\n", id.c_str(),
+                 std::string(ExperimentStatusName(status)).c_str(), s.ToString().c_str());
+  }
+  Notify();
+}
+
+void ExperimentManager::RunExperiment(const std::string& id) {
+  const absl::Status s = RunExperimentOrError(id);
+  if (!s.ok()) {
+    if (stopping()) {
+      std::fprintf(stderr, "smfg-coordinator: %s stopped by shutdown: %s\n", id.c_str(),
+                   s.ToString().c_str());
+    } else {
+      SetStatus(id, ExperimentStatus::kFailed, s.ToString());
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  auto it = runs_.find(id);
+  if (it != runs_.end()) {  // Shutdown() may have taken it already
+    finished_.push_back(std::move(it->second));
+    runs_.erase(it);
+  }
+  ++version_;
+}
+
+absl::Status ExperimentManager::RunExperimentOrError(const std::string& id) {
+  ExperimentStore& store = *params_.store;
+  SMFG_ASSIGN_OR_RETURN(ExperimentRecord record, store.Get(id));
+  if (IsTerminal(record.status)) return absl::OkStatus();
+  SMFG_ASSIGN_OR_RETURN(auto stored, StoredSpec(record));
+  const auto& [spec, scenario] = stored;
+  training::TrainingRunOptions options;
+  SMFG_ASSIGN_OR_RETURN(options.checkpoint_dir, store.CheckpointDir(id));
+  options.checkpoint_owner = CheckpointOwner(id, spec);
+  // The run's status as this thread last set it. Declared before the
+  // evaluator, whose waiting callback (called on this thread) updates it.
+  ExperimentStatus current = record.status;
+  const auto mark_waiting = [this, &id, &current] {
+    if (current == ExperimentStatus::kWaitingForWorkers) return;
+    SetStatus(id, ExperimentStatus::kWaitingForWorkers,
+              "no live worker; waiting for one to register");
+    current = ExperimentStatus::kWaitingForWorkers;
+  };
+  const auto mark_running = [this, &id, &current] {
+    if (current == ExperimentStatus::kRunning) return;
+    SetStatus(id, ExperimentStatus::kRunning, "");
+    current = ExperimentStatus::kRunning;
+  };
+  SMFG_ASSIGN_OR_RETURN(
+      std::unique_ptr<training::TrainingRun> run,
+      training::TrainingRun::Create(
+          spec, scenario,
+          [&](const env::Scenario& sc) { return params_.evaluator_factory(id, sc, mark_waiting); },
+          options));
+  // The trainer writes its checkpoint inside Step(), before the record and
+  // the checkpoint's bookkeeping reach the store, so a coordinator killed in
+  // between leaves a checkpoint newer than the store knows. Resuming from the
+  // file (not the bookkeeping) and re-appending the records the store lacks
+  // from the restored history keeps the history complete either way.
+  SMFG_ASSIGN_OR_RETURN(std::optional<CheckpointInfo> checkpoint, store.LatestCheckpoint(id));
+  const absl::Status resumed = run->Resume();
+  if (resumed.ok()) {
+    std::fprintf(stderr, "smfg-coordinator: %s resumed at outer iteration %d\n", id.c_str(),
+                 run->iteration());
+    for (const training::IterationRecord& r : run->history()) {
+      if (r.iteration() > record.outer_iteration) {
+        SMFG_RETURN_IF_ERROR(store.AppendIteration(id, r.iteration(), r.SerializeAsString()));
+      }
+    }
+    if (!checkpoint.has_value() || checkpoint->iteration != run->iteration()) {
+      SMFG_RETURN_IF_ERROR(store.RecordCheckpoint(id, run->iteration()));
+    }
+  } else if (!absl::IsNotFound(resumed)) {
+    return Annotate(resumed, "resuming from the checkpoint");
+  }
+
+  const int every = run->params().loop.checkpoint_every;
+  while (!run->done()) {
+    if (stopping()) return absl::OkStatus();
+    SMFG_ASSIGN_OR_RETURN(record, store.Get(id));
+    if (IsTerminal(record.status)) return absl::OkStatus();  // cancelled while queued
+    if (record.cancel_requested) {
+      SetStatus(id, ExperimentStatus::kCancelled,
+                absl::StrCat("cancelled after outer iteration ", run->iteration()));
+      return absl::OkStatus();
+    }
+    if (params_.live_workers && params_.live_workers() == 0) {
+      mark_waiting();
+    } else {
+      mark_running();
+    }
+    SMFG_ASSIGN_OR_RETURN(training::IterationRecord r, run->Step());
+    mark_running();  // a worker came if we waited
+    SMFG_RETURN_IF_ERROR(store.AppendIteration(id, r.iteration(), r.SerializeAsString()));
+    if (every > 0 && (r.iteration() % every == 0 || run->done())) {
+      SMFG_RETURN_IF_ERROR(store.RecordCheckpoint(id, r.iteration()));
+    }
+    Notify();
+    if (params_.continue_after_iteration_for_testing &&
+        !params_.continue_after_iteration_for_testing(id, r.iteration())) {
+      return absl::OkStatus();
+    }
+  }
+  if (stopping()) return absl::OkStatus();
+  SMFG_ASSIGN_OR_RETURN(record, store.Get(id));
+  if (record.cancel_requested) {
+    SetStatus(id, ExperimentStatus::kCancelled, "cancelled before the baseline evaluation");
+    return absl::OkStatus();
+  }
+  mark_running();
+  SMFG_ASSIGN_OR_RETURN(training::RunComparison comparison, run->Finish(nullptr));
+  std::vector<ResultFile> files;
+  for (training::OutputFile& f : comparison.files) {
+    files.push_back({std::move(f.path), std::move(f.bytes)});
+  }
+  SMFG_RETURN_IF_ERROR(store.PutResults(id, files));
+  mark_running();  // WAITING_FOR_WORKERS -> SUCCEEDED is not a legal transition
+  SetStatus(id, ExperimentStatus::kSucceeded,
+            absl::StrCat(run->converged() ? "converged" : "iteration budget reached", " after ",
+                         run->iteration(), " outer iterations"));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SubmitOutcome> ExperimentManager::Submit(const v1::ExperimentSpec& spec,
+                                                        const std::string& idempotency_key) {
+  if (idempotency_key.empty()) {
+    return absl::InvalidArgumentError("idempotency_key: must not be empty");
+  }
+  if (spec.scenario().network_source_case() == v1::Scenario::kMatpowerFile) {
+    return absl::InvalidArgumentError(
+        "spec.scenario.matpower_file: the coordinator never opens a file named in a submitted "
+        "spec; send the network inline (smfg submit inlines it)");
+  }
+  absl::StatusOr<env::Scenario> scenario = config::CheckSpecMessage(
+      spec, config::ConvertOptions{.read_files = false}, training::ValidateLeaderSide);
+  if (!scenario.ok()) {
+    return absl::Status(scenario.status().code(),
+                        absl::StrCat("spec.", scenario.status().message()));
+  }
+  ExperimentRecord request;
+  request.idempotency_key = idempotency_key;
+  request.name = spec.name();
+  request.spec_text = SpecText(config::EffectiveSpec(spec, *scenario));
+  SMFG_ASSIGN_OR_RETURN(CreateResult created, params_.store->Create(request));
+  Notify();
+  return SubmitOutcome{created.experiment.id, created.created};
+}
+
+absl::StatusOr<ExperimentRecord> ExperimentManager::Get(const std::string& id) {
+  return params_.store->Get(id);
+}
+
+absl::StatusOr<std::vector<ExperimentRecord>> ExperimentManager::List(
+    std::optional<ExperimentStatus> status, int limit) {
+  return params_.store->List(status, limit);
+}
+
+absl::StatusOr<ExperimentRecord> ExperimentManager::Cancel(const std::string& id) {
+  SMFG_ASSIGN_OR_RETURN(ExperimentRecord r, params_.store->RequestCancel(id));
+  Notify();
+  return r;
+}
+
+absl::StatusOr<std::vector<ResultFile>> ExperimentManager::Results(const std::string& id) {
+  SMFG_ASSIGN_OR_RETURN(std::vector<std::string> paths, params_.store->ListResults(id));
+  std::vector<ResultFile> files;
+  for (const std::string& path : paths) {
+    SMFG_ASSIGN_OR_RETURN(std::string bytes, params_.store->GetResult(id, path));
+    files.push_back({path, std::move(bytes)});
+  }
+  return files;
+}
+
+absl::Status ExperimentManager::Watch(
+    const std::string& id, int64_t after_iteration,
+    const std::function<bool(const ExperimentRecord&, const std::vector<v1::IterationRecord>&)>&
+        emit,
+    const std::function<bool()>& cancelled) {
+  bool first = true;
+  ExperimentStatus last_status = ExperimentStatus::kQueued;
+  std::string last_message;
+  while (true) {
+    uint64_t seen;
+    {
+      absl::MutexLock lock(&mu_);
+      if (shutdown_) return absl::UnavailableError("the coordinator is shutting down");
+      seen = version_;
+    }
+    // The record before the rows: once it is terminal, the rows read after
+    // it are complete.
+    SMFG_ASSIGN_OR_RETURN(ExperimentRecord record, params_.store->Get(id));
+    SMFG_ASSIGN_OR_RETURN(std::vector<IterationRow> rows,
+                          params_.store->Iterations(id, after_iteration));
+    std::vector<v1::IterationRecord> records(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (!records[i].ParseFromString(rows[i].record)) {
+        return absl::DataLossError(absl::StrCat(id, ": the stored record of iteration ",
+                                                rows[i].iteration, " does not parse"));
+      }
+    }
+    if (first || !records.empty() || record.status != last_status ||
+        record.status_message != last_message) {
+      if (!emit(record, records)) return absl::CancelledError("the watcher stopped");
+      first = false;
+      last_status = record.status;
+      last_message = record.status_message;
+      if (!rows.empty()) after_iteration = rows.back().iteration;
+    }
+    if (IsTerminal(record.status)) return absl::OkStatus();
+    if (cancelled && cancelled()) return absl::CancelledError("the watcher cancelled");
+    absl::MutexLock lock(&mu_);
+    const auto changed = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return shutdown_ || version_ != seen;
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&changed), params_.poll_interval);
+  }
+}
+
+}  // namespace smfg::coordinator

@@ -1,0 +1,43 @@
+#include "training/training_run.h"
+
+#include <utility>
+
+#include "common/status.h"
+#include "environment/population.h"
+#include "training/trainer_params.h"
+
+namespace smfg::training {
+
+absl::StatusOr<std::unique_ptr<TrainingRun>> TrainingRun::Create(
+    const v1::ExperimentSpec& spec, const env::Scenario& scenario, const EvaluatorFactory& factory,
+    const TrainingRunOptions& options) {
+  SMFG_ASSIGN_OR_RETURN(TrainerParams params, TrainerParamsFromSpec(spec, scenario));
+  params.checkpoint_dir = options.checkpoint_dir;
+  params.checkpoint_owner = options.checkpoint_owner;
+  SMFG_ASSIGN_OR_RETURN(std::unique_ptr<env::PopulationEvaluator> evaluator, factory(scenario));
+  // The market needs the day conditions and shapes only; the households live
+  // in the evaluator (here or on the workers).
+  const std::vector<env::DayConditions> days = env::MakeAllDayConditions(scenario);
+  SMFG_ASSIGN_OR_RETURN(
+      std::unique_ptr<env::MarketClearing> market,
+      env::MarketClearing::Create(scenario, env::MakeShapes(scenario.profiles), days));
+  SMFG_ASSIGN_OR_RETURN(
+      std::unique_ptr<StackelbergTrainer> trainer,
+      StackelbergTrainer::Create(std::move(params), evaluator.get(), market.get(), days));
+  return std::unique_ptr<TrainingRun>(
+      new TrainingRun(std::move(evaluator), std::move(market), std::move(trainer)));
+}
+
+absl::StatusOr<RunComparison> TrainingRun::Finish(std::ostream* progress) {
+  return EvaluateRun(*trainer_, *evaluator_, *market_, progress);
+}
+
+int64_t SimulatedHouseholds(const env::Scenario& scenario) {
+  int64_t n = 0;
+  for (const env::HouseholdClass& c : scenario.classes) {
+    for (int count : c.households_per_bus) n += count;
+  }
+  return n;
+}
+
+}  // namespace smfg::training

@@ -1,0 +1,92 @@
+// One Stackelberg training run, assembled in one place for both of its
+// drivers: `smfg train` (a local evaluator, files in --out) and the
+// coordinator's ExperimentManager (remote workers, results in the store).
+//
+//   TrainingRun::Create(spec, scenario, factory, options)
+//     -> TrainerParamsFromSpec, the population evaluator from `factory`, market
+//        clearing over the scenario's day conditions, the StackelbergTrainer
+//   Resume()         continue from the checkpoint in options.checkpoint_dir
+//   Step() ...       one outer iteration each, until done()
+//   Finish()         learned vs flat vs best TOU, and every result file
+//
+// Plain C++: no gRPC, no store; how results and metrics are kept is the
+// driver's business.
+#ifndef SMFG_TRAINING_TRAINING_RUN_H_
+#define SMFG_TRAINING_TRAINING_RUN_H_
+
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "environment/market.h"
+#include "environment/population_evaluator.h"
+#include "environment/scenario.h"
+#include "smfg/v1/spec.pb.h"
+#include "training/run_report.h"
+#include "training/trainer.h"
+
+namespace smfg::training {
+
+struct TrainingRunOptions {
+  // Where checkpoints go (created if needed); empty: no checkpoints.
+  std::string checkpoint_dir;
+  // TrainerParams::checkpoint_owner.
+  std::string checkpoint_owner;
+};
+
+// Builds the run's population evaluator for its scenario (a
+// LocalPopulationEvaluator, or a RemotePopulationEvaluator over workers).
+using EvaluatorFactory = std::function<absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>>(
+    const env::Scenario& scenario)>;
+
+class TrainingRun {
+ public:
+  // `spec` is a valid spec (training::LoadExperimentFile or, for a submitted
+  // one, config::CheckSpecMessage with ValidateLeaderSide) and `scenario` its
+  // converted scenario. Errors of TrainerParamsFromSpec, of `factory`, of
+  // market clearing and of StackelbergTrainer::Create.
+  static absl::StatusOr<std::unique_ptr<TrainingRun>> Create(const v1::ExperimentSpec& spec,
+                                                             const env::Scenario& scenario,
+                                                             const EvaluatorFactory& factory,
+                                                             const TrainingRunOptions& options);
+
+  // StackelbergTrainer::Resume.
+  absl::Status Resume() { return trainer_->Resume(); }
+  // StackelbergTrainer::Step.
+  absl::StatusOr<IterationRecord> Step() { return trainer_->Step(); }
+  bool done() const { return trainer_->done(); }
+  bool converged() const { return trainer_->converged(); }
+  int iteration() const { return trainer_->iteration(); }
+  const std::vector<IterationRecord>& history() const { return trainer_->history(); }
+
+  // EvaluateRun: the comparison with the baselines and every result file.
+  absl::StatusOr<RunComparison> Finish(std::ostream* progress);
+
+  const env::Scenario& scenario() const { return trainer_->params().scenario; }
+  const TrainerParams& params() const { return trainer_->params(); }
+  env::PopulationEvaluator& evaluator() { return *evaluator_; }
+
+ private:
+  TrainingRun(std::unique_ptr<env::PopulationEvaluator> evaluator,
+              std::unique_ptr<env::MarketClearing> market,
+              std::unique_ptr<StackelbergTrainer> trainer)
+      : evaluator_(std::move(evaluator)),
+        market_(std::move(market)),
+        trainer_(std::move(trainer)) {}
+
+  // Declared in construction order: the trainer uses the other two.
+  std::unique_ptr<env::PopulationEvaluator> evaluator_;
+  std::unique_ptr<env::MarketClearing> market_;
+  std::unique_ptr<StackelbergTrainer> trainer_;
+};
+
+// Households the scenario simulates (sum of every class's households_per_bus).
+int64_t SimulatedHouseholds(const env::Scenario& scenario);
+
+}  // namespace smfg::training
+
+#endif  // SMFG_TRAINING_TRAINING_RUN_H_
