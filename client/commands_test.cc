@@ -9,10 +9,17 @@
 #include <vector>
 
 #include "absl/strings/str_replace.h"
+#include "common/status_matchers.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace smfg::client {
 namespace {
+
+using ::testing::HasSubstr;
+
+using ::smfg::testing_util::IsOk;
+using ::smfg::testing_util::StatusIs;
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
@@ -56,16 +63,16 @@ TEST(OpfCommandTest, SpecNetworkAndExplicitLoad) {
   ASSERT_TRUE(s.ok()) << s;
   EXPECT_NE(out.str().find("LMP"), std::string::npos);
   o.load_mw = {1, 2};
-  EXPECT_EQ(RunOpf(o, out).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(RunOpf(o, out), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(OpfCommandTest, BadInputsAreInvalidArgument) {
   OpfOptions o;
   std::ostringstream out;
-  EXPECT_EQ(RunOpf(o, out).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(RunOpf(o, out), StatusIs(absl::StatusCode::kInvalidArgument));
   o.case_path = "configs/three_bus.textproto";
   o.hour = 24;
-  EXPECT_EQ(RunOpf(o, out).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(RunOpf(o, out), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 EvaluateOptions SmallRun() {
@@ -155,8 +162,7 @@ TEST(EvaluateCommandTest, UnknownTariffFileIsAnError) {
   o.tariffs = "no_such_tariff.textproto";
   std::ostringstream out, progress;
   const absl::Status s = RunEvaluate(o, out, progress);
-  EXPECT_FALSE(s.ok());
-  EXPECT_NE(std::string(s.message()).find("no_such_tariff"), std::string::npos);
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kNotFound, HasSubstr("no_such_tariff")));
 }
 
 TrainOptions SmallTraining(const std::string& dir, int iterations) {
@@ -205,7 +211,7 @@ TEST(TrainCommandTest, TrainsComparesAndResumesBitIdentically) {
   // Interrupted after 2 iterations, then resumed to 3.
   ASSERT_TRUE(RunTrain(SmallTraining(resumed, 2), out, progress).ok());
   TrainOptions again = SmallTraining(resumed, 3);
-  EXPECT_EQ(RunTrain(again, out, progress).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(RunTrain(again, out, progress), StatusIs(absl::StatusCode::kFailedPrecondition));
   again.resume = true;
   const absl::Status s = RunTrain(again, out, progress);
   ASSERT_TRUE(s.ok()) << s;
@@ -244,7 +250,7 @@ TEST(TrainCommandTest, ResumeWithoutCheckpointIsAnError) {
   TrainOptions o = SmallTraining(dir, 1);
   o.resume = true;
   std::ostringstream out, progress;
-  EXPECT_EQ(RunTrain(o, out, progress).code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(RunTrain(o, out, progress), StatusIs(absl::StatusCode::kNotFound));
 }
 
 }  // namespace

@@ -1,9 +1,13 @@
 #include "common/grpc_status.h"
 
+#include "common/status_matchers.h"
 #include "gtest/gtest.h"
 
 namespace smfg {
 namespace {
+
+using ::smfg::testing_util::IsOk;
+using ::smfg::testing_util::StatusIs;
 
 TEST(GrpcStatusTest, EveryCodeAndTheMessageRoundTrip) {
   for (int code = 0; code <= 16; ++code) {
@@ -14,8 +18,8 @@ TEST(GrpcStatusTest, EveryCodeAndTheMessageRoundTrip) {
     EXPECT_EQ(FromGrpcStatus(g), in);
   }
   EXPECT_EQ(ToGrpcStatus(absl::NotFoundError("exp-1")).error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(FromGrpcStatus(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "no token")).code(),
-            absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(FromGrpcStatus(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "no token")),
+              StatusIs(absl::StatusCode::kUnauthenticated));
 }
 
 }  // namespace

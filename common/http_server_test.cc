@@ -8,11 +8,16 @@
 
 #include <string>
 
+#include "common/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace smfg {
 namespace {
+
+using ::smfg::testing_util::IsOk;
+using ::smfg::testing_util::StatusIs;
+using ::testing::HasSubstr;
 
 // Sends `request` to 127.0.0.1:port (then half-closes) and returns the whole
 // response. Socket timeouts keep a broken server from hanging the test.
@@ -81,7 +86,8 @@ TEST_F(HttpServerTest, MalformedAndOversizedRequestsGet400AndServerStaysUp) {
 }
 
 TEST(HttpServerStartTest, RejectsBadHost) {
-  EXPECT_FALSE(HttpServer::Start("not-an-ip", 0, {}).ok());
+  EXPECT_THAT(HttpServer::Start("not-an-ip", 0, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not an IPv4 address")));
 }
 
 }  // namespace

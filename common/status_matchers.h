@@ -4,11 +4,14 @@
 //   EXPECT_THAT(Load(path), StatusIs(absl::StatusCode::kDataLoss));
 //   EXPECT_THAT(Submit(spec), StatusIs(absl::StatusCode::kInvalidArgument,
 //                                      HasSubstr("scenario.days")));
+//   EXPECT_THAT(stub->Get(&context, request, &response),   // grpc::Status too
+//               StatusIs(absl::StatusCode::kNotFound));
 // A failure prints the whole status.
 #ifndef SMFG_COMMON_STATUS_MATCHERS_H_
 #define SMFG_COMMON_STATUS_MATCHERS_H_
 
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -21,6 +24,12 @@ inline const absl::Status& GetStatus(const absl::Status& status) { return status
 template <typename T>
 const absl::Status& GetStatus(const absl::StatusOr<T>& status_or) {
   return status_or.status();
+}
+// grpc::Status (anything with error_code() and error_message()), mapped as
+// smfg::FromGrpcStatus does, without this header depending on gRPC.
+template <typename GrpcStatus, typename = decltype(std::declval<const GrpcStatus&>().error_code())>
+absl::Status GetStatus(const GrpcStatus& status) {
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
 }
 
 }  // namespace internal

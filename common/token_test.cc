@@ -6,10 +6,16 @@
 #include <fstream>
 #include <string>
 
+#include "common/status_matchers.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace smfg {
 namespace {
+
+using ::smfg::testing_util::IsOk;
+using ::smfg::testing_util::StatusIs;
+using ::testing::HasSubstr;
 
 TEST(TokenTest, ConstantTimeEquals) {
   EXPECT_TRUE(ConstantTimeEquals("secret", "secret"));
@@ -36,12 +42,13 @@ TEST(TokenTest, LoadsFromFileThenEnvironment) {
   t = LoadToken("", "SMFG_TOKEN_TEST_VAR");
   ASSERT_TRUE(t.ok());
   EXPECT_EQ(*t, "");
-  EXPECT_FALSE(LoadToken(path + ".missing", "SMFG_TOKEN_TEST_VAR").ok());
+  EXPECT_THAT(LoadToken(path + ".missing", "SMFG_TOKEN_TEST_VAR"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(".missing")));
   {
     std::ofstream out(path);
     out << "a b\n";
   }
-  EXPECT_FALSE(LoadToken(path, nullptr).ok());
+  EXPECT_THAT(LoadToken(path, nullptr), StatusIs(absl::StatusCode::kInvalidArgument));
   std::remove(path.c_str());
 }
 

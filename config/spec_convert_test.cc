@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/status_matchers.h"
 #include "config/spec_loader.h"
 #include "environment/network.h"
 #include "environment/scenario.h"
@@ -17,6 +18,9 @@
 
 namespace smfg::config {
 namespace {
+
+using ::smfg::testing_util::IsOk;
+using ::smfg::testing_util::StatusIs;
 
 using ::google::protobuf::util::MessageDifferencer;
 using ::testing::ElementsAre;
@@ -292,7 +296,7 @@ TEST(SpecConvertTest, MatpowerFileIsResolvedAgainstTheSpecDirectory) {
   no_files.read_files = false;
   spec.mutable_scenario()->set_matpower_file("/dev/zero");
   converted = ConvertScenario(spec, "configs", no_files);
-  EXPECT_EQ(converted.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(converted.status(), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(converted.status().message()),
               HasSubstr("scenario.matpower_file: files are not read here"));
 

@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "common/files.h"
 #include "common/rng.h"
+#include "common/status_matchers.h"
 #include "config/spec_loader.h"
 #include "environment/scenario.h"
 #include "google/protobuf/text_format.h"
@@ -24,6 +25,9 @@
 
 namespace smfg::config {
 namespace {
+
+using ::smfg::testing_util::IsOk;
+using ::smfg::testing_util::StatusIs;
 
 constexpr int kMutationsPerFormat = 2000;
 constexpr uint64_t kSeed = 20251;
@@ -263,7 +267,7 @@ TEST(SpecFuzzTest, TariffMutationsNeverCrash) {
     if (tariff.ok()) {
       EXPECT_TRUE(env::ValidateTariff(*tariff, loaded->scenario).ok()) << content;
     } else {
-      EXPECT_EQ(tariff.status().code(), absl::StatusCode::kInvalidArgument)
+      EXPECT_THAT(tariff.status(), StatusIs(absl::StatusCode::kInvalidArgument))
           << tariff.status() << "\n"
           << content;
       EXPECT_FALSE(tariff.status().message().empty());

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "common/files.h"
+#include "common/status_matchers.h"
 #include "config/spec_convert.h"
 #include "environment/scenario.h"
 #include "gmock/gmock.h"
@@ -21,6 +22,9 @@
 
 namespace smfg::config {
 namespace {
+
+using ::smfg::testing_util::IsOk;
+using ::smfg::testing_util::StatusIs;
 
 using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
@@ -144,14 +148,15 @@ TEST(SpecLoaderTest, FormatComesFromTheExtension) {
   EXPECT_EQ(*FormatFromPath("b.pbtxt"), Format::kText);
   EXPECT_EQ(*FormatFromPath("x.y/b.JSON"), Format::kJson);
   const absl::Status status = FormatFromPath("configs/x.yaml").status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(Msg(status), StartsWith("configs/x.yaml: unsupported file extension"));
-  EXPECT_EQ(FormatFromPath("configs.d/noext").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(FormatFromPath("configs.d/noext").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(SpecLoaderTest, MissingFileIsNotFound) {
   const absl::Status status = LoadExperimentFile("configs/does_not_exist.textproto").status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(Msg(status), HasSubstr("configs/does_not_exist.textproto"));
 }
 
@@ -160,7 +165,7 @@ TEST(SpecLoaderTest, UnknownFieldNamesFileLineColumnAndMessageType) {
   const std::string content =
       ReplaceOnce(original, "  households_represented: 1", "  households_represented: 1\n  foo: 1");
   const absl::Status status = LoadStatus("unknown_field.textproto", content);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   const int line = LineOf(content, "  foo: 1");
   EXPECT_EQ(status.message(),
             absl::StrCat(::testing::TempDir(), "unknown_field.textproto:", line,
@@ -171,7 +176,7 @@ TEST(SpecLoaderTest, UnknownNestedFieldNamesItsPath) {
   const std::string content = ReplaceOnce(ReadOrDie(kThreeBus), "battery_kw { kind: CONSTANT",
                                           "battery_kw { mean: 5 kind: CONSTANT");
   const absl::Status status = LoadStatus("unknown_nested.textproto", content);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(Msg(status),
               HasSubstr(absl::StrCat(":", LineOf(content, "mean: 5"),
                                      ":18: unknown field 'mean' in smfg.v1.Distribution (at "
@@ -181,7 +186,7 @@ TEST(SpecLoaderTest, UnknownNestedFieldNamesItsPath) {
 TEST(SpecLoaderTest, WrongTypeNamesTheField) {
   const std::string content = ReplaceOnce(ReadOrDie(kThreeBus), "days: 100", "days: \"abc\"");
   const absl::Status status = LoadStatus("wrong_type.textproto", content);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(Msg(status), HasSubstr(absl::StrCat(
                                "wrong_type.textproto:", LineOf(content, "days: \"abc\""), ":",
                                ColumnOf(content, "\"abc\""), ": scenario.days: expected integer")));
@@ -191,7 +196,7 @@ TEST(SpecLoaderTest, UnknownEnumValueListsTheValidOnes) {
   const std::string content =
       ReplaceOnce(ReadOrDie(kThreeBus), "kind: UNIFORM", "kind: TRIANGULAR");
   const absl::Status status = LoadStatus("bad_enum.textproto", content);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(Msg(status), HasSubstr("scenario.classes[1].battery_kwh.kind: "));
   EXPECT_THAT(Msg(status), HasSubstr("TRIANGULAR"));
   EXPECT_THAT(Msg(status), HasSubstr("LOGNORMAL"));
@@ -200,7 +205,7 @@ TEST(SpecLoaderTest, UnknownEnumValueListsTheValidOnes) {
 TEST(SpecLoaderTest, NegativeCapacityNamesLineAndFullPath) {
   const std::string content = ReplaceOnce(ReadOrDie(kThreeBus), "pmax_mw: 30", "pmax_mw: -5");
   const absl::Status status = LoadStatus("negative_capacity.textproto", content);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_EQ(status.message(),
             absl::StrCat(::testing::TempDir(),
                          "negative_capacity.textproto:", LineOf(content, "pmax_mw: -5"),
@@ -212,7 +217,7 @@ TEST(SpecLoaderTest, SharesNotSummingToOne) {
       ReadOrDie(kThreeBus), "der_share { consumer: 0.65 solar: 0.25 solar_battery: 0.10 }",
       "der_share { consumer: 0.65 solar: 0.25 solar_battery: 0.11 }");
   const absl::Status status = LoadStatus("shares.textproto", content);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(Msg(status),
               HasSubstr(absl::StrCat("shares.textproto:", LineOf(content, "solar_battery: 0.11"),
                                      ": scenario.classes[2].der_share: must sum to 1")));
@@ -234,7 +239,7 @@ TEST(SpecLoaderTest, ZeroHouseholdsInTotal) {
     content = ReplaceOnce(content, counts, "[0, 0, 0]");
   }
   const absl::Status status = LoadStatus("zero_households.textproto", content);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(Msg(status),
               HasSubstr(absl::StrCat("zero_households.textproto:", LineOf(content, "classes {"),
                                      ": scenario.classes: must hold at least one household")));
@@ -244,7 +249,7 @@ TEST(SpecLoaderTest, WrongNumberOfHourlyValues) {
   const std::string content =
       ReplaceOnce(ReadOrDie(kThreeBus), "0.18, 0.05, 0, 0, 0, 0 ", "0.18, 0.05, 0, 0, 0 ");
   const absl::Status status = LoadStatus("hours.textproto", content);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(Msg(status),
               HasSubstr(absl::StrCat(LineOf(content, "hourly_availability: ["),
                                      ": scenario.network.generators[3].hourly_availability: "
@@ -264,7 +269,7 @@ TEST(SpecLoaderTest, TruncatedFileIsASyntaxErrorWithLineAndColumn) {
   const std::string original = ReadOrDie(kThreeBus);
   const std::string content = original.substr(0, original.find("cost_linear: 20\n"));
   const absl::Status status = LoadStatus("truncated.textproto", content);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(Msg(status), MatchesRegex(".*truncated\\.textproto:[0-9]+:[0-9]+: .+"));
   EXPECT_THAT(Msg(status), HasSubstr("scenario.network.generators[1]"));
 }
@@ -281,7 +286,7 @@ TEST(SpecLoaderTest, DisconnectedNetworkSurfacesNetworkValidation) {
                         "");
   // What is left: 1-2 only, so bus 3 (index 2) is an island.
   const absl::Status status = LoadStatus("disconnected.textproto", content);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(Msg(status), MatchesRegex(".*disconnected\\.textproto:[0-9]+: scenario\\.network.*"));
 }
 
@@ -289,7 +294,7 @@ TEST(SpecLoaderTest, EmptyNameIsRefused) {
   const std::string content =
       ReplaceOnce(ReadOrDie(kThreeBus), "name: \"three_bus\"", "name: \"\"");
   const absl::Status status = LoadStatus("unnamed.textproto", content);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(Msg(status),
               MatchesRegex("[^ ]*unnamed\\.textproto:[0-9]+: name: must not be empty"));
 }
@@ -308,7 +313,7 @@ TEST(SpecLoaderTest, ExtraRulesAndEditsGetFileAndLine) {
   };
   const absl::Status status = LoadExperimentFile(kThreeBus, options).status();
   EXPECT_EQ(calls, 1);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(Msg(status),
               MatchesRegex(".*three_bus\\.textproto:[0-9]+: loop\\.max_iterations: refused by the "
                            "caller"));
@@ -335,7 +340,7 @@ TEST(SpecLoaderTest, CheckSpecMessageNamesPathsAndReadsNoFile) {
   spec.mutable_scenario()->set_matpower_file("/dev/zero");
   const absl::Status file =
       CheckSpecMessage(spec, ConvertOptions{.read_files = false}, nullptr).status();
-  EXPECT_EQ(file.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(file, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(Msg(file), StartsWith("scenario.matpower_file: files are not read here"));
 }
 
@@ -373,7 +378,7 @@ TEST(SpecLoaderTest, ScenarioRulesNameSpecPaths) {
     SCOPED_TRACE(c.to);
     const std::string content = ReplaceOnce(original, c.from, c.to);
     const absl::Status status = LoadStatus("scenario_rules.textproto", content);
-    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
     EXPECT_THAT(Msg(status), HasSubstr(c.expected));
     // Every value error carries a line.
     EXPECT_THAT(Msg(status), MatchesRegex(".*scenario_rules\\.textproto:[0-9]+: .*"));
@@ -384,7 +389,7 @@ TEST(SpecLoaderTest, InvalidUtf8IsRejected) {
   const std::string content =
       ReplaceOnce(ReadOrDie(kThreeBus), "name: \"three_bus\"", "name: \"three\\377bus\"");
   const absl::Status status = LoadStatus("utf8.textproto", content);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(Msg(status), HasSubstr(": name: is not valid UTF-8"));
 }
 
@@ -401,7 +406,7 @@ class JsonErrorsTest : public ::testing::Test {
 TEST_F(JsonErrorsTest, UnknownFieldNamesFileLineAndType) {
   const std::string content = ReplaceOnce(json_, "\"days\": 100", "\"days\": 100,\n  \"foo\": 1");
   const absl::Status status = LoadStatus("unknown.json", content);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_EQ(status.message(),
             absl::StrCat(::testing::TempDir(), "unknown.json:", LineOf(content, "\"foo\""),
                          ": unknown field 'foo' in smfg.v1.Scenario (at scenario)"));
@@ -410,7 +415,7 @@ TEST_F(JsonErrorsTest, UnknownFieldNamesFileLineAndType) {
 TEST_F(JsonErrorsTest, WrongTypeNamesPathAndLine) {
   const std::string content = ReplaceOnce(json_, "\"days\": 100", "\"days\": \"abc\"");
   const absl::Status status = LoadStatus("wrong_type.json", content);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(Msg(status), HasSubstr(absl::StrCat("wrong_type.json:", LineOf(content, "\"abc\""),
                                                   ": scenario.days: invalid value \"abc\"")));
 }
@@ -418,7 +423,7 @@ TEST_F(JsonErrorsTest, WrongTypeNamesPathAndLine) {
 TEST_F(JsonErrorsTest, ValueErrorsCarryTheLine) {
   const std::string content = ReplaceOnce(json_, "\"pmax_mw\": 30", "\"pmax_mw\": -5");
   const absl::Status status = LoadStatus("negative.json", content);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_EQ(status.message(),
             absl::StrCat(::testing::TempDir(), "negative.json:", LineOf(content, "\"pmax_mw\": -5"),
                          ": scenario.network.generators[2].pmax_mw: must be >= 0, got -5"));
@@ -427,14 +432,14 @@ TEST_F(JsonErrorsTest, ValueErrorsCarryTheLine) {
 TEST_F(JsonErrorsTest, SyntaxErrorCarriesLineAndColumn) {
   const std::string content = ReplaceOnce(json_, "\"days\": 100", "\"days\" 100");
   const absl::Status status = LoadStatus("syntax.json", content);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(Msg(status),
               HasSubstr(absl::StrCat("syntax.json:", LineOf(content, "\"days\" 100"), ":")));
 }
 
 TEST_F(JsonErrorsTest, TruncatedJson) {
   const absl::Status status = LoadStatus("truncated.json", json_.substr(0, json_.size() / 2));
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(Msg(status), HasSubstr("truncated.json"));
 }
 

@@ -11,6 +11,7 @@
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "common/status_matchers.h"
 #include "coordinator/coordinator_options.h"
 #include "coordinator/experiment_service.h"
 #include "coordinator/experiment_store.h"
@@ -26,6 +27,10 @@
 
 namespace smfg::coordinator {
 namespace {
+
+using ::smfg::testing_util::IsOk;
+using ::smfg::testing_util::StatusIs;
+using ::testing::Not;
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
@@ -74,25 +79,21 @@ class AccessTest : public testing::Test {
     if (!authorization.empty()) context->AddMetadata("authorization", authorization);
   }
 
-  grpc::StatusCode List(const std::string& authorization) {
+  grpc::Status List(const std::string& authorization) {
     grpc::ClientContext context;
     Prepare(&context, authorization);
     v1::ListExperimentsRequest request;
     v1::ListExperimentsResponse response;
-    return v1::ExperimentService::NewStub(channel_)
-        ->List(&context, request, &response)
-        .error_code();
+    return v1::ExperimentService::NewStub(channel_)->List(&context, request, &response);
   }
 
-  grpc::StatusCode Register(const std::string& authorization) {
+  grpc::Status Register(const std::string& authorization) {
     grpc::ClientContext context;
     Prepare(&context, authorization);
     v1::RegisterRequest request;
     request.set_name("w");
     v1::RegisterResponse response;
-    return v1::WorkerService::NewStub(channel_)
-        ->Register(&context, request, &response)
-        .error_code();
+    return v1::WorkerService::NewStub(channel_)->Register(&context, request, &response);
   }
 
   std::unique_ptr<ExperimentStore> store_;
@@ -105,18 +106,18 @@ class AccessTest : public testing::Test {
 };
 
 TEST_F(AccessTest, ExperimentServiceNeedsApiToken) {
-  EXPECT_EQ(List("Bearer api-secret"), grpc::StatusCode::OK);
-  EXPECT_EQ(List(""), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_EQ(List("Bearer wrong"), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_EQ(List("api-secret"), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_EQ(List("Bearer cluster-secret"), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(List("Bearer api-secret"), StatusIs(absl::StatusCode::kOk));
+  EXPECT_THAT(List(""), StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(List("Bearer wrong"), StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(List("api-secret"), StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(List("Bearer cluster-secret"), StatusIs(absl::StatusCode::kUnauthenticated));
 }
 
 TEST_F(AccessTest, WorkerServiceNeedsClusterToken) {
-  EXPECT_EQ(Register("Bearer cluster-secret"), grpc::StatusCode::OK);
-  EXPECT_EQ(Register(""), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_EQ(Register("Bearer wrong"), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_EQ(Register("Bearer api-secret"), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(Register("Bearer cluster-secret"), StatusIs(absl::StatusCode::kOk));
+  EXPECT_THAT(Register(""), StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(Register("Bearer wrong"), StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(Register("Bearer api-secret"), StatusIs(absl::StatusCode::kUnauthenticated));
   EXPECT_EQ(pool_.LiveWorkers(), 1);
 }
 
@@ -164,25 +165,27 @@ TEST_F(AccessTest, TlsServerWithTokenAcceptsTlsClientsOnly) {
     Prepare(&context, auth);
     v1::ListExperimentsResponse response;
     return v1::ExperimentService::NewStub(grpc::CreateChannel(address, creds))
-        ->List(&context, v1::ListExperimentsRequest(), &response)
-        .error_code();
+        ->List(&context, v1::ListExperimentsRequest(), &response);
   };
-  EXPECT_EQ(list(grpc::SslCredentials(ssl), "Bearer api-secret"), grpc::StatusCode::OK);
-  EXPECT_EQ(list(grpc::SslCredentials(ssl), ""), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_NE(list(grpc::InsecureChannelCredentials(), "Bearer api-secret"), grpc::StatusCode::OK);
+  EXPECT_THAT(list(grpc::SslCredentials(ssl), "Bearer api-secret"),
+              StatusIs(absl::StatusCode::kOk));
+  EXPECT_THAT(list(grpc::SslCredentials(ssl), ""), StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(list(grpc::InsecureChannelCredentials(), "Bearer api-secret"), Not(IsOk()));
   server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
 }
 
 TEST(MakeServerCredentialsTest, BothOrNeither) {
   EXPECT_TRUE(MakeServerCredentials("", "").ok());
-  EXPECT_FALSE(MakeServerCredentials("cert.pem", "").ok());
-  EXPECT_FALSE(MakeServerCredentials("/nonexistent/cert.pem", "/nonexistent/key.pem").ok());
+  EXPECT_THAT(MakeServerCredentials("cert.pem", ""),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("together")));
+  EXPECT_THAT(MakeServerCredentials("/nonexistent/cert.pem", "/nonexistent/key.pem"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--tls_cert")));
 }
 
 TEST(BearerTokenCheckTest, DisabledLetsEverythingThrough) {
   EXPECT_FALSE(BearerTokenCheck().enabled());
   EXPECT_TRUE(BearerTokenCheck().Check(nullptr).ok());
-  EXPECT_EQ(BearerTokenCheck("x").Check(nullptr).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(BearerTokenCheck("x").Check(nullptr), StatusIs(absl::StatusCode::kUnauthenticated));
 }
 
 TEST(CoordinatorOptionsTest, NonLoopbackListenNeedsTokenOrExplicitFlag) {
@@ -204,21 +207,21 @@ TEST(CoordinatorOptionsTest, NonLoopbackListenNeedsTokenOrExplicitFlag) {
   EXPECT_TRUE(o.Validate().ok());
   o.cluster_token.clear();
   o.listen = "[::]:7000";
-  EXPECT_FALSE(o.Validate().ok());
+  EXPECT_THAT(o.Validate(), StatusIs(absl::StatusCode::kInvalidArgument));
   o.listen = "[::1]:7000";
   EXPECT_TRUE(o.Validate().ok());
   o.tls_cert = "cert.pem";
-  EXPECT_FALSE(o.Validate().ok());  // --tls_key missing
+  EXPECT_THAT(o.Validate(), StatusIs(absl::StatusCode::kInvalidArgument));  // --tls_key missing
 }
 
 TEST(CoordinatorOptionsTest, MetricsPortRange) {
   CoordinatorOptions o;
   o.metrics_port = -2;
-  EXPECT_FALSE(o.Validate().ok());
+  EXPECT_THAT(o.Validate(), StatusIs(absl::StatusCode::kInvalidArgument));
   o.metrics_port = 0;
   EXPECT_TRUE(o.Validate().ok());
   o.metrics_port = 70000;
-  EXPECT_FALSE(o.Validate().ok());
+  EXPECT_THAT(o.Validate(), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(CoordinatorOptionsTest, MaxMessageRangeAndMetricsHost) {

@@ -16,6 +16,7 @@
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "common/status_matchers.h"
 #include "config/spec_convert.h"
 #include "coordinator/remote_evaluator.h"
 #include "coordinator/worker_pool.h"
@@ -30,6 +31,9 @@
 
 namespace smfg::coordinator {
 namespace {
+
+using ::smfg::testing_util::IsOk;
+using ::smfg::testing_util::StatusIs;
 
 constexpr absl::Duration kRpcTimeout = absl::Seconds(10);
 
@@ -369,7 +373,7 @@ TEST_F(DistributedTest, SilentWorkerLosesItsShardsAtTheDeadline) {
   EXPECT_EQ(c.failures, 1);
   EXPECT_EQ(c.items_completed, 0);
   // Its late answer is stale now.
-  EXPECT_EQ(silent.Submit(item->work_id(), {}).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(silent.Submit(item->work_id(), {}), StatusIs(absl::StatusCode::kFailedPrecondition));
   good.Stop();
 }
 
@@ -412,40 +416,40 @@ TEST_F(DistributedTest, BadResultsAreRejectedWithoutDisturbingTheRun) {
   const std::vector<v1::ShardResult> good_results = ComputeItem(kernel, *first);
 
   // Another worker answering a's item: refused, a keeps it.
-  EXPECT_EQ(a.Submit(first->work_id(), good_results, b.id()).error_code(),
-            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(a.Submit(first->work_id(), good_results, b.id()),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_EQ(coordinator.Counters(a.id()).reassignments, 0);
   EXPECT_EQ(coordinator.Counters(b.id()).rejected_results, 1);
   // A work id that was never issued.
-  EXPECT_EQ(a.Submit(first->work_id() + 1000, good_results).error_code(),
-            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(a.Submit(first->work_id() + 1000, good_results),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
   // Unknown worker.
-  EXPECT_EQ(a.Submit(first->work_id(), good_results, "nobody").error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(a.Submit(first->work_id(), good_results, "nobody"),
+              StatusIs(absl::StatusCode::kNotFound));
 
   // Garbage sizes: INVALID_ARGUMENT, and the item goes back to the queue.
   std::vector<v1::ShardResult> garbage = good_results;
   garbage[2].mutable_population()->mutable_net_load_kw()->RemoveLast();
-  EXPECT_EQ(a.Submit(first->work_id(), garbage).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(a.Submit(first->work_id(), garbage), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_EQ(coordinator.Counters(a.id()).reassignments, 1);
   // The correct answer for that item is now stale.
-  EXPECT_EQ(a.Submit(first->work_id(), good_results).error_code(),
-            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(a.Submit(first->work_id(), good_results),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
 
   // A result for a shard not in the item.
   const std::optional<v1::WorkItem> second = a.GetWork();
   ASSERT_TRUE(second.has_value());
   std::vector<v1::ShardResult> wrong_shard = ComputeItem(kernel, *second);
   wrong_shard[0].set_shard(second->shards(second->shards_size() - 1) + 1);
-  EXPECT_EQ(a.Submit(second->work_id(), wrong_shard).error_code(),
-            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(a.Submit(second->work_id(), wrong_shard),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
 
   // A NaN in an otherwise well-formed result.
   const std::optional<v1::WorkItem> third = a.GetWork();
   ASSERT_TRUE(third.has_value());
   std::vector<v1::ShardResult> nan = ComputeItem(kernel, *third);
   nan[0].mutable_population()->set_behaviour(0, std::nan(""));
-  EXPECT_EQ(a.Submit(third->work_id(), nan).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(a.Submit(third->work_id(), nan), StatusIs(absl::StatusCode::kInvalidArgument));
 
   // The run still completes with the exact local answer.
   TestWorker good(coordinator.Channel());
@@ -481,9 +485,9 @@ TEST_F(DistributedTest, NoWorkerIsUnavailableAfterTheWaitDeadline) {
   RemoteEvaluatorOptions options;
   options.worker_wait_timeout = absl::Milliseconds(50);
   RemotePopulationEvaluator remote(&coordinator.pool(), scenario_, options);
-  EXPECT_EQ(remote.Evaluate(tariff_, belief_).status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(remote.Exploitability(tariff_, belief_, realised_).status().code(),
-            absl::StatusCode::kUnavailable);
+  EXPECT_THAT(remote.Evaluate(tariff_, belief_).status(), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(remote.Exploitability(tariff_, belief_, realised_).status(),
+              StatusIs(absl::StatusCode::kUnavailable));
 }
 
 TEST_F(DistributedTest, WorkerErrorReportIsReassigned) {
@@ -527,8 +531,8 @@ TEST_F(DistributedTest, PollingAgainGivesBackTheHeldItem) {
   EXPECT_NE(second->work_id(), first->work_id());
   EXPECT_EQ(std::vector<int>(second->shards().begin(), second->shards().end()),
             std::vector<int>(first->shards().begin(), first->shards().end()));
-  EXPECT_EQ(forgetful.Submit(first->work_id(), {}).error_code(),
-            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(forgetful.Submit(first->work_id(), {}),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
   env::ShardKernel kernel(scenario_);
   EXPECT_TRUE(forgetful.Submit(second->work_id(), ComputeItem(kernel, *second)).ok());
   run.join();
@@ -560,7 +564,7 @@ TEST_F(DistributedTest, ShardThatKeepsFailingAbortsTheJob) {
     EXPECT_TRUE(stub->SubmitResult(context.get(), request, &response).ok());
   }
   run.join();
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kAborted) << result.status();
+  EXPECT_THAT(result.status(), StatusIs(absl::StatusCode::kAborted)) << result.status();
   EXPECT_NE(result.status().message().find("cannot compute"), absl::string_view::npos);
 }
 
@@ -569,13 +573,13 @@ TEST_F(DistributedTest, InputsTheKernelCannotReadAreRejectedUpFront) {
   RemotePopulationEvaluator remote(&coordinator.pool(), scenario_);
   const env::PriceBelief short_belief =
       env::PriceBelief::Constant(scenario_.days - 1, buses_, 30.0);
-  EXPECT_EQ(remote.Evaluate(tariff_, short_belief).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(remote.Evaluate(tariff_, short_belief).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   env::Tariff bad = tariff_;
   bad.import_rate_per_kwh[0].pop_back();
-  EXPECT_EQ(remote.Evaluate(bad, belief_).status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(remote.Exploitability(tariff_, belief_, short_belief).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(remote.Evaluate(bad, belief_).status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(remote.Exploitability(tariff_, belief_, short_belief).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 // The same over a real TCP socket on an ephemeral port.
@@ -645,7 +649,7 @@ TEST_F(DistributedTest, ByteCountersEqualTheSerialisedExchange) {
   EXPECT_EQ(coordinator.pool().Totals().bytes_from_workers, received);
 
   // A stale result is traffic of the pool, not of any job.
-  EXPECT_EQ(worker.Send(good).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(worker.Send(good), StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_EQ(coordinator.pool().Totals().bytes_from_workers,
             received + static_cast<int64_t>(good.ByteSizeLong()));
   EXPECT_EQ(remote.Counters().bytes_received, received);

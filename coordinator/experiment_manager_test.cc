@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "common/status_matchers.h"
 #include "config/spec_loader.h"
 #include "coordinator/experiment_service.h"
 #include "environment/population_evaluator.h"
@@ -22,6 +23,9 @@
 
 namespace smfg::coordinator {
 namespace {
+
+using ::smfg::testing_util::IsOk;
+using ::smfg::testing_util::StatusIs;
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
@@ -248,7 +252,7 @@ TEST(ExperimentServiceTest, SubmitIsIdempotentPerKey) {
   EXPECT_FALSE(again.created());
   EXPECT_EQ(first.experiment_id(), again.experiment_id());
   const grpc::Status s = c.Submit(SmallSpec(3), "k", &other);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS) << s.error_message();
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kAlreadyExists)) << s.error_message();
   ASSERT_TRUE(c.Submit(SmallSpec(3), "k2", &other).ok());
   EXPECT_NE(other.experiment_id(), first.experiment_id());
 }
@@ -259,26 +263,26 @@ TEST(ExperimentServiceTest, InvalidSpecNamesTheFieldPath) {
   spec.mutable_scenario()->set_days(-3);
   v1::SubmitResponse response;
   grpc::Status s = c.Submit(spec, "bad", &response);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument));
   // The path from the request's root, no file or line of a server rendering.
   EXPECT_THAT(s.error_message(), StartsWith("spec.scenario.days: "));
 
   spec = SmallSpec();
   spec.mutable_learner()->set_clip_epsilon(1.5);
   s = c.Submit(spec, "bad-learner", &response);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(s.error_message(), StartsWith("spec.learner.clip_epsilon: "));
 
   // The coordinator never opens a path a client sent.
   spec = SmallSpec();
   spec.mutable_scenario()->set_matpower_file("/etc/passwd");
   s = c.Submit(spec, "file", &response);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(s.error_message(), StartsWith("spec.scenario.matpower_file: "));
   EXPECT_THAT(s.error_message(), HasSubstr("never opens a file"));
 
   s = c.Submit(SmallSpec(), "", &response);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(s.error_message(), HasSubstr("idempotency_key"));
 }
 
@@ -290,7 +294,7 @@ TEST(ExperimentServiceTest, UnknownIdIsNotFound) {
     v1::GetExperimentRequest request;
     request.set_id("exp-424242");
     v1::Experiment response;
-    EXPECT_EQ(c.stub().Get(&context, request, &response).error_code(), grpc::StatusCode::NOT_FOUND);
+    EXPECT_THAT(c.stub().Get(&context, request, &response), StatusIs(absl::StatusCode::kNotFound));
   }
   {
     grpc::ClientContext context;
@@ -298,8 +302,8 @@ TEST(ExperimentServiceTest, UnknownIdIsNotFound) {
     v1::CancelRequest request;
     request.set_id("exp-424242");
     v1::Experiment response;
-    EXPECT_EQ(c.stub().Cancel(&context, request, &response).error_code(),
-              grpc::StatusCode::NOT_FOUND);
+    EXPECT_THAT(c.stub().Cancel(&context, request, &response),
+                StatusIs(absl::StatusCode::kNotFound));
   }
   {
     grpc::ClientContext context;
@@ -307,11 +311,11 @@ TEST(ExperimentServiceTest, UnknownIdIsNotFound) {
     v1::GetResultsRequest request;
     request.set_id("exp-424242");
     v1::GetResultsResponse response;
-    EXPECT_EQ(c.stub().GetResults(&context, request, &response).error_code(),
-              grpc::StatusCode::NOT_FOUND);
+    EXPECT_THAT(c.stub().GetResults(&context, request, &response),
+                StatusIs(absl::StatusCode::kNotFound));
   }
   std::vector<v1::WatchEvent> events;
-  EXPECT_EQ(c.WatchToEnd("exp-424242", &events).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(c.WatchToEnd("exp-424242", &events), StatusIs(absl::StatusCode::kNotFound));
   EXPECT_TRUE(events.empty());
 }
 

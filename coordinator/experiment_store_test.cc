@@ -16,11 +16,15 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace smfg::coordinator {
 namespace {
+
+using ::smfg::testing_util::IsOk;
+using ::smfg::testing_util::StatusIs;
 
 namespace fs = std::filesystem;
 using ::testing::ElementsAre;
@@ -238,7 +242,7 @@ TEST_F(ExperimentStoreTest, CreateIsIdempotentPerKey) {
   EXPECT_EQ(again->experiment.created_unix_seconds, first->experiment.created_unix_seconds);
 
   auto conflict = store->Create(Request("k", "spec B"));
-  EXPECT_EQ(conflict.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(conflict.status(), StatusIs(absl::StatusCode::kAlreadyExists));
   EXPECT_THAT(std::string(conflict.status().message()), HasSubstr(first->experiment.id));
 
   auto other = store->Create(Request("k2", "spec A"));
@@ -247,7 +251,8 @@ TEST_F(ExperimentStoreTest, CreateIsIdempotentPerKey) {
   EXPECT_NE(other->experiment.id, first->experiment.id);
   EXPECT_EQ(store->List(std::nullopt, 0)->size(), 2u);
 
-  EXPECT_EQ(store->Create(Request("", "spec")).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(store->Create(Request("", "spec")).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST_F(ExperimentStoreTest, UnknownIdIsNotFoundAndNamed) {
@@ -261,7 +266,7 @@ TEST_F(ExperimentStoreTest, UnknownIdIsNotFoundAndNamed) {
         store->GetResult(missing, "a.csv").status(), store->ListResults(missing).status(),
         store->CheckpointDir(missing).status(), store->RecordCheckpoint(missing, 1),
         store->LatestCheckpoint(missing).status()}) {
-    EXPECT_EQ(status.code(), absl::StatusCode::kNotFound) << status;
+    EXPECT_THAT(status, StatusIs(absl::StatusCode::kNotFound)) << status;
     EXPECT_THAT(std::string(status.message()), HasSubstr(missing));
   }
   EXPECT_FALSE(fs::exists(fs::path(dir_) / "checkpoints" / missing));
@@ -286,7 +291,7 @@ TEST_F(ExperimentStoreTest, ListIsNewestFirstWithFilterAndLimit) {
   EXPECT_THAT(ids(*store->List(S::kQueued, 0)), ElementsAre(c, a));
   EXPECT_THAT(ids(*store->List(S::kRunning, 0)), ElementsAre(b));
   EXPECT_TRUE(store->List(S::kFailed, 0)->empty());
-  EXPECT_EQ(store->List(std::nullopt, -1).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(store->List(std::nullopt, -1).status(), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST_F(ExperimentStoreTest, TransitionTable) {
@@ -309,7 +314,8 @@ TEST_F(ExperimentStoreTest, TransitionTable) {
        {S::kQueued, S::kWaitingForWorkers, S::kRunning, S::kSucceeded, S::kFailed, S::kCancelled}) {
     EXPECT_EQ(*ParseExperimentStatus(ExperimentStatusName(s)), s);
   }
-  EXPECT_FALSE(ParseExperimentStatus("running").ok());
+  EXPECT_THAT(ParseExperimentStatus("running"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("running")));
 }
 
 TEST_F(ExperimentStoreTest, IllegalTransitionsAreRejectedAndChangeNothing) {
@@ -317,14 +323,14 @@ TEST_F(ExperimentStoreTest, IllegalTransitionsAreRejectedAndChangeNothing) {
   ASSERT_NE(store, nullptr);
   const std::string id = CreateId(*store, "k");
   absl::Status early = store->UpdateStatus(id, S::kSucceeded, "too soon");
-  EXPECT_EQ(early.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(early, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(std::string(early.message()), HasSubstr("QUEUED -> SUCCEEDED"));
   ASSERT_TRUE(store->UpdateStatus(id, S::kWaitingForWorkers, "0 workers").ok());
   ASSERT_TRUE(store->UpdateStatus(id, S::kRunning, "2 workers").ok());
   ASSERT_TRUE(store->UpdateStatus(id, S::kRunning, "iteration 3").ok());
   ASSERT_TRUE(store->UpdateStatus(id, S::kSucceeded, "converged").ok());
   absl::Status late = store->UpdateStatus(id, S::kRunning, "zombie");
-  EXPECT_EQ(late.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(late, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(std::string(late.message()), HasSubstr("SUCCEEDED -> RUNNING"));
   auto got = store->Get(id);
   EXPECT_EQ(got->status, S::kSucceeded);
@@ -352,7 +358,7 @@ TEST_F(ExperimentStoreTest, RequestCancel) {
   const std::string done = CreateId(*store, "d");
   ASSERT_TRUE(store->UpdateStatus(done, S::kRunning, "").ok());
   ASSERT_TRUE(store->UpdateStatus(done, S::kFailed, "boom").ok());
-  EXPECT_EQ(store->RequestCancel(done).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(store->RequestCancel(done).status(), StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 TEST_F(ExperimentStoreTest, MetricsReappendReplacesAndStaysOrdered) {
@@ -381,7 +387,7 @@ TEST_F(ExperimentStoreTest, MetricsReappendReplacesAndStaysOrdered) {
   // Records are opaque bytes: NULs and newlines are kept.
   ASSERT_TRUE(store->AppendIteration(id, 4, std::string("a\0\nb", 4)).ok());
   EXPECT_EQ(store->Iterations(id, 3)->at(0).record, std::string("a\0\nb", 4));
-  EXPECT_EQ(store->AppendIteration(id, -1, "{}").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(store->AppendIteration(id, -1, "{}"), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_EQ(store->Iterations(id, -1)->size(), 5u);
 }
 
@@ -404,7 +410,7 @@ TEST_F(ExperimentStoreTest, ResultsRoundTripBinaryBytes) {
   EXPECT_THAT(*store->ListResults(id), ElementsAre("empty.csv", "report.json", "tariff.bin"));
 
   auto missing = store->GetResult(id, "plot.svg");
-  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(missing.status(), StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(std::string(missing.status().message()), HasSubstr("plot.svg"));
   EXPECT_THAT(std::string(missing.status().message()), HasSubstr(id));
 
@@ -412,10 +418,11 @@ TEST_F(ExperimentStoreTest, ResultsRoundTripBinaryBytes) {
   EXPECT_EQ(*store->GetResult(id, "plots/lmp.svg"), "<svg/>");
   for (const char* bad :
        {"", ".hidden", "a/.b", "/abs.csv", "../x", "a/../../x", "a//b", "sp ace"}) {
-    EXPECT_EQ(store->PutResult(id, bad, "x").code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(store->PutResult(id, bad, "x"), StatusIs(absl::StatusCode::kInvalidArgument))
+        << bad;
   }
-  EXPECT_EQ(store->PutResults(id, {{"a.csv", "1"}, {"a.csv", "2"}}).code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(store->PutResults(id, {{"a.csv", "1"}, {"a.csv", "2"}}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   // Results of another experiment are separate.
   const std::string other = CreateId(*store, "k2");
   EXPECT_TRUE(store->ListResults(other)->empty());
@@ -444,7 +451,7 @@ TEST_F(ExperimentStoreTest, CheckpointDirAndLatestCheckpoint) {
   // A run restarted from scratch records a lower iteration: that is the latest.
   ASSERT_TRUE(store->RecordCheckpoint(id, 1).ok());
   EXPECT_EQ((*store->LatestCheckpoint(id))->iteration, 1);
-  EXPECT_EQ(store->RecordCheckpoint(id, -1).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(store->RecordCheckpoint(id, -1), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST_F(ExperimentStoreTest, ExperimentsToResumeAfterReopen) {
@@ -485,8 +492,7 @@ TEST_F(ExperimentStoreTest, GarbageFileIsDataLossAndLeftUntouched) {
   for (int i = 0; i < 5000; ++i) garbage.push_back(static_cast<char>((i * 37) % 251));
   WriteFile(path, garbage);
   auto store = ExperimentStore::Open(dir_);
-  ASSERT_FALSE(store.ok());
-  EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss) << store.status();
+  EXPECT_THAT(store.status(), StatusIs(absl::StatusCode::kDataLoss)) << store.status();
   EXPECT_THAT(std::string(store.status().message()), HasSubstr(path));
   EXPECT_EQ(ReadFile(path), garbage);
   // No -wal / -shm files appear next to it either.
@@ -500,8 +506,7 @@ TEST_F(ExperimentStoreTest, GarbageWithSqliteHeaderIsDataLossAndLeftUntouched) {
   for (int i = 0; i < 8192; ++i) garbage.push_back(static_cast<char>((i * 13) % 256));
   WriteFile(path, garbage);
   auto store = ExperimentStore::Open(dir_);
-  ASSERT_FALSE(store.ok());
-  EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss) << store.status();
+  EXPECT_THAT(store.status(), StatusIs(absl::StatusCode::kDataLoss)) << store.status();
   EXPECT_EQ(ReadFile(path), garbage);
 }
 
@@ -531,8 +536,7 @@ TEST_F(ExperimentStoreTest, TruncatedDatabaseIsCleanError) {
   const std::string before = ReadFile(path);
 
   auto store = ExperimentStore::Open(damaged);
-  ASSERT_FALSE(store.ok());
-  EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss) << store.status();
+  EXPECT_THAT(store.status(), StatusIs(absl::StatusCode::kDataLoss)) << store.status();
   EXPECT_THAT(std::string(store.status().message()), HasSubstr(path));
   EXPECT_EQ(ReadFile(path), before);
   // The intact original still opens.
@@ -550,7 +554,7 @@ TEST_F(ExperimentStoreTest, ForeignSqliteDatabaseIsRefusedAndLeftUntouched) {
   sqlite3_close(db);
   const std::string before = ReadFile(path);
   auto store = ExperimentStore::Open(dir_);
-  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition) << store.status();
+  EXPECT_THAT(store.status(), StatusIs(absl::StatusCode::kFailedPrecondition)) << store.status();
   EXPECT_EQ(ReadFile(path), before);
 }
 
@@ -562,7 +566,7 @@ TEST_F(ExperimentStoreTest, NewerSchemaIsRefused) {
             SQLITE_OK);
   sqlite3_close(db);
   auto store = ExperimentStore::Open(dir_);
-  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition) << store.status();
+  EXPECT_THAT(store.status(), StatusIs(absl::StatusCode::kFailedPrecondition)) << store.status();
   EXPECT_THAT(std::string(store.status().message()), HasSubstr("99"));
 }
 
@@ -619,7 +623,7 @@ TEST_F(ExperimentStoreTest, FailedTransactionLeavesPreviousDataIntact) {
   });
   absl::Status status =
       store->PutResults(id, {{"a.csv", "new a"}, {"b.csv", "new b"}, {"c.csv", "new c"}});
-  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_EQ(*store->GetResult(id, "a.csv"), "old a");
   EXPECT_EQ(*store->GetResult(id, "b.csv"), "old b");
   EXPECT_THAT(*store->ListResults(id), ElementsAre("a.csv", "b.csv"));
@@ -629,7 +633,8 @@ TEST_F(ExperimentStoreTest, FailedTransactionLeavesPreviousDataIntact) {
     return point == "AppendIteration:after_experiment" ? absl::InternalError("injected")
                                                        : absl::OkStatus();
   });
-  EXPECT_FALSE(store->AppendIteration(id, 1, "{\"v\":1}").ok());
+  EXPECT_THAT(store->AppendIteration(id, 1, "{\"v\":1}"),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("injected")));
   EXPECT_EQ(store->Get(id)->outer_iteration, 0);
   EXPECT_EQ(store->Iterations(id, -1)->size(), 1u);
 
@@ -637,7 +642,8 @@ TEST_F(ExperimentStoreTest, FailedTransactionLeavesPreviousDataIntact) {
   store->SetFaultHookForTesting([](absl::string_view point) {
     return point == "Create:after_insert" ? absl::InternalError("injected") : absl::OkStatus();
   });
-  EXPECT_FALSE(store->Create(Request("k-fail", "spec")).ok());
+  EXPECT_THAT(store->Create(Request("k-fail", "spec")),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("injected")));
   store->SetFaultHookForTesting(nullptr);
   EXPECT_TRUE(store->AppendIteration(id, 1, "{\"v\":1}").ok());
   EXPECT_EQ(store->Get(id)->outer_iteration, 1);

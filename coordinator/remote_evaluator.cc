@@ -66,10 +66,7 @@ absl::StatusOr<env::PopulationStats> RemotePopulationEvaluator::Evaluate(
   job.payload = std::move(payload);
   SMFG_ASSIGN_OR_RETURN(JobResults results, pool_->RunJob(job, WaitOptions()));
   AddJobStats(results.stats);
-  // Same reduction order as LocalPopulationEvaluator::Evaluate.
-  env::PopulationStats total = std::move(results.population[0]);
-  for (int s = 1; s < shards_; ++s) total.Add(results.population[s]);
-  return total;
+  return env::ReduceShards(std::move(results.population));
 }
 
 absl::StatusOr<env::ExploitabilityStats> RemotePopulationEvaluator::Exploitability(
@@ -86,10 +83,7 @@ absl::StatusOr<env::ExploitabilityStats> RemotePopulationEvaluator::Exploitabili
   job.payload = std::move(payload);
   SMFG_ASSIGN_OR_RETURN(JobResults results, pool_->RunJob(job, WaitOptions()));
   AddJobStats(results.stats);
-  // Same reduction order as LocalPopulationEvaluator::Exploitability.
-  env::ExploitabilityStats total;
-  for (const env::ExploitabilityStats& part : results.exploitability) total.Add(part);
-  return total;
+  return env::ReduceShards(results.exploitability);
 }
 
 }  // namespace smfg::coordinator

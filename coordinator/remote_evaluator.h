@@ -2,11 +2,10 @@
 //
 // Each call becomes one WorkerPool job over all logical shards of the
 // scenario; workers compute shards with env::ShardKernel, and the per-shard
-// results are reduced here in shard-id order exactly as
-// env::LocalPopulationEvaluator does (PopulationStats: parts[0] then Add of
-// 1..n-1; ExploitabilityStats: Add of 0..n-1 into a zero value). The totals
-// are therefore bit-identical to the local evaluator's for any number of
-// workers, any assignment of shards, and any reassignment after failures.
+// results are reduced with env::ReduceShards, as env::LocalPopulationEvaluator
+// does. The totals are therefore bit-identical to the local evaluator's for
+// any number of workers, any assignment of shards, and any reassignment after
+// failures.
 #ifndef SMFG_COORDINATOR_REMOTE_EVALUATOR_H_
 #define SMFG_COORDINATOR_REMOTE_EVALUATOR_H_
 

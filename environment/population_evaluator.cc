@@ -126,9 +126,7 @@ absl::StatusOr<PopulationStats> LocalPopulationEvaluator::Evaluate(const Tariff&
   std::vector<PopulationStats> parts(shards);
   ParallelFor(shards, threads_,
               [&](int s) { parts[s] = kernel_.EvaluateShard(s, tariff, belief); });
-  PopulationStats total = std::move(parts[0]);
-  for (int s = 1; s < shards; ++s) total.Add(parts[s]);
-  return total;
+  return ReduceShards(std::move(parts));
 }
 
 absl::StatusOr<ExploitabilityStats> LocalPopulationEvaluator::Exploitability(
@@ -137,8 +135,18 @@ absl::StatusOr<ExploitabilityStats> LocalPopulationEvaluator::Exploitability(
   std::vector<ExploitabilityStats> parts(shards);
   ParallelFor(shards, threads_,
               [&](int s) { parts[s] = kernel_.ShardExploitability(s, tariff, belief, realised); });
+  return ReduceShards(parts);
+}
+
+PopulationStats ReduceShards(std::vector<PopulationStats> parts) {
+  PopulationStats total = std::move(parts[0]);
+  for (size_t s = 1; s < parts.size(); ++s) total.Add(parts[s]);
+  return total;
+}
+
+ExploitabilityStats ReduceShards(const std::vector<ExploitabilityStats>& parts) {
   ExploitabilityStats total;
-  for (const auto& p : parts) total.Add(p);
+  for (const ExploitabilityStats& p : parts) total.Add(p);
   return total;
 }
 

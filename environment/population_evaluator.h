@@ -10,6 +10,7 @@
 #define SMFG_ENVIRONMENT_POPULATION_EVALUATOR_H_
 
 #include <cstdint>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "environment/population.h"
@@ -46,6 +47,14 @@ class ShardKernel {
   HourlyShapes shapes_;
   std::vector<DayConditions> days_;
 };
+
+// The one reduction of per-shard results (DESIGN §4), in shard-id order:
+// parts[0], then Add of parts[1..n-1] (exploitability: Add of every part into
+// a zero value). Every evaluator, local or remote, reduces with these, so the
+// totals are bit-identical for any number of threads or workers and any
+// assignment of shards. `parts` must not be empty.
+PopulationStats ReduceShards(std::vector<PopulationStats> parts);
+ExploitabilityStats ReduceShards(const std::vector<ExploitabilityStats>& parts);
 
 // Where a distributed evaluator's time and traffic went, accumulated over
 // every call since construction (observability only: wall-time-like figures

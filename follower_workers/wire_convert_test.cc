@@ -4,6 +4,7 @@
 #include <cstring>
 #include <limits>
 
+#include "common/status_matchers.h"
 #include "config/spec_convert.h"
 #include "environment/population_evaluator.h"
 #include "environment/test_scenario.h"
@@ -11,6 +12,9 @@
 
 namespace smfg::workers {
 namespace {
+
+using ::smfg::testing_util::IsOk;
+using ::smfg::testing_util::StatusIs;
 
 // Bitwise equality, so -0.0 != 0.0 and NaN payloads would be compared exactly.
 bool SameBits(const std::vector<double>& a, const std::vector<double>& b) {
@@ -51,12 +55,12 @@ TEST(WireConvertTest, TariffRejectsGarbage) {
   v1::WireTariff bad = TariffToProto(OddTariff());
   bad.mutable_daily_import_rate_per_kwh(1)->set_values(4, std::nan(""));
   auto r = TariffFromProto(bad);
-  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status(), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_NE(r.status().message().find("daily_import_rate_per_kwh[1][4]"), absl::string_view::npos)
       << r.status();
   v1::WireTariff bad_rule = TariffToProto(OddTariff());
   bad_rule.set_export_rule(static_cast<v1::ExportRule>(42));
-  EXPECT_EQ(TariffFromProto(bad_rule).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(TariffFromProto(bad_rule).status(), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(WireConvertTest, BeliefRoundTripAndValidation) {
@@ -71,17 +75,17 @@ TEST(WireConvertTest, BeliefRoundTripAndValidation) {
   v1::WirePriceBelief short_one = BeliefToProto(b);
   short_one.mutable_lmp_per_mwh()->RemoveLast();
   auto r = BeliefFromProto(short_one);
-  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status(), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_NE(r.status().message().find("lmp_per_mwh"), absl::string_view::npos);
   v1::WirePriceBelief negative = BeliefToProto(b);
   negative.set_days(-1);
-  EXPECT_EQ(BeliefFromProto(negative).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(BeliefFromProto(negative).status(), StatusIs(absl::StatusCode::kInvalidArgument));
   v1::WirePriceBelief huge = BeliefToProto(b);
   huge.set_days(2000000000);
-  EXPECT_EQ(BeliefFromProto(huge).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(BeliefFromProto(huge).status(), StatusIs(absl::StatusCode::kInvalidArgument));
   v1::WirePriceBelief inf = BeliefToProto(b);
   inf.set_lmp_per_mwh(5, std::numeric_limits<double>::infinity());
-  EXPECT_EQ(BeliefFromProto(inf).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(BeliefFromProto(inf).status(), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 class StatsWireTest : public ::testing::Test {
@@ -143,7 +147,7 @@ TEST_F(StatsWireTest, PopulationStatsRejectGarbage) {
   p.set_days(p.days() + 1);
   EXPECT_EQ(code_and_message(p).first, absl::StatusCode::kInvalidArgument);
   // Without an expected shape the sizes still have to agree with the dims.
-  EXPECT_EQ(StatsFromProto(p).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(StatsFromProto(p).status(), StatusIs(absl::StatusCode::kInvalidArgument));
 
   p = StatsToProto(stats_);
   p.set_group_bill_by_day(0, std::nan(""));
@@ -157,10 +161,10 @@ TEST_F(StatsWireTest, PopulationStatsRejectGarbage) {
 
   p = StatsToProto(stats_);
   p.set_classes(-1);
-  EXPECT_EQ(StatsFromProto(p).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(StatsFromProto(p).status(), StatusIs(absl::StatusCode::kInvalidArgument));
 
-  EXPECT_EQ(StatsFromProto(v1::WirePopulationStats(), &shape).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(StatsFromProto(v1::WirePopulationStats(), &shape).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST_F(StatsWireTest, ExploitabilityRoundTripAndValidation) {
@@ -173,10 +177,10 @@ TEST_F(StatsWireTest, ExploitabilityRoundTripAndValidation) {
   EXPECT_EQ(back->max_plain, exploit_.max_plain);
   v1::WireExploitabilityStats bad = ExploitabilityToProto(exploit_);
   bad.set_max_plain(std::numeric_limits<double>::infinity());
-  EXPECT_EQ(ExploitabilityFromProto(bad).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(ExploitabilityFromProto(bad).status(), StatusIs(absl::StatusCode::kInvalidArgument));
   bad = ExploitabilityToProto(exploit_);
   bad.set_household_days(-1);
-  EXPECT_EQ(ExploitabilityFromProto(bad).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(ExploitabilityFromProto(bad).status(), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(WireConvertTest, CheckKernelInputsChecksOnlyWhatTheKernelReads) {
@@ -190,14 +194,16 @@ TEST(WireConvertTest, CheckKernelInputsChecksOnlyWhatTheKernelReads) {
   per_bus.import_rate_per_kwh.assign(shape.buses, std::vector<double>(24, 0.2));
   EXPECT_TRUE(CheckKernelInputs(per_bus, belief, shape).ok());
   per_bus.import_rate_per_kwh.pop_back();
-  EXPECT_EQ(CheckKernelInputs(per_bus, belief, shape).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(CheckKernelInputs(per_bus, belief, shape),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 
   env::Tariff daily = flat;
   daily.import_rate_per_kwh.clear();  // replaced by the daily rates
   daily.daily_import_rate_per_kwh.assign(shape.days, std::vector<double>(24, 0.3));
   EXPECT_TRUE(CheckKernelInputs(daily, belief, shape).ok());
   daily.daily_import_rate_per_kwh[1].push_back(0.3);
-  EXPECT_EQ(CheckKernelInputs(daily, belief, shape).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(CheckKernelInputs(daily, belief, shape),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 
   // Negative rates are env::ValidateTariff's concern, not the kernel's.
   env::Tariff negative = flat;
@@ -205,7 +211,7 @@ TEST(WireConvertTest, CheckKernelInputsChecksOnlyWhatTheKernelReads) {
   EXPECT_TRUE(CheckKernelInputs(negative, belief, shape).ok());
 
   const env::PriceBelief wrong = env::PriceBelief::Constant(shape.days + 1, shape.buses, 30.0);
-  EXPECT_EQ(CheckKernelInputs(flat, wrong, shape).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(CheckKernelInputs(flat, wrong, shape), StatusIs(absl::StatusCode::kInvalidArgument));
   // Net metering never reads the belief.
   env::Tariff metering = flat;
   metering.export_rule = env::ExportRule::kNetMetering;

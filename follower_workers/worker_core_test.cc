@@ -2,6 +2,7 @@
 
 #include <atomic>
 
+#include "common/status_matchers.h"
 #include "config/spec_convert.h"
 #include "environment/population_evaluator.h"
 #include "environment/test_scenario.h"
@@ -10,6 +11,9 @@
 
 namespace smfg::workers {
 namespace {
+
+using ::smfg::testing_util::IsOk;
+using ::smfg::testing_util::StatusIs;
 
 class WorkerCoreTest : public ::testing::Test {
  protected:
@@ -64,8 +68,8 @@ TEST_F(WorkerCoreTest, EvaluateMatchesKernelBitForBit) {
 
 TEST_F(WorkerCoreTest, CachedScenarioNeedNotBeResent) {
   WorkerCore core(1);
-  EXPECT_EQ(core.Compute(EvaluateItem({0}, /*with_scenario=*/false)).status().code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(core.Compute(EvaluateItem({0}, /*with_scenario=*/false)).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
   ASSERT_TRUE(core.Compute(EvaluateItem({0})).ok());
   EXPECT_TRUE(core.Compute(EvaluateItem({2}, /*with_scenario=*/false)).ok());
 }
@@ -96,47 +100,50 @@ TEST_F(WorkerCoreTest, ExploitabilityMatchesKernel) {
 
 TEST_F(WorkerCoreTest, RejectsMalformedItems) {
   WorkerCore core(1);
-  EXPECT_EQ(core.Compute(EvaluateItem({})).status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(core.Compute(EvaluateItem({scenario_.shards})).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(core.Compute(EvaluateItem({3, 1})).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(core.Compute(EvaluateItem({})).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(core.Compute(EvaluateItem({scenario_.shards})).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(core.Compute(EvaluateItem({3, 1})).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 
   v1::WorkItem wrong_fingerprint = EvaluateItem({0});
   wrong_fingerprint.set_scenario_fingerprint(fingerprint_ + 1);
-  EXPECT_EQ(core.Compute(wrong_fingerprint).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(core.Compute(wrong_fingerprint).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 
   v1::WorkItem short_belief = EvaluateItem({0});
   short_belief.mutable_evaluate()->mutable_belief()->mutable_lmp_per_mwh()->RemoveLast();
-  EXPECT_EQ(core.Compute(short_belief).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(core.Compute(short_belief).status(), StatusIs(absl::StatusCode::kInvalidArgument));
 
   v1::WorkItem wrong_days = EvaluateItem({0});
   *wrong_days.mutable_evaluate()->mutable_belief() =
       workers::BeliefToProto(env::PriceBelief::Constant(scenario_.days + 1, 3, 40.0));
-  EXPECT_EQ(core.Compute(wrong_days).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(core.Compute(wrong_days).status(), StatusIs(absl::StatusCode::kInvalidArgument));
 
   v1::WorkItem no_payload = EvaluateItem({0});
   no_payload.clear_evaluate();
-  EXPECT_EQ(core.Compute(no_payload).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(core.Compute(no_payload).status(), StatusIs(absl::StatusCode::kInvalidArgument));
 
   v1::WorkItem bad_kind = EvaluateItem({0});
   bad_kind.set_kind(static_cast<v1::WorkKind>(77));
-  EXPECT_EQ(core.Compute(bad_kind).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(core.Compute(bad_kind).status(), StatusIs(absl::StatusCode::kInvalidArgument));
 
   v1::WorkItem bad_tariff = EvaluateItem({0});
   bad_tariff.mutable_evaluate()->mutable_tariff()->mutable_import_rate_per_kwh(0)->clear_values();
-  EXPECT_EQ(core.Compute(bad_tariff).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(core.Compute(bad_tariff).status(), StatusIs(absl::StatusCode::kInvalidArgument));
 
   v1::WorkItem bad_scenario = EvaluateItem({0});
   bad_scenario.mutable_scenario()->set_shards(0);
   bad_scenario.set_scenario_fingerprint(workers::ScenarioFingerprint(bad_scenario.scenario()));
-  EXPECT_EQ(core.Compute(bad_scenario).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(core.Compute(bad_scenario).status(), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST_F(WorkerCoreTest, CancelledBetweenShards) {
   WorkerCore core(1);
   std::atomic<int> polls{0};
   auto results = core.Compute(EvaluateItem({0, 1, 2}), [&] { return ++polls > 1; });
-  EXPECT_EQ(results.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_THAT(results.status(), StatusIs(absl::StatusCode::kCancelled));
 }
 
 }  // namespace

@@ -15,12 +15,16 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "common/rng.h"
+#include "common/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "leader/ppo_math.h"
 
 namespace smfg::leader {
 namespace {
+
+using ::smfg::testing_util::IsOk;
+using ::smfg::testing_util::StatusIs;
 
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
@@ -137,7 +141,7 @@ TEST(PpoParamsTest, ErrorsNameTheField) {
     PpoParams p = SmallParams();
     mutate(&p);
     const absl::Status status = p.Validate();
-    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << message;
+    EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument)) << message;
     EXPECT_EQ(status.message(), message);
     // Create validates too.
     EXPECT_EQ(PpoLearner::Create(p).status(), status);
@@ -358,7 +362,7 @@ TEST(PpoLearnerTest, NanRewardIsRejectedAndChangesNothing) {
   const std::vector<double> before = learner->Parameters();
   const std::vector<double> act_before = learner->Act({0.2, 0.4}, true).raw_action;
   const absl::StatusOr<UpdateStats> stats = learner->Update(rollout, 0.0);
-  EXPECT_EQ(stats.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(stats.status(), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(Msg(stats.status()), HasSubstr("rollout[3].reward"));
   EXPECT_EQ(learner->Act({0.2, 0.4}, true).raw_action, act_before);
   EXPECT_EQ(learner->Parameters(), before);
@@ -368,7 +372,7 @@ TEST(PpoLearnerTest, NanRewardIsRejectedAndChangesNothing) {
   rollout[5].observation.pop_back();
   EXPECT_THAT(Msg(learner->Update(rollout, 0.0).status()),
               HasSubstr("rollout[5].observation: has 1 entries, expected observation_size 2"));
-  EXPECT_EQ(learner->Update({}, 0.0).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(learner->Update({}, 0.0).status(), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 // A finite but absurd reward overflows the value loss ((V - 1e300)^2 = inf) on the
@@ -394,7 +398,7 @@ TEST(PpoLearnerTest, NonFiniteLossFailsAndRollsBackTheWholeUpdate) {
     std::vector<Transition> bad = collected;
     bad[i].reward = 1e300;
     const absl::StatusOr<UpdateStats> stats = learner->Update(bad, 0.0);
-    EXPECT_EQ(stats.status().code(), absl::StatusCode::kInternal) << i;
+    EXPECT_THAT(stats.status(), StatusIs(absl::StatusCode::kInternal)) << i;
     EXPECT_THAT(Msg(stats.status()),
                 StartsWith("PPO update: non-finite value loss at epoch 0 minibatch "));
     if (!absl::EndsWith(stats.status().message(), "minibatch 0")) ++failed_after_a_step;
@@ -423,7 +427,7 @@ TEST(PpoLearnerTest, TruncatedOrGarbageCheckpointFailsCleanly) {
   for (const auto keep : {size / 2, size - 1, decltype(size){10}, decltype(size){0}}) {
     std::filesystem::resize_file(path, keep);
     const absl::Status status = target->Load(path);
-    EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << keep << ": " << status;
+    EXPECT_THAT(status, StatusIs(absl::StatusCode::kDataLoss)) << keep << ": " << status;
     EXPECT_THAT(Msg(status), StartsWith(path + ": ")) << keep;
     EXPECT_EQ(target->Parameters(), before) << keep;
   }
@@ -433,13 +437,13 @@ TEST(PpoLearnerTest, TruncatedOrGarbageCheckpointFailsCleanly) {
     for (int i = 0; i < 5000; ++i) garbage.put(static_cast<char>((i * 7919) % 256));
   }
   const absl::Status status = target->Load(path);
-  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kDataLoss)) << status;
   EXPECT_THAT(Msg(status), StartsWith(path + ": "));
   EXPECT_EQ(target->Parameters(), before);
   std::remove(path.c_str());
 
   const absl::Status missing = target->Load(path);
-  EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound) << missing;
+  EXPECT_THAT(missing, StatusIs(absl::StatusCode::kNotFound)) << missing;
   EXPECT_THAT(Msg(missing), StartsWith(path + ": "));
 }
 
@@ -451,18 +455,18 @@ TEST(PpoLearnerTest, LoadRejectsAnIncompatibleCheckpoint) {
   wider.hidden_sizes = {8, 16};
   auto other_shape = MakeLearner(wider);
   const absl::Status shape = other_shape->Load(path);
-  EXPECT_EQ(shape.code(), absl::StatusCode::kInvalidArgument) << shape;
+  EXPECT_THAT(shape, StatusIs(absl::StatusCode::kInvalidArgument)) << shape;
   EXPECT_THAT(Msg(shape), HasSubstr("[2, 2, 8, 8], this learner's are [2, 2, 8, 16]"));
 
   PpoParams reseeded = SmallParams();
   reseeded.seed = 99;
   const absl::Status seed = MakeLearner(reseeded)->Load(path);
-  EXPECT_EQ(seed.code(), absl::StatusCode::kInvalidArgument) << seed;
+  EXPECT_THAT(seed, StatusIs(absl::StatusCode::kInvalidArgument)) << seed;
   EXPECT_THAT(Msg(seed), HasSubstr("seed 7"));
   std::remove(path.c_str());
 
   const absl::Status unwritable = MakeLearner(SmallParams())->Save("/nonexistent-dir/x.ckpt");
-  EXPECT_FALSE(unwritable.ok());
+  EXPECT_THAT(unwritable, StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_THAT(Msg(unwritable), HasSubstr("/nonexistent-dir/x.ckpt"));
 }
 

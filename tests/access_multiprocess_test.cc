@@ -18,6 +18,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/status_matchers.h"
 #include "gmock/gmock.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
@@ -28,6 +29,9 @@
 
 namespace smfg {
 namespace {
+
+using ::smfg::testing_util::IsOk;
+using ::smfg::testing_util::StatusIs;
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
@@ -319,7 +323,7 @@ TEST(AccessMultiProcessTest, OversizedAndMalformedRequestsAreRefusedWithoutHarm)
 
   // (a) A spec larger than the limit, then a valid one.
   const grpc::Status oversized_submit = SubmitSpecNamed(address, std::string(2 * kMiB, 'x'));
-  EXPECT_EQ(oversized_submit.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+  EXPECT_THAT(oversized_submit, StatusIs(absl::StatusCode::kResourceExhausted))
       << oversized_submit.error_message();
   const absl::StatusOr<std::string> id =
       testing_util::Submit(testing_util::Plain(address), spec_path, "valid");
@@ -337,9 +341,9 @@ TEST(AccessMultiProcessTest, OversizedAndMalformedRequestsAreRefusedWithoutHarm)
   const std::string method = "/smfg.v1.WorkerService/SubmitResult";
   const grpc::Status garbage =
       RawUnaryCall(address, method, std::string("\x1a\x7f\x0f\xff\xff", 5));
-  EXPECT_EQ(garbage.error_code(), grpc::StatusCode::INTERNAL) << garbage.error_message();
+  EXPECT_THAT(garbage, StatusIs(absl::StatusCode::kInternal)) << garbage.error_message();
   const grpc::Status empty = RawUnaryCall(address, method, "");
-  EXPECT_EQ(empty.error_code(), grpc::StatusCode::NOT_FOUND) << empty.error_message();
+  EXPECT_THAT(empty, StatusIs(absl::StatusCode::kNotFound)) << empty.error_message();
 
   // (c) A registered impostor sends a result larger than the limit.
   auto worker_stub =
@@ -364,7 +368,7 @@ TEST(AccessMultiProcessTest, OversizedAndMalformedRequestsAreRefusedWithoutHarm)
     result->mutable_population()->mutable_net_load_kw()->Resize(2 * kMiB / sizeof(double), 1.0);
     v1::SubmitResultResponse response;
     const grpc::Status oversized_result = worker_stub->SubmitResult(&context, request, &response);
-    EXPECT_EQ(oversized_result.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+    EXPECT_THAT(oversized_result, StatusIs(absl::StatusCode::kResourceExhausted))
         << oversized_result.error_message();
   }
 
@@ -396,7 +400,7 @@ TEST(AccessMultiProcessTest, DefaultMessageLimitAdmitsMoreThanGrpcDefault) {
   std::unique_ptr<Child> coordinator = StartCoordinator(dir, {"--local_threads=1"}, &address);
   ASSERT_FALSE(address.empty()) << CoordinatorLog(dir);
   const grpc::Status submitted = SubmitSpecNamed(address, std::string(5 * kMiB, 'x'));
-  EXPECT_EQ(submitted.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+  EXPECT_THAT(submitted, StatusIs(absl::StatusCode::kInvalidArgument))
       << submitted.error_message().substr(0, 200);
   fs::remove_all(dir);
 }

@@ -18,12 +18,16 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "common/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/process_util.h"
 
 namespace smfg::deploy_check {
 namespace {
+
+using ::smfg::testing_util::IsOk;
+using ::smfg::testing_util::StatusIs;
 
 namespace fs = std::filesystem;
 using ::testing::ElementsAre;
@@ -94,11 +98,16 @@ TEST(DeploymentYamlTest, BlockScalarsAnchorsMergeKeysAndDocuments) {
 }
 
 TEST(DeploymentYamlTest, RejectsWhatItDoesNotUnderstand) {
-  EXPECT_FALSE(ParseYamlSubset("a:\n\tb: 1\n").ok());     // tab indentation
-  EXPECT_FALSE(ParseYamlSubset("a: *nowhere\n").ok());    // unknown alias
-  EXPECT_FALSE(ParseYamlSubset("a: [1, 2\n").ok());       // unclosed flow
-  EXPECT_FALSE(ParseYamlSubset("a: 1\n   b: 2\n").ok());  // bad indentation
-  EXPECT_FALSE(ParseYamlSubset("a: 'open\n").ok());       // unclosed quote
+  EXPECT_THAT(ParseYamlSubset("a:\n\tb: 1\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument));  // tab indentation
+  EXPECT_THAT(ParseYamlSubset("a: *nowhere\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument));  // unknown alias
+  EXPECT_THAT(ParseYamlSubset("a: [1, 2\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument));  // unclosed flow
+  EXPECT_THAT(ParseYamlSubset("a: 1\n   b: 2\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument));  // bad indentation
+  EXPECT_THAT(ParseYamlSubset("a: 'open\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument));  // unclosed quote
 }
 
 // ---- Shell words ----------------------------------------------------------------
