@@ -7,6 +7,8 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "client/commands.h"
+#include "client/remote_commands.h"
+#include "common/grpc_status.h"
 #include "common/status.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -137,9 +139,7 @@ absl::StatusOr<v1::Experiment> GetExperiment(const client::RemoteOptions& remote
   request.set_id(id);
   v1::Experiment experiment;
   const grpc::Status status = stub->Get(&context, request, &experiment);
-  if (!status.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
-  }
+  if (!status.ok()) return FromGrpcStatus(status);
   return experiment;
 }
 

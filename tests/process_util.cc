@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/files.h"
 #include "gtest/gtest.h"
 
 extern char** environ;
@@ -110,10 +111,9 @@ int Child::Stop(absl::Duration grace) {
 }
 
 std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+  // Test output and logs: a missing or unreadable file reads as empty.
+  absl::StatusOr<std::string> content = ReadFile(path, kMaxCheckpointFileBytes);
+  return content.ok() ? *content : std::string();
 }
 
 fs::path FreshDir(const std::string& prefix) {
