@@ -35,11 +35,11 @@ ABSL_FLAG(double, load_scale, 1.0, "opf: multiply the case's bus loads by this f
 ABSL_FLAG(std::string, load, "", "opf: explicit bus loads in MW, comma-separated.");
 ABSL_FLAG(int, hour, 18, "opf: hour of day (renewable availability, load shape).");
 ABSL_FLAG(std::string, coordinator, "",
-          "submit, watch, list, get, cancel, results, health: the coordinator's HOST:PORT "
+          "submit, watch, list, get, cancel, delete, results, health: the coordinator's HOST:PORT "
           "(default: $SMFG_COORDINATOR).");
 ABSL_FLAG(std::string, key, "", "submit: idempotency key (default: a fresh one).");
 ABSL_FLAG(std::string, status, "", "list: only experiments with this status (e.g. RUNNING).");
-ABSL_FLAG(int, limit, 0, "list: at most this many (0 = all).");
+ABSL_FLAG(int, limit, 0, "list: at most this many, newest first (0 = all).");
 ABSL_FLAG(int, rpc_timeout_s, 30, "remote commands: deadline of each RPC, seconds.");
 ABSL_FLAG(std::string, tls_ca, "",
           "remote commands: PEM CA certificate(s); connect with TLS trusting them.");
@@ -67,6 +67,7 @@ constexpr char kUsage[] =
     "  list             Experiments, newest first. Flags: --status, --limit\n"
     "  get ID           One experiment's status.\n"
     "  cancel ID        Stop an experiment at its next outer iteration.\n"
+    "  delete ID        Remove a finished experiment with its results and checkpoints.\n"
     "  results ID       Download the result files. Flags: --out (required)\n"
     "  health           Ask the coordinator's gRPC health service; prints SERVING and\n"
     "                   exits 0, else prints the status (or the error) and exits 1.\n"
@@ -196,13 +197,14 @@ int main(int argc, char** argv) {
     const absl::Status s = smfg::client::RunSubmit(o, std::cout);
     return s.ok() ? 0 : Fail(s);
   }
-  if (command == "watch" || command == "get" || command == "cancel") {
+  if (command == "watch" || command == "get" || command == "cancel" || command == "delete") {
     smfg::client::ExperimentIdOptions o;
     o.remote = RemoteFromFlags();
     o.id = args[2];
-    const absl::Status s = command == "watch" ? smfg::client::RunWatch(o, std::cout)
-                           : command == "get" ? smfg::client::RunGet(o, std::cout)
-                                              : smfg::client::RunCancel(o, std::cout);
+    const absl::Status s = command == "watch"    ? smfg::client::RunWatch(o, std::cout)
+                           : command == "get"    ? smfg::client::RunGet(o, std::cout)
+                           : command == "cancel" ? smfg::client::RunCancel(o, std::cout)
+                                                 : smfg::client::RunDelete(o, std::cout);
     return s.ok() ? 0 : Fail(s);
   }
   if (command == "results") {

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <vector>
 
@@ -32,11 +33,9 @@ std::shared_ptr<grpc::Channel> ConnectChannel(const RemoteOptions& o) {
     ssl.pem_root_certs = o.tls_ca_pem;
     credentials = grpc::SslCredentials(ssl);
   }
-  // Results (reports, plots, metrics of a long run) can exceed gRPC's 4 MiB
-  // default; the coordinator is trusted to bound what it sends.
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(-1);
-  return grpc::CreateCustomChannel(o.coordinator, credentials, args);
+  // gRPC's default limits: every response of the API stays below 4 MiB
+  // (results and long histories come in chunks).
+  return grpc::CreateChannel(o.coordinator, credentials);
 }
 
 }  // namespace
@@ -183,10 +182,26 @@ absl::Status RunList(const ListOptions& o, std::ostream& out) {
   v1::ExperimentState state = v1::EXPERIMENT_STATE_UNSPECIFIED;
   if (!o.status.empty()) v1::ExperimentState_Parse(o.status, &state);
   request.set_status(state);
-  request.set_limit(o.limit);
-  v1::ListExperimentsResponse response;
-  SMFG_RETURN_IF_ERROR(Call(o.remote, &v1::ExperimentService::Stub::List, request, &response));
-  for (const v1::Experiment& e : response.experiments()) out << FormatExperiment(e) << "\n";
+  // Page after page until --limit experiments (0: all) are listed.
+  int listed = 0;
+  do {
+    if (o.limit > 0) request.set_page_size(std::min(o.limit - listed, 1000));
+    v1::ListExperimentsResponse response;
+    SMFG_RETURN_IF_ERROR(Call(o.remote, &v1::ExperimentService::Stub::List, request, &response));
+    for (const v1::Experiment& e : response.experiments()) out << FormatExperiment(e) << "\n";
+    listed += response.experiments_size();
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty() && (o.limit == 0 || listed < o.limit));
+  return absl::OkStatus();
+}
+
+absl::Status RunDelete(const ExperimentIdOptions& o, std::ostream& out) {
+  SMFG_RETURN_IF_ERROR(o.Validate());
+  v1::DeleteRequest request;
+  request.set_id(o.id);
+  v1::DeleteResponse response;
+  SMFG_RETURN_IF_ERROR(Call(o.remote, &v1::ExperimentService::Stub::Delete, request, &response));
+  out << o.id << " deleted\n";
   return absl::OkStatus();
 }
 
@@ -200,26 +215,61 @@ absl::Status RunCancel(const ExperimentIdOptions& o, std::ostream& out) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::vector<training::OutputFile>> DownloadResults(const RemoteOptions& remote,
+                                                                  const std::string& id) {
+  grpc::ClientContext context;
+  PrepareContext(&context, remote, remote.rpc_timeout);
+  v1::GetResultsRequest request;
+  request.set_id(id);
+  auto reader = ConnectExperimentService(remote)->GetResults(&context, request);
+  std::vector<training::OutputFile> files;
+  std::vector<size_t> sizes;  // announced, per file
+  v1::ResultChunk chunk;
+  const auto bad = [&](absl::string_view why) {
+    context.TryCancel();
+    return absl::DataLossError(absl::StrCat("results of ", id, ": ", why));
+  };
+  while (reader->Read(&chunk)) {
+    if (chunk.offset() == 0) {
+      // A new file: the previous one must be complete.
+      if (!files.empty() && files.back().bytes.size() != sizes.back()) {
+        return bad(absl::StrCat(files.back().path, " ended early"));
+      }
+      SMFG_RETURN_IF_ERROR(ValidateRelativePath(chunk.path()));
+      if (chunk.size() < 0 || chunk.size() > kMaxCheckpointFileBytes) {
+        return bad(absl::StrCat(chunk.path(), ": size ", chunk.size()));
+      }
+      files.push_back({chunk.path(), ""});
+      sizes.push_back(static_cast<size_t>(chunk.size()));
+      files.back().bytes.reserve(sizes.back());
+    } else if (files.empty() || chunk.path() != files.back().path ||
+               chunk.offset() != static_cast<int64_t>(files.back().bytes.size())) {
+      return bad(
+          absl::StrCat("chunk of ", chunk.path(), " at offset ", chunk.offset(), " out of order"));
+    }
+    if (files.back().bytes.size() + chunk.data().size() > sizes.back()) {
+      return bad(absl::StrCat(chunk.path(), " is longer than announced"));
+    }
+    files.back().bytes += chunk.data();
+  }
+  SMFG_RETURN_IF_ERROR(FromGrpcStatus(reader->Finish()));
+  if (!files.empty() && files.back().bytes.size() != sizes.back()) {
+    return bad(absl::StrCat(files.back().path, " ended early"));
+  }
+  return files;
+}
+
 absl::Status RunResults(const ResultsOptions& o, std::ostream& out) {
   SMFG_RETURN_IF_ERROR(o.Validate());
-  v1::GetResultsRequest request;
-  request.set_id(o.id);
-  v1::GetResultsResponse response;
-  SMFG_RETURN_IF_ERROR(
-      Call(o.remote, &v1::ExperimentService::Stub::GetResults, request, &response));
-  if (response.files().empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(o.id, " has no results (yet)"));
-  }
-  // The paths are checked (relative, no "..") before anything is written, so
-  // a coordinator cannot make the client write outside out_dir.
-  std::vector<training::OutputFile> files;
-  for (const v1::ResultFile& f : response.files()) files.push_back({f.path(), f.bytes()});
+  SMFG_ASSIGN_OR_RETURN(std::vector<training::OutputFile> files, DownloadResults(o.remote, o.id));
+  // Every path was checked (relative, no "..") before anything is written,
+  // so a coordinator cannot make the client write outside out_dir.
   SMFG_RETURN_IF_ERROR(training::WriteOutputFiles(o.out_dir, files));
   // The same table and report `smfg train` prints, when the run has one.
-  for (const v1::ResultFile& f : response.files()) {
-    if (f.path() == "comparison.txt") out << f.bytes();
+  for (const training::OutputFile& f : files) {
+    if (f.path == "comparison.txt") out << f.bytes;
   }
-  out << "Wrote " << response.files_size() << " files to " << o.out_dir << "\n";
+  out << "Wrote " << files.size() << " files to " << o.out_dir << "\n";
   return absl::OkStatus();
 }
 

@@ -9,12 +9,14 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "smfg/v1/experiment.grpc.pb.h"
+#include "training/report_files.h"
 
 namespace smfg::client {
 
@@ -46,7 +48,7 @@ struct ExperimentIdOptions {  // watch, get, cancel
 struct ListOptions {
   RemoteOptions remote;
   std::string status;  // empty: all; else QUEUED, RUNNING, ...
-  int limit = 0;       // 0: no limit
+  int limit = 0;       // 0: every experiment (all pages)
   absl::Status Validate() const;
 };
 
@@ -66,7 +68,15 @@ absl::Status RunWatch(const ExperimentIdOptions& options, std::ostream& out);
 absl::Status RunGet(const ExperimentIdOptions& options, std::ostream& out);
 absl::Status RunList(const ListOptions& options, std::ostream& out);
 absl::Status RunCancel(const ExperimentIdOptions& options, std::ostream& out);
+// Deletes a finished experiment.
+absl::Status RunDelete(const ExperimentIdOptions& options, std::ostream& out);
 absl::Status RunResults(const ResultsOptions& options, std::ostream& out);
+
+// The result files of a SUCCEEDED experiment, assembled from GetResults'
+// chunks and checked: every path passes smfg::ValidateRelativePath, chunks
+// are contiguous and every file has its announced size (else DATA_LOSS).
+absl::StatusOr<std::vector<training::OutputFile>> DownloadResults(const RemoteOptions& remote,
+                                                                  const std::string& id);
 
 // A stub for the coordinator at options.coordinator, over TLS when
 // options.tls_ca_pem is set.

@@ -1,8 +1,6 @@
 #include "coordinator/access.h"
 
-#include <fstream>
-#include <sstream>
-
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/token.h"
@@ -19,10 +17,12 @@ grpc::Status BearerTokenCheck::Check(const grpc::ServerContext* context) const {
   if (it == metadata.end()) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "missing bearer token");
   }
-  const absl::string_view value(it->second.data(), it->second.size());
-  constexpr absl::string_view kPrefix = "Bearer ";
-  if (!absl::StartsWith(value, kPrefix) ||
-      !ConstantTimeEquals(value.substr(kPrefix.size()), token_)) {
+  absl::string_view value(it->second.data(), it->second.size());
+  // RFC 7235: the scheme is case-insensitive ("Bearer", "bearer", "BEARER").
+  constexpr absl::string_view kScheme = "bearer ";
+  if (!absl::StartsWithIgnoreCase(value, kScheme) ||
+      !ConstantTimeEquals(absl::StripLeadingAsciiWhitespace(value.substr(kScheme.size())),
+                          token_)) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "invalid bearer token");
   }
   return grpc::Status::OK;
@@ -43,6 +43,11 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
   grpc::SslServerCredentialsOptions options;
   options.pem_key_cert_pairs.push_back({*key, *cert});
   return grpc::SslServerCredentials(options);
+}
+
+grpc::Status UndecodableRequest(const std::string& message_type) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                      absl::StrCat("request: does not decode as ", message_type));
 }
 
 bool IsLoopbackHost(absl::string_view host) {

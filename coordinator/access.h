@@ -7,14 +7,18 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/grpc_status.h"
 #include "grpcpp/grpcpp.h"
+#include "grpcpp/support/sync_stream.h"
 
 namespace smfg::coordinator {
 
 // Checks the "authorization: Bearer <token>" metadata of a call against a
-// token. An empty token lets every call through.
+// token (the scheme in any case, as RFC 7235 says). An empty token lets every
+// call through.
 class BearerTokenCheck {
  public:
   BearerTokenCheck() = default;
@@ -27,6 +31,42 @@ class BearerTokenCheck {
  private:
   std::string token_;
 };
+
+// INVALID_ARGUMENT "request: does not decode as <type>".
+grpc::Status UndecodableRequest(const std::string& message_type);
+
+// The shape of every unary handler of our services: the token first, then the
+// request, then `handler(request, &response)` (the core's work, in absl
+// statuses). A caller without the token learns nothing else (not even whether
+// its request decodes), and a request that does not decode is
+// INVALID_ARGUMENT naming the message type (gRPC itself would answer
+// INTERNAL). Used with the generated StreamedService classes, which hand the
+// handler the undecoded request.
+template <typename Request, typename Response, typename Handler>
+grpc::Status CheckedUnaryCall(const BearerTokenCheck& auth, grpc::ServerContext* context,
+                              grpc::ServerUnaryStreamer<Request, Response>* stream,
+                              const Handler& handler) {
+  if (grpc::Status denied = auth.Check(context); !denied.ok()) return denied;
+  Request request;
+  if (!stream->Read(&request)) return UndecodableRequest(Request::descriptor()->full_name());
+  Response response;
+  const absl::Status status = handler(request, &response);
+  if (!status.ok()) return ToGrpcStatus(status);
+  stream->Write(response);
+  return grpc::Status::OK;
+}
+
+// The same for a server-streaming call: the token, then the request, then
+// `handler(request)`, which writes to the stream itself.
+template <typename Request, typename Response, typename Handler>
+grpc::Status CheckedStreamingCall(const BearerTokenCheck& auth, grpc::ServerContext* context,
+                                  grpc::ServerSplitStreamer<Request, Response>* stream,
+                                  const Handler& handler) {
+  if (grpc::Status denied = auth.Check(context); !denied.ok()) return denied;
+  Request request;
+  if (!stream->Read(&request)) return UndecodableRequest(Request::descriptor()->full_name());
+  return ToGrpcStatus(handler(request));
+}
 
 // TLS server credentials from PEM files (both or neither set); plaintext
 // (InsecureServerCredentials) when both are empty. INVALID_ARGUMENT for one

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status.h"
@@ -138,9 +139,10 @@ void ExperimentManager::SchedulerLoop() {
     }
     {
       absl::MutexLock lock(&mu_);
+      const absl::Time now = absl::Now();
       for (const ExperimentRecord& r : candidates) {
         if (shutdown_ || static_cast<int>(runs_.size()) >= params_.max_concurrent) break;
-        if (runs_.count(r.id) > 0) continue;
+        if (runs_.count(r.id) > 0 || !MayStartLocked(r.id, now)) continue;
         runs_.emplace(r.id, std::thread([this, id = r.id] { RunExperiment(id); }));
       }
       const auto changed = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -161,6 +163,11 @@ void ExperimentManager::SetStatus(const std::string& id, ExperimentStatus status
   Notify();
 }
 
+bool ExperimentManager::MayStartLocked(const std::string& id, absl::Time now) {
+  auto it = backoff_.find(id);
+  return it == backoff_.end() || now >= it->second.not_before;
+}
+
 void ExperimentManager::RunExperiment(const std::string& id) {
   const absl::Status s = RunExperimentOrError(id);
   if (!s.ok()) {
@@ -168,10 +175,36 @@ void ExperimentManager::RunExperiment(const std::string& id) {
       std::fprintf(stderr, "smfg-coordinator: %s stopped by shutdown: %s\n", id.c_str(),
                    s.ToString().c_str());
     } else {
-      SetStatus(id, ExperimentStatus::kFailed, s.ToString());
+      absl::StatusOr<ExperimentRecord> record = params_.store->Get(id);
+      if (record.ok() && IsTerminal(record->status)) {
+        // Cancelled (or finished) while the run was failing: keep that.
+        std::fprintf(stderr, "smfg-coordinator: %s is %s; its run ended with: %s\n", id.c_str(),
+                     std::string(ExperimentStatusName(record->status)).c_str(),
+                     s.ToString().c_str());
+      } else if (record.ok() && record->cancel_requested) {
+        SetStatus(id, ExperimentStatus::kCancelled,
+                  absl::StrCat("cancelled (the run stopped with: ", s.message(), ")"));
+      } else {
+        SetStatus(id, ExperimentStatus::kFailed, s.ToString());
+      }
     }
   }
+  // A run that ends without a terminal status while the manager is not
+  // stopping (its failure could not even be recorded) is retried, spaced out.
+  absl::StatusOr<ExperimentRecord> after = params_.store->Get(id);
+  const bool retry = !stopping() && (!after.ok() || !IsTerminal(after->status));
   absl::MutexLock lock(&mu_);
+  if (retry) {
+    Backoff& b = backoff_[id];
+    const absl::Duration wait =
+        std::min(absl::Seconds(1) * (int64_t{1} << std::min(b.failures, 20)), absl::Minutes(5));
+    ++b.failures;
+    b.not_before = absl::Now() + wait;
+    std::fprintf(stderr, "smfg-coordinator: %s ended without a final status; retrying in %s\n",
+                 id.c_str(), absl::FormatDuration(wait).c_str());
+  } else {
+    backoff_.erase(id);
+  }
   auto it = runs_.find(id);
   if (it != runs_.end()) {  // Shutdown() may have taken it already
     finished_.push_back(std::move(it->second));
@@ -184,6 +217,13 @@ absl::Status ExperimentManager::RunExperimentOrError(const std::string& id) {
   ExperimentStore& store = *params_.store;
   SMFG_ASSIGN_OR_RETURN(ExperimentRecord record, store.Get(id));
   if (IsTerminal(record.status)) return absl::OkStatus();
+  // The run owns the experiment from here: it leaves QUEUED at once, so a
+  // cancel during set-up is a request the run honours, not a second owner.
+  if (record.status == ExperimentStatus::kQueued) {
+    SMFG_RETURN_IF_ERROR(store.UpdateStatus(id, ExperimentStatus::kRunning, "setting up"));
+    Notify();
+    SMFG_ASSIGN_OR_RETURN(record, store.Get(id));
+  }
   SMFG_ASSIGN_OR_RETURN(auto stored, StoredSpec(record));
   const auto& [spec, scenario] = stored;
   training::TrainingRunOptions options;
@@ -230,6 +270,8 @@ absl::Status ExperimentManager::RunExperimentOrError(const std::string& id) {
   } else if (!absl::IsNotFound(resumed)) {
     return Annotate(resumed, "resuming from the checkpoint");
   }
+  mark_running();
+  if (record.status_message == "setting up") SetStatus(id, ExperimentStatus::kRunning, "");
 
   const int every = run->params().loop.checkpoint_every;
   while (!run->done()) {
@@ -307,18 +349,49 @@ absl::StatusOr<ExperimentRecord> ExperimentManager::Get(const std::string& id) {
   return params_.store->Get(id);
 }
 
-absl::StatusOr<std::vector<ExperimentRecord>> ExperimentManager::List(
-    std::optional<ExperimentStatus> status, int limit) {
-  return params_.store->List(status, limit);
+absl::StatusOr<ListPage> ExperimentManager::List(std::optional<ExperimentStatus> status,
+                                                 int page_size, const std::string& page_token) {
+  if (page_size < 0 || page_size > kMaxListPageSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_size: must be in [0, ", kMaxListPageSize, "], got ", page_size));
+  }
+  int64_t before_seq = 0;
+  if (!page_token.empty() && (!absl::SimpleAtoi(page_token, &before_seq) || before_seq <= 0)) {
+    return absl::InvalidArgumentError(
+        "page_token: not a next_page_token of this coordinator (pass it back unchanged)");
+  }
+  const int size = page_size == 0 ? kDefaultListPageSize : page_size;
+  // One more than asked tells whether a next page exists.
+  SMFG_ASSIGN_OR_RETURN(std::vector<ExperimentRecord> records,
+                        params_.store->List(status, size + 1, before_seq));
+  ListPage page;
+  if (static_cast<int>(records.size()) > size) {
+    records.resize(size);
+    page.next_page_token = absl::StrCat(records.back().seq);
+  }
+  page.experiments = std::move(records);
+  return page;
 }
 
 absl::StatusOr<ExperimentRecord> ExperimentManager::Cancel(const std::string& id) {
   SMFG_ASSIGN_OR_RETURN(ExperimentRecord r, params_.store->RequestCancel(id));
+  if (!IsTerminal(r.status) && params_.on_cancel) params_.on_cancel(id);
   Notify();
   return r;
 }
 
+absl::Status ExperimentManager::Delete(const std::string& id) {
+  SMFG_RETURN_IF_ERROR(params_.store->Delete(id));
+  Notify();
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<ResultFile>> ExperimentManager::Results(const std::string& id) {
+  SMFG_ASSIGN_OR_RETURN(ExperimentRecord record, params_.store->Get(id));
+  if (record.status != ExperimentStatus::kSucceeded) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        id, " is ", ExperimentStatusName(record.status), "; results exist once it has SUCCEEDED"));
+  }
   SMFG_ASSIGN_OR_RETURN(std::vector<std::string> paths, params_.store->ListResults(id));
   std::vector<ResultFile> files;
   for (const std::string& path : paths) {

@@ -72,6 +72,9 @@ struct ExperimentManagerParams {
   // Called by Shutdown() after runs were told to stop and before they are
   // joined, e.g. WorkerPool::Shutdown() to wake runs blocked on workers.
   std::function<void()> on_shutdown;
+  // Called by Cancel() for an experiment whose run may be busy, e.g.
+  // WorkerPool::CancelJobs(id) so that a run waiting on workers stops at once.
+  std::function<void(const std::string& experiment_id)> on_cancel;
   // Testing: called after each outer iteration's record and checkpoint are
   // stored; returning false stops the run there as Shutdown() would (status
   // left as it is), simulating a coordinator killed between iterations.
@@ -83,6 +86,15 @@ struct SubmitOutcome {
   std::string experiment_id;
   bool created = false;
 };
+
+struct ListPage {
+  std::vector<ExperimentRecord> experiments;  // newest first
+  std::string next_page_token;                // empty on the last page
+};
+
+// Page sizes of List: 0 asks for the default.
+inline constexpr int kDefaultListPageSize = 100;
+inline constexpr int kMaxListPageSize = 1000;
 
 class ExperimentManager {
  public:
@@ -105,10 +117,19 @@ class ExperimentManager {
   absl::StatusOr<SubmitOutcome> Submit(const v1::ExperimentSpec& spec,
                                        const std::string& idempotency_key);
   absl::StatusOr<ExperimentRecord> Get(const std::string& id);
-  absl::StatusOr<std::vector<ExperimentRecord>> List(std::optional<ExperimentStatus> status,
-                                                     int limit);
+  // One page, newest first. INVALID_ARGUMENT for a page_size outside
+  // [0, kMaxListPageSize] or a page_token this coordinator did not hand out.
+  absl::StatusOr<ListPage> List(std::optional<ExperimentStatus> status, int page_size,
+                                const std::string& page_token);
+  // Works in every non-terminal state: a queued experiment is CANCELLED at
+  // once; a run (also one in set-up or waiting for workers) stops at once or
+  // at its next outer-iteration boundary (Params::on_cancel wakes a run that
+  // waits on workers). FAILED_PRECONDITION for SUCCEEDED or FAILED.
   absl::StatusOr<ExperimentRecord> Cancel(const std::string& id);
-  // Result files by relative path ("plots/tariff.svg").
+  // ExperimentStore::Delete.
+  absl::Status Delete(const std::string& id);
+  // Result files by relative path ("plots/tariff.svg"). FAILED_PRECONDITION
+  // unless the experiment SUCCEEDED.
   absl::StatusOr<std::vector<ResultFile>> Results(const std::string& id);
 
   // Calls `emit` with the record and the iteration records after
@@ -132,8 +153,19 @@ class ExperimentManager {
   void Notify();
   bool stopping() const;
 
+  // When a run that failed before it could record its failure (e.g. the
+  // store was briefly unwritable) may be started again.
+  bool MayStartLocked(const std::string& id, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   const ExperimentManagerParams params_;
   mutable absl::Mutex mu_;
+  // Runs that ended without a terminal status although the manager is not
+  // stopping: restarts of each are spaced 1 s, 2 s, 4 s, ... up to 5 min.
+  struct Backoff {
+    int failures = 0;
+    absl::Time not_before;
+  };
+  std::map<std::string, Backoff> backoff_ ABSL_GUARDED_BY(mu_);
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t version_ ABSL_GUARDED_BY(mu_) = 0;                     // bumped on every change

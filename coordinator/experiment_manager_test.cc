@@ -162,11 +162,15 @@ class Coordinator {
     SetDeadline(&context);
     v1::GetResultsRequest request;
     request.set_id(id);
-    v1::GetResultsResponse response;
-    const grpc::Status s = stub_->GetResults(&context, request, &response);
-    EXPECT_TRUE(s.ok()) << s.error_message();
+    auto reader = stub_->GetResults(&context, request);
     std::map<std::string, std::string> files;
-    for (const auto& f : response.files()) files[f.path()] = f.bytes();
+    v1::ResultChunk chunk;
+    while (reader->Read(&chunk)) {
+      EXPECT_EQ(chunk.offset(), static_cast<int64_t>(files[chunk.path()].size())) << chunk.path();
+      files[chunk.path()] += chunk.data();
+    }
+    const grpc::Status s = reader->Finish();
+    EXPECT_TRUE(s.ok()) << s.error_message();
     return files;
   }
 
@@ -310,9 +314,10 @@ TEST(ExperimentServiceTest, UnknownIdIsNotFound) {
     Coordinator::SetDeadline(&context);
     v1::GetResultsRequest request;
     request.set_id("exp-424242");
-    v1::GetResultsResponse response;
-    EXPECT_THAT(c.stub().GetResults(&context, request, &response),
-                StatusIs(absl::StatusCode::kNotFound));
+    auto reader = c.stub().GetResults(&context, request);
+    v1::ResultChunk chunk;
+    EXPECT_FALSE(reader->Read(&chunk));
+    EXPECT_THAT(reader->Finish(), StatusIs(absl::StatusCode::kNotFound));
   }
   std::vector<v1::WatchEvent> events;
   EXPECT_THAT(c.WatchToEnd("exp-424242", &events), StatusIs(absl::StatusCode::kNotFound));
@@ -349,7 +354,8 @@ TEST(ExperimentServiceTest, CancelQueuedAndRunning) {
   ASSERT_FALSE(events.empty());
   EXPECT_EQ(events.back().experiment().status(), v1::CANCELLED);
   EXPECT_EQ(events.back().experiment().outer_iteration(), 1);
-  EXPECT_TRUE(c.Results(submitted.experiment_id()).empty());
+  EXPECT_THAT(c.manager().Results(submitted.experiment_id()),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("CANCELLED")));
 }
 
 // Watches experiment `id` to its end and returns the distinct successive

@@ -1,11 +1,13 @@
 #include "coordinator/experiment_service.h"
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
+#include "common/status.h"
 
 namespace smfg::coordinator {
 namespace {
@@ -65,77 +67,127 @@ v1::Experiment ToProto(const ExperimentRecord& r) {
   return e;
 }
 
-grpc::Status ExperimentServiceImpl::Submit(grpc::ServerContext* context,
-                                           const v1::SubmitRequest* request,
-                                           v1::SubmitResponse* response) {
-  if (grpc::Status denied = auth_.Check(context); !denied.ok()) return denied;
-  absl::StatusOr<SubmitOutcome> r = manager_->Submit(request->spec(), request->idempotency_key());
-  if (!r.ok()) return ToGrpcStatus(r.status());
-  response->set_experiment_id(r->experiment_id);
-  response->set_created(r->created);
-  return grpc::Status::OK;
+grpc::Status ExperimentServiceImpl::StreamedSubmit(
+    grpc::ServerContext* context,
+    grpc::ServerUnaryStreamer<v1::SubmitRequest, v1::SubmitResponse>* stream) {
+  return CheckedUnaryCall(
+      auth_, context, stream,
+      [this](const v1::SubmitRequest& request, v1::SubmitResponse* response) -> absl::Status {
+        SMFG_ASSIGN_OR_RETURN(SubmitOutcome r,
+                              manager_->Submit(request.spec(), request.idempotency_key()));
+        response->set_experiment_id(r.experiment_id);
+        response->set_created(r.created);
+        return absl::OkStatus();
+      });
 }
 
-grpc::Status ExperimentServiceImpl::Get(grpc::ServerContext* context,
-                                        const v1::GetExperimentRequest* request,
-                                        v1::Experiment* response) {
-  if (grpc::Status denied = auth_.Check(context); !denied.ok()) return denied;
-  absl::StatusOr<ExperimentRecord> r = manager_->Get(request->id());
-  if (!r.ok()) return ToGrpcStatus(r.status());
-  *response = ToProto(*r);
-  return grpc::Status::OK;
+grpc::Status ExperimentServiceImpl::StreamedGet(
+    grpc::ServerContext* context,
+    grpc::ServerUnaryStreamer<v1::GetExperimentRequest, v1::Experiment>* stream) {
+  return CheckedUnaryCall(
+      auth_, context, stream,
+      [this](const v1::GetExperimentRequest& request, v1::Experiment* response) -> absl::Status {
+        SMFG_ASSIGN_OR_RETURN(ExperimentRecord r, manager_->Get(request.id()));
+        *response = ToProto(r);
+        return absl::OkStatus();
+      });
 }
 
-grpc::Status ExperimentServiceImpl::List(grpc::ServerContext* context,
-                                         const v1::ListExperimentsRequest* request,
-                                         v1::ListExperimentsResponse* response) {
-  if (grpc::Status denied = auth_.Check(context); !denied.ok()) return denied;
-  absl::StatusOr<std::optional<ExperimentStatus>> status = FromProtoState(request->status());
-  if (!status.ok()) return ToGrpcStatus(status.status());
-  absl::StatusOr<std::vector<ExperimentRecord>> r = manager_->List(*status, request->limit());
-  if (!r.ok()) return ToGrpcStatus(r.status());
-  for (const ExperimentRecord& e : *r) *response->add_experiments() = ToProto(e);
-  return grpc::Status::OK;
+grpc::Status ExperimentServiceImpl::StreamedList(
+    grpc::ServerContext* context,
+    grpc::ServerUnaryStreamer<v1::ListExperimentsRequest, v1::ListExperimentsResponse>* stream) {
+  return CheckedUnaryCall(auth_, context, stream,
+                          [this](const v1::ListExperimentsRequest& request,
+                                 v1::ListExperimentsResponse* response) -> absl::Status {
+                            SMFG_ASSIGN_OR_RETURN(std::optional<ExperimentStatus> status,
+                                                  FromProtoState(request.status()));
+                            SMFG_ASSIGN_OR_RETURN(
+                                ListPage page,
+                                manager_->List(status, request.page_size(), request.page_token()));
+                            for (const ExperimentRecord& e : page.experiments) {
+                              *response->add_experiments() = ToProto(e);
+                            }
+                            response->set_next_page_token(page.next_page_token);
+                            return absl::OkStatus();
+                          });
 }
 
-grpc::Status ExperimentServiceImpl::Cancel(grpc::ServerContext* context,
-                                           const v1::CancelRequest* request,
-                                           v1::Experiment* response) {
-  if (grpc::Status denied = auth_.Check(context); !denied.ok()) return denied;
-  absl::StatusOr<ExperimentRecord> r = manager_->Cancel(request->id());
-  if (!r.ok()) return ToGrpcStatus(r.status());
-  *response = ToProto(*r);
-  return grpc::Status::OK;
+grpc::Status ExperimentServiceImpl::StreamedCancel(
+    grpc::ServerContext* context,
+    grpc::ServerUnaryStreamer<v1::CancelRequest, v1::Experiment>* stream) {
+  return CheckedUnaryCall(
+      auth_, context, stream,
+      [this](const v1::CancelRequest& request, v1::Experiment* response) -> absl::Status {
+        SMFG_ASSIGN_OR_RETURN(ExperimentRecord r, manager_->Cancel(request.id()));
+        *response = ToProto(r);
+        return absl::OkStatus();
+      });
 }
 
-grpc::Status ExperimentServiceImpl::Watch(grpc::ServerContext* context,
-                                          const v1::WatchRequest* request,
-                                          grpc::ServerWriter<v1::WatchEvent>* writer) {
-  if (grpc::Status denied = auth_.Check(context); !denied.ok()) return denied;
-  const absl::Status s = manager_->Watch(
-      request->id(), request->after_iteration(),
-      [writer](const ExperimentRecord& record, const std::vector<v1::IterationRecord>& records) {
-        v1::WatchEvent event;
-        *event.mutable_experiment() = ToProto(record);
-        event.mutable_records()->Assign(records.begin(), records.end());
-        return writer->Write(event);
-      },
-      [context] { return context->IsCancelled(); });
-  return ToGrpcStatus(s);
+grpc::Status ExperimentServiceImpl::StreamedDelete(
+    grpc::ServerContext* context,
+    grpc::ServerUnaryStreamer<v1::DeleteRequest, v1::DeleteResponse>* stream) {
+  return CheckedUnaryCall(auth_, context, stream,
+                          [this](const v1::DeleteRequest& request, v1::DeleteResponse*) {
+                            return manager_->Delete(request.id());
+                          });
 }
 
-grpc::Status ExperimentServiceImpl::GetResults(grpc::ServerContext* context,
-                                               const v1::GetResultsRequest* request,
-                                               v1::GetResultsResponse* response) {
-  if (grpc::Status denied = auth_.Check(context); !denied.ok()) return denied;
-  absl::StatusOr<std::vector<ResultFile>> r = manager_->Results(request->id());
-  if (!r.ok()) return ToGrpcStatus(r.status());
-  for (ResultFile& f : *r) {
-    v1::ResultFile* out = response->add_files();
-    out->set_path(f.path);
-    out->set_bytes(std::move(f.bytes));
-  }
-  return grpc::Status::OK;
+grpc::Status ExperimentServiceImpl::StreamedWatch(
+    grpc::ServerContext* context,
+    grpc::ServerSplitStreamer<v1::WatchRequest, v1::WatchEvent>* stream) {
+  return CheckedStreamingCall(
+      auth_, context, stream, [this, context, stream](const v1::WatchRequest& request) {
+        return manager_->Watch(
+            request.id(), request.after_iteration(),
+            [stream](const ExperimentRecord& record,
+                     const std::vector<v1::IterationRecord>& records) {
+              // At least one event per call (it carries the status), each
+              // under kMaxWatchEventBytes however long the history.
+              v1::WatchEvent event;
+              *event.mutable_experiment() = ToProto(record);
+              const size_t empty_size = event.ByteSizeLong();
+              size_t size = empty_size;
+              for (const v1::IterationRecord& r : records) {
+                const size_t more = r.ByteSizeLong() + 8;  // field tag and length
+                if (size + more > kMaxWatchEventBytes && event.records_size() > 0) {
+                  if (!stream->Write(event)) return false;
+                  event.clear_records();
+                  size = empty_size;
+                }
+                *event.add_records() = r;
+                size += more;
+              }
+              return stream->Write(event);
+            },
+            [context] { return context->IsCancelled(); });
+      });
+}
+
+grpc::Status ExperimentServiceImpl::StreamedGetResults(
+    grpc::ServerContext* context,
+    grpc::ServerSplitStreamer<v1::GetResultsRequest, v1::ResultChunk>* stream) {
+  return CheckedStreamingCall(
+      auth_, context, stream, [this, stream](const v1::GetResultsRequest& request) {
+        SMFG_ASSIGN_OR_RETURN(std::vector<ResultFile> files, manager_->Results(request.id()));
+        for (const ResultFile& f : files) {
+          const size_t size = f.bytes.size();
+          size_t offset = 0;
+          do {
+            const size_t n = std::min(kResultChunkBytes, size - offset);
+            v1::ResultChunk chunk;
+            chunk.set_path(f.path);
+            chunk.set_size(static_cast<int64_t>(size));
+            chunk.set_offset(static_cast<int64_t>(offset));
+            chunk.set_data(f.bytes.substr(offset, n));
+            if (!stream->Write(chunk)) {
+              return absl::CancelledError("the client went away during the download");
+            }
+            offset += n;
+          } while (offset < size);
+        }
+        return absl::OkStatus();
+      });
 }
 
 }  // namespace smfg::coordinator

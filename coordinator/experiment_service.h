@@ -17,29 +17,49 @@ namespace smfg::coordinator {
 // smfg.v1.Experiment from a record.
 v1::Experiment ToProto(const ExperimentRecord& record);
 
-class ExperimentServiceImpl final : public v1::ExperimentService::Service {
+// The generated StreamedService hands each handler the undecoded request, so
+// the token is checked before anything a caller sent is parsed
+// (CheckedUnaryCall, access.h).
+class ExperimentServiceImpl final : public v1::ExperimentService::StreamedService {
  public:
   // `manager` must outlive the service. `auth`: every call must carry this
   // bearer token (none by default).
   explicit ExperimentServiceImpl(ExperimentManager* manager, BearerTokenCheck auth = {})
       : manager_(manager), auth_(std::move(auth)) {}
-  grpc::Status Submit(grpc::ServerContext* context, const v1::SubmitRequest* request,
-                      v1::SubmitResponse* response) override;
-  grpc::Status Get(grpc::ServerContext* context, const v1::GetExperimentRequest* request,
-                   v1::Experiment* response) override;
-  grpc::Status List(grpc::ServerContext* context, const v1::ListExperimentsRequest* request,
-                    v1::ListExperimentsResponse* response) override;
-  grpc::Status Cancel(grpc::ServerContext* context, const v1::CancelRequest* request,
-                      v1::Experiment* response) override;
-  grpc::Status Watch(grpc::ServerContext* context, const v1::WatchRequest* request,
-                     grpc::ServerWriter<v1::WatchEvent>* writer) override;
-  grpc::Status GetResults(grpc::ServerContext* context, const v1::GetResultsRequest* request,
-                          v1::GetResultsResponse* response) override;
+
+  grpc::Status StreamedSubmit(
+      grpc::ServerContext* context,
+      grpc::ServerUnaryStreamer<v1::SubmitRequest, v1::SubmitResponse>* stream) override;
+  grpc::Status StreamedGet(
+      grpc::ServerContext* context,
+      grpc::ServerUnaryStreamer<v1::GetExperimentRequest, v1::Experiment>* stream) override;
+  grpc::Status StreamedList(
+      grpc::ServerContext* context,
+      grpc::ServerUnaryStreamer<v1::ListExperimentsRequest, v1::ListExperimentsResponse>* stream)
+      override;
+  grpc::Status StreamedCancel(
+      grpc::ServerContext* context,
+      grpc::ServerUnaryStreamer<v1::CancelRequest, v1::Experiment>* stream) override;
+  grpc::Status StreamedDelete(
+      grpc::ServerContext* context,
+      grpc::ServerUnaryStreamer<v1::DeleteRequest, v1::DeleteResponse>* stream) override;
+  // Events stay under kMaxWatchEventBytes: a long history is split.
+  grpc::Status StreamedWatch(
+      grpc::ServerContext* context,
+      grpc::ServerSplitStreamer<v1::WatchRequest, v1::WatchEvent>* stream) override;
+  // Files in chunks of at most kResultChunkBytes.
+  grpc::Status StreamedGetResults(
+      grpc::ServerContext* context,
+      grpc::ServerSplitStreamer<v1::GetResultsRequest, v1::ResultChunk>* stream) override;
 
  private:
   ExperimentManager* manager_;
   const BearerTokenCheck auth_;
 };
+
+// Every response stays far below gRPC's default 4 MiB receive limit.
+inline constexpr size_t kMaxWatchEventBytes = size_t{1} << 20;
+inline constexpr size_t kResultChunkBytes = size_t{1} << 20;
 
 }  // namespace smfg::coordinator
 

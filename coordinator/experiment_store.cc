@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
+#include <random>
 #include <set>
 #include <system_error>
 #include <utility>
@@ -12,6 +14,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "common/files.h"
 #include "common/status.h"
@@ -21,7 +24,7 @@ namespace {
 
 // Bumped whenever kMigrations grows; a database with a higher version was
 // written by a newer smfg and is refused rather than half-understood.
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 // "SMFG" in the SQLite header: tells our database apart from another program's
 // SQLite file that someone pointed --data_dir at.
 constexpr int kApplicationId = 0x534D4647;
@@ -83,12 +86,38 @@ CREATE TABLE iterations (
 ) WITHOUT ROWID;
 UPDATE results SET name = replace(name, '__', '/');
 )sql",
+    // 2 -> 3 (issue 9): facts about the store itself; the incarnation (a
+    // random id drawn when the database is first created or upgraded) binds
+    // checkpoints to this database.
+    R"sql(
+CREATE TABLE store_info (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+)sql",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion);
 
 constexpr char kExperimentColumns[] =
     "id, idempotency_key, name, spec_text, status, status_message, "
-    "cancel_requested, created_at, updated_at, outer_iteration";
+    "cancel_requested, created_at, updated_at, outer_iteration, seq";
+
+// A status message longer than this is cut (messages carry errors, which may
+// quote long inputs; every response must stay small).
+constexpr size_t kMaxStatusMessageBytes = 4096;
+
+std::string BoundedMessage(absl::string_view message) {
+  if (message.size() <= kMaxStatusMessageBytes) return std::string(message);
+  size_t cut = kMaxStatusMessageBytes - 3;
+  // Do not split a UTF-8 sequence.
+  while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80) --cut;
+  return absl::StrCat(message.substr(0, cut), "...");
+}
+
+// 128 random bits as hex, from the OS.
+std::string RandomHex128() {
+  std::random_device device;
+  std::string hex;
+  for (int i = 0; i < 4; ++i) absl::StrAppend(&hex, absl::Hex(device(), absl::kZeroPad8));
+  return hex;
+}
 
 constexpr ExperimentStatus kAllStatuses[] = {
     ExperimentStatus::kQueued,  ExperimentStatus::kWaitingForWorkers,
@@ -254,6 +283,7 @@ class ExperimentStore::Statement {
     r.created_unix_seconds = Int(7);
     r.updated_unix_seconds = Int(8);
     r.outer_iteration = Int(9);
+    r.seq = Int(10);
     return r;
   }
 
@@ -402,6 +432,24 @@ absl::Status ExperimentStore::Initialise() {
         absl::StrCat(db_path_, " is an SQLite database of another application (application_id ",
                      application_id, ", ", tables, " schema objects); left untouched"));
   }
+  if (tables == 0) {
+    // A new (or emptied) database next to the checkpoints of experiments it
+    // does not know: a lost or truncated database, not a fresh start.
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    int orphans = 0;
+    for (fs::directory_iterator it(fs::path(data_dir_) / "checkpoints", ec), end; !ec && it != end;
+         it.increment(ec)) {
+      ++orphans;
+    }
+    if (orphans > 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          db_path_, " is empty or new, but ", data_dir_, "/checkpoints holds the checkpoints of ",
+          orphans,
+          " experiment(s): restore smfg.db from a backup (docs/OPERATIONS.md), or move "
+          "checkpoints/ away to start a new store; nothing was changed"));
+    }
+  }
 
   {
     Statement s(this, "PRAGMA journal_mode=WAL");
@@ -416,7 +464,34 @@ absl::Status ExperimentStore::Initialise() {
   }
   SMFG_RETURN_IF_ERROR(Exec("PRAGMA synchronous=FULL"));
   SMFG_RETURN_IF_ERROR(Exec("PRAGMA foreign_keys=ON"));
-  return Migrate();
+  SMFG_RETURN_IF_ERROR(Migrate());
+  // Fail now, not at the first write of a run: a store that cannot be written
+  // (read-only file or directory, full disk) would accept experiments and
+  // then fail every one of them.
+  if (sqlite3_db_readonly(db_, "main") == 1) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(db_path_, ": the database is read-only; the coordinator needs to write it"));
+  }
+  {
+    Transaction txn(this);
+    SMFG_RETURN_IF_ERROR(txn.Begin());
+    absl::Status probe = Statement(this,
+                                   "INSERT INTO store_info (key, value) VALUES ('last_opened', ?) "
+                                   "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+                             .BindText(1, absl::StrCat(Now()))
+                             .Run();
+    if (probe.ok()) probe = txn.Commit();
+    if (!probe.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat("the store cannot be written (",
+                                                        probe.message(),
+                                                        "); the coordinator needs to write it"));
+    }
+  }
+  Statement s(this, "SELECT value FROM store_info WHERE key = 'incarnation'");
+  SMFG_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return absl::DataLossError(absl::StrCat(db_path_, ": no incarnation recorded"));
+  incarnation_ = s.Text(0);
+  return absl::OkStatus();
 }
 
 absl::Status ExperimentStore::Migrate() {
@@ -444,6 +519,10 @@ absl::Status ExperimentStore::Migrate() {
   SMFG_RETURN_IF_ERROR(Statement(this, "INSERT INTO schema_version (version) VALUES (?)")
                            .Bind(1, kSchemaVersion)
                            .Run());
+  SMFG_RETURN_IF_ERROR(
+      Statement(this, "INSERT OR IGNORE INTO store_info (key, value) VALUES ('incarnation', ?)")
+          .BindText(1, RandomHex128())
+          .Run());
   SMFG_RETURN_IF_ERROR(Exec(absl::StrCat("PRAGMA application_id=", kApplicationId)));
   return txn.Commit();
 }
@@ -522,8 +601,21 @@ absl::StatusOr<CreateResult> ExperimentStore::Create(const ExperimentRecord& req
     SMFG_ASSIGN_OR_RETURN(bool row, s.Step());
     if (row) seq = s.Int(0) + 1;
   }
+  // Ids are never reused, also not after the database was restored from a
+  // backup older than some experiments: an id whose checkpoint directory
+  // exists was given out before, so it is skipped.
   char id[32];
-  std::snprintf(id, sizeof(id), "exp-%06lld", static_cast<long long>(seq));
+  for (int skipped = 0;; ++seq, ++skipped) {
+    std::snprintf(id, sizeof(id), "exp-%06lld", static_cast<long long>(seq));
+    std::error_code ec;
+    if (!std::filesystem::exists(std::filesystem::path(data_dir_) / "checkpoints" / id, ec)) break;
+    if (skipped == 0) {
+      std::fprintf(stderr,
+                   "experiment store: %s was used before this database's state "
+                   "(restored from a backup?); skipping to an unused id\n",
+                   id);
+    }
+  }
   const int64_t now = Now();
   SMFG_RETURN_IF_ERROR(
       Statement(this,
@@ -550,18 +642,64 @@ absl::StatusOr<ExperimentRecord> ExperimentStore::Get(absl::string_view id) {
 }
 
 absl::StatusOr<std::vector<ExperimentRecord>> ExperimentStore::List(
-    std::optional<ExperimentStatus> status, int limit) {
+    std::optional<ExperimentStatus> status, int limit, int64_t before_seq) {
   if (limit < 0) {
     return absl::InvalidArgumentError(absl::StrCat("negative list limit ", limit));
   }
+  if (before_seq < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("negative list position ", before_seq));
+  }
   absl::MutexLock lock(&mu_);
   // LIMIT -1 is SQLite's "no limit".
-  Statement s(this, absl::StrCat("SELECT ", kExperimentColumns, " FROM experiments",
-                                 status ? " WHERE status = ?2" : "",
-                                 " ORDER BY created_at DESC, seq DESC LIMIT ?1"));
+  Statement s(this, absl::StrCat("SELECT ", kExperimentColumns, " FROM experiments WHERE seq < ?3",
+                                 status ? " AND status = ?2" : "", " ORDER BY seq DESC LIMIT ?1"));
   s.Bind(1, limit == 0 ? -1 : limit);
   if (status) s.BindText(2, ExperimentStatusName(*status));
+  s.Bind(3, before_seq == 0 ? std::numeric_limits<int64_t>::max() : before_seq);
   return s.AllExperiments();
+}
+
+absl::Status ExperimentStore::Delete(absl::string_view id) {
+  namespace fs = std::filesystem;
+  {
+    absl::MutexLock lock(&mu_);
+    Transaction txn(this);
+    SMFG_RETURN_IF_ERROR(txn.Begin());
+    SMFG_ASSIGN_OR_RETURN(ExperimentRecord current, GetLocked(id));
+    if (!IsTerminal(current.status)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("experiment ", id, " is ", ExperimentStatusName(current.status),
+                       "; only a SUCCEEDED, FAILED or CANCELLED experiment can be deleted (cancel "
+                       "it first)"));
+    }
+    for (const char* table : {"iterations", "results", "checkpoints"}) {
+      SMFG_RETURN_IF_ERROR(
+          Statement(this, absl::StrCat("DELETE FROM ", table, " WHERE experiment_id = ?"))
+              .BindText(1, id)
+              .Run());
+      SMFG_RETURN_IF_ERROR(Fault(absl::StrCat("Delete:after_", table)));
+    }
+    // Rows of a schema-1 store, if it was one.
+    Statement legacy(this, "SELECT 1 FROM sqlite_master WHERE name = 'metrics_json_v1'");
+    SMFG_ASSIGN_OR_RETURN(bool has_legacy, legacy.Step());
+    if (has_legacy) {
+      SMFG_RETURN_IF_ERROR(Statement(this, "DELETE FROM metrics_json_v1 WHERE experiment_id = ?")
+                               .BindText(1, id)
+                               .Run());
+    }
+    SMFG_RETURN_IF_ERROR(
+        Statement(this, "DELETE FROM experiments WHERE id = ?").BindText(1, id).Run());
+    SMFG_RETURN_IF_ERROR(txn.Commit());
+  }
+  // The rows are gone; the files follow (a crash here leaves a directory that
+  // only keeps its id from being given out again).
+  std::error_code ec;
+  fs::remove_all(fs::path(data_dir_) / "checkpoints" / std::string(id), ec);
+  if (ec) {
+    std::fprintf(stderr, "experiment store: deleted %s but not its checkpoints: %s\n",
+                 std::string(id).c_str(), ec.message().c_str());
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ExperimentStore::UpdateStatus(absl::string_view id, ExperimentStatus status,
@@ -580,7 +718,7 @@ absl::Status ExperimentStore::UpdateStatus(absl::string_view id, ExperimentStatu
                 "UPDATE experiments SET status = ?, status_message = ?, updated_at = ? "
                 "WHERE id = ?")
           .BindText(1, ExperimentStatusName(status))
-          .BindText(2, message)
+          .BindText(2, BoundedMessage(message))
           .Bind(3, Now())
           .BindText(4, id)
           .Run());

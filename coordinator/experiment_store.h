@@ -72,7 +72,8 @@ bool IsLegalTransition(ExperimentStatus from, ExperimentStatus to);
 struct ExperimentRecord {
   // Assigned by the store: "exp-" followed by a sequence number of at least six
   // digits ("exp-000001", "exp-000002", ...). Never reused within a data
-  // directory. Ignored by Create().
+  // directory, also not after the database is restored from an older backup
+  // (an id whose checkpoint directory exists is skipped). Ignored by Create().
   std::string id;
   // Client-supplied, non-empty; unique within a data directory (see Create).
   std::string idempotency_key;
@@ -85,8 +86,11 @@ struct ExperimentRecord {
   bool cancel_requested = false;
   int64_t created_unix_seconds = 0;
   int64_t updated_unix_seconds = 0;
-  // Highest outer iteration with stored metrics (AppendMetrics); -1 before any.
+  // Highest outer iteration with a stored record (AppendIteration); -1 before
+  // any.
   int64_t outer_iteration = -1;
+  // Position in creation order (the number in the id); List pages by it.
+  int64_t seq = 0;
 };
 
 struct CreateResult {
@@ -128,8 +132,11 @@ class ExperimentStore {
   // migrates the schema (version kept in table `schema_version`).
   // Errors: DATA_LOSS naming the path if the file is not SQLite or is corrupt;
   // FAILED_PRECONDITION if it is another application's SQLite database, was
-  // written by a newer schema, or `data_dir` cannot be created / used;
-  // UNAVAILABLE on I/O errors or a lock held longer than the busy timeout.
+  // written by a newer schema, cannot be written (read-only file or
+  // directory), is new or empty while `data_dir/checkpoints` holds
+  // checkpoints (a lost database: restore it rather than start over), or
+  // `data_dir` cannot be created / used; UNAVAILABLE on I/O errors or a lock
+  // held longer than the busy timeout.
   static absl::StatusOr<std::unique_ptr<ExperimentStore>> Open(const std::string& data_dir,
                                                                ExperimentStoreOptions options = {});
 
@@ -139,6 +146,9 @@ class ExperimentStore {
 
   const std::string& data_dir() const { return data_dir_; }
   const std::string& db_path() const { return db_path_; }
+  // A random id drawn when the database was created: tells this store's
+  // experiments from those of another database that used the same ids.
+  const std::string& incarnation() const { return incarnation_; }
 
   // ---- experiments ----
 
@@ -153,12 +163,20 @@ class ExperimentStore {
   absl::StatusOr<ExperimentRecord> Get(absl::string_view id);
 
   // Newest first (by creation). `status`: only that status; nullopt: all.
-  // `limit`: at most that many, 0 = no limit; negative -> INVALID_ARGUMENT.
+  // `limit`: at most that many, 0 = no limit. `before_seq` > 0: only
+  // experiments created before the one with that seq (the next page after a
+  // page that ended there). Negative limit or before_seq -> INVALID_ARGUMENT.
   absl::StatusOr<std::vector<ExperimentRecord>> List(std::optional<ExperimentStatus> status,
-                                                     int limit);
+                                                     int limit, int64_t before_seq = 0);
 
-  // Sets status and status message if the transition is legal (see
-  // ExperimentStatus), else FAILED_PRECONDITION naming both states.
+  // Removes a finished (SUCCEEDED, FAILED or CANCELLED) experiment: its rows
+  // in one transaction, then its checkpoint directory. Its id is never given
+  // out again. FAILED_PRECONDITION for an experiment that has not finished;
+  // NOT_FOUND for an unknown id.
+  absl::Status Delete(absl::string_view id);
+
+  // Sets status and status message (cut to 4 KiB) if the transition is legal
+  // (see ExperimentStatus), else FAILED_PRECONDITION naming both states.
   absl::Status UpdateStatus(absl::string_view id, ExperimentStatus status,
                             absl::string_view message);
 
@@ -248,6 +266,7 @@ class ExperimentStore {
   absl::Mutex mu_;
   sqlite3* db_ ABSL_GUARDED_BY(mu_);
   FaultHook fault_hook_ ABSL_GUARDED_BY(mu_);
+  std::string incarnation_;  // set by Initialise(), then constant
 };
 
 }  // namespace smfg::coordinator

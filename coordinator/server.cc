@@ -45,14 +45,14 @@ struct CoordinatorServer::Parts {
 
 namespace {
 
-std::string MetricsText(ExperimentManager& manager, WorkerPool& pool) {
+std::string MetricsText(ExperimentStore& store, WorkerPool& pool) {
   CoordinatorMetrics metrics;
   for (ExperimentStatus s :
        {ExperimentStatus::kQueued, ExperimentStatus::kWaitingForWorkers, ExperimentStatus::kRunning,
         ExperimentStatus::kSucceeded, ExperimentStatus::kFailed, ExperimentStatus::kCancelled}) {
     metrics.experiments_by_status[std::string(ExperimentStatusName(s))] = 0;
   }
-  absl::StatusOr<std::vector<ExperimentRecord>> records = manager.List(std::nullopt, 0);
+  absl::StatusOr<std::vector<ExperimentRecord>> records = store.List(std::nullopt, 0);
   if (records.ok()) {
     for (const ExperimentRecord& r : *records) {
       ++metrics.experiments_by_status[std::string(ExperimentStatusName(r.status))];
@@ -106,6 +106,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     params.live_workers = [pool] { return pool->LiveWorkers(); };
   }
   params.on_shutdown = [pool] { pool->Shutdown(); };
+  params.on_cancel = [pool](const std::string& id) { pool->CancelJobs(id); };
   SMFG_ASSIGN_OR_RETURN(parts->manager, ExperimentManager::Create(std::move(params)));
 
   parts->experiment_service = std::make_unique<ExperimentServiceImpl>(
@@ -132,10 +133,10 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   std::unique_ptr<CoordinatorServer> server(new CoordinatorServer(std::move(parts)));
   Parts& p = *server->parts_;
   if (options.metrics_port >= 0) {
-    ExperimentManager* manager = p.manager.get();
+    ExperimentStore* store = p.store.get();
     absl::StatusOr<std::unique_ptr<HttpServer>> metrics =
         HttpServer::Start(options.metrics_host, options.metrics_port,
-                          {{"/metrics", [manager, pool] { return MetricsText(*manager, *pool); }}});
+                          {{"/metrics", [store, pool] { return MetricsText(*store, *pool); }}});
     if (!metrics.ok()) return Annotate(metrics.status(), "--metrics_port");
     p.metrics_server = *std::move(metrics);
   }

@@ -99,6 +99,17 @@ std::vector<WorkerCounters> WorkerPool::Workers() {
   return out;
 }
 
+void WorkerPool::CancelJobs(const std::string& experiment_id) {
+  absl::MutexLock lock(&mu_);
+  for (auto& [job_id, job] : jobs_) {
+    if (job.spec.experiment_id == experiment_id && job.failure.ok()) {
+      job.failure =
+          absl::CancelledError(absl::StrCat("experiment '", experiment_id, "' was cancelled"));
+    }
+  }
+  changed_.SignalAll();
+}
+
 void WorkerPool::Shutdown() {
   absl::MutexLock lock(&mu_);
   shutdown_ = true;

@@ -205,6 +205,11 @@ class WorkerPool {
   // Thread-safe: several jobs may run at once and are served oldest first.
   absl::StatusOr<JobResults> RunJob(const JobSpec& job, const JobWaitOptions& wait);
 
+  // Ends every running job of `experiment_id`: its RunJob returns CANCELLED
+  // at once (also while it waits for a worker to register); results still
+  // out at workers become stale.
+  void CancelJobs(const std::string& experiment_id);
+
   // Wakes every waiter; later GetWork return empty and RunJob UNAVAILABLE.
   void Shutdown();
 

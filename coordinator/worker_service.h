@@ -13,22 +13,29 @@
 
 namespace smfg::coordinator {
 
-class WorkerServiceImpl final : public v1::WorkerService::Service {
+// Built on the generated StreamedService so that the cluster token is checked
+// before a request is decoded (CheckedUnaryCall, access.h).
+class WorkerServiceImpl final : public v1::WorkerService::StreamedService {
  public:
   // `pool` must outlive the service. `auth`: every call must carry this
   // (cluster) bearer token (none by default).
   explicit WorkerServiceImpl(WorkerPool* pool, BearerTokenCheck auth = {})
       : pool_(pool), auth_(std::move(auth)) {}
-  grpc::Status Register(grpc::ServerContext* context, const v1::RegisterRequest* request,
-                        v1::RegisterResponse* response) override;
+  grpc::Status StreamedRegister(
+      grpc::ServerContext* context,
+      grpc::ServerUnaryStreamer<v1::RegisterRequest, v1::RegisterResponse>* stream) override;
   // Waits until shortly before the client's deadline (and at most
   // WorkerPoolOptions::max_long_poll) so the answer arrives in time.
-  grpc::Status GetWork(grpc::ServerContext* context, const v1::GetWorkRequest* request,
-                       v1::GetWorkResponse* response) override;
-  grpc::Status SubmitResult(grpc::ServerContext* context, const v1::SubmitResultRequest* request,
-                            v1::SubmitResultResponse* response) override;
-  grpc::Status Heartbeat(grpc::ServerContext* context, const v1::HeartbeatRequest* request,
-                         v1::HeartbeatResponse* response) override;
+  grpc::Status StreamedGetWork(
+      grpc::ServerContext* context,
+      grpc::ServerUnaryStreamer<v1::GetWorkRequest, v1::GetWorkResponse>* stream) override;
+  grpc::Status StreamedSubmitResult(
+      grpc::ServerContext* context,
+      grpc::ServerUnaryStreamer<v1::SubmitResultRequest, v1::SubmitResultResponse>* stream)
+      override;
+  grpc::Status StreamedHeartbeat(
+      grpc::ServerContext* context,
+      grpc::ServerUnaryStreamer<v1::HeartbeatRequest, v1::HeartbeatResponse>* stream) override;
 
  private:
   WorkerPool* pool_;

@@ -333,15 +333,17 @@ TEST(AccessMultiProcessTest, OversizedAndMalformedRequestsAreRefusedWithoutHarm)
   ASSERT_TRUE(first_iteration.ok()) << first_iteration << CoordinatorLog(dir);
 
   // (b) Bytes that are no SubmitResultRequest: field 3 announces 127 bytes
-  // that are missing, then a tag with the invalid wire type 7. gRPC's
-  // generated service fails to deserialise it and answers INTERNAL (with an
-  // empty message in gRPC 1.51) before the handler runs. The control: zero
-  // bytes are a valid, empty request, which does reach the handler and gets
-  // its NOT_FOUND for the unknown (empty) worker id.
+  // that are missing, then a tag with the invalid wire type 7. The service
+  // decodes requests itself (after the token check) and answers
+  // INVALID_ARGUMENT naming the message type. The control: zero bytes are a
+  // valid, empty request, which reaches the pool and gets its NOT_FOUND for
+  // the unknown (empty) worker id.
   const std::string method = "/smfg.v1.WorkerService/SubmitResult";
   const grpc::Status garbage =
       RawUnaryCall(address, method, std::string("\x1a\x7f\x0f\xff\xff", 5));
-  EXPECT_THAT(garbage, StatusIs(absl::StatusCode::kInternal)) << garbage.error_message();
+  EXPECT_THAT(garbage,
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       testing::HasSubstr("does not decode as smfg.v1.SubmitResultRequest")));
   const grpc::Status empty = RawUnaryCall(address, method, "");
   EXPECT_THAT(empty, StatusIs(absl::StatusCode::kNotFound)) << empty.error_message();
 
