@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "common/json.h"
 #include "common/status.h"
+#include "config/spec_convert.h"
 #include "config/spec_loader.h"
 #include "environment/baselines.h"
 #include "environment/dcopf.h"
@@ -139,6 +140,20 @@ absl::Status RunOpf(const OpfOptions& o, std::ostream& out) {
   } else {
     PrintDispatchText(c.network, c.load_mw, x, out);
   }
+  return absl::OkStatus();
+}
+
+absl::Status SpecOptions::Validate() const {
+  if (spec_path.empty()) return absl::InvalidArgumentError("spec: a SPEC file is required");
+  if (days < 0) return absl::InvalidArgumentError("--days: must be >= 0");
+  return absl::OkStatus();
+}
+
+absl::Status RunSpec(const SpecOptions& o, std::ostream& out) {
+  SMFG_RETURN_IF_ERROR(o.Validate());
+  SMFG_ASSIGN_OR_RETURN(config::LoadedSpec loaded,
+                        training::LoadExperimentFile(o.spec_path, {.days = o.days}));
+  out << config::EffectiveSpecText(loaded.spec, loaded.scenario);
   return absl::OkStatus();
 }
 

@@ -50,7 +50,18 @@ struct TrainOptions {
   absl::Status Validate() const;
 };
 
+struct SpecOptions {
+  std::string spec_path;
+  int days = 0;  // > 0 overrides the spec's number of days
+  absl::Status Validate() const;
+};
+
 absl::Status RunOpf(const OpfOptions& options, std::ostream& out);
+// Checks a spec file with every rule and prints its effective form
+// (config::EffectiveSpecText: network inline, every default written) as text
+// format: what `smfg submit` sends and the coordinator runs, and a spec any
+// client can submit as it is.
+absl::Status RunSpec(const SpecOptions& options, std::ostream& out);
 // Trains the leader (training/trainer.h), then evaluates the learned
 // tariff against the flat and best-TOU baselines and writes everything under
 // out_dir: metrics.{csv,jsonl}, learned_tariff.{json,csv}, the reports and

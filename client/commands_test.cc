@@ -84,6 +84,34 @@ EvaluateOptions SmallRun() {
   return o;
 }
 
+// The effective spec is complete and stable: printing the printed spec gives
+// the same text, and it trains exactly as the file it came from.
+TEST(SpecCommandTest, PrintsTheEffectiveSpecAsAFixedPoint) {
+  const std::string dir = ::testing::TempDir() + "/smfg_spec_command";
+  std::filesystem::create_directories(dir);
+  SpecOptions o;
+  o.spec_path = "configs/three_bus_small.textproto";
+  o.days = 3;
+  std::ostringstream first;
+  ASSERT_THAT(RunSpec(o, first), IsOk());
+  EXPECT_THAT(first.str(), HasSubstr("days: 3"));
+  EXPECT_THAT(first.str(), HasSubstr("rollout_days_per_update: 3"));
+  EXPECT_THAT(first.str(), HasSubstr("network {"));
+  const std::string path = dir + "/effective.textproto";
+  std::ofstream(path) << first.str();
+  std::ostringstream second;
+  o.spec_path = path;
+  o.days = 0;
+  ASSERT_THAT(RunSpec(o, second), IsOk());
+  EXPECT_EQ(second.str(), first.str());
+
+  std::ofstream(dir + "/bad.textproto") << "name: \"x\"\nscenario { days: -1 }\n";
+  o.spec_path = dir + "/bad.textproto";
+  std::ostringstream ignored;
+  EXPECT_THAT(RunSpec(o, ignored),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("bad.textproto:")));
+}
+
 TEST(EvaluateCommandTest, SameSpecSameReportBitForBit) {
   std::ostringstream a, b, progress;
   ASSERT_TRUE(RunEvaluate(SmallRun(), a, progress).ok());

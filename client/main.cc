@@ -28,7 +28,7 @@ ABSL_FLAG(std::string, out, "",
 ABSL_FLAG(bool, myopic, false, "evaluate: followers do not use their batteries.");
 ABSL_FLAG(bool, exploitability, true, "evaluate: measure follower exploitability.");
 ABSL_FLAG(int, threads, 0, "evaluate, train: worker threads (0 = all cores).");
-ABSL_FLAG(int, days, 0, "evaluate, train: override the spec's number of days (0 = keep).");
+ABSL_FLAG(int, days, 0, "spec, evaluate, train: override the spec's number of days (0 = keep).");
 ABSL_FLAG(bool, resume, false, "train: continue the run in --out from its last checkpoint.");
 ABSL_FLAG(int, iterations, 0, "train: override the spec's outer iteration budget (0 = keep).");
 ABSL_FLAG(double, load_scale, 1.0, "opf: multiply the case's bus loads by this factor.");
@@ -55,6 +55,8 @@ constexpr char kUsage[] =
     "  opf CASE         DC optimal power flow of a MATPOWER case (.m) or a spec's network:\n"
     "                   LMPs, dispatch, line flows, congestion, cost.\n"
     "                   Flags: --load, --load_scale, --hour, --json\n"
+    "  spec SPEC        Check a spec with every rule and print its effective form (network\n"
+    "                   inline, every default written): what submit sends. Flags: --days\n"
     "  evaluate SPEC    Follower mean-field equilibrium under a tariff and its report.\n"
     "                   Flags: --tariff, --out, --myopic, --exploitability, --threads,\n"
     "                   --days, --json\n"
@@ -162,6 +164,13 @@ int main(int argc, char** argv) {
       o.load_mw.push_back(mw);
     }
     const absl::Status s = smfg::client::RunOpf(o, std::cout);
+    return s.ok() ? 0 : Fail(s);
+  }
+  if (command == "spec") {
+    smfg::client::SpecOptions o;
+    o.spec_path = args[2];
+    o.days = absl::GetFlag(FLAGS_days);
+    const absl::Status s = smfg::client::RunSpec(o, std::cout);
     return s.ok() ? 0 : Fail(s);
   }
   if (command == "evaluate") {

@@ -22,6 +22,7 @@
 #include "absl/strings/string_view.h"
 #include "common/files.h"
 #include "common/status.h"
+#include "config/bounds.h"
 #include "config/spec_convert.h"
 #include "environment/scenario.h"
 #include "google/protobuf/descriptor.h"
@@ -748,6 +749,7 @@ absl::Status ValidateSpec(const v1::ExperimentSpec& spec, const env::Scenario& s
 absl::StatusOr<env::Scenario> CheckSpecMessage(const v1::ExperimentSpec& spec,
                                                const ConvertOptions& convert,
                                                const SpecRules& extra_rules) {
+  SMFG_RETURN_IF_ERROR(CheckSizeBounds(spec));
   SMFG_ASSIGN_OR_RETURN(ConvertedScenario converted, ConvertScenario(spec, "", convert));
   SMFG_RETURN_IF_ERROR(ValidateSpec(spec, converted.scenario));
   if (extra_rules) SMFG_RETURN_IF_ERROR(extra_rules(spec, converted.scenario));
@@ -760,6 +762,7 @@ absl::StatusOr<LoadedSpec> ParseExperiment(absl::string_view content, absl::stri
   std::unique_ptr<Locator> locator;
   SMFG_RETURN_IF_ERROR(ParseMessage(content, source_name, format, &loaded.spec, &locator));
   if (options.edit) options.edit(&loaded.spec);
+  SMFG_RETURN_IF_ERROR(AtSource(CheckSizeBounds(loaded.spec), source_name, *locator));
   absl::StatusOr<ConvertedScenario> converted = ConvertScenario(loaded.spec, DirName(source_name));
   if (!converted.ok()) return AtSource(converted.status(), source_name, *locator);
   loaded.scenario = std::move(converted->scenario);

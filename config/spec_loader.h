@@ -82,6 +82,9 @@ absl::StatusOr<LoadedSpec> LoadExperimentFile(const std::string& path,
 absl::StatusOr<LoadedSpec> ParseExperiment(absl::string_view content, absl::string_view source_name,
                                            Format format, const LoadOptions& options = {});
 
+// Both loaders first check the spec's size bounds (config/bounds.h), before
+// anything is converted.
+//
 // The checks of ParseExperiment for a spec that arrived as a message (the
 // coordinator's Submit): converts it with `convert` and validates it
 // (ValidateSpec, then `extra_rules` when set). Errors start with the spec field

@@ -350,6 +350,8 @@ TEST(SpecLoaderTest, ScenarioRulesNameSpecPaths) {
     std::string from, to, expected;
   } cases[] = {
       {"days: 100", "days: 0", "scenario.days: must be in [1, 36500], got 0"},
+      {"households_represented: 1", "households_represented: 1e12",
+       "scenario.households_represented: must be <= 1e+09, got 1e+12"},
       {"shards: 16", "shards: 0", "scenario.shards: must be in [1, 65536], got 0"},
       {"# Each simulated household is one real household.", "follower { temperature_usd: 0 }",
        "scenario.follower.temperature_usd: must be > 0, got 0"},

@@ -28,6 +28,12 @@ absl::Status CoordinatorOptions::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("--max_message_mb: ", max_message_mb, " not in [1, 2047]"));
   }
+  if (memory_budget_mb < 0) {
+    return absl::InvalidArgumentError("--memory_budget_mb: must be >= 0 (0: 3/4 of the memory)");
+  }
+  if (shutdown_timeout_s < 1) {
+    return absl::InvalidArgumentError("--shutdown_timeout_s: must be >= 1");
+  }
   if (tls_cert.empty() != tls_key.empty()) {
     return absl::InvalidArgumentError("--tls_cert and --tls_key must be given together");
   }

@@ -31,6 +31,13 @@ struct CoordinatorOptions {
   // Largest request the server accepts, MiB (a submitted spec, a worker's
   // result); larger ones get RESOURCE_EXHAUSTED before they are parsed.
   int max_message_mb = 64;
+  // Submit refuses specs estimated to need more memory (MiB); 0: three
+  // quarters of this machine's physical memory.
+  int64_t memory_budget_mb = 0;
+  // After SIGTERM/SIGINT, exit without waiting once shutting down has taken
+  // this long (a run or a call that does not stop); the store and the
+  // checkpoints are crash-safe, so nothing is lost.
+  int shutdown_timeout_s = 30;
 
   // INVALID_ARGUMENT naming the flag. A --listen host that is not loopback
   // (see IsLoopbackHost) needs an API or cluster token, or

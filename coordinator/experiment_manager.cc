@@ -11,6 +11,7 @@
 #include "config/spec_convert.h"
 #include "config/spec_loader.h"
 #include "google/protobuf/text_format.h"
+#include "training/resources.h"
 #include "training/trainer_params.h"
 #include "training/training_run.h"
 
@@ -330,11 +331,18 @@ absl::StatusOr<SubmitOutcome> ExperimentManager::Submit(const v1::ExperimentSpec
         "spec.scenario.matpower_file: the coordinator never opens a file named in a submitted "
         "spec; send the network inline (smfg submit inlines it)");
   }
+  const auto in_spec = [](const absl::Status& s) {
+    return absl::Status(s.code(), absl::StrCat("spec.", s.message()));
+  };
   absl::StatusOr<env::Scenario> scenario = config::CheckSpecMessage(
       spec, config::ConvertOptions{.read_files = false}, training::ValidateLeaderSide);
-  if (!scenario.ok()) {
-    return absl::Status(scenario.status().code(),
-                        absl::StrCat("spec.", scenario.status().message()));
+  if (!scenario.ok()) return in_spec(scenario.status());
+  if (params_.memory_budget_bytes > 0) {
+    SMFG_ASSIGN_OR_RETURN(training::TrainerParams trainer,
+                          training::TrainerParamsFromSpec(spec, *scenario));
+    const absl::Status fits = training::CheckResources(trainer, params_.population_in_process,
+                                                       params_.memory_budget_bytes);
+    if (!fits.ok()) return in_spec(fits);
   }
   ExperimentRecord request;
   request.idempotency_key = idempotency_key;

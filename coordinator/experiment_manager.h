@@ -55,6 +55,12 @@ namespace smfg::coordinator {
 struct ExperimentManagerParams {
   ExperimentStore* store = nullptr;  // not owned; must outlive the manager
   int max_concurrent = 1;            // runs at once, >= 1
+  // Submit refuses a spec whose estimated memory (training::EstimateResources)
+  // exceeds this; 0: no check.
+  int64_t memory_budget_bytes = 0;
+  // The evaluator factory evaluates populations in this process (their
+  // households count against the budget).
+  bool population_in_process = false;
   // Builds the population evaluator of one run (e.g. a
   // RemotePopulationEvaluator over the WorkerPool, or a local one in tests).
   // The evaluator calls `on_waiting_for_workers` (on the run's thread) when
@@ -112,7 +118,8 @@ class ExperimentManager {
 
   // INVALID_ARGUMENT whose message starts with the spec field path ("spec."
   // followed by the path within the spec) for an invalid spec, one that names
-  // a file, or an empty key; UNIMPLEMENTED for a feature the trainer lacks;
+  // a file, one larger than the memory budget (with the estimate), or an
+  // empty key; UNIMPLEMENTED for a feature the trainer lacks;
   // ALREADY_EXISTS for a known key with another spec.
   absl::StatusOr<SubmitOutcome> Submit(const v1::ExperimentSpec& spec,
                                        const std::string& idempotency_key);

@@ -382,7 +382,16 @@ absl::StatusOr<std::unique_ptr<ExperimentStore>> ExperimentStore::Open(
       new ExperimentStore(data_dir, std::move(db_path), db, std::move(options)));
   {
     absl::MutexLock lock(&store->mu_);
-    SMFG_RETURN_IF_ERROR(store->Initialise());
+    const absl::Status initialised = store->Initialise();
+    if (!initialised.ok() && absl::StrContains(initialised.message(), "readonly database")) {
+      // SQLite says so at the first statement that writes (journal mode,
+      // schema): the file or its directory is not writable for us.
+      return absl::FailedPreconditionError(
+          absl::StrCat(store->db_path_, " is read-only for this process (", initialised.message(),
+                       "); the coordinator needs to write its data "
+                       "directory"));
+    }
+    SMFG_RETURN_IF_ERROR(initialised);
   }
   return store;
 }
@@ -464,7 +473,6 @@ absl::Status ExperimentStore::Initialise() {
   }
   SMFG_RETURN_IF_ERROR(Exec("PRAGMA synchronous=FULL"));
   SMFG_RETURN_IF_ERROR(Exec("PRAGMA foreign_keys=ON"));
-  SMFG_RETURN_IF_ERROR(Migrate());
   // Fail now, not at the first write of a run: a store that cannot be written
   // (read-only file or directory, full disk) would accept experiments and
   // then fail every one of them.
@@ -472,6 +480,7 @@ absl::Status ExperimentStore::Initialise() {
     return absl::FailedPreconditionError(
         absl::StrCat(db_path_, ": the database is read-only; the coordinator needs to write it"));
   }
+  SMFG_RETURN_IF_ERROR(Migrate());
   {
     Transaction txn(this);
     SMFG_RETURN_IF_ERROR(txn.Begin());

@@ -28,10 +28,13 @@
 // the next start.
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <ctime>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -72,6 +75,12 @@ ABSL_FLAG(std::string, metrics_host, "127.0.0.1",
 // (those of three_bus_small fit in 1 MiB, see tests/access_multiprocess_test.cc)
 // and above gRPC's 4 MiB default, yet a bound on what one call can make the
 // server allocate.
+ABSL_FLAG(int64_t, memory_budget_mb, 0,
+          "Refuse at submit a spec estimated to need more memory than this, MiB (0: three "
+          "quarters of this machine's memory); the estimate is in the error.");
+ABSL_FLAG(int, shutdown_timeout_s, 30,
+          "After SIGTERM/SIGINT, exit without waiting further once stopping has taken this "
+          "long (the store and checkpoints are crash-safe); a second signal exits at once.");
 ABSL_FLAG(int, max_message_mb, 64,
           "Largest request the coordinator accepts, MiB (1..2047); larger ones get "
           "RESOURCE_EXHAUSTED.");
@@ -112,6 +121,8 @@ int main(int argc, char** argv) {
   options.metrics_port = absl::GetFlag(FLAGS_metrics_port);
   options.metrics_host = absl::GetFlag(FLAGS_metrics_host);
   options.max_message_mb = absl::GetFlag(FLAGS_max_message_mb);
+  options.memory_budget_mb = absl::GetFlag(FLAGS_memory_budget_mb);
+  options.shutdown_timeout_s = absl::GetFlag(FLAGS_shutdown_timeout_s);
   absl::StatusOr<std::string> api_token =
       smfg::LoadToken(absl::GetFlag(FLAGS_api_token_file), "SMFG_API_TOKEN");
   absl::StatusOr<std::string> cluster_token =
@@ -148,6 +159,20 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   const int received = WaitForStopSignal(signals);
   std::fprintf(stderr, "smfg-coordinator: signal %d, stopping\n", received);
+  // Stopping waits for runs to reach an iteration boundary and for calls in
+  // flight; a watchdog bounds it, and a second signal ends it at once.
+  std::thread watchdog([&signals, timeout = options.shutdown_timeout_s] {
+    timespec wait{timeout, 0};
+    const int again = sigtimedwait(&signals, nullptr, &wait);
+    std::fprintf(stderr,
+                 again > 0 ? "smfg-coordinator: second signal %d; exiting now\n"
+                           : "smfg-coordinator: still stopping after %d s; exiting without waiting "
+                             "(the store and checkpoints are crash-safe; runs resume on restart)\n",
+                 again > 0 ? again : timeout);
+    std::fflush(stderr);
+    _exit(again > 0 ? 130 : 1);
+  });
+  watchdog.detach();
   (*server)->Shutdown();
   return 0;
 }

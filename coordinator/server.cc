@@ -1,5 +1,7 @@
 #include "coordinator/server.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -45,6 +47,11 @@ struct CoordinatorServer::Parts {
 
 namespace {
 
+int64_t PhysicalMemoryBytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? int64_t{pages} * page : int64_t{8} << 30;
+}
+
 std::string MetricsText(ExperimentStore& store, WorkerPool& pool) {
   CoordinatorMetrics metrics;
   for (ExperimentStatus s :
@@ -85,6 +92,10 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   ExperimentManagerParams params;
   params.store = parts->store.get();
   params.max_concurrent = options.max_concurrent;
+  params.memory_budget_bytes = options.memory_budget_mb > 0
+                                   ? options.memory_budget_mb * (int64_t{1} << 20)
+                                   : PhysicalMemoryBytes() / 4 * 3;
+  params.population_in_process = options.local_threads > 0;
   if (options.local_threads > 0) {
     params.evaluator_factory =
         [threads = options.local_threads](
@@ -107,6 +118,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   }
   params.on_shutdown = [pool] { pool->Shutdown(); };
   params.on_cancel = [pool](const std::string& id) { pool->CancelJobs(id); };
+  const int64_t budget_mb = params.memory_budget_bytes >> 20;
   SMFG_ASSIGN_OR_RETURN(parts->manager, ExperimentManager::Create(std::move(params)));
 
   parts->experiment_service = std::make_unique<ExperimentServiceImpl>(
@@ -140,9 +152,12 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     if (!metrics.ok()) return Annotate(metrics.status(), "--metrics_port");
     p.metrics_server = *std::move(metrics);
   }
-  std::fprintf(stderr, "smfg-coordinator: data in %s, up to %d experiment(s) at once, %s\n",
-               options.data_dir.c_str(), options.max_concurrent,
-               options.local_threads > 0 ? "local evaluation" : "evaluation on workers");
+  std::fprintf(stderr,
+               "smfg-coordinator: data in %s (store %s), up to %d experiment(s) at once, %s, "
+               "memory budget per experiment %lld MiB\n",
+               options.data_dir.c_str(), p.store->incarnation().c_str(), options.max_concurrent,
+               options.local_threads > 0 ? "local evaluation" : "evaluation on workers",
+               static_cast<long long>(budget_mb));
   p.manager->Start();
   return server;
 }

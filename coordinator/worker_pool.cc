@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <random>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -17,7 +18,20 @@ constexpr absl::Duration kCancelCheck = absl::Seconds(1);
 
 }  // namespace
 
-WorkerPool::WorkerPool(WorkerPoolOptions options) : options_(std::move(options)) {}
+namespace {
+
+// 32 random bits as hex, from the OS: a pool's worker ids are unique to it,
+// so an id handed out by an earlier coordinator is never accepted by a new
+// one (its worker re-registers instead of sharing an id with another).
+std::string PoolIncarnation() {
+  std::random_device device;
+  return absl::StrCat(absl::Hex(device(), absl::kZeroPad8));
+}
+
+}  // namespace
+
+WorkerPool::WorkerPool(WorkerPoolOptions options)
+    : options_(std::move(options)), incarnation_(PoolIncarnation()) {}
 
 absl::Time WorkerPool::Now() const { return options_.clock ? options_.clock() : absl::Now(); }
 
@@ -31,7 +45,7 @@ void WorkerPool::WaitUntilLocked(absl::Time deadline) {
 
 v1::RegisterResponse WorkerPool::Register(const v1::RegisterRequest& request) {
   absl::MutexLock lock(&mu_);
-  const std::string id = absl::StrCat("w", next_worker_++);
+  const std::string id = absl::StrCat("w", next_worker_++, "-", incarnation_);
   Worker& w = workers_[id];
   w.counters.worker_id = id;
   w.counters.name = request.name();

@@ -183,7 +183,9 @@ class WorkerPool {
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
 
-  // RPC cores. NOT_FOUND: unknown or dead worker id (the worker re-registers).
+  // RPC cores. Worker ids are "w<n>-<8 hex digits of this pool>", never
+  // reused by this or any other pool. NOT_FOUND: unknown or dead worker id
+  // (the worker re-registers).
   v1::RegisterResponse Register(const v1::RegisterRequest& request);
   absl::Status Heartbeat(const v1::HeartbeatRequest& request);
   // Waits until an item is available, for at most `max_wait` (and
@@ -282,6 +284,7 @@ class WorkerPool {
   std::map<std::string, Worker> workers_ ABSL_GUARDED_BY(mu_);
   std::map<uint64_t, Assignment> assignments_ ABSL_GUARDED_BY(mu_);  // by work id
   std::map<uint64_t, Job> jobs_ ABSL_GUARDED_BY(mu_);                // by job id
+  const std::string incarnation_;                                    // part of every worker id
   uint64_t next_worker_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_work_id_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_job_id_ ABSL_GUARDED_BY(mu_) = 1;

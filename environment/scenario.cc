@@ -23,6 +23,7 @@ constexpr int kMaxDays = 36500;
 constexpr int kMaxShards = 1 << 16;
 constexpr int kMaxSocLevels = 1001;
 constexpr int64_t kMaxHouseholds = std::numeric_limits<int32_t>::max();
+constexpr double kMaxHouseholdsRepresented = 1e9;
 constexpr double kShareSumTolerance = 1e-9;
 
 absl::Status Error(absl::string_view path, absl::string_view message) {
@@ -369,8 +370,14 @@ absl::Status ValidateScenario(const Scenario& scenario) {
     }
   }
 
+  // At most a billion real households: with the household bounds above this
+  // keeps every bus load the market clears far inside the solver's range.
   SMFG_RETURN_IF_ERROR(
       CheckAtLeast("households_represented", scenario.households_represented, 1.0));
+  if (scenario.households_represented > kMaxHouseholdsRepresented) {
+    return Invalid("households_represented", absl::StrCat("must be <= ", kMaxHouseholdsRepresented),
+                   scenario.households_represented);
+  }
   SMFG_RETURN_IF_ERROR(CheckIntInRange("days", scenario.days, 1, kMaxDays));
   SMFG_RETURN_IF_ERROR(CheckIntInRange("first_day_of_year", scenario.first_day_of_year, 0, 364));
   SMFG_RETURN_IF_ERROR(CheckIntInRange("shards", scenario.shards, 1, kMaxShards));
