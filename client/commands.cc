@@ -11,12 +11,14 @@
 #include "absl/strings/str_split.h"
 #include "common/json.h"
 #include "common/status.h"
+#include "config/spec_convert.h"
 #include "config/spec_loader.h"
 #include "environment/baselines.h"
 #include "environment/dcopf.h"
 #include "environment/market.h"
 #include "environment/matpower.h"
 #include "environment/population_evaluator.h"
+#include "google/protobuf/util/json_util.h"
 #include "training/report_files.h"
 #include "training/trainer_params.h"
 
@@ -139,6 +141,31 @@ absl::Status RunOpf(const OpfOptions& o, std::ostream& out) {
   } else {
     PrintDispatchText(c.network, c.load_mw, x, out);
   }
+  return absl::OkStatus();
+}
+
+absl::Status SpecOptions::Validate() const {
+  if (spec_path.empty()) return absl::InvalidArgumentError("spec: a SPEC file is required");
+  return absl::OkStatus();
+}
+
+absl::Status RunSpec(const SpecOptions& o, std::ostream& out) {
+  SMFG_RETURN_IF_ERROR(o.Validate());
+  SMFG_ASSIGN_OR_RETURN(const config::LoadedSpec loaded, training::LoadExperimentFile(o.spec_path));
+  if (!o.json) {
+    out << config::EffectiveSpecText(loaded.spec, loaded.scenario);
+    return absl::OkStatus();
+  }
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;  // the names spec files use
+  std::string json;
+  if (!google::protobuf::util::MessageToJsonString(
+           config::EffectiveSpec(loaded.spec, loaded.scenario), &json, options)
+           .ok()) {
+    return absl::InternalError("spec: cannot print the effective spec as JSON");
+  }
+  out << json;
   return absl::OkStatus();
 }
 

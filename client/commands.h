@@ -50,7 +50,19 @@ struct TrainOptions {
   absl::Status Validate() const;
 };
 
+struct SpecOptions {
+  std::string spec_path;  // .textproto / .json experiment spec
+  bool json = false;      // the proto3 JSON mapping instead of text format
+  absl::Status Validate() const;
+};
+
 absl::Status RunOpf(const OpfOptions& options, std::ostream& out);
+// Loads and checks a spec file with every rule `submit` applies and prints its
+// effective spec (config::EffectiveSpec): every default written out and the
+// network inline (a scenario.matpower_file read into scenario.network). It is
+// what `submit` sends, and a self-contained spec that other clients (the
+// Python client) can submit: `smfg spec FILE > effective.textproto`.
+absl::Status RunSpec(const SpecOptions& options, std::ostream& out);
 // Trains the leader (training/trainer.h), then evaluates the learned
 // tariff against the flat and best-TOU baselines and writes everything under
 // out_dir: metrics.{csv,jsonl}, learned_tariff.{json,csv}, the reports and

@@ -61,6 +61,8 @@ constexpr char kUsage[] =
     "  train SPEC       Learn the leader's tariff (PPO) against the followers' mean-field\n"
     "                   equilibrium; compare with flat and the best TOU; plots.\n"
     "                   Flags: --out, --resume, --iterations, --days, --threads, --json\n"
+    "  spec SPEC        Check a spec and print its effective form: every default written\n"
+    "                   out, the network inline (what submit sends). Flags: --json\n"
     "Remote commands (an smfg-coordinator at --coordinator or $SMFG_COORDINATOR):\n"
     "  submit SPEC      Submit an experiment; prints its id. Flags: --key\n"
     "  watch ID         Progress lines until the experiment ends.\n"
@@ -187,6 +189,13 @@ int main(int argc, char** argv) {
     o.threads = absl::GetFlag(FLAGS_threads);
     o.json = absl::GetFlag(FLAGS_json);
     const absl::Status s = smfg::client::RunTrain(o, std::cout, std::cerr);
+    return s.ok() ? 0 : Fail(s);
+  }
+  if (command == "spec") {
+    smfg::client::SpecOptions o;
+    o.spec_path = args[2];
+    o.json = absl::GetFlag(FLAGS_json);
+    const absl::Status s = smfg::client::RunSpec(o, std::cout);
     return s.ok() ? 0 : Fail(s);
   }
   if (command == "submit") {
