@@ -257,6 +257,46 @@ def _write_atomically(path: str, data: bytes) -> None:
         os.close(dir_fd)
 
 
+_SERVING_STATUS_NAMES = ("UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN")
+
+
+def _serving_status(data: bytes) -> str:
+    """The status (field 1, a varint) of a serialized grpc.health.v1.HealthCheckResponse.
+
+    Decoded by hand, as the C++ tool does, so that no health-checking package is needed.
+    """
+    status, pos = 0, 0
+    while pos < len(data):
+        key, pos = _varint(data, pos)
+        wire_type = key & 7
+        if wire_type == 0:
+            value, pos = _varint(data, pos)
+            if key >> 3 == 1:
+                status = value
+        elif wire_type == 2:
+            length, pos = _varint(data, pos)
+            pos += length
+        elif wire_type in (1, 5):
+            pos += 8 if wire_type == 1 else 4
+        else:
+            raise SmfgError(grpc.StatusCode.DATA_LOSS, "unreadable HealthCheckResponse")
+    if pos != len(data):
+        raise SmfgError(grpc.StatusCode.DATA_LOSS, "unreadable HealthCheckResponse")
+    return _SERVING_STATUS_NAMES[status] if status < 4 else f"STATUS_{status}"
+
+
+def _varint(data: bytes, pos: int) -> Tuple[int, int]:
+    value, shift = 0, 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise SmfgError(grpc.StatusCode.DATA_LOSS, "unreadable HealthCheckResponse")
+        byte = data[pos]
+        value |= (byte & 0x7F) << shift
+        pos, shift = pos + 1, shift + 7
+        if not byte & 0x80:
+            return value, pos
+
+
 class Watch:
     """The iterator :meth:`Client.watch` returns: typed iteration records.
 
@@ -384,6 +424,23 @@ class Client:
             return method(request, timeout=timeout or self.timeout, metadata=self._metadata)
         except grpc.RpcError as e:
             raise _error(e) from None
+
+    def health(self) -> str:
+        """The coordinator's gRPC health status (``grpc.health.v1.Health/Check``).
+
+        Returns:
+            str: ``"SERVING"``, ``"NOT_SERVING"``, ``"UNKNOWN"``, ... Health
+            checking needs no token.
+
+        Raises:
+            SmfgError: e.g. ``UNAVAILABLE`` when nothing answers.
+        """
+        check = self._channel.unary_unary(
+            "/grpc.health.v1.Health/Check",
+            request_serializer=lambda _: b"",  # an empty HealthCheckRequest: the whole server
+            response_deserializer=_serving_status,
+        )
+        return self._call(check, None)
 
     def submit(self, spec: Union[spec_pb2.ExperimentSpec, PathLike], key: Optional[str] = None) -> str:
         """Submits an experiment; returns its id (``"exp-000001"``).

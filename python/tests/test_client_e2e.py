@@ -186,6 +186,8 @@ class WorkerlessCoordinatorTest(unittest.TestCase):
                         self.assertEqual(raised.exception.code, grpc.StatusCode.UNAUTHENTICATED)
                         self.assertIn("bearer token", raised.exception.message)
         self.assertIsInstance(self.client.list(), list)
+        with Client(self.address, token="") as client:
+            self.assertEqual(client.health(), "SERVING")  # health checking is open
         with self.assertRaises(SmfgError) as raised:
             self.client.get("exp-999999")
         self.assertEqual(raised.exception.code, grpc.StatusCode.NOT_FOUND)

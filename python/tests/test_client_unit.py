@@ -269,6 +269,18 @@ class ResultsTest(unittest.TestCase):
             self.assertEqual(raised.exception.code, grpc.StatusCode.FAILED_PRECONDITION)
 
 
+class HealthDecodingTest(unittest.TestCase):
+    def test_serving_status(self) -> None:
+        self.assertEqual(smfg_client._serving_status(b""), "UNKNOWN")
+        self.assertEqual(smfg_client._serving_status(b"\x08\x01"), "SERVING")
+        self.assertEqual(smfg_client._serving_status(b"\x08\x02"), "NOT_SERVING")
+        self.assertEqual(smfg_client._serving_status(b"\x12\x01x\x08\x07"), "STATUS_7")  # other field skipped
+        for bad in (b"\x08", b"\x12\x05ab", b"\x0b"):
+            with self.subTest(data=bad):
+                with self.assertRaises(SmfgError):
+                    smfg_client._serving_status(bad)
+
+
 class AtomicWriteTest(unittest.TestCase):
     def test_replaces_whole_file_and_leaves_no_temporary(self) -> None:
         with tempfile.TemporaryDirectory() as d:
