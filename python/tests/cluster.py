@@ -8,11 +8,13 @@ or ``SMFG_BIN_DIR`` = a CMake build directory holding
 
 Every wait polls a condition against a deadline; every process is stopped
 (SIGTERM, then SIGKILL after a grace period) by :meth:`Process.stop`, which the
-tests register as a cleanup as soon as the process exists.
+tests register as a cleanup as soon as the process exists, and is killed by the
+kernel if the test process dies first (PR_SET_PDEATHSIG).
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import queue
 import re
@@ -46,6 +48,12 @@ def binary(variable: str) -> str:
     return path
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the test process dies, however it dies."""
+    if hasattr(ctypes, "CDLL") and os.uname().sysname == "Linux":
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 T = TypeVar("T")
 
 
@@ -77,7 +85,7 @@ class Process:
             stderr=self._log,
             text=True,
             env=env,
-            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
