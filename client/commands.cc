@@ -18,6 +18,7 @@
 #include "environment/market.h"
 #include "environment/matpower.h"
 #include "environment/population_evaluator.h"
+#include "google/protobuf/util/json_util.h"
 #include "training/report_files.h"
 #include "training/trainer_params.h"
 
@@ -153,7 +154,17 @@ absl::Status RunSpec(const SpecOptions& o, std::ostream& out) {
   SMFG_RETURN_IF_ERROR(o.Validate());
   SMFG_ASSIGN_OR_RETURN(config::LoadedSpec loaded,
                         training::LoadExperimentFile(o.spec_path, {.days = o.days}));
-  out << config::EffectiveSpecText(loaded.spec, loaded.scenario);
+  if (!o.json) {
+    out << config::EffectiveSpecText(loaded.spec, loaded.scenario);
+    return absl::OkStatus();
+  }
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(
+      config::EffectiveSpec(loaded.spec, loaded.scenario), &json, options);
+  out << json;
   return absl::OkStatus();
 }
 

@@ -52,7 +52,8 @@ struct TrainOptions {
 
 struct SpecOptions {
   std::string spec_path;
-  int days = 0;  // > 0 overrides the spec's number of days
+  int days = 0;       // > 0 overrides the spec's number of days
+  bool json = false;  // the proto3 JSON form instead of text format
   absl::Status Validate() const;
 };
 

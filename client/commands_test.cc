@@ -11,12 +11,17 @@
 #include "absl/strings/str_replace.h"
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/text_format.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "smfg/v1/spec.pb.h"
 
 namespace smfg::client {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 using ::smfg::testing_util::IsOk;
 using ::smfg::testing_util::StatusIs;
@@ -279,6 +284,61 @@ TEST(TrainCommandTest, ResumeWithoutCheckpointIsAnError) {
   o.resume = true;
   std::ostringstream out, progress;
   EXPECT_THAT(RunTrain(o, out, progress), StatusIs(absl::StatusCode::kNotFound));
+}
+
+void WriteFile(const std::string& path, const std::string& content) {
+  std::ofstream(path) << content;
+}
+
+// `smfg spec` turns a spec that names a MATPOWER file into a self-contained
+// one (what the Python client asks for), and its output is its own effective
+// spec, in text format and in JSON.
+TEST(SpecCommandTest, PrintsTheEffectiveSpecWithTheNetworkInline) {
+  const std::string dir = ::testing::TempDir() + "/smfg_spec_command";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  v1::ExperimentSpec spec;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+      ReadFile("configs/three_bus_small.textproto"), &spec));
+  spec.mutable_scenario()->set_matpower_file(
+      std::filesystem::absolute("environment/testdata/case3_triangle.m").string());
+  std::string text;
+  ASSERT_TRUE(google::protobuf::TextFormat::PrintToString(spec, &text));
+  WriteFile(dir + "/matpower.textproto", text);
+
+  std::ostringstream effective;
+  ASSERT_THAT(RunSpec({.spec_path = dir + "/matpower.textproto"}, effective), IsOk());
+  EXPECT_THAT(effective.str(), HasSubstr("proto-message: smfg.v1.ExperimentSpec"));
+  v1::ExperimentSpec parsed;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(effective.str(), &parsed));
+  EXPECT_EQ(parsed.scenario().network_source_case(), v1::Scenario::kNetwork);
+  EXPECT_EQ(parsed.scenario().network().buses_size(), 3);
+  EXPECT_TRUE(parsed.learner().has_rollout_days_per_update());  // defaults written out
+
+  WriteFile(dir + "/effective.textproto", effective.str());
+  std::ostringstream again;
+  ASSERT_THAT(RunSpec({.spec_path = dir + "/effective.textproto"}, again), IsOk());
+  EXPECT_EQ(again.str(), effective.str());
+
+  std::ostringstream json;
+  ASSERT_THAT(RunSpec({.spec_path = dir + "/matpower.textproto", .json = true}, json), IsOk());
+  EXPECT_THAT(json.str(), Not(HasSubstr("matpower_file")));
+  v1::ExperimentSpec from_json;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json.str(), &from_json).ok());
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(from_json, parsed));
+}
+
+TEST(SpecCommandTest, InvalidSpecNamesTheField) {
+  const std::string dir = ::testing::TempDir() + "/smfg_spec_command_bad";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  WriteFile(dir + "/bad.textproto",
+            absl::StrReplaceAll(ReadFile("configs/three_bus_small.textproto"),
+                                {{"days: 10", "days: 0"}}));
+  std::ostringstream out;
+  EXPECT_THAT(RunSpec({.spec_path = dir + "/bad.textproto"}, out),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("scenario.days")));
+  EXPECT_EQ(out.str(), "");
 }
 
 }  // namespace

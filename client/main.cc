@@ -56,13 +56,15 @@ constexpr char kUsage[] =
     "                   LMPs, dispatch, line flows, congestion, cost.\n"
     "                   Flags: --load, --load_scale, --hour, --json\n"
     "  spec SPEC        Check a spec with every rule and print its effective form (network\n"
-    "                   inline, every default written): what submit sends. Flags: --days\n"
+    "                   inline, every default written): what submit sends.\n"
+    "                   Flags: --days, --json\n"
     "  evaluate SPEC    Follower mean-field equilibrium under a tariff and its report.\n"
     "                   Flags: --tariff, --out, --myopic, --exploitability, --threads,\n"
     "                   --days, --json\n"
     "  train SPEC       Learn the leader's tariff (PPO) against the followers' mean-field\n"
     "                   equilibrium; compare with flat and the best TOU; plots.\n"
     "                   Flags: --out, --resume, --iterations, --days, --threads, --json\n"
+
     "Remote commands (an smfg-coordinator at --coordinator or $SMFG_COORDINATOR):\n"
     "  submit SPEC      Submit an experiment; prints its id. Flags: --key\n"
     "  watch ID         Progress lines until the experiment ends.\n"
@@ -170,6 +172,7 @@ int main(int argc, char** argv) {
     smfg::client::SpecOptions o;
     o.spec_path = args[2];
     o.days = absl::GetFlag(FLAGS_days);
+    o.json = absl::GetFlag(FLAGS_json);
     const absl::Status s = smfg::client::RunSpec(o, std::cout);
     return s.ok() ? 0 : Fail(s);
   }

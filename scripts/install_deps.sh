@@ -13,6 +13,7 @@ PACKAGES=(
   coinor-libclp-dev libglpk-dev
   libsqlite3-dev
   openssl
+  python3 python3-venv python3-pip  # python/run_tests.sh: the Python client in a venv
   clang-format  # tests/format_check.sh
   debootstrap  # deploy/make_base_image.sh: the container images' base without a registry
 )
