@@ -89,6 +89,7 @@ absl::Status RunTrain(const TrainOptions& o, std::ostream& out, std::ostream& pr
         coordinator::WriteFileAtomically((fs::path(o.out_dir) / "metrics.jsonl").string(),
                                          coordinator::MetricsJsonl(trainer->history(), sc)));
   }
+  progress << market->CountersSummary() << "\n";
   progress << (trainer->converged() ? "converged" : "iteration budget reached") << " after "
            << trainer->iteration() << " outer iterations; evaluating against the baselines\n";
 
@@ -97,6 +98,7 @@ absl::Status RunTrain(const TrainOptions& o, std::ostream& out, std::ostream& pr
       coordinator::RunComparison run,
       coordinator::EvaluateAndWriteResults(*trainer, evaluator, *market, o.out_dir, &progress));
 
+  progress << market->CountersSummary() << "\n";
   if (o.json) {
     out << run.comparison_json << "\n";
   } else {

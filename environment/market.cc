@@ -1,9 +1,12 @@
 #include "environment/market.h"
 
 #include <algorithm>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/status.h"
 
 namespace smfg::env {
@@ -19,6 +22,18 @@ MarketClearing::MarketClearing(const Scenario& scenario, const HourlyShapes& sha
                                const std::vector<DayConditions>& days, std::unique_ptr<DcOpf> opf)
     : scenario_(scenario), shapes_(shapes), days_(days), opf_(std::move(opf)) {
   counters_.hours_per_opf_method.assign(opf_->method_names().size(), 0);
+}
+
+std::string MarketClearing::CountersSummary() const {
+  std::vector<std::string> per_method;
+  for (size_t i = 0; i < counters_.hours_per_opf_method.size(); ++i) {
+    per_method.push_back(
+        absl::StrCat(opf_->method_names()[i], ": ", counters_.hours_per_opf_method[i]));
+  }
+  return absl::StrCat("market clearing: ", counters_.hours_cleared, " day-hours, ",
+                      counters_.opf_fallback_hours, " by a fallback method (",
+                      absl::StrJoin(per_method, ", "), "), ", counters_.opf_clamped_hours,
+                      " clamped within tolerance");
 }
 
 absl::StatusOr<ClearingResult> MarketClearing::Clear(const PopulationStats& stats) {

@@ -67,6 +67,9 @@ class MarketClearing {
   // The DC-OPF's fallback chain, in order (DcOpf::method_names()).
   const std::vector<std::string>& opf_methods() const { return opf_->method_names(); }
   const MarketCounters& counters() const { return counters_; }
+  // One line for logs: "market clearing: 4800 day-hours, 0 by a fallback
+  // method (QP primal: 4800, ...), 2 clamped within tolerance".
+  std::string CountersSummary() const;
   // For tests that inject solver trouble (DcOpf::SetSolutionHookForTesting).
   DcOpf& opf_for_testing() { return *opf_; }
 

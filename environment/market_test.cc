@@ -97,6 +97,10 @@ TEST(MarketClearingTest, CountsFallbacksAndClampedHoursAndKeepsLmps) {
   EXPECT_EQ(c.hours_per_opf_method, (std::vector<int64_t>{129, 15, 0, 0}));
   EXPECT_EQ(c.opf_fallback_hours, 15);
   EXPECT_EQ(c.opf_clamped_hours, 15);
+  EXPECT_EQ(f.market->CountersSummary(),
+            "market clearing: 144 day-hours, 15 by a fallback method (QP primal: 129, QP primal, "
+            "unscaled: 15, QP primal, geometric scaling: 0, QP barrier + crossover: 0), 15 "
+            "clamped within tolerance");
 }
 
 TEST(MarketClearingTest, HourNoMethodSolvesIsAnErrorNamingDayHourAndMethods) {
