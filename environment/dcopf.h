@@ -33,7 +33,8 @@
 //     Angle columns are free in the problem (their box is a numerical aid, see
 //     dcopf.cc), so their reduced costs must vanish to eps_d even at the box.
 // An answer within these tolerances is the exact KKT point of a problem whose
-// bounds, limits and loads differ from ours by at most eps_f: it is accepted.
+// bounds, limits and loads differ from ours by at most eps_f (and its marginal
+// costs by at most eps_d): it is accepted.
 // Its reported generation, shedding and flows are then clamped into their
 // bounds (so no reported flow exceeds its limit), and the LMPs and shadow prices
 // are Clp's duals of the balance and limit rows, unchanged: exact duals of that
