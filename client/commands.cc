@@ -32,10 +32,14 @@ struct OpfCase {
 
 absl::StatusOr<OpfCase> LoadOpfCase(const OpfOptions& o) {
   OpfCase c;
+  // Shunt conductance is a fixed load that --load_scale leaves alone, as
+  // MATPOWER's scale_load does.
+  std::vector<double> unscaled_mw;
   if (absl::EndsWith(o.case_path, ".m")) {
     SMFG_ASSIGN_OR_RETURN(env::MatpowerCase m, env::LoadMatpowerFile(o.case_path));
     c.network = std::move(m.network);
-    c.load_mw = std::move(m.bus_load_mw);
+    c.load_mw = std::move(m.bus_demand_mw);
+    unscaled_mw = std::move(m.bus_shunt_mw);
   } else {
     SMFG_ASSIGN_OR_RETURN(config::LoadedSpec loaded, training::LoadExperimentFile(o.case_path));
     env::Scenario& sc = loaded.scenario;
@@ -45,7 +49,10 @@ absl::StatusOr<OpfCase> LoadOpfCase(const OpfOptions& o) {
     }
     c.network = std::move(sc.network);
   }
-  for (double& l : c.load_mw) l *= o.load_scale;
+  unscaled_mw.resize(c.load_mw.size(), 0.0);
+  for (size_t b = 0; b < c.load_mw.size(); ++b) {
+    c.load_mw[b] = c.load_mw[b] * o.load_scale + unscaled_mw[b];
+  }
   if (!o.load_mw.empty()) {
     if (o.load_mw.size() != c.network.buses.size()) {
       return absl::InvalidArgumentError(absl::StrCat("--load: has ", o.load_mw.size(),
@@ -58,7 +65,7 @@ absl::StatusOr<OpfCase> LoadOpfCase(const OpfOptions& o) {
 }
 
 void PrintDispatchText(const env::Network& n, const std::vector<double>& load,
-                       const env::DispatchResult& x, std::ostream& out) {
+                       const env::DispatchResult& x, absl::string_view method, std::ostream& out) {
   out << absl::StrFormat("DC-OPF: %d buses, %d lines, %d generators\n", n.buses.size(),
                          n.lines.size(), n.generators.size());
   out << absl::StrFormat("  %-10s %10s %10s %10s\n", "bus", "load MW", "LMP $/MWh", "shed MW");
@@ -85,10 +92,12 @@ void PrintDispatchText(const env::Network& n, const std::vector<double>& load,
   }
   out << absl::StrFormat("  generation cost %.4f $/h, load shed %.4f MW\n",
                          x.generation_cost_per_hour, x.total_shed_mw);
+  out << absl::StrFormat("  solved by %s%s%s\n", method, x.method > 0 ? " (a fallback)" : "",
+                         x.clamped ? ", values clamped into bounds within tolerance" : "");
 }
 
 std::string DispatchJson(const env::Network& n, const std::vector<double>& load,
-                         const env::DispatchResult& x) {
+                         const env::DispatchResult& x, absl::string_view method) {
   JsonWriter w;
   w.BeginObject().Key("buses").BeginArray();
   for (size_t b = 0; b < n.buses.size(); ++b) {
@@ -111,6 +120,8 @@ std::string DispatchJson(const env::Network& n, const std::vector<double>& load,
   w.EndArray();
   w.Key("generation_cost_per_hour").Number(x.generation_cost_per_hour);
   w.Key("total_shed_mw").Number(x.total_shed_mw);
+  w.Key("solver_method").String(method).Key("solver_fallback").Bool(x.method > 0);
+  w.Key("clamped").Bool(x.clamped);
   w.EndObject();
   return w.str();
 }
@@ -137,9 +148,9 @@ absl::Status RunOpf(const OpfOptions& o, std::ostream& out) {
   SMFG_ASSIGN_OR_RETURN(std::unique_ptr<env::DcOpf> opf, env::DcOpf::Create(c.network));
   SMFG_ASSIGN_OR_RETURN(env::DispatchResult x, opf->Solve(c.load_mw, o.hour));
   if (o.json) {
-    out << DispatchJson(c.network, c.load_mw, x) << "\n";
+    out << DispatchJson(c.network, c.load_mw, x, opf->method_names()[x.method]) << "\n";
   } else {
-    PrintDispatchText(c.network, c.load_mw, x, out);
+    PrintDispatchText(c.network, c.load_mw, x, opf->method_names()[x.method], out);
   }
   return absl::OkStatus();
 }

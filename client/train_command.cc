@@ -85,11 +85,13 @@ absl::Status RunTrain(const TrainOptions& o, std::ostream& out, std::ostream& pr
         o.out_dir, {{"metrics.csv", training::MetricsCsv(run->history())},
                     {"metrics.jsonl", training::MetricsJsonl(run->history())}}));
   }
+  progress << run->market().CountersSummary() << "\n";
   progress << (run->converged() ? "converged" : "iteration budget reached") << " after "
            << run->iteration() << " outer iterations; evaluating against the baselines\n";
 
   // The learned tariff and the baselines, each at its follower equilibrium.
   SMFG_ASSIGN_OR_RETURN(training::RunComparison comparison, run->Finish(&progress));
+  progress << run->market().CountersSummary() << "\n";
   SMFG_RETURN_IF_ERROR(training::WriteOutputFiles(o.out_dir, comparison.files));
   if (o.json) {
     out << comparison.comparison_json << "\n";

@@ -514,9 +514,9 @@ TEST(ValidateScenarioTest, CrossFieldChecksNameEnvPaths) {
             "follower.max_soc_steps_per_hour: must be in [1, 10], got 11");
 
   s = valid;
-  s.network.lines[0].reactance_pu = -0.1;
+  s.network.lines[0].reactance_pu = 0.0;
   EXPECT_THAT(Msg(env::ValidateScenario(s)),
-              HasSubstr("network.lines[0].reactance_pu: must be > 0"));
+              HasSubstr("network.lines[0].reactance_pu: must be nonzero"));
   s = valid;
   s.network.lines.clear();
   EXPECT_THAT(Msg(env::ValidateScenario(s)), ::testing::StartsWith("network"));

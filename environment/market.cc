@@ -1,9 +1,12 @@
 #include "environment/market.h"
 
 #include <algorithm>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/status.h"
 
 namespace smfg::env {
@@ -17,7 +20,21 @@ absl::StatusOr<std::unique_ptr<MarketClearing>> MarketClearing::Create(
 
 MarketClearing::MarketClearing(const Scenario& scenario, const HourlyShapes& shapes,
                                const std::vector<DayConditions>& days, std::unique_ptr<DcOpf> opf)
-    : scenario_(scenario), shapes_(shapes), days_(days), opf_(std::move(opf)) {}
+    : scenario_(scenario), shapes_(shapes), days_(days), opf_(std::move(opf)) {
+  counters_.hours_per_opf_method.assign(opf_->method_names().size(), 0);
+}
+
+std::string MarketClearing::CountersSummary() const {
+  std::vector<std::string> per_method;
+  for (size_t i = 0; i < counters_.hours_per_opf_method.size(); ++i) {
+    per_method.push_back(
+        absl::StrCat(opf_->method_names()[i], ": ", counters_.hours_per_opf_method[i]));
+  }
+  return absl::StrCat("market clearing: ", counters_.hours_cleared, " day-hours, ",
+                      counters_.opf_fallback_hours, " by a fallback method (",
+                      absl::StrJoin(per_method, ", "), "), ", counters_.opf_clamped_hours,
+                      " clamped within tolerance");
+}
 
 absl::StatusOr<ClearingResult> MarketClearing::Clear(const PopulationStats& stats) {
   const Network& net = scenario_.network;
@@ -28,6 +45,7 @@ absl::StatusOr<ClearingResult> MarketClearing::Clear(const PopulationStats& stat
   r.bus_load_mw.assign(static_cast<size_t>(days) * kHoursPerDay * buses, 0.0);
   r.generation_cost_usd.assign(days, 0.0);
   r.congested_hours_per_line.assign(net.lines.size(), 0);
+  r.hours_per_opf_method.assign(opf_->method_names().size(), 0);
   std::vector<double> load(buses);
   for (int d = 0; d < days; ++d) {
     for (int h = 0; h < kHoursPerDay; ++h) {
@@ -60,12 +78,22 @@ absl::StatusOr<ClearingResult> MarketClearing::Clear(const PopulationStats& stat
       for (size_t l = 0; l < net.lines.size(); ++l) {
         if (x.line_shadow_price[l] > 1e-9) ++r.congested_hours_per_line[l];
       }
+      ++r.hours_per_opf_method[x.method];
+      if (x.method > 0) ++r.opf_fallback_hours;
+      if (x.clamped) ++r.opf_clamped_hours;
+      r.max_opf_primal_residual_mw = std::max(r.max_opf_primal_residual_mw, x.primal_residual_mw);
       r.shed_mwh += x.total_shed_mw;
       if (x.total_shed_mw > 1e-9) ++r.shed_hours;
       r.peak_system_load_mw = std::max(r.peak_system_load_mw, system_mw);
       r.peak_household_net_load_mw = std::max(r.peak_household_net_load_mw, household_mw);
     }
   }
+  counters_.hours_cleared += static_cast<int64_t>(days) * kHoursPerDay;
+  for (size_t i = 0; i < r.hours_per_opf_method.size(); ++i) {
+    counters_.hours_per_opf_method[i] += r.hours_per_opf_method[i];
+  }
+  counters_.opf_fallback_hours += r.opf_fallback_hours;
+  counters_.opf_clamped_hours += r.opf_clamped_hours;
   return r;
 }
 

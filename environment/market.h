@@ -1,10 +1,13 @@
 // Market clearing for every hour of every day: builds each bus's load
 //   load_b(d, h) = exogenous_b(d, h) + households_represented * net_load_kw_b(d, h) / 1000
-// and runs the hourly DC-OPF (dcopf.h). LMPs feed the next price belief.
+// and runs the hourly DC-OPF (dcopf.h, with its tolerances and fallback chain).
+// LMPs feed the next price belief.
 #ifndef SMFG_ENVIRONMENT_MARKET_H_
 #define SMFG_ENVIRONMENT_MARKET_H_
 
+#include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -28,6 +31,23 @@ struct ClearingResult {
   // Peak of total system load and of household net load, MW.
   double peak_system_load_mw = 0.0;
   double peak_household_net_load_mw = 0.0;
+  // How the DC-OPF answered (dcopf.h), so that nothing degrades silently:
+  // hours answered by each method of its fallback chain (indexed as
+  // MarketClearing::opf_methods()), hours not answered by the first method,
+  // hours whose answer was clamped into bounds within tolerance, and the
+  // largest primal residual accepted (MW).
+  std::vector<int> hours_per_opf_method;
+  int opf_fallback_hours = 0;
+  int opf_clamped_hours = 0;
+  double max_opf_primal_residual_mw = 0.0;
+};
+
+// The same counts summed over every Clear() call of one MarketClearing.
+struct MarketCounters {
+  int64_t hours_cleared = 0;
+  std::vector<int64_t> hours_per_opf_method;
+  int64_t opf_fallback_hours = 0;
+  int64_t opf_clamped_hours = 0;
 };
 
 class MarketClearing {
@@ -36,10 +56,22 @@ class MarketClearing {
   static absl::StatusOr<std::unique_ptr<MarketClearing>> Create(
       const Scenario& scenario, const HourlyShapes& shapes, const std::vector<DayConditions>& days);
 
+  // Clears every hour of every day; a function of `stats` (and the scenario)
+  // alone. An hour that no DC-OPF method solves is an error naming its day and
+  // hour and what each method returned; an hour a fallback solved is counted
+  // in the result, never an error.
   absl::StatusOr<ClearingResult> Clear(const PopulationStats& stats);
 
   int days() const { return scenario_.days; }
   int buses() const { return static_cast<int>(scenario_.network.buses.size()); }
+  // The DC-OPF's fallback chain, in order (DcOpf::method_names()).
+  const std::vector<std::string>& opf_methods() const { return opf_->method_names(); }
+  const MarketCounters& counters() const { return counters_; }
+  // One line for logs: "market clearing: 4800 day-hours, 0 by a fallback
+  // method (QP primal: 4800, ...), 2 clamped within tolerance".
+  std::string CountersSummary() const;
+  // For tests that inject solver trouble (DcOpf::SetSolutionHookForTesting).
+  DcOpf& opf_for_testing() { return *opf_; }
 
  private:
   MarketClearing(const Scenario& scenario, const HourlyShapes& shapes,
@@ -48,6 +80,7 @@ class MarketClearing {
   HourlyShapes shapes_;
   std::vector<DayConditions> days_;
   std::unique_ptr<DcOpf> opf_;
+  MarketCounters counters_;
 };
 
 }  // namespace smfg::env

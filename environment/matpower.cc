@@ -29,9 +29,9 @@ namespace {
 // these; the minimum widths are those of the version-2 format without OPF
 // result columns (gen may omit the ramp/capability columns, as MATPOWER's own
 // loader allows).
-constexpr int kBusI = 0, kPd = 2;
+constexpr int kBusI = 0, kPd = 2, kGs = 4;
 constexpr int kGenBus = 0, kGenStatus = 7, kPmax = 8, kPmin = 9;
-constexpr int kFBus = 0, kTBus = 1, kBrX = 3, kRateA = 5, kRatio = 8, kBrStatus = 10;
+constexpr int kFBus = 0, kTBus = 1, kBrX = 3, kRateA = 5, kRatio = 8, kShift = 9, kBrStatus = 10;
 constexpr int kModel = 0, kNcost = 3, kFirstCoefficient = 4;
 constexpr int kMinBusCols = 13, kMinGenCols = 10, kMinBranchCols = 11, kMinGencostCols = 4;
 constexpr int kPolynomialModel = 2, kPiecewiseLinearModel = 1;
@@ -500,9 +500,15 @@ absl::StatusOr<MatpowerCase> Builder::Build() {
     if (!std::isfinite(v[kPd])) {
       return RowError(*bus, r, absl::StrCat("PD must be finite, got ", v[kPd]));
     }
+    if (!std::isfinite(v[kGs])) {
+      return RowError(*bus, r, absl::StrCat("GS must be finite, got ", v[kGs]));
+    }
     net.buses.push_back({absl::StrCat(number)});
     result.bus_numbers.push_back(number);
-    result.bus_load_mw.push_back(v[kPd]);
+    result.bus_demand_mw.push_back(v[kPd]);
+    result.bus_shunt_mw.push_back(v[kGs]);
+    // MATPOWER's DC OPF balances against PD + GS (opf_setup: bmis).
+    result.bus_load_mw.push_back(v[kPd] + v[kGs]);
   }
 
   if (gencost->rows.size() < gen->rows.size()) {
@@ -588,14 +594,19 @@ absl::StatusOr<MatpowerCase> Builder::Build() {
       return RowError(*branch, r, absl::StrCat("F_BUS and T_BUS are both ", v[kFBus]));
     }
     // MATPOWER's makeBdc: b = 1 / (x * tap), with tap = RATIO or 1 if RATIO is
-    // 0. Phase-shift angles (ANGLE) are ignored.
+    // 0, and a phase shifter's SHIFT (degrees) injects -b * shift at the from
+    // end. A negative product (series compensation) is valid; zero has no flow
+    // equation.
     const double tap = v[kRatio] == 0.0 ? 1.0 : v[kRatio];
     const double reactance = v[kBrX] * tap;
-    if (!(reactance > 0.0) || !std::isfinite(reactance)) {
+    if (reactance == 0.0 || !std::isfinite(reactance)) {
       return RowError(*branch, r,
-                      absl::StrCat("BR_X * RATIO must be > 0 and finite for a DC model, "
+                      absl::StrCat("BR_X * RATIO must be nonzero and finite for a DC model, "
                                    "got ",
                                    v[kBrX], " * ", tap));
+    }
+    if (!std::isfinite(v[kShift])) {
+      return RowError(*branch, r, absl::StrCat("SHIFT must be finite, got ", v[kShift]));
     }
     const double rate = v[kRateA];
     if (!(rate >= 0.0)) {
@@ -606,6 +617,7 @@ absl::StatusOr<MatpowerCase> Builder::Build() {
     line.from_bus = from;
     line.to_bus = to;
     line.reactance_pu = reactance;
+    line.phase_shift_rad = v[kShift] * M_PI / 180.0;
     // RATE_A = 0 means unlimited in MATPOWER.
     line.limit_mw = rate == 0.0 ? std::numeric_limits<double>::infinity() : rate;
     net.lines.push_back(std::move(line));

@@ -12,7 +12,10 @@
 // line, comments and `return`/`end`) are accepted; unknown fields and cell
 // arrays are skipped. mpc.version ('2') and mpc.baseMVA are required. The DC
 // reactance of a branch is BR_X * RATIO (RATIO 0 meaning 1), as in MATPOWER's
-// makeBdc; phase-shift angles are ignored. Gencost rows are matched to gen rows
+// makeBdc: it may be negative (series compensation), only zero is rejected;
+// SHIFT (degrees) becomes the line's phase_shift_rad. Shunt conductance GS (MW
+// consumed at 1 p.u. voltage) counts as load, as in MATPOWER's DC OPF
+// (PD + GS). Gencost rows are matched to gen rows
 // by position (extra rows, e.g. reactive costs, are ignored); NCOST 3/2/1 give
 // quadratic/linear/constant terms. Names: buses get their MATPOWER number
 // ("7"), generators "gen<row>", lines "branch<row>" (1-based rows of the file,
@@ -33,8 +36,11 @@ namespace smfg::env {
 
 struct MatpowerCase {
   Network network;
-  std::vector<double> bus_load_mw;  // Pd column, per bus index
-  std::vector<int> bus_numbers;     // original MATPOWER bus numbers, per index
+  // What the DC-OPF balances at each bus (per bus index): PD + GS, MW.
+  std::vector<double> bus_load_mw;
+  std::vector<double> bus_demand_mw;  // PD column, MW
+  std::vector<double> bus_shunt_mw;   // GS column, MW at 1 p.u.
+  std::vector<int> bus_numbers;       // original MATPOWER bus numbers, per index
 };
 
 // `source_name` is used in error messages ("case5.m:12: mpc.gen row 3: ...").

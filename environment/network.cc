@@ -48,7 +48,14 @@ absl::Status ValidateLine(const Line& line, size_t i, int num_buses) {
     return absl::InvalidArgumentError(absl::StrCat(
         p, ": from_bus and to_bus must differ (self-loop at bus ", line.from_bus, ")"));
   }
-  SMFG_RETURN_IF_ERROR(CheckPositive(p + ".reactance_pu", line.reactance_pu));
+  // Negative reactances (series capacitors) are valid, as in MATPOWER; only
+  // x = 0 has no DC flow equation. Whether the network as a whole stays
+  // solvable (negative and positive reactances cancelling) is the OPF's check.
+  SMFG_RETURN_IF_ERROR(CheckFinite(p + ".reactance_pu", line.reactance_pu));
+  if (line.reactance_pu == 0.0) {
+    return Invalid(p + ".reactance_pu", "must be nonzero", line.reactance_pu);
+  }
+  SMFG_RETURN_IF_ERROR(CheckFinite(p + ".phase_shift_rad", line.phase_shift_rad));
   // +inf is the documented "unlimited"; NaN fails the comparison.
   if (!(line.limit_mw >= 0.0)) {
     return Invalid(p + ".limit_mw", "must be >= 0", line.limit_mw);

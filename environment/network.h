@@ -1,7 +1,8 @@
 // Transmission network model for hourly lossless DC optimal power flow.
 //
 // Units: power in MW, energy prices in $/MWh, reactance in per unit on `base_mva`.
-// Line flow (from -> to) in MW: f = base_mva * (theta_from - theta_to) / x.
+// Line flow (from -> to) in MW: f = base_mva * (theta_from - theta_to - phi) / x,
+// phi the line's phase shift (MATPOWER's DC model, makeBdc).
 #ifndef SMFG_ENVIRONMENT_NETWORK_H_
 #define SMFG_ENVIRONMENT_NETWORK_H_
 
@@ -21,9 +22,13 @@ struct Line {
   std::string name;
   int from_bus = 0;  // index into Network::buses
   int to_bus = 0;
+  // Nonzero; negative for series-compensated branches (MATPOWER accepts them).
   double reactance_pu = 0.1;
   // Thermal limit in MW, applied in both directions; +infinity means unlimited.
   double limit_mw = std::numeric_limits<double>::infinity();
+  // Phase-shifter angle phi in radians (MATPOWER's SHIFT column, converted from
+  // degrees); 0 for an ordinary line.
+  double phase_shift_rad = 0.0;
 };
 
 // Cost of producing p MW for one hour: cost_quadratic * p^2 + cost_linear * p +
@@ -56,8 +61,8 @@ struct Network {
 };
 
 // Checks structure and values. Errors are INVALID_ARGUMENT with the field path,
-// e.g. "lines[2].reactance_pu: must be > 0, got -0.1". Rejects: no buses, bus
-// indices out of range, self-loops, non-positive reactance, negative limits or
+// e.g. "lines[2].reactance_pu: must be nonzero, got 0". Rejects: no buses, bus
+// indices out of range, self-loops, zero reactance, negative limits or
 // capacities, pmin > pmax, negative quadratic cost, availability not 24 values in
 // [0,1], a network whose buses are not all connected, and non-positive VOLL/base.
 // Every number must be finite except limit_mw (+infinity = unlimited). pmin_mw

@@ -69,12 +69,24 @@ TEST(ValidateNetworkTest, RejectsPminAbovePmax) {
   ExpectInvalid(net, "generators[0].pmin_mw: must be <= pmax_mw (100), got 120");
 }
 
-TEST(ValidateNetworkTest, RejectsNonPositiveReactance) {
+TEST(ValidateNetworkTest, RejectsZeroReactanceButAcceptsNegative) {
+  // Series-compensated branches have x < 0 (MATPOWER's case300 has one); only
+  // x = 0 has no DC flow equation.
   Network net = ValidTriangle();
   net.lines[2].reactance_pu = -0.1;
-  ExpectInvalid(net, "lines[2].reactance_pu: must be > 0, got -0.1");
+  EXPECT_TRUE(ValidateNetwork(net).ok()) << ValidateNetwork(net);
   net.lines[2].reactance_pu = 0.0;
-  ExpectInvalid(net, "lines[2].reactance_pu: must be > 0, got 0");
+  ExpectInvalid(net, "lines[2].reactance_pu: must be nonzero, got 0");
+  net.lines[2].reactance_pu = -0.0;
+  ExpectInvalid(net, "lines[2].reactance_pu: must be nonzero, got -0");
+}
+
+TEST(ValidateNetworkTest, PhaseShiftMustBeFinite) {
+  Network net = ValidTriangle();
+  net.lines[1].phase_shift_rad = -0.2;
+  EXPECT_TRUE(ValidateNetwork(net).ok());
+  net.lines[1].phase_shift_rad = std::nan("");
+  ExpectInvalid(net, "lines[1].phase_shift_rad: must be finite, got nan");
 }
 
 TEST(ValidateNetworkTest, RejectsBadBusIndex) {

@@ -178,15 +178,15 @@ DayPrices TariffFamily::Map(const std::vector<double>& x) const {
     }
     double mean = 0;
     for (double v : r) mean += v / kHours;
-    const double s = ShrinkFactor(r, mean, params_.max_hourly_step_per_kwh,
-                                  params_.max_peak_to_offpeak_ratio);
+    const double s =
+        ShrinkFactor(r, mean, params_.max_hourly_step_per_kwh, params_.max_peak_to_offpeak_ratio);
     for (double& v : r) v = Posted(std::clamp(mean + s * (v - mean), lo, hi));
   }
   if (params_.learn_fixed_charges) {
     for (int g = 0; g < params_.groups; ++g) {
-      out.fixed_charges.push_back(Posted(std::clamp(x[params_.rows * per_row + g],
-                                                    params_.min_fixed_charge_per_day,
-                                                    params_.max_fixed_charge_per_day)));
+      out.fixed_charges.push_back(
+          Posted(std::clamp(x[params_.rows * per_row + g], params_.min_fixed_charge_per_day,
+                            params_.max_fixed_charge_per_day)));
     }
   }
   return out;
@@ -206,9 +206,8 @@ env::Tariff TariffFamily::StaticTariff(const std::vector<double>& x,
 }
 
 double MeanHourlyStep(const env::Tariff& tariff) {
-  const auto& rows =
-      tariff.daily_import_rate_per_kwh.empty() ? tariff.import_rate_per_kwh
-                                               : tariff.daily_import_rate_per_kwh;
+  const auto& rows = tariff.daily_import_rate_per_kwh.empty() ? tariff.import_rate_per_kwh
+                                                              : tariff.daily_import_rate_per_kwh;
   double sum = 0;
   int64_t steps = 0;
   for (const auto& row : rows) {

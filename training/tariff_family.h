@@ -58,7 +58,7 @@ struct TariffFamilyParams {
 // A day's posted prices.
 struct DayPrices {
   std::vector<std::array<double, env::kHoursPerDay>> rates;  // [row][hour], $/kWh
-  std::vector<double> fixed_charges;                          // [group], $/day; empty if not learned
+  std::vector<double> fixed_charges;                         // [group], $/day; empty if not learned
 };
 
 class TariffFamily {

@@ -69,6 +69,7 @@ class TrainingRun {
   const env::Scenario& scenario() const { return trainer_->params().scenario; }
   const TrainerParams& params() const { return trainer_->params(); }
   env::PopulationEvaluator& evaluator() { return *evaluator_; }
+  env::MarketClearing& market() { return *market_; }
 
  private:
   TrainingRun(std::unique_ptr<env::PopulationEvaluator> evaluator,
