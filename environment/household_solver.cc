@@ -1,6 +1,7 @@
 #include "environment/household_solver.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -97,6 +98,55 @@ struct Band {
   }
 };
 
+// Dimensions of the SoC grid seen by the loops: compile-time constants for
+// the default grid (11 levels, 3 steps), so that the compiler can unroll the
+// short loops and keep a row of B in registers, and the Band otherwise. The
+// two run the same operations in the same order, so they give the same bits.
+struct DynamicGrid {
+  static constexpr bool kStatic = false;
+  static constexpr int kS = 1, kA = 1;  // unused
+  explicit DynamicGrid(const Band& b) : band(b) {}
+  int S() const { return band.S; }
+  int K() const { return band.K; }
+  int A() const { return band.A; }
+  int Lo(int s) const { return band.lo[s]; }
+  int Hi(int s) const { return band.hi[s]; }
+  int Off(int s) const { return band.off[s]; }
+  int Size() const { return band.size; }
+  const Band& band;
+};
+
+template <int kLevels, int kSteps>
+struct StaticGrid {
+  static constexpr bool kStatic = true;
+  static constexpr int kS = kLevels, kK = kSteps, kA = 2 * kSteps + 1;
+  explicit StaticGrid(const Band&) {}
+  static constexpr int S() { return kS; }
+  static constexpr int K() { return kK; }
+  static constexpr int A() { return kA; }
+  static constexpr int Lo(int s) { return s < kK ? kK - s : 0; }
+  static constexpr int Hi(int s) { return kS - s + kK < kA ? kS - s + kK : kA; }
+  static constexpr std::array<int, kS + 1> MakeOffsets() {
+    std::array<int, kS + 1> off{};
+    for (int s = 0; s < kS; ++s) off[s + 1] = off[s] + Hi(s) - Lo(s);
+    return off;
+  }
+  static constexpr std::array<int, kS + 1> kOff = MakeOffsets();
+  static int Off(int s) { return kOff[s]; }
+  static constexpr int Size() { return kOff[kS]; }
+};
+using DefaultGrid = StaticGrid<11, 3>;
+
+// f(integral_constant<int, i>) for i = 0 .. N-1, unrolled at compile time.
+template <typename F, int... kI>
+SMFG_LANES_INLINE void StaticForImpl(F& f, std::integer_sequence<int, kI...>) {
+  (f(std::integral_constant<int, kI>{}), ...);
+}
+template <int N, typename F>
+SMFG_LANES_INLINE void StaticFor(F& f) {
+  StaticForImpl(f, std::make_integer_sequence<int, N>{});
+}
+
 // State of one block of L lanes. Arrays hold one L-vector per entry; the
 // comments give the index layout.
 template <int L>
@@ -120,6 +170,11 @@ struct Kernel {
         er(kHoursPerDay * A),
         rho(kHoursPerDay),
         ev(S),
+        xh(b.size),
+        wh(b.size),
+        zh(S),
+        mh(S),
+        ch(S),
         base(kHoursPerDay),
         rate(kHoursPerDay),
         credit(kHoursPerDay),
@@ -165,6 +220,8 @@ struct Kernel {
   LaneVector<D> er;                  // [h][a] exp((r - rho_h) / tau)
   LaneVector<D> rho;                 // [h] max_a r(h, a)
   LaneVector<D> ev;                  // [s] sweep scratch
+  LaneVector<D> xh, wh;              // [band] sweep scratch of one hour
+  LaneVector<D> zh, mh, ch;          // [s] sweep scratch of one hour
   LaneVector<D> base, rate, credit;  // [h]
   LaneVector<D> pi, pis;             // [h][band]: accepted and swept policy
   LaneVector<D> R, Rs, R2;           // [h][s]: regularised reward of pi, pis
@@ -228,13 +285,13 @@ void SetRewards(Kernel<L>& k, const HouseholdDayInput* in) {
 // One backward pass from V_24 = v0: the softmax (or greedy) policy of v0 into
 // pis and its regularised reward into Rs. Per lane: max |pis - pi| into *dpi,
 // max |T v0 - v0| into *residual, max |v0| into *vmax.
-template <int L>
+template <int L, typename G>
 SMFG_LANES_INLINE void Sweep(Kernel<L>& k, double tau, typename Vec<L>::D* dpi,
                              typename Vec<L>::D* residual, typename Vec<L>::D* vmax) {
   using D = typename Vec<L>::D;
   using I = typename Vec<L>::I;
-  const Band& band = k.band;
-  const int S = k.S, K = k.K, A = k.A;
+  const G g(k.band);
+  const int S = g.S(), K = g.K(), A = g.A();
   const double gamma = k.gamma;
   const double inv_tau = tau > 0 ? 1.0 / tau : 0.0;
   const double gamma_over_tau = tau > 0 ? gamma / tau : 0.0;
@@ -246,14 +303,11 @@ SMFG_LANES_INLINE void Sweep(Kernel<L>& k, double tau, typename Vec<L>::D* dpi,
   D* vn = k.va.data();
   D* vc = k.vb.data();
   std::copy(k.v0.begin(), k.v0.end(), vn);
-  D* q = k.q.data();
-  D* x = k.x.data();
-  D* w = k.w.data();
   D dmax{};
   for (int h = kHoursPerDay - 1; h >= 0; --h) {
     const D* r = &k.reward[h * A];
-    const D* pold = &k.pi[h * band.size];
-    D* pnew = &k.pis[h * band.size];
+    const D* pold = &k.pi[h * g.Size()];
+    D* pnew = &k.pis[h * g.Size()];
     D* rs = &k.Rs[h * S];
     const D* er = &k.er[h * A];
     D b0{};
@@ -267,29 +321,45 @@ SMFG_LANES_INLINE void Sweep(Kernel<L>& k, double tau, typename Vec<L>::D* dpi,
     }
     // ev[s'] = exp(gamma (V_{h+1}(s') - nu) / tau)
     const D* ev = k.ev.data();
-    for (int s = 0; s < S; ++s) {
-      const int lo = band.lo[s], hi = band.hi[s];
-      const D* old_s = pold + band.off[s] - lo;  // old_s[a]
-      D* new_s = pnew + band.off[s] - lo;
-      const D* v = vn + s - K;  // v[a] = V_{h+1}(s + a - K)
-      D m = lanes::Broadcast<L>(-kInf);
-      for (int a = lo; a < hi; ++a) {
-        q[a] = r[a] + gamma * v[a];
-        m = lanes::Max<L>(m, q[a]);
+    // The states of one hour are independent. Each step below runs over all
+    // of them before the next starts, so that the long dependency chains of
+    // one state (max, sum, division, log) overlap with the other states'. On
+    // the default grid each step is instantiated per state, so that the action
+    // loops have constant bounds.
+    auto for_states = [&](auto&& f) __attribute__((always_inline)) {
+      if constexpr (G::kStatic) {
+        StaticFor<G::kS>(f);
+      } else {
+        for (int s = 0; s < S; ++s) f(s);
       }
-      D racc{};
-      if (tau > 0) {
-        // Weights exp((q_a - b) / tau) for a shift b: by default b = rho_h +
-        // gamma nu, so that each weight is the product er[a] ev[s'] of two
-        // exponentials computed once per hour (S + A of them instead of S A).
-        // A lane where that shift lies more than 600 tau above max_a q_a could
-        // lose weights to underflow; it uses b = max_a q_a and exp of each
-        // action instead (its own choice: the other lanes are unaffected).
+    };
+    if (tau > 0) {
+      // Weights exp((q_a - b) / tau) for a shift b: by default b = rho_h +
+      // gamma nu, so that each weight is the product er[a] ev[s'] of two
+      // exponentials computed once per hour (S + A of them instead of S A).
+      // A lane where that shift lies more than 600 tau above max_a q_a could
+      // lose weights to underflow; it uses b = max_a q_a and exp of each
+      // action instead (its own choice: the other lanes are unaffected).
+      for_states([&](auto s_in) __attribute__((always_inline)) {
+        const int s = s_in;
+        const int lo = g.Lo(s), hi = g.Hi(s);
+        D q_local[G::kA];
+        D* q = G::kStatic ? q_local : k.q.data();
+        D* xs = k.xh.data() + g.Off(s) - lo;
+        D* ws = k.wh.data() + g.Off(s) - lo;
+        const D* v = vn + s - K;  // v[a] = V_{h+1}(s + a - K)
+        D m = lanes::Broadcast<L>(-kInf);
+#pragma GCC unroll 16
+        for (int a = lo; a < hi; ++a) {
+          q[a] = r[a] + gamma * v[a];
+          m = lanes::Max<L>(m, q[a]);
+        }
         const D c = (b0 - m) * inv_tau;
         // (The sign of max_shift - c, not c > max_shift: GCC 12 ICEs on the latter.)
         const I direct = lanes::Bits<L>(max_shift - c) >> 63;
         const bool any_direct = lanes::AnySet<L>(direct);
         D z{};
+#pragma GCC unroll 16
         for (int a = lo; a < hi; ++a) {
           const D xa = (q[a] - m) * inv_tau;
           const I cut = xa < kMinLogWeight;
@@ -298,26 +368,57 @@ SMFG_LANES_INLINE void Sweep(Kernel<L>& k, double tau, typename Vec<L>::D* dpi,
             wa = lanes::Select<L>(direct, lanes::Exp<L>(lanes::Max<L>(xa, min_log)), wa);
           }
           wa = lanes::Select<L>(cut, zero, wa);
-          x[a] = xa;
-          w[a] = wa;
+          xs[a] = xa;
+          ws[a] = wa;
           z += wa;
         }
-        const D inv = 1.0 / z;
+        k.zh[s] = z;
+        k.mh[s] = lanes::Select<L>(direct, m, b0);
+        // log pi_a = x_a - norm with norm = c + log z on the shifted lanes and
+        // log z on the direct ones.
+        k.ch[s] = lanes::Select<L>(direct, zero, c);
+      });
+      for (int s = 0; s < S; ++s) {
+        const D z = k.zh[s];
         const D log_z = lanes::Log<L>(z);
-        vc[s] = lanes::Select<L>(direct, m, b0) + tau * log_z;
-        // log pi_a = x_a - (c + log z) on the shifted lanes, x_a - log z on
-        // the direct ones.
-        const D log_norm = lanes::Select<L>(direct, zero, c) + log_z;
+        k.zh[s] = 1.0 / z;
+        vc[s] = k.mh[s] + tau * log_z;
+        k.ch[s] += log_z;
+      }
+      for_states([&](auto s_in) __attribute__((always_inline)) {
+        const int s = s_in;
+        const int lo = g.Lo(s), hi = g.Hi(s);
+        const D* xs = k.xh.data() + g.Off(s) - lo;
+        const D* ws = k.wh.data() + g.Off(s) - lo;
+        const D* old_s = pold + g.Off(s) - lo;  // old_s[a]
+        D* new_s = pnew + g.Off(s) - lo;
+        const D inv = k.zh[s], log_norm = k.ch[s];
+        D racc{};
+#pragma GCC unroll 16
         for (int a = lo; a < hi; ++a) {
-          const D p = w[a] * inv;
-          const D term = p * (r[a] - tau * (x[a] - log_norm));
-          racc += lanes::Select<L>(w[a] > 0.0, term, zero);
+          const D p = ws[a] * inv;
+          const D term = p * (r[a] - tau * (xs[a] - log_norm));
+          racc += lanes::Select<L>(ws[a] > 0.0, term, zero);
           new_s[a] = p;
           dmax = lanes::Max<L>(dmax, lanes::Abs<L>(p - old_s[a]));
         }
-      } else {
-        // Greedy: the lowest-index maximiser, a deterministic argmax.
+        rs[s] = racc;
+      });
+    } else {
+      // Greedy: the lowest-index maximiser, a deterministic argmax.
+      for (int s = 0; s < S; ++s) {
+        const int lo = g.Lo(s), hi = g.Hi(s);
+        const D* old_s = pold + g.Off(s) - lo;
+        D* new_s = pnew + g.Off(s) - lo;
+        const D* v = vn + s - K;
+        D* q = k.q.data();
+        D m = lanes::Broadcast<L>(-kInf);
+        for (int a = lo; a < hi; ++a) {
+          q[a] = r[a] + gamma * v[a];
+          m = lanes::Max<L>(m, q[a]);
+        }
         I found{};
+        D racc{};
         for (int a = lo; a < hi; ++a) {
           const I is = (q[a] == m) & ~found;
           found |= is;
@@ -327,8 +428,8 @@ SMFG_LANES_INLINE void Sweep(Kernel<L>& k, double tau, typename Vec<L>::D* dpi,
           dmax = lanes::Max<L>(dmax, lanes::Abs<L>(p - old_s[a]));
         }
         vc[s] = m;
+        rs[s] = racc;
       }
-      rs[s] = racc;
     }
     std::swap(vn, vc);
   }
@@ -346,13 +447,13 @@ SMFG_LANES_INLINE void Sweep(Kernel<L>& k, double tau, typename Vec<L>::D* dpi,
 // given, a second reward table `r2` for the same policy): V_0 into v1 (v2),
 // the day's transition matrix M = P_0 P_1 ... P_23 into k.Bn. Each row of
 // B_h = P_h B_{h+1} mixes at most 2K + 1 rows of B_{h+1} (the banded P_h).
-template <int L>
+template <int L, typename G>
 SMFG_LANES_INLINE void Evaluate(Kernel<L>& k, const typename Vec<L>::D* pi,
                                 const typename Vec<L>::D* r1, const typename Vec<L>::D* r2,
                                 typename Vec<L>::D* v1, typename Vec<L>::D* v2) {
   using D = typename Vec<L>::D;
-  const Band& band = k.band;
-  const int S = k.S, K = k.K;
+  const G g(k.band);
+  const int S = g.S(), K = g.K();
   const double gamma = k.gamma;
   D* bn = k.Bn.data();
   D* bc = k.Bc.data();
@@ -367,30 +468,51 @@ SMFG_LANES_INLINE void Evaluate(Kernel<L>& k, const typename Vec<L>::D* pi,
     wn2[i] = D{};
   }
   for (int h = kHoursPerDay - 1; h >= 0; --h) {
-    const D* ph = pi + h * band.size;
+    const D* ph = pi + h * g.Size();
     for (int s = 0; s < S; ++s) {
-      const int lo = band.lo[s], hi = band.hi[s];
-      const D* p_s = ph + band.off[s] - lo;
-      D* __restrict row = bc + s * S;
+      const int lo = g.Lo(s), hi = g.Hi(s);
+      const D* p_s = ph + g.Off(s) - lo;
       D acc{}, acc2{};
-      {
-        // The first action initialises the row (x = 0 + x exactly: rows are
-        // nonnegative).
+      // The first action initialises the row (x = 0 + x exactly: rows are
+      // nonnegative), the others add to it in order.
+      if constexpr (G::kStatic) {
+        // Row s accumulates in registers (S is a compile-time constant).
+        D row[G::kS];
+        const D p = p_s[lo];
+        const D* __restrict next = bn + (s + lo - K) * S;
+#pragma GCC unroll 32
+        for (int j = 0; j < G::kS; ++j) row[j] = p * next[j];
+        acc += p * wn[s + lo - K];
+        if (r2 != nullptr) acc2 += p * wn2[s + lo - K];
+        for (int a = lo + 1; a < hi; ++a) {
+          const D pa = p_s[a];
+          // Adding p * x with p = 0 changes nothing, so skipping is exact.
+          if (!lanes::AnySet<L>(pa != 0.0)) continue;
+          const int s2 = s + a - K;
+          const D* __restrict na = bn + s2 * S;
+#pragma GCC unroll 32
+          for (int j = 0; j < G::kS; ++j) row[j] += pa * na[j];
+          acc += pa * wn[s2];
+          if (r2 != nullptr) acc2 += pa * wn2[s2];
+        }
+#pragma GCC unroll 32
+        for (int j = 0; j < G::kS; ++j) bc[s * S + j] = row[j];
+      } else {
+        D* __restrict row = bc + s * S;
         const D p = p_s[lo];
         const D* __restrict next = bn + (s + lo - K) * S;
         for (int j = 0; j < S; ++j) row[j] = p * next[j];
         acc += p * wn[s + lo - K];
         if (r2 != nullptr) acc2 += p * wn2[s + lo - K];
-      }
-      for (int a = lo + 1; a < hi; ++a) {
-        const D p = p_s[a];
-        // Adding p * x with p = 0 changes nothing, so skipping is exact.
-        if (!lanes::AnySet<L>(p != 0.0)) continue;
-        const int s2 = s + a - K;
-        const D* __restrict next = bn + s2 * S;
-        for (int j = 0; j < S; ++j) row[j] += p * next[j];
-        acc += p * wn[s2];
-        if (r2 != nullptr) acc2 += p * wn2[s2];
+        for (int a = lo + 1; a < hi; ++a) {
+          const D pa = p_s[a];
+          if (!lanes::AnySet<L>(pa != 0.0)) continue;
+          const int s2 = s + a - K;
+          const D* __restrict na = bn + s2 * S;
+          for (int j = 0; j < S; ++j) row[j] += pa * na[j];
+          acc += pa * wn[s2];
+          if (r2 != nullptr) acc2 += pa * wn2[s2];
+        }
       }
       wc[s] = r1[h * S + s] + gamma * acc;
       if (r2 != nullptr) wc2[s] = r2[h * S + s] + gamma * acc2;
@@ -440,7 +562,7 @@ SMFG_LANES_INLINE void Blend(LaneVector<V>& to, const LaneVector<V>& from, M kee
 // Newton's method (soft policy iteration) on every lane in use, from k.v0
 // (warm) or from V = 0. On return pi, R, v0 and M belong to each lane's
 // accepted policy: v0 is its exact value and M its day transition matrix.
-template <int L>
+template <int L, typename G>
 SMFG_LANES_INLINE void SolvePolicy(Kernel<L>& k, double tau, bool warm_start) {
   using D = typename Vec<L>::D;
   using I = typename Vec<L>::I;
@@ -466,7 +588,7 @@ SMFG_LANES_INLINE void SolvePolicy(Kernel<L>& k, double tau, bool warm_start) {
   const D tolerance = lanes::Broadcast<L>(kPolicyTolerance);
   for (int it = 1; it <= kMaxPolicyIterations; ++it) {
     D dpi, residual, vmax;
-    Sweep<L>(k, tau, &dpi, &residual, &vmax);
+    Sweep<L, G>(k, tau, &dpi, &residual, &vmax);
     // The first sweep's policy is compared with a policy evaluated under
     // other rewards (the previous day's), so it cannot stop there.
     if (it > 1) {
@@ -494,7 +616,7 @@ SMFG_LANES_INLINE void SolvePolicy(Kernel<L>& k, double tau, bool warm_start) {
       Blend(k.pi, k.pis, done);
       Blend(k.R, k.Rs, done);
     }
-    Evaluate<L>(k, k.pi.data(), k.R.data(), nullptr, k.v_eval.data(), nullptr);
+    Evaluate<L, G>(k, k.pi.data(), k.R.data(), nullptr, k.v_eval.data(), nullptr);
     Blend(k.v0, k.v_eval, done);
     Blend(k.M, k.Bn, done);
   }
@@ -519,11 +641,11 @@ void MidnightDistribution(Kernel<L>& k) {
 
 // Propagates k.mu through the day under pi and writes every lane's expected
 // outcomes.
-template <int L>
+template <int L, typename G>
 SMFG_LANES_INLINE void ForwardPass(Kernel<L>& k, HouseholdDayOutcome* out) {
   using D = typename Vec<L>::D;
-  const Band& band = k.band;
-  const int S = k.S, K = k.K;
+  const G g(k.band);
+  const int S = g.S(), K = g.K();
   const double wear = k.params.battery_wear_usd_per_kwh;
   D* cur = k.fa.data();
   D* next = k.fb.data();
@@ -532,13 +654,13 @@ SMFG_LANES_INLINE void ForwardPass(Kernel<L>& k, HouseholdDayOutcome* out) {
   for (int h = 0; h < kHoursPerDay; ++h) {
     for (int s = 0; s < S; ++s) next[s] = D{};
     const D base = k.base[h];
-    const D* ph = &k.pi[h * band.size];
+    const D* ph = &k.pi[h * g.Size()];
     D imp{}, exp{}, charge{}, discharge{}, soc{};
     for (int s = 0; s < S; ++s) {
       const D ms = cur[s];
       soc += ms * static_cast<double>(s) * k.step_kwh;
-      const int lo = band.lo[s], hi = band.hi[s];
-      const D* p_s = ph + band.off[s] - lo;
+      const int lo = g.Lo(s), hi = g.Hi(s);
+      const D* p_s = ph + g.Off(s) - lo;
       for (int a = lo; a < hi; ++a) {
         const D wt = ms * p_s[a];
         if (!lanes::AnySet<L>(wt != 0.0)) continue;
@@ -571,13 +693,13 @@ SMFG_LANES_INLINE void ForwardPass(Kernel<L>& k, HouseholdDayOutcome* out) {
   }
 }
 
-template <int L>
+template <int L, typename G>
 SMFG_LANES_INLINE void SolveDay(Kernel<L>& k, const HouseholdDayInput* in, HouseholdDayOutcome* out,
                                 bool warm_start) {
   SetRewards<L>(k, in);
-  SolvePolicy<L>(k, k.params.temperature_usd, warm_start);
+  SolvePolicy<L, G>(k, k.params.temperature_usd, warm_start);
   MidnightDistribution<L>(k);
-  ForwardPass<L>(k, out);
+  ForwardPass<L, G>(k, out);
 }
 
 // sum_s mu(s) v(s) per lane.
@@ -588,17 +710,17 @@ SMFG_LANES_INLINE typename Vec<L>::D Expected(const Kernel<L>& k, const typename
   return e;
 }
 
-template <int L>
+template <int L, typename G>
 SMFG_LANES_INLINE void ExploitDay(Kernel<L>& k, const HouseholdDayInput* belief,
                                   const HouseholdDayInput* realised, Exploitability* out,
                                   bool warm_start) {
   using D = typename Vec<L>::D;
   const double tau = k.params.temperature_usd;
-  const Band& band = k.band;
-  const int S = k.S;
+  const G g(k.band);
+  const int S = g.S();
   SetRewards<L>(k, belief);
   if (warm_start) k.v0 = k.v_belief;
-  SolvePolicy<L>(k, tau, warm_start);
+  SolvePolicy<L, G>(k, tau, warm_start);
   k.v_belief = k.v0;
   MidnightDistribution<L>(k);
 
@@ -612,8 +734,8 @@ SMFG_LANES_INLINE void ExploitDay(Kernel<L>& k, const HouseholdDayInput* belief,
     const D* r_new = &k.reward[h * k.A];
     const D* r_old = &k.reward_belief[h * k.A];
     for (int s = 0; s < S; ++s) {
-      const int lo = band.lo[s], hi = band.hi[s];
-      const D* p_s = &k.pi[h * band.size] + band.off[s] - lo;
+      const int lo = g.Lo(s), hi = g.Hi(s);
+      const D* p_s = &k.pi[h * g.Size()] + g.Off(s) - lo;
       D soft = k.R[h * S + s], plain{};
       for (int a = lo; a < hi; ++a) {
         const D p = p_s[a];
@@ -624,15 +746,15 @@ SMFG_LANES_INLINE void ExploitDay(Kernel<L>& k, const HouseholdDayInput* belief,
       k.R2[h * S + s] = plain;
     }
   }
-  Evaluate<L>(k, k.pi.data(), k.R.data(), k.R2.data(), k.v_eval.data(), k.v_eval2.data());
+  Evaluate<L, G>(k, k.pi.data(), k.R.data(), k.R2.data(), k.v_eval.data(), k.v_eval2.data());
   const D soft_followed = Expected<L>(k, k.v_eval.data());
   const D plain_followed = Expected<L>(k, k.v_eval2.data());
 
   // Best responses to the realised prices, warm-started from the belief's
   // values (soft) and from the soft best response (plain).
-  SolvePolicy<L>(k, tau, /*warm_start=*/true);
+  SolvePolicy<L, G>(k, tau, /*warm_start=*/true);
   const D soft_best = Expected<L>(k, k.v0.data());
-  SolvePolicy<L>(k, 0.0, /*warm_start=*/true);
+  SolvePolicy<L, G>(k, 0.0, /*warm_start=*/true);
   const D plain_best = Expected<L>(k, k.v0.data());
   const double per_day = 1.0 - k.gamma_day;
   for (int l = 0; l < k.n; ++l) {
@@ -648,11 +770,19 @@ SMFG_LANES_INLINE void ExploitDay(Kernel<L>& k, const HouseholdDayInput* belief,
 #define SMFG_KERNEL_ENTRY(name, width, attr)                                               \
   attr void SolveDay##name(Kernel<width>& k, const HouseholdDayInput* in,                  \
                            HouseholdDayOutcome* out, bool warm) {                          \
-    SolveDay<width>(k, in, out, warm);                                                     \
+    if (k.S == DefaultGrid::kS && k.K == DefaultGrid::kK) {                                \
+      SolveDay<width, DefaultGrid>(k, in, out, warm);                                      \
+    } else {                                                                               \
+      SolveDay<width, DynamicGrid>(k, in, out, warm);                                      \
+    }                                                                                      \
   }                                                                                        \
   attr void ExploitDay##name(Kernel<width>& k, const HouseholdDayInput* b,                 \
                              const HouseholdDayInput* r, Exploitability* out, bool warm) { \
-    ExploitDay<width>(k, b, r, out, warm);                                                 \
+    if (k.S == DefaultGrid::kS && k.K == DefaultGrid::kK) {                                \
+      ExploitDay<width, DefaultGrid>(k, b, r, out, warm);                                  \
+    } else {                                                                               \
+      ExploitDay<width, DynamicGrid>(k, b, r, out, warm);                                  \
+    }                                                                                      \
   }
 
 SMFG_KERNEL_ENTRY(One, 1, )
