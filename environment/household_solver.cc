@@ -25,6 +25,9 @@ namespace {
 using lanes::Vec;
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
+// The reward of an action beyond the power limit ($): far below any real
+// reward, so its softmax weight is cut off, yet finite (see SetRewards).
+constexpr double kInfeasibleReward = -1e30;
 constexpr double kEpsilon = std::numeric_limits<double>::epsilon();
 // Newton's method stops when the policy swept from the evaluated values differs
 // from the evaluated policy by at most this in every probability ...
@@ -259,25 +262,30 @@ void InitBatteries(Kernel<L>& k, const BatterySpec* batteries, int n) {
   for (auto* v : {&k.v0, &k.v_belief, &k.pi, &k.R, &k.M}) std::fill(v->begin(), v->end(), D{});
 }
 
-// Rewards r(h, a) of every lane (scalar: once per household-day).
+// Rewards r(h, a) of every lane. An action beyond the power limit gets
+// kInfeasibleReward: its weight is then cut off (exactly zero), and being
+// finite it keeps 0 * r = 0 wherever a zero probability meets it.
 template <int L>
-void SetRewards(Kernel<L>& k, const HouseholdDayInput* in) {
+SMFG_LANES_INLINE void SetRewards(Kernel<L>& k, const HouseholdDayInput* in) {
+  using D = typename Vec<L>::D;
   const double wear = k.params.battery_wear_usd_per_kwh;
   for (int l = 0; l < L; ++l) {
     const HouseholdDayInput& d = in[l < k.n ? l : 0];
     for (int h = 0; h < kHoursPerDay; ++h) {
-      const double base = d.demand_kwh[h] - d.pv_kwh[h];
-      const double rate = d.import_rate_per_kwh[h];
-      const double credit = d.export_credit_per_kwh[h];
-      k.base[h][l] = base;
-      k.rate[h][l] = rate;
-      k.credit[h][l] = credit;
-      for (int a = 0; a < k.A; ++a) {
-        const double p = k.power[a][l];
-        const double net = base + p;
-        const double bill = net > 0 ? rate * net : credit * net;
-        k.reward[h * k.A + a][l] = k.ok[a][l] ? -(bill + wear * std::fabs(p)) : -kInf;
-      }
+      k.base[h][l] = d.demand_kwh[h] - d.pv_kwh[h];
+      k.rate[h][l] = d.import_rate_per_kwh[h];
+      k.credit[h][l] = d.export_credit_per_kwh[h];
+    }
+  }
+  const D infeasible = lanes::Broadcast<L>(kInfeasibleReward);
+  for (int h = 0; h < kHoursPerDay; ++h) {
+    const D base = k.base[h], rate = k.rate[h], credit = k.credit[h];
+    for (int a = 0; a < k.A; ++a) {
+      const D p = k.power[a];
+      const D net = base + p;
+      const D bill = lanes::Select<L>(net > 0.0, rate * net, credit * net);
+      k.reward[h * k.A + a] =
+          lanes::Select<L>(k.ok[a], -(bill + wear * lanes::Abs<L>(p)), infeasible);
     }
   }
 }
@@ -398,7 +406,8 @@ SMFG_LANES_INLINE void Sweep(Kernel<L>& k, double tau, typename Vec<L>::D* dpi,
         for (int a = lo; a < hi; ++a) {
           const D p = ws[a] * inv;
           const D term = p * (r[a] - tau * (xs[a] - log_norm));
-          racc += lanes::Select<L>(ws[a] > 0.0, term, zero);
+          // A cut-off action has p = 0 and a finite term: it adds nothing.
+          racc += term;
           new_s[a] = p;
           dmax = lanes::Max<L>(dmax, lanes::Abs<L>(p - old_s[a]));
         }
@@ -560,10 +569,12 @@ SMFG_LANES_INLINE void Blend(LaneVector<V>& to, const LaneVector<V>& from, M kee
 }
 
 // Newton's method (soft policy iteration) on every lane in use, from k.v0
-// (warm) or from V = 0. On return pi, R, v0 and M belong to each lane's
-// accepted policy: v0 is its exact value and M its day transition matrix.
+// (warm) or from V = 0. With `evaluated`, k.pi, k.R, k.v0 and k.M are a policy
+// with its exact value and transition matrix under the current rewards. On return pi, R, v0 and M
+// belong to each lane's accepted policy: v0 is its exact value and M its day transition matrix.
 template <int L, typename G>
-SMFG_LANES_INLINE void SolvePolicy(Kernel<L>& k, double tau, bool warm_start) {
+SMFG_LANES_INLINE void SolvePolicy(Kernel<L>& k, double tau, bool warm_start,
+                                   bool evaluated = false) {
   using D = typename Vec<L>::D;
   using I = typename Vec<L>::I;
   if (!warm_start) std::fill(k.v0.begin(), k.v0.end(), D{});
@@ -590,8 +601,9 @@ SMFG_LANES_INLINE void SolvePolicy(Kernel<L>& k, double tau, bool warm_start) {
     D dpi, residual, vmax;
     Sweep<L, G>(k, tau, &dpi, &residual, &vmax);
     // The first sweep's policy is compared with a policy evaluated under
-    // other rewards (the previous day's), so it cannot stop there.
-    if (it > 1) {
+    // other rewards (the previous day's), so it cannot stop there, unless
+    // pi, R, v0 and M already belong to the current rewards (`evaluated`).
+    if (it > 1 || evaluated) {
       I ok;
       if (tau > 0) {
         ok = dpi <= lanes::Max<L>(tolerance, vmax * (kRoundoffFactor / tau));
@@ -624,9 +636,44 @@ SMFG_LANES_INLINE void SolvePolicy(Kernel<L>& k, double tau, bool warm_start) {
 
 // Long-run midnight distribution of every lane in use from its M (scalar:
 // once per household-day), into k.mu; padding lanes get zeros.
-template <int L>
-void MidnightDistribution(Kernel<L>& k) {
-  const int S = k.S;
+template <int L, typename G>
+SMFG_LANES_INLINE void MidnightDistribution(Kernel<L>& k) {
+  using D = typename Vec<L>::D;
+  using I = typename Vec<L>::I;
+  const G g(k.band);
+  const int S = g.S();
+  // Usually every entry of M is positive in every lane: one closed class
+  // holding every state, whose distribution is LongRunDistribution's GTH
+  // elimination over all states. Run those same operations across the lanes
+  // (markov_chain.cc, GthStationary: the skipped f = 0 updates add zeros).
+  I positive = ~I{};
+  for (int i = 0; i < S * S; ++i) positive &= k.M[i] > 0.0;
+  if (lanes::AllSet<L>(positive | ~k.used)) {
+    D* q = k.lin.data();
+    const D uniform = lanes::Broadcast<L>(1.0 / S);  // keeps padding lanes finite
+    for (int i = 0; i < S * S; ++i) q[i] = lanes::Select<L>(k.used, k.M[i], uniform);
+    for (int c = S - 1; c >= 1; --c) {
+      D sum{};
+      for (int j = 0; j < c; ++j) sum += q[c * S + j];
+      for (int i = 0; i < c; ++i) q[i * S + c] /= sum;
+      for (int i = 0; i < c; ++i) {
+        const D f = q[i * S + c];
+        for (int j = 0; j < c; ++j) q[i * S + j] += f * q[c * S + j];
+      }
+    }
+    D* x = k.fa.data();
+    x[0] = lanes::Broadcast<L>(1.0);
+    D total = x[0];
+    for (int c = 1; c < S; ++c) {
+      D v{};
+      for (int i = 0; i < c; ++i) v += x[i] * q[i * S + c];
+      x[c] = v;
+      total += v;
+    }
+    for (int s = 0; s < S; ++s) k.mu[s] = lanes::Select<L>(k.used, x[s] / total, D{});
+    for (int l = 0; l < L; ++l) k.classes[l] = 1;
+    return;
+  }
   for (int l = 0; l < L; ++l) {
     if (l >= k.n) {
       for (int s = 0; s < S; ++s) k.mu[s][l] = 0.0;
@@ -698,7 +745,7 @@ SMFG_LANES_INLINE void SolveDay(Kernel<L>& k, const HouseholdDayInput* in, House
                                 bool warm_start) {
   SetRewards<L>(k, in);
   SolvePolicy<L, G>(k, k.params.temperature_usd, warm_start);
-  MidnightDistribution<L>(k);
+  MidnightDistribution<L, G>(k);
   ForwardPass<L, G>(k, out);
 }
 
@@ -722,14 +769,13 @@ SMFG_LANES_INLINE void ExploitDay(Kernel<L>& k, const HouseholdDayInput* belief,
   if (warm_start) k.v0 = k.v_belief;
   SolvePolicy<L, G>(k, tau, warm_start);
   k.v_belief = k.v0;
-  MidnightDistribution<L>(k);
+  MidnightDistribution<L, G>(k);
 
   // The followed policy under realised prices: its regularised reward changes
   // only by the expected reward difference, and its plain reward drops the
   // entropy term.
   k.reward_belief.swap(k.reward);
   SetRewards<L>(k, realised);
-  const D zero{};
   for (int h = 0; h < kHoursPerDay; ++h) {
     const D* r_new = &k.reward[h * k.A];
     const D* r_old = &k.reward_belief[h * k.A];
@@ -739,8 +785,9 @@ SMFG_LANES_INLINE void ExploitDay(Kernel<L>& k, const HouseholdDayInput* belief,
       D soft = k.R[h * S + s], plain{};
       for (int a = lo; a < hi; ++a) {
         const D p = p_s[a];
-        soft += lanes::Select<L>(p > 0.0, p * (r_new[a] - r_old[a]), zero);
-        plain += lanes::Select<L>(p > 0.0, p * r_new[a], zero);
+        // (Rewards are finite, so p = 0 adds nothing.)
+        soft += p * (r_new[a] - r_old[a]);
+        plain += p * r_new[a];
       }
       k.R[h * S + s] = soft;
       k.R2[h * S + s] = plain;
@@ -750,9 +797,12 @@ SMFG_LANES_INLINE void ExploitDay(Kernel<L>& k, const HouseholdDayInput* belief,
   const D soft_followed = Expected<L>(k, k.v_eval.data());
   const D plain_followed = Expected<L>(k, k.v_eval2.data());
 
-  // Best responses to the realised prices, warm-started from the belief's
-  // values (soft) and from the soft best response (plain).
-  SolvePolicy<L, G>(k, tau, /*warm_start=*/true);
+  // Best responses to the realised prices: the soft one starts from the
+  // followed policy, just evaluated under them (M depends on the policy only),
+  // so at an equilibrium it stops after one sweep; the plain one from the
+  // soft best response's values.
+  k.v0 = k.v_eval;
+  SolvePolicy<L, G>(k, tau, /*warm_start=*/true, /*evaluated=*/true);
   const D soft_best = Expected<L>(k, k.v0.data());
   SolvePolicy<L, G>(k, 0.0, /*warm_start=*/true);
   const D plain_best = Expected<L>(k, k.v0.data());
