@@ -303,6 +303,8 @@ SMFG_LANES_INLINE void Sweep(Kernel<L>& k, double tau, typename Vec<L>::D* dpi,
   const double gamma = k.gamma;
   const double inv_tau = tau > 0 ? 1.0 / tau : 0.0;
   const double gamma_over_tau = tau > 0 ? gamma / tau : 0.0;
+  const D gamma_v = lanes::Broadcast<L>(gamma);
+  const D tau_v = lanes::Broadcast<L>(tau);
   const D min_exp = lanes::Broadcast<L>(-kMaxExpArgument);
   const D max_shift = lanes::Broadcast<L>(kMaxWeightShift);
   const D zero{};
@@ -359,7 +361,7 @@ SMFG_LANES_INLINE void Sweep(Kernel<L>& k, double tau, typename Vec<L>::D* dpi,
         D m = lanes::Broadcast<L>(-kInf);
 #pragma GCC unroll 16
         for (int a = lo; a < hi; ++a) {
-          q[a] = r[a] + gamma * v[a];
+          q[a] = lanes::Fma<L>(gamma_v, v[a], r[a]);
           m = lanes::Max<L>(m, q[a]);
         }
         const D c = (b0 - m) * inv_tau;
@@ -390,7 +392,7 @@ SMFG_LANES_INLINE void Sweep(Kernel<L>& k, double tau, typename Vec<L>::D* dpi,
         const D z = k.zh[s];
         const D log_z = lanes::Log<L>(z);
         k.zh[s] = 1.0 / z;
-        vc[s] = k.mh[s] + tau * log_z;
+        vc[s] = lanes::Fma<L>(tau_v, log_z, k.mh[s]);
         k.ch[s] += log_z;
       }
       for_states([&](auto s_in) __attribute__((always_inline)) {
@@ -405,9 +407,8 @@ SMFG_LANES_INLINE void Sweep(Kernel<L>& k, double tau, typename Vec<L>::D* dpi,
 #pragma GCC unroll 16
         for (int a = lo; a < hi; ++a) {
           const D p = ws[a] * inv;
-          const D term = p * (r[a] - tau * (xs[a] - log_norm));
           // A cut-off action has p = 0 and a finite term: it adds nothing.
-          racc += term;
+          racc = lanes::Fma<L>(p, lanes::Fma<L>(-tau_v, xs[a] - log_norm, r[a]), racc);
           new_s[a] = p;
           dmax = lanes::Max<L>(dmax, lanes::Abs<L>(p - old_s[a]));
         }
@@ -423,7 +424,7 @@ SMFG_LANES_INLINE void Sweep(Kernel<L>& k, double tau, typename Vec<L>::D* dpi,
         D* q = k.q.data();
         D m = lanes::Broadcast<L>(-kInf);
         for (int a = lo; a < hi; ++a) {
-          q[a] = r[a] + gamma * v[a];
+          q[a] = lanes::Fma<L>(gamma_v, v[a], r[a]);
           m = lanes::Max<L>(m, q[a]);
         }
         I found{};
@@ -464,6 +465,7 @@ SMFG_LANES_INLINE void Evaluate(Kernel<L>& k, const typename Vec<L>::D* pi,
   const G g(k.band);
   const int S = g.S(), K = g.K();
   const double gamma = k.gamma;
+  const D gamma_v = lanes::Broadcast<L>(gamma);
   D* bn = k.Bn.data();
   D* bc = k.Bc.data();
   D* wn = k.Wn.data();
@@ -491,8 +493,8 @@ SMFG_LANES_INLINE void Evaluate(Kernel<L>& k, const typename Vec<L>::D* pi,
         const D* __restrict next = bn + (s + lo - K) * S;
 #pragma GCC unroll 32
         for (int j = 0; j < G::kS; ++j) row[j] = p * next[j];
-        acc += p * wn[s + lo - K];
-        if (r2 != nullptr) acc2 += p * wn2[s + lo - K];
+        acc = lanes::Fma<L>(p, wn[s + lo - K], acc);
+        if (r2 != nullptr) acc2 = lanes::Fma<L>(p, wn2[s + lo - K], acc2);
         for (int a = lo + 1; a < hi; ++a) {
           const D pa = p_s[a];
           // Adding p * x with p = 0 changes nothing, so skipping is exact.
@@ -500,9 +502,9 @@ SMFG_LANES_INLINE void Evaluate(Kernel<L>& k, const typename Vec<L>::D* pi,
           const int s2 = s + a - K;
           const D* __restrict na = bn + s2 * S;
 #pragma GCC unroll 32
-          for (int j = 0; j < G::kS; ++j) row[j] += pa * na[j];
-          acc += pa * wn[s2];
-          if (r2 != nullptr) acc2 += pa * wn2[s2];
+          for (int j = 0; j < G::kS; ++j) row[j] = lanes::Fma<L>(pa, na[j], row[j]);
+          acc = lanes::Fma<L>(pa, wn[s2], acc);
+          if (r2 != nullptr) acc2 = lanes::Fma<L>(pa, wn2[s2], acc2);
         }
 #pragma GCC unroll 32
         for (int j = 0; j < G::kS; ++j) bc[s * S + j] = row[j];
@@ -511,20 +513,20 @@ SMFG_LANES_INLINE void Evaluate(Kernel<L>& k, const typename Vec<L>::D* pi,
         const D p = p_s[lo];
         const D* __restrict next = bn + (s + lo - K) * S;
         for (int j = 0; j < S; ++j) row[j] = p * next[j];
-        acc += p * wn[s + lo - K];
-        if (r2 != nullptr) acc2 += p * wn2[s + lo - K];
+        acc = lanes::Fma<L>(p, wn[s + lo - K], acc);
+        if (r2 != nullptr) acc2 = lanes::Fma<L>(p, wn2[s + lo - K], acc2);
         for (int a = lo + 1; a < hi; ++a) {
           const D pa = p_s[a];
           if (!lanes::AnySet<L>(pa != 0.0)) continue;
           const int s2 = s + a - K;
           const D* __restrict na = bn + s2 * S;
-          for (int j = 0; j < S; ++j) row[j] += pa * na[j];
-          acc += pa * wn[s2];
-          if (r2 != nullptr) acc2 += pa * wn2[s2];
+          for (int j = 0; j < S; ++j) row[j] = lanes::Fma<L>(pa, na[j], row[j]);
+          acc = lanes::Fma<L>(pa, wn[s2], acc);
+          if (r2 != nullptr) acc2 = lanes::Fma<L>(pa, wn2[s2], acc2);
         }
       }
-      wc[s] = r1[h * S + s] + gamma * acc;
-      if (r2 != nullptr) wc2[s] = r2[h * S + s] + gamma * acc2;
+      wc[s] = lanes::Fma<L>(gamma_v, acc, r1[h * S + s]);
+      if (r2 != nullptr) wc2[s] = lanes::Fma<L>(gamma_v, acc2, r2[h * S + s]);
     }
     std::swap(bn, bc);
     std::swap(wn, wc);
@@ -547,16 +549,16 @@ SMFG_LANES_INLINE void Evaluate(Kernel<L>& k, const typename Vec<L>::D* pi,
     const D inv = 1.0 / a[c * S + c];
     for (int r = c + 1; r < S; ++r) {
       const D f = a[r * S + c] * inv;
-      for (int j = c + 1; j < S; ++j) a[r * S + j] -= f * a[c * S + j];
-      v1[r] -= f * v1[c];
-      if (r2 != nullptr) v2[r] -= f * v2[c];
+      for (int j = c + 1; j < S; ++j) a[r * S + j] = lanes::Fma<L>(-f, a[c * S + j], a[r * S + j]);
+      v1[r] = lanes::Fma<L>(-f, v1[c], v1[r]);
+      if (r2 != nullptr) v2[r] = lanes::Fma<L>(-f, v2[c], v2[r]);
     }
   }
   for (int r = S - 1; r >= 0; --r) {
     D acc = v1[r], acc2 = r2 != nullptr ? v2[r] : D{};
     for (int j = r + 1; j < S; ++j) {
-      acc -= a[r * S + j] * v1[j];
-      if (r2 != nullptr) acc2 -= a[r * S + j] * v2[j];
+      acc = lanes::Fma<L>(-a[r * S + j], v1[j], acc);
+      if (r2 != nullptr) acc2 = lanes::Fma<L>(-a[r * S + j], v2[j], acc2);
     }
     v1[r] = acc / a[r * S + r];
     if (r2 != nullptr) v2[r] = acc2 / a[r * S + r];
@@ -713,10 +715,10 @@ SMFG_LANES_INLINE void ForwardPass(Kernel<L>& k, HouseholdDayOutcome* out) {
         if (!lanes::AnySet<L>(wt != 0.0)) continue;
         const D p = k.power[a];
         const D net = base + p;
-        imp += wt * lanes::Max<L>(net, D{});
-        exp += wt * lanes::Max<L>(-net, D{});
-        if (a > K) charge += wt * p;
-        if (a < K) discharge += wt * -p;
+        imp = lanes::Fma<L>(wt, lanes::Max<L>(net, D{}), imp);
+        exp = lanes::Fma<L>(wt, lanes::Max<L>(-net, D{}), exp);
+        if (a > K) charge = lanes::Fma<L>(wt, p, charge);
+        if (a < K) discharge = lanes::Fma<L>(wt, -p, discharge);
         next[s + a - K] += wt;
       }
     }
@@ -786,8 +788,8 @@ SMFG_LANES_INLINE void ExploitDay(Kernel<L>& k, const HouseholdDayInput* belief,
       for (int a = lo; a < hi; ++a) {
         const D p = p_s[a];
         // (Rewards are finite, so p = 0 adds nothing.)
-        soft += p * (r_new[a] - r_old[a]);
-        plain += p * r_new[a];
+        soft = lanes::Fma<L>(p, r_new[a] - r_old[a], soft);
+        plain = lanes::Fma<L>(p, r_new[a], plain);
       }
       k.R[h * S + s] = soft;
       k.R2[h * S + s] = plain;
@@ -836,9 +838,12 @@ SMFG_LANES_INLINE void ExploitDay(Kernel<L>& k, const HouseholdDayInput* belief,
   }
 
 SMFG_KERNEL_ENTRY(One, 1, )
+#if defined(__x86_64__)
+SMFG_KERNEL_ENTRY(OneFma, 1, __attribute__((target("fma"))))
+#endif
 SMFG_KERNEL_ENTRY(Baseline, 2, )
 #if defined(__x86_64__)
-SMFG_KERNEL_ENTRY(Avx2, 4, __attribute__((target("avx2"))))
+SMFG_KERNEL_ENTRY(Avx2, 4, __attribute__((target("avx2,fma"))))
 SMFG_KERNEL_ENTRY(Avx512, 8, __attribute__((target("avx512f"))))
 #endif
 #undef SMFG_KERNEL_ENTRY
@@ -861,7 +866,7 @@ bool KernelIsaSupported(KernelIsa isa) {
       return true;
 #if defined(__x86_64__)
     case KernelIsa::kAvx2:
-      return __builtin_cpu_supports("avx2");
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     case KernelIsa::kAvx512:
       return __builtin_cpu_supports("avx512f");
 #endif
@@ -972,9 +977,13 @@ void BatteryBlockSolver::SetBatteries(const BatterySpec* batteries, int n) {
 
 namespace {
 template <typename K>
-void SolveOn(K& k, const HouseholdDayInput* in, HouseholdDayOutcome* out, bool warm) {
+void SolveOn(K& k, KernelIsa isa, const HouseholdDayInput* in, HouseholdDayOutcome* out,
+             bool warm) {
   constexpr int W = K::kWidth;
   if constexpr (W == 1) {
+#if defined(__x86_64__)
+    if (isa != KernelIsa::kBaseline) return SolveDayOneFma(k, in, out, warm);
+#endif
     SolveDayOne(k, in, out, warm);
   } else if constexpr (W == 2) {
     SolveDayBaseline(k, in, out, warm);
@@ -987,10 +996,13 @@ void SolveOn(K& k, const HouseholdDayInput* in, HouseholdDayOutcome* out, bool w
   }
 }
 template <typename K>
-void ExploitOn(K& k, const HouseholdDayInput* b, const HouseholdDayInput* r, Exploitability* out,
-               bool warm) {
+void ExploitOn(K& k, KernelIsa isa, const HouseholdDayInput* b, const HouseholdDayInput* r,
+               Exploitability* out, bool warm) {
   constexpr int W = K::kWidth;
   if constexpr (W == 1) {
+#if defined(__x86_64__)
+    if (isa != KernelIsa::kBaseline) return ExploitDayOneFma(k, b, r, out, warm);
+#endif
     ExploitDayOne(k, b, r, out, warm);
   } else if constexpr (W == 2) {
     ExploitDayBaseline(k, b, r, out, warm);
@@ -1007,8 +1019,9 @@ void ExploitOn(K& k, const HouseholdDayInput* b, const HouseholdDayInput* r, Exp
 void BatteryBlockSolver::Solve(const HouseholdDayInput* in, HouseholdDayOutcome* out,
                                bool warm_start) {
   impl_->Visit([&](auto& sub) {
-    sub.ForEach(impl_->n,
-                [&](auto& k, int first, int) { SolveOn(k, in + first, out + first, warm_start); });
+    sub.ForEach(impl_->n, [&](auto& k, int first, int) {
+      SolveOn(k, isa_, in + first, out + first, warm_start);
+    });
   });
 }
 
@@ -1017,7 +1030,7 @@ void BatteryBlockSolver::MeasureExploitability(const HouseholdDayInput* belief,
                                                Exploitability* out, bool warm_start) {
   impl_->Visit([&](auto& sub) {
     sub.ForEach(impl_->n, [&](auto& k, int first, int) {
-      ExploitOn(k, belief + first, realised + first, out + first, warm_start);
+      ExploitOn(k, isa_, belief + first, realised + first, out + first, warm_start);
     });
   });
 }

@@ -67,6 +67,23 @@ SMFG_LANES_INLINE typename Vec<L>::D Abs(typename Vec<L>::D a) {
   return a < 0.0 ? -a : a;
 }
 
+// a * b + c rounded once (fused multiply-add), lane by lane. Fused where the
+// caller asks for it and nowhere else, so it is the same operation on every
+// instruction set: AVX-512 and AVX2 + FMA use the hardware instruction; the
+// baseline (SSE2) lanes call fma(), which IEEE 754 and C require to round
+// once too (glibc computes it exactly in software where the CPU cannot).
+// Only the 8-lane form must be inlined into AVX-512 code and the 4-lane form
+// into AVX2 + FMA code.
+template <int L>
+SMFG_LANES_INLINE typename Vec<L>::D Fma(typename Vec<L>::D a, typename Vec<L>::D b,
+                                         typename Vec<L>::D c) {
+  {
+    typename Vec<L>::D r;
+    for (int i = 0; i < L; ++i) r[i] = __builtin_fma(a[i], b[i], c[i]);
+    return r;
+  }
+}
+
 // OR / AND of the two halves of a mask (extract and combine, no lane loop).
 template <int L>
 SMFG_LANES_INLINE typename Vec<L / 2>::I OrHalves(typename Vec<L>::I m) {
@@ -133,20 +150,21 @@ SMFG_LANES_INLINE typename Vec<L>::D Exp(typename Vec<L>::D x) {
   using I = typename Vec<L>::I;
   const D t = x * internal::kInvLn2 + internal::kRoundMagic;
   const D k = t - internal::kRoundMagic;
-  const D r = (x - k * internal::kLn2Hi) - k * internal::kLn2Lo;
+  const D r =
+      Fma<L>(-k, Broadcast<L>(internal::kLn2Lo), Fma<L>(-k, Broadcast<L>(internal::kLn2Hi), x));
   D p = Broadcast<L>(1.0 / 479001600.0);  // 1/12!
-  p = p * r + 1.0 / 39916800.0;
-  p = p * r + 1.0 / 3628800.0;
-  p = p * r + 1.0 / 362880.0;
-  p = p * r + 1.0 / 40320.0;
-  p = p * r + 1.0 / 5040.0;
-  p = p * r + 1.0 / 720.0;
-  p = p * r + 1.0 / 120.0;
-  p = p * r + 1.0 / 24.0;
-  p = p * r + 1.0 / 6.0;
-  p = p * r + 0.5;
-  p = p * r + 1.0;
-  p = p * r + 1.0;
+  p = Fma<L>(p, r, Broadcast<L>(1.0 / 39916800.0));
+  p = Fma<L>(p, r, Broadcast<L>(1.0 / 3628800.0));
+  p = Fma<L>(p, r, Broadcast<L>(1.0 / 362880.0));
+  p = Fma<L>(p, r, Broadcast<L>(1.0 / 40320.0));
+  p = Fma<L>(p, r, Broadcast<L>(1.0 / 5040.0));
+  p = Fma<L>(p, r, Broadcast<L>(1.0 / 720.0));
+  p = Fma<L>(p, r, Broadcast<L>(1.0 / 120.0));
+  p = Fma<L>(p, r, Broadcast<L>(1.0 / 24.0));
+  p = Fma<L>(p, r, Broadcast<L>(1.0 / 6.0));
+  p = Fma<L>(p, r, Broadcast<L>(0.5));
+  p = Fma<L>(p, r, Broadcast<L>(1.0));
+  p = Fma<L>(p, r, Broadcast<L>(1.0));
   const I ki = Bits<L>(t) - internal::kRoundMagicBits;
   const D scale = FromBits<L>((ki + 1023) << 52);
   return p * scale;
@@ -173,15 +191,16 @@ SMFG_LANES_INLINE typename Vec<L>::D Log(typename Vec<L>::D x) {
   const D y2 = y * y;
   const D y4 = y2 * y2;
   const D y8 = y4 * y4;
-  const D e0 = 1.0 + y * (1.0 / 3.0);
-  const D e1 = 1.0 / 5.0 + y * (1.0 / 7.0);
-  const D e2 = 1.0 / 9.0 + y * (1.0 / 11.0);
-  const D e3 = 1.0 / 13.0 + y * (1.0 / 15.0);
-  const D e4 = 1.0 / 17.0 + y * (1.0 / 19.0);
-  const D f0 = e0 + y2 * e1;
-  const D f1 = e2 + y2 * e3;
-  const D f2 = e4 + y2 * (1.0 / 21.0);
-  const D p = (f0 + y4 * f1) + y8 * f2;
+  auto c = [](double v) __attribute__((always_inline)) { return Broadcast<L>(v); };
+  const D e0 = Fma<L>(y, c(1.0 / 3.0), c(1.0));
+  const D e1 = Fma<L>(y, c(1.0 / 7.0), c(1.0 / 5.0));
+  const D e2 = Fma<L>(y, c(1.0 / 11.0), c(1.0 / 9.0));
+  const D e3 = Fma<L>(y, c(1.0 / 15.0), c(1.0 / 13.0));
+  const D e4 = Fma<L>(y, c(1.0 / 19.0), c(1.0 / 17.0));
+  const D f0 = Fma<L>(y2, e1, e0);
+  const D f1 = Fma<L>(y2, e3, e2);
+  const D f2 = Fma<L>(y2, c(1.0 / 21.0), e4);
+  const D p = Fma<L>(y8, f2, Fma<L>(y4, f1, f0));
   const D log_f = (s + s) * p;
   // e as a double, exactly (|e| < 2^51), by the same magic-number trick.
   const D ed = FromBits<L>(e + internal::kRoundMagicBits) - internal::kRoundMagic;
