@@ -350,7 +350,11 @@ SMFG_LANES_INLINE void Sweep(Kernel<L>& k, double tau, typename Vec<L>::D* dpi,
       // A lane where that shift lies more than 600 tau above max_a q_a could
       // lose weights to underflow; it uses b = max_a q_a and exp of each
       // action instead (its own choice: the other lanes are unaffected).
-      for_states([&](auto s_in) __attribute__((always_inline)) {
+      // Weights of one state; kMayBeDirect false when no lane can need the
+      // direct form anywhere in this hour (checked below), which spares the
+      // per-state test and selects.
+      auto weights = [&](auto s_in, auto may_be_direct) __attribute__((always_inline)) {
+        constexpr bool kMayBeDirect = decltype(may_be_direct)::value;
         const int s = s_in;
         const int lo = g.Lo(s), hi = g.Hi(s);
         D q_local[G::kA];
@@ -365,9 +369,13 @@ SMFG_LANES_INLINE void Sweep(Kernel<L>& k, double tau, typename Vec<L>::D* dpi,
           m = lanes::Max<L>(m, q[a]);
         }
         const D c = (b0 - m) * inv_tau;
-        // (The sign of max_shift - c, not c > max_shift: GCC 12 ICEs on the latter.)
-        const I direct = lanes::Bits<L>(max_shift - c) >> 63;
-        const bool any_direct = lanes::AnySet<L>(direct);
+        I direct{};
+        bool any_direct = false;
+        if constexpr (kMayBeDirect) {
+          // (The sign of max_shift - c, not c > max_shift: GCC 12 ICEs on the latter.)
+          direct = lanes::Bits<L>(max_shift - c) >> 63;
+          any_direct = lanes::AnySet<L>(direct);
+        }
         D z{};
 #pragma GCC unroll 16
         for (int a = lo; a < hi; ++a) {
@@ -383,11 +391,29 @@ SMFG_LANES_INLINE void Sweep(Kernel<L>& k, double tau, typename Vec<L>::D* dpi,
           z += wa;
         }
         k.zh[s] = z;
-        k.mh[s] = lanes::Select<L>(direct, m, b0);
         // log pi_a = x_a - norm with norm = c + log z on the shifted lanes and
         // log z on the direct ones.
-        k.ch[s] = lanes::Select<L>(direct, zero, c);
-      });
+        if constexpr (kMayBeDirect) {
+          k.mh[s] = lanes::Select<L>(direct, m, b0);
+          k.ch[s] = lanes::Select<L>(direct, zero, c);
+        } else {
+          k.mh[s] = b0;
+          k.ch[s] = c;
+        }
+      };
+      // max_a q_a >= q of idling >= gamma min_s' V + r_idle, and rounding is
+      // monotone, so `bound` is at least every state's c, bit for bit: when it
+      // is within the limit in every lane, no state needs the direct form.
+      D v_min = vn[0];
+      for (int s = 1; s < S; ++s) v_min = lanes::Min<L>(v_min, vn[s]);
+      const D bound = (b0 - lanes::Fma<L>(gamma_v, v_min, r[K])) * inv_tau;
+      if (lanes::AnySet<L>(lanes::Bits<L>(max_shift - bound) >> 63)) {
+        for_states([&](auto s_in)
+                       __attribute__((always_inline)) { weights(s_in, std::true_type{}); });
+      } else {
+        for_states([&](auto s_in)
+                       __attribute__((always_inline)) { weights(s_in, std::false_type{}); });
+      }
       for (int s = 0; s < S; ++s) {
         const D z = k.zh[s];
         const D log_z = lanes::Log<L>(z);
@@ -497,8 +523,6 @@ SMFG_LANES_INLINE void Evaluate(Kernel<L>& k, const typename Vec<L>::D* pi,
         if (r2 != nullptr) acc2 = lanes::Fma<L>(p, wn2[s + lo - K], acc2);
         for (int a = lo + 1; a < hi; ++a) {
           const D pa = p_s[a];
-          // Adding p * x with p = 0 changes nothing, so skipping is exact.
-          if (!lanes::AnySet<L>(pa != 0.0)) continue;
           const int s2 = s + a - K;
           const D* __restrict na = bn + s2 * S;
 #pragma GCC unroll 32
@@ -712,7 +736,6 @@ SMFG_LANES_INLINE void ForwardPass(Kernel<L>& k, HouseholdDayOutcome* out) {
       const D* p_s = ph + g.Off(s) - lo;
       for (int a = lo; a < hi; ++a) {
         const D wt = ms * p_s[a];
-        if (!lanes::AnySet<L>(wt != 0.0)) continue;
         const D p = k.power[a];
         const D net = base + p;
         imp = lanes::Fma<L>(wt, lanes::Max<L>(net, D{}), imp);

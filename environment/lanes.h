@@ -63,6 +63,11 @@ SMFG_LANES_INLINE typename Vec<L>::D Max(typename Vec<L>::D a, typename Vec<L>::
 }
 
 template <int L>
+SMFG_LANES_INLINE typename Vec<L>::D Min(typename Vec<L>::D a, typename Vec<L>::D b) {
+  return a < b ? a : b;
+}
+
+template <int L>
 SMFG_LANES_INLINE typename Vec<L>::D Abs(typename Vec<L>::D a) {
   return a < 0.0 ? -a : a;
 }
