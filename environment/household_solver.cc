@@ -291,9 +291,10 @@ SMFG_LANES_INLINE void SetRewards(Kernel<L>& k, const HouseholdDayInput* in) {
 }
 
 // One backward pass from V_24 = v0: the softmax (or greedy) policy of v0 into
-// pis and its regularised reward into Rs. Per lane: max |pis - pi| into *dpi,
+// pis and its regularised reward into Rs. Per lane: max |pis - pi| into *dpi
+// (if kCompare),
 // max |T v0 - v0| into *residual, max |v0| into *vmax.
-template <int L, typename G>
+template <int L, typename G, bool kCompare>
 SMFG_LANES_INLINE void Sweep(Kernel<L>& k, double tau, typename Vec<L>::D* dpi,
                              typename Vec<L>::D* residual, typename Vec<L>::D* vmax) {
   using D = typename Vec<L>::D;
@@ -436,36 +437,40 @@ SMFG_LANES_INLINE void Sweep(Kernel<L>& k, double tau, typename Vec<L>::D* dpi,
           // A cut-off action has p = 0 and a finite term: it adds nothing.
           racc = lanes::Fma<L>(p, lanes::Fma<L>(-tau_v, xs[a] - log_norm, r[a]), racc);
           new_s[a] = p;
-          dmax = lanes::Max<L>(dmax, lanes::Abs<L>(p - old_s[a]));
+          if constexpr (kCompare) dmax = lanes::Max<L>(dmax, lanes::Abs<L>(p - old_s[a]));
         }
         rs[s] = racc;
       });
     } else {
       // Greedy: the lowest-index maximiser, a deterministic argmax.
-      for (int s = 0; s < S; ++s) {
+      for_states([&](auto s_in) __attribute__((always_inline)) {
+        const int s = s_in;
         const int lo = g.Lo(s), hi = g.Hi(s);
         const D* old_s = pold + g.Off(s) - lo;
         D* new_s = pnew + g.Off(s) - lo;
         const D* v = vn + s - K;
-        D* q = k.q.data();
+        D q_local[G::kA];
+        D* q = G::kStatic ? q_local : k.q.data();
         D m = lanes::Broadcast<L>(-kInf);
+#pragma GCC unroll 16
         for (int a = lo; a < hi; ++a) {
           q[a] = lanes::Fma<L>(gamma_v, v[a], r[a]);
           m = lanes::Max<L>(m, q[a]);
         }
         I found{};
         D racc{};
+#pragma GCC unroll 16
         for (int a = lo; a < hi; ++a) {
           const I is = (q[a] == m) & ~found;
           found |= is;
           const D p = lanes::Select<L>(is, one, zero);
           racc += lanes::Select<L>(is, r[a], zero);
           new_s[a] = p;
-          dmax = lanes::Max<L>(dmax, lanes::Abs<L>(p - old_s[a]));
+          if constexpr (kCompare) dmax = lanes::Max<L>(dmax, lanes::Abs<L>(p - old_s[a]));
         }
         vc[s] = m;
         rs[s] = racc;
-      }
+      });
     }
     std::swap(vn, vc);
   }
@@ -625,7 +630,12 @@ SMFG_LANES_INLINE void SolvePolicy(Kernel<L>& k, double tau, bool warm_start,
   const D tolerance = lanes::Broadcast<L>(kPolicyTolerance);
   for (int it = 1; it <= kMaxPolicyIterations; ++it) {
     D dpi, residual, vmax;
-    Sweep<L, G>(k, tau, &dpi, &residual, &vmax);
+    // (The first sweep's comparison is not used; it skips it.)
+    if (it > 1 || evaluated) {
+      Sweep<L, G, true>(k, tau, &dpi, &residual, &vmax);
+    } else {
+      Sweep<L, G, false>(k, tau, &dpi, &residual, &vmax);
+    }
     // The first sweep's policy is compared with a policy evaluated under
     // other rewards (the previous day's), so it cannot stop there, unless
     // pi, R, v0 and M already belong to the current rewards (`evaluated`).
