@@ -3,13 +3,14 @@
 // lane (household_solver.h).
 //
 // Determinism (DESIGN §4). Everything here is a fixed sequence of IEEE-754
-// basic operations (+, -, *, /, comparisons, selects) and integer bit
-// operations, applied to each lane on its own: no fused multiply-add (ISO C++
-// mode compiles with -ffp-contract=off, and the kernel's compile flags say so
-// explicitly), no reassociation, no lookup tables, no libm. A lane's result
-// therefore does not depend on the lane count L, on the other lanes' values, or
-// on the instruction set the code was compiled for (SSE2, AVX2 or AVX-512
-// registers compute the same correctly rounded operations);
+// basic operations (+, -, *, /, comparisons, selects), explicit fused
+// multiply-adds (Fma: one rounding, the same on every instruction set) and
+// integer bit operations, applied to each lane on its own. Nothing is fused
+// implicitly (ISO C++ mode compiles with -ffp-contract=off, and the kernel's
+// compile flags say so explicitly), nothing is reassociated, there are no
+// lookup tables and no libm calls except fma(). A lane's result therefore does
+// not depend on the lane count L, on the other lanes' values, or on the
+// instruction set the code was compiled for (SSE2, AVX2 + FMA or AVX-512);
 // household_solver_test proves it bit for bit.
 //
 // Exp and Log are polynomial approximations checked against libm in
