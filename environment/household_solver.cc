@@ -381,12 +381,13 @@ SMFG_LANES_INLINE void Sweep(Kernel<L>& k, double tau, typename Vec<L>::D* dpi,
 #pragma GCC unroll 16
         for (int a = lo; a < hi; ++a) {
           const D xa = (q[a] - m) * inv_tau;
-          const I cut = xa < kMinLogWeight;
           D wa = er[a] * ev[s + a - K];
           if (any_direct) {
             wa = lanes::Select<L>(direct, lanes::Exp<L>(lanes::Max<L>(xa, min_log)), wa);
           }
-          wa = lanes::Select<L>(cut, zero, wa);
+          // The cut-off, with the comparison inside the select: GCC turns a
+          // comparison kept in a mask variable into lane-by-lane code on AVX-512.
+          wa = xa < min_log ? zero : wa;
           xs[a] = xa;
           ws[a] = wa;
           z += wa;
@@ -457,14 +458,17 @@ SMFG_LANES_INLINE void Sweep(Kernel<L>& k, double tau, typename Vec<L>::D* dpi,
           q[a] = lanes::Fma<L>(gamma_v, v[a], r[a]);
           m = lanes::Max<L>(m, q[a]);
         }
-        I found{};
+        // The lowest-index maximiser, a deterministic argmax: its index as a
+        // double, and p_a = max(0, 1 - |best - a|), all arithmetic (mask
+        // variables and == become lane-by-lane code on AVX-512).
+        D best = lanes::Broadcast<L>(hi - 1);
+#pragma GCC unroll 16
+        for (int a = hi - 2; a >= lo; --a) best = q[a] >= m ? lanes::Broadcast<L>(a) : best;
         D racc{};
 #pragma GCC unroll 16
         for (int a = lo; a < hi; ++a) {
-          const I is = (q[a] == m) & ~found;
-          found |= is;
-          const D p = lanes::Select<L>(is, one, zero);
-          racc += lanes::Select<L>(is, r[a], zero);
+          const D p = lanes::Max<L>(zero, one - lanes::Abs<L>(best - static_cast<double>(a)));
+          racc = lanes::Fma<L>(p, r[a], racc);
           new_s[a] = p;
           if constexpr (kCompare) dmax = lanes::Max<L>(dmax, lanes::Abs<L>(p - old_s[a]));
         }
@@ -644,7 +648,7 @@ SMFG_LANES_INLINE void SolvePolicy(Kernel<L>& k, double tau, bool warm_start,
       if (tau > 0) {
         ok = dpi <= lanes::Max<L>(tolerance, vmax * (kRoundoffFactor / tau));
       } else {
-        ok = (dpi == 0.0) | (residual < kArgmaxResidual);
+        ok = (dpi <= 0.0) | (residual < kArgmaxResidual);  // dpi >= 0
       }
       const I newly = ok & ~done;
       for (int l = 0; l < L; ++l) {
@@ -877,7 +881,7 @@ SMFG_KERNEL_ENTRY(OneFma, 1, __attribute__((target("fma"))))
 SMFG_KERNEL_ENTRY(Baseline, 2, )
 #if defined(__x86_64__)
 SMFG_KERNEL_ENTRY(Avx2, 4, __attribute__((target("avx2,fma"))))
-SMFG_KERNEL_ENTRY(Avx512, 8, __attribute__((target("avx512f"))))
+SMFG_KERNEL_ENTRY(Avx512, 8, __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,fma"))))
 #endif
 #undef SMFG_KERNEL_ENTRY
 
@@ -901,7 +905,10 @@ bool KernelIsaSupported(KernelIsa isa) {
     case KernelIsa::kAvx2:
       return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     case KernelIsa::kAvx512:
-      return __builtin_cpu_supports("avx512f");
+      // x86-64-v4's AVX-512 subsets: without DQ, GCC turns mask registers
+      // into vector masks lane by lane.
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
 #endif
     default:
       return false;
