@@ -1,6 +1,10 @@
 // Throughput of the follower kernel: exact softmax best response + stationary
 // distribution + expected outcomes, per household-day, on one core.
 //   build/bench/population_bench
+//   SMFG_KERNEL_ISA=avx2 build/bench/population_bench   # narrow the shard's ISA
+// BM_BatteryHouseholdDay: one household at a time, cold (the one-lane API);
+// BM_BatteryBlock: blocks of 8 warm-started from the previous day, per
+// instruction set (docs/PERFORMANCE.md); BM_ShardDefaultMix: a whole shard.
 // Reports household-days/s and household-hours/s (x24) per core, separately for
 // storage owners (the expensive decision problem), and for a whole shard of the
 // default class mix.
@@ -111,13 +115,15 @@ void BM_ShardDefaultMix(benchmark::State& state) {
   const ShardKernel kernel(s);
   const Tariff t = FlatTestTariff(s, 0.15);
   const PriceBelief belief = PriceBelief::Constant(s.days, 3, 40.0);
-  double household_days = 0;
+  double household_days = 0, battery_days = 0;
   for (auto _ : state) {
     const PopulationStats st = kernel.EvaluateShard(0, t, belief);
     household_days += st.household_days;
+    battery_days += st.battery_household_days;
     benchmark::DoNotOptimize(st.net_load_kw.data());
   }
   SetRates(state, household_days);
+  state.counters["battery_household_days"] = battery_days / state.iterations();
 }
 BENCHMARK(BM_ShardDefaultMix)->Unit(benchmark::kMillisecond);
 

@@ -201,8 +201,6 @@ struct Kernel {
         Wn2(S),
         Wc2(S),
         q(A),
-        x(A),
-        w(A),
         mu(S),
         fa(S),
         fb(S),
@@ -233,7 +231,7 @@ struct Kernel {
   LaneVector<D> v_belief;            // [s]: exploitability warm start
   LaneVector<D> Bn, Bc, M, lin;      // [s][s']
   LaneVector<D> Wn, Wc, Wn2, Wc2;    // [s]
-  LaneVector<D> q, x, w;             // [a] sweep scratch
+  LaneVector<D> q;                   // [a] sweep scratch (runtime grids)
   LaneVector<D> mu, fa, fb;          // [s] distributions
   int iterations[L] = {};
   bool converged[L] = {};

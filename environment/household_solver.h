@@ -93,8 +93,11 @@ struct Exploitability {
   double plain = 0.0;
 };
 
-// Instruction sets the block kernel can be compiled for. All of them compute
-// identical bits (lanes.h): the choice is a speed matter only.
+// Instruction sets the block kernel is compiled for: x86-64 baseline (SSE2, 2
+// lanes per register, fma() from libm), AVX2 + FMA (4 lanes) and the AVX-512
+// subsets of x86-64-v4 (F, DQ, VL, BW: 8 lanes). All of them compute identical
+// bits (lanes.h): the choice is a speed matter only. Other architectures use
+// the baseline code.
 enum class KernelIsa { kBaseline, kAvx2, kAvx512 };
 bool KernelIsaSupported(KernelIsa isa);
 // The widest supported one (SMFG_KERNEL_ISA=baseline|avx2|avx512 in the
@@ -103,7 +106,8 @@ KernelIsa BestKernelIsa();
 const char* KernelIsaName(KernelIsa isa);
 
 // Solves up to lanes() battery households' days together, one per SIMD lane
-// (struct-of-arrays blocks). Every lane runs exactly the computation a
+// (struct-of-arrays blocks; 8 logical lanes run as 4, 2 or 1 kernels of the
+// instruction set's width). Every lane runs exactly the computation a
 // one-lane solver would run for that household alone: a lane that has
 // converged is frozen while the others finish, so a household's results do
 // not depend on which households share its block, on the lane count or on
