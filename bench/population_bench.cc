@@ -1,6 +1,10 @@
 // Throughput of the follower kernel: exact softmax best response + stationary
 // distribution + expected outcomes, per household-day, on one core.
 //   build/bench/population_bench
+//   SMFG_KERNEL_ISA=avx2 build/bench/population_bench   # narrow the shard's ISA
+// BM_BatteryHouseholdDay: one household at a time, cold (the one-lane API);
+// BM_BatteryBlock: blocks of 8 warm-started from the previous day, per
+// instruction set (docs/PERFORMANCE.md); BM_ShardDefaultMix: a whole shard.
 // Reports household-days/s and household-hours/s (x24) per core, separately for
 // storage owners (the expensive decision problem), and for a whole shard of the
 // default class mix.
@@ -52,19 +56,74 @@ void BM_BatteryHouseholdDay(benchmark::State& state) {
 }
 BENCHMARK(BM_BatteryHouseholdDay)->Args({11, 3})->Args({21, 5})->Args({6, 2});
 
+// Blocks of 8 battery households solved together (SIMD across households),
+// each lane warm-started from its previous day as in a shard; args: S, K, ISA.
+void BM_BatteryBlock(benchmark::State& state) {
+  FollowerParams p;
+  p.soc_levels = static_cast<int>(state.range(0));
+  p.max_soc_steps_per_hour = static_cast<int>(state.range(1));
+  const auto isa = static_cast<KernelIsa>(state.range(2));
+  if (!KernelIsaSupported(isa)) {
+    state.SkipWithError("instruction set not supported here");
+    return;
+  }
+  state.SetLabel(KernelIsaName(isa));
+  BatteryBlockSolver solver(p, BatteryBlockSolver::kMaxLanes, isa);
+  constexpr int kDays = 64, kLanes = BatteryBlockSolver::kMaxLanes;
+  std::vector<std::vector<double>> demand(kDays * kLanes), pv(kDays * kLanes), rate(kDays * kLanes),
+      credit(kDays * kLanes);
+  CounterRng rng(1, RngPurpose::kTest, 0);
+  for (int k = 0; k < kDays * kLanes; ++k) {
+    for (int h = 0; h < kHoursPerDay; ++h) {
+      demand[k].push_back(rng.Uniform(0.3, 2.0));
+      pv[k].push_back(h > 6 && h < 19 ? rng.Uniform(0, 4) : 0);
+      rate[k].push_back(0.15);
+      credit[k].push_back(rng.Uniform(0.018, 0.03));
+    }
+  }
+  std::vector<BatterySpec> batteries;
+  for (int l = 0; l < kLanes; ++l) batteries.push_back({9.3 + 0.5 * l, 5.0, 0.95, 0.95});
+  solver.SetBatteries(batteries.data(), kLanes);
+  HouseholdDayOutcome out[kLanes];
+  HouseholdDayInput in[kLanes];
+  long n = 0;
+  double iterations = 0;
+  for (auto _ : state) {
+    const int d = n % kDays;
+    for (int l = 0; l < kLanes; ++l) {
+      const int k = d * kLanes + l;
+      in[l] = {demand[k].data(), pv[k].data(), rate[k].data(), credit[k].data()};
+    }
+    solver.Solve(in, out, /*warm_start=*/n > 0);
+    for (int l = 0; l < kLanes; ++l) iterations += out[l].policy_iterations;
+    benchmark::DoNotOptimize(out[0].energy_bill_usd);
+    ++n;
+  }
+  SetRates(state, static_cast<double>(n) * kLanes);
+  state.counters["sweeps_per_household_day"] = iterations / (static_cast<double>(n) * kLanes);
+}
+BENCHMARK(BM_BatteryBlock)
+    ->Args({11, 3, static_cast<int>(KernelIsa::kBaseline)})
+    ->Args({11, 3, static_cast<int>(KernelIsa::kAvx2)})
+    ->Args({11, 3, static_cast<int>(KernelIsa::kAvx512)})
+    ->Args({21, 5, static_cast<int>(KernelIsa::kAvx512)})
+    ->Args({6, 2, static_cast<int>(KernelIsa::kAvx512)});
+
 // A whole shard of the default class mix (consumers, solar, solar+battery).
 void BM_ShardDefaultMix(benchmark::State& state) {
   const Scenario s = MakeTestScenario(200, 10);
   const ShardKernel kernel(s);
   const Tariff t = FlatTestTariff(s, 0.15);
   const PriceBelief belief = PriceBelief::Constant(s.days, 3, 40.0);
-  double household_days = 0;
+  double household_days = 0, battery_days = 0;
   for (auto _ : state) {
     const PopulationStats st = kernel.EvaluateShard(0, t, belief);
     household_days += st.household_days;
+    battery_days += st.battery_household_days;
     benchmark::DoNotOptimize(st.net_load_kw.data());
   }
   SetRates(state, household_days);
+  state.counters["battery_household_days"] = battery_days / state.iterations();
 }
 BENCHMARK(BM_ShardDefaultMix)->Unit(benchmark::kMillisecond);
 

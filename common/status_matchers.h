@@ -40,6 +40,20 @@ MATCHER(IsOk, negation ? "is not OK" : "is OK") {
   return status.ok();
 }
 
+// An OK StatusOr whose value matches `value_matcher`.
+MATCHER_P(
+    IsOkAndHolds, value_matcher,
+    std::string(negation ? "is not OK or holds a value that " : "is OK and holds a value that ") +
+        ::testing::DescribeMatcher<
+            typename std::remove_cv_t<std::remove_reference_t<arg_type>>::value_type>(value_matcher,
+                                                                                      negation)) {
+  if (!arg.ok()) {
+    *result_listener << "which is " << arg.status();
+    return false;
+  }
+  return ::testing::ExplainMatchResult(value_matcher, *arg, result_listener);
+}
+
 MATCHER_P(StatusIs, code,
           std::string(negation ? "does not have" : "has") + " code " +
               absl::StatusCodeToString(code)) {

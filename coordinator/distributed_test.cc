@@ -283,6 +283,7 @@ class DistributedTest : public ::testing::Test {
     EXPECT_EQ(a.battery_household_days, b.battery_household_days);
     EXPECT_EQ(a.policy_iterations, b.policy_iterations);
     EXPECT_EQ(a.unconverged_household_days, b.unconverged_household_days);
+    EXPECT_EQ(a.nonunique_distribution_household_days, b.nonunique_distribution_household_days);
   }
   void ExpectMatchesLocal(const absl::StatusOr<env::PopulationStats>& remote) {
     ASSERT_TRUE(remote.ok()) << remote.status();

@@ -313,11 +313,17 @@ absl::Status ExperimentManager::RunExperimentOrError(const std::string& id) {
   for (training::OutputFile& f : comparison.files) {
     files.push_back({std::move(f.path), std::move(f.bytes)});
   }
-  SMFG_RETURN_IF_ERROR(store.PutResults(id, files));
   mark_running();  // WAITING_FOR_WORKERS -> SUCCEEDED is not a legal transition
-  SetStatus(id, ExperimentStatus::kSucceeded,
-            absl::StrCat(run->converged() ? "converged" : "iteration budget reached", " after ",
-                         run->iteration(), " outer iterations"));
+  // A cancel accepted while Finish ran still wins: Complete checks the flag
+  // in the transaction that would store the results.
+  SMFG_RETURN_IF_ERROR(
+      store
+          .Complete(id, files,
+                    absl::StrCat(run->converged() ? "converged" : "iteration budget reached",
+                                 " after ", run->iteration(), " outer iterations"),
+                    "cancelled during the baseline evaluation")
+          .status());
+  Notify();
   return absl::OkStatus();
 }
 

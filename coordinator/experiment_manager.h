@@ -21,8 +21,10 @@
 //   on_waiting_for_workers callback sets WAITING_FOR_WORKERS at once, and the
 //   run returns to RUNNING when that iteration (or the final evaluation)
 //   completes; after each it appends the iteration's record and records the
-//   checkpoint. At the end it stores TrainingRun::Finish's files with
-//   PutResults and marks SUCCEEDED; any error marks FAILED with the error as
+//   checkpoint. At the end ExperimentStore::Complete stores TrainingRun::
+//   Finish's files and marks SUCCEEDED in one transaction, or marks CANCELLED
+//   when a cancel arrived meanwhile (an accepted cancel always ends CANCELLED);
+//   any error marks FAILED with the error as
 //   message. Shutdown() stops runs at the next iteration boundary (or when
 //   their evaluator fails because the pool shut down) and leaves their status
 //   as it is, so the next coordinator on the data directory resumes them.

@@ -830,8 +830,9 @@ absl::StatusOr<std::vector<IterationRow>> ExperimentStore::Iterations(absl::stri
   return out;
 }
 
-absl::Status ExperimentStore::PutResults(absl::string_view id,
-                                         const std::vector<ResultFile>& files) {
+namespace {
+
+absl::Status CheckResultPaths(const std::vector<ResultFile>& files) {
   std::set<absl::string_view> paths;
   for (const ResultFile& f : files) {
     SMFG_RETURN_IF_ERROR(ValidateRelativePath(f.path));
@@ -839,10 +840,13 @@ absl::Status ExperimentStore::PutResults(absl::string_view id,
       return absl::InvalidArgumentError(absl::StrCat("result \"", f.path, "\" given twice"));
     }
   }
-  absl::MutexLock lock(&mu_);
-  Transaction txn(this);
-  SMFG_RETURN_IF_ERROR(txn.Begin());
-  SMFG_RETURN_IF_ERROR(CheckExistsLocked(id));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ExperimentStore::InsertResultsLocked(absl::string_view id,
+                                                  const std::vector<ResultFile>& files) {
   const int64_t now = Now();
   for (const ResultFile& f : files) {
     SMFG_RETURN_IF_ERROR(
@@ -857,7 +861,52 @@ absl::Status ExperimentStore::PutResults(absl::string_view id,
             .Run());
     SMFG_RETURN_IF_ERROR(Fault("PutResults:after_file"));
   }
+  return absl::OkStatus();
+}
+
+absl::Status ExperimentStore::PutResults(absl::string_view id,
+                                         const std::vector<ResultFile>& files) {
+  SMFG_RETURN_IF_ERROR(CheckResultPaths(files));
+  absl::MutexLock lock(&mu_);
+  Transaction txn(this);
+  SMFG_RETURN_IF_ERROR(txn.Begin());
+  SMFG_RETURN_IF_ERROR(CheckExistsLocked(id));
+  SMFG_RETURN_IF_ERROR(InsertResultsLocked(id, files));
   return txn.Commit();
+}
+
+absl::StatusOr<ExperimentStatus> ExperimentStore::Complete(absl::string_view id,
+                                                           const std::vector<ResultFile>& files,
+                                                           absl::string_view message,
+                                                           absl::string_view cancelled_message) {
+  SMFG_RETURN_IF_ERROR(CheckResultPaths(files));
+  absl::MutexLock lock(&mu_);
+  Transaction txn(this);
+  SMFG_RETURN_IF_ERROR(txn.Begin());
+  SMFG_ASSIGN_OR_RETURN(ExperimentRecord current, GetLocked(id));
+  const ExperimentStatus end =
+      current.cancel_requested ? ExperimentStatus::kCancelled : ExperimentStatus::kSucceeded;
+  if (!IsLegalTransition(current.status, end)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("experiment ", id, ": illegal status transition ",
+                     ExperimentStatusName(current.status), " -> ", ExperimentStatusName(end)));
+  }
+  if (end == ExperimentStatus::kSucceeded) {
+    SMFG_RETURN_IF_ERROR(InsertResultsLocked(id, files));
+  }
+  SMFG_RETURN_IF_ERROR(
+      Statement(this,
+                "UPDATE experiments SET status = ?, status_message = ?, updated_at = ? "
+                "WHERE id = ?")
+          .BindText(1, ExperimentStatusName(end))
+          .BindText(
+              2, BoundedMessage(end == ExperimentStatus::kSucceeded ? message : cancelled_message))
+          .Bind(3, Now())
+          .BindText(4, id)
+          .Run());
+  SMFG_RETURN_IF_ERROR(Fault("Complete:after_update"));
+  SMFG_RETURN_IF_ERROR(txn.Commit());
+  return end;
 }
 
 absl::Status ExperimentStore::PutResult(absl::string_view id, absl::string_view path,

@@ -216,6 +216,18 @@ class ExperimentStore {
   // INVALID_ARGUMENT otherwise; NOT_FOUND for an unknown id.
   absl::Status PutResults(absl::string_view id, const std::vector<ResultFile>& files);
   absl::Status PutResult(absl::string_view id, absl::string_view path, absl::string_view bytes);
+
+  // Ends a run in one transaction: when a cancel was requested (even one
+  // that arrived while the results were being computed) the experiment
+  // becomes CANCELLED with `cancelled_message` and the results are dropped;
+  // otherwise `files` are stored as PutResults does and it becomes SUCCEEDED
+  // with `message`. Returns the status it ended in. A cancel that was
+  // accepted therefore always ends CANCELLED. FAILED_PRECONDITION when the
+  // experiment is already terminal; the PutResults errors otherwise.
+  absl::StatusOr<ExperimentStatus> Complete(absl::string_view id,
+                                            const std::vector<ResultFile>& files,
+                                            absl::string_view message,
+                                            absl::string_view cancelled_message);
   // NOT_FOUND naming id and path if there is no such result.
   absl::StatusOr<std::string> GetResult(absl::string_view id, absl::string_view path);
   // Paths of the experiment's results, sorted. NOT_FOUND for an unknown id.
@@ -259,6 +271,8 @@ class ExperimentStore {
   absl::StatusOr<ExperimentRecord> GetLocked(absl::string_view id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CheckExistsLocked(absl::string_view id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status InsertResultsLocked(absl::string_view id, const std::vector<ResultFile>& files)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string data_dir_;
   const std::string db_path_;

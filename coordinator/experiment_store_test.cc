@@ -24,11 +24,13 @@ namespace smfg::coordinator {
 namespace {
 
 using ::smfg::testing_util::IsOk;
+using ::smfg::testing_util::IsOkAndHolds;
 using ::smfg::testing_util::StatusIs;
 
 namespace fs = std::filesystem;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using S = ExperimentStatus;
 
 std::string ReadFile(const std::string& path) {
@@ -359,6 +361,47 @@ TEST_F(ExperimentStoreTest, RequestCancel) {
   ASSERT_TRUE(store->UpdateStatus(done, S::kRunning, "").ok());
   ASSERT_TRUE(store->UpdateStatus(done, S::kFailed, "boom").ok());
   EXPECT_THAT(store->RequestCancel(done).status(), StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST_F(ExperimentStoreTest, CompleteStoresResultsOrHonoursAnAcceptedCancel) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  const std::string ok = CreateId(*store, "ok");
+  ASSERT_TRUE(store->UpdateStatus(ok, S::kRunning, "").ok());
+  EXPECT_THAT(store->Complete(ok, {{"a.csv", "1"}}, "converged", "cancelled"),
+              IsOkAndHolds(S::kSucceeded));
+  EXPECT_EQ(store->Get(ok)->status_message, "converged");
+  EXPECT_EQ(*store->GetResult(ok, "a.csv"), "1");
+  // Terminal already: refused, nothing changes.
+  EXPECT_THAT(store->Complete(ok, {{"a.csv", "2"}}, "again", "cancelled"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("SUCCEEDED")));
+  EXPECT_EQ(*store->GetResult(ok, "a.csv"), "1");
+
+  // A cancel accepted while the results were computed wins; no results land.
+  const std::string late = CreateId(*store, "late");
+  ASSERT_TRUE(store->UpdateStatus(late, S::kRunning, "").ok());
+  ASSERT_TRUE(store->RequestCancel(late).ok());
+  EXPECT_THAT(store->Complete(late, {{"a.csv", "1"}}, "converged", "cancelled at the end"),
+              IsOkAndHolds(S::kCancelled));
+  EXPECT_EQ(store->Get(late)->status, S::kCancelled);
+  EXPECT_EQ(store->Get(late)->status_message, "cancelled at the end");
+  EXPECT_THAT(*store->ListResults(late), IsEmpty());
+
+  // A fault after the status update rolls back the results too.
+  const std::string faulty = CreateId(*store, "faulty");
+  ASSERT_TRUE(store->UpdateStatus(faulty, S::kRunning, "").ok());
+  store->SetFaultHookForTesting([](absl::string_view point) {
+    return point == "Complete:after_update" ? absl::InternalError("injected") : absl::OkStatus();
+  });
+  EXPECT_THAT(store->Complete(faulty, {{"a.csv", "1"}}, "converged", "cancelled"),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("injected")));
+  EXPECT_EQ(store->Get(faulty)->status, S::kRunning);
+  EXPECT_THAT(*store->ListResults(faulty), IsEmpty());
+  // Bad paths are refused before anything is touched.
+  store->SetFaultHookForTesting(nullptr);
+  EXPECT_THAT(store->Complete(faulty, {{"../x", "1"}}, "converged", "cancelled"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(store->Get(faulty)->status, S::kRunning);
 }
 
 TEST_F(ExperimentStoreTest, MetricsReappendReplacesAndStaysOrdered) {

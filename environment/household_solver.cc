@@ -1,227 +1,1097 @@
 #include "environment/household_solver.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <limits>
+#include <new>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
 
-#include "common/linear_solve.h"
+#include "environment/lanes.h"
+#include "environment/markov_chain.h"
+
+// Lane vectors cross no non-inlined function boundary by value (lanes.h).
+#pragma GCC diagnostic ignored "-Wpsabi"
 
 namespace smfg::env {
 namespace {
 
-constexpr double kNegInf = -std::numeric_limits<double>::infinity();
-// Newton's method reaches this residual ($ of discounted value) in a handful of
-// iterations; it is far below a cent and well above double round-off at the
-// values involved (tens of dollars).
-constexpr double kPolicyTolerance = 1e-9;
+using lanes::Vec;
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+// The reward of an action beyond the power limit ($): far below any real
+// reward, so its softmax weight is cut off, yet finite (see SetRewards).
+constexpr double kInfeasibleReward = -1e30;
+constexpr double kEpsilon = std::numeric_limits<double>::epsilon();
+// Newton's method stops when the policy swept from the evaluated values differs
+// from the evaluated policy by at most this in every probability ...
+constexpr double kPolicyTolerance = 1e-10;
+// ... or by what double precision can resolve: the values carry a relative
+// error of a few tens of ulps (the linear solve), and the policy divides them by
+// tau. 128 eps max|V| / tau is 1.7e-10 at the default (V ~ 60 $, tau = 0.01 $).
+constexpr double kRoundoffFactor = 128 * kEpsilon;
+// tau = 0: a greedy policy may cycle among ties; values within this are optimal
+// for every purpose the argmax solve serves (exploitability).
+constexpr double kArgmaxResidual = 1e-9;
 constexpr int kMaxPolicyIterations = 60;
-// Softmax weights below exp(-40) = 4e-18 are set to exactly zero: they are under
-// 1/50 of an ulp of the probabilities they are summed with, so the result is
-// unchanged to double precision, and the zeros let Evaluate() skip the action.
+// Softmax weights below exp(-40) = 4e-18 are set to exactly zero: they are
+// under 1/50 of an ulp of the probabilities they are summed with.
 constexpr double kMinLogWeight = -40.0;
+// The sweep's shifted weights (see Sweep) stay above e^-640 for every weight
+// that is not cut off, far from underflow (e^-708); exponents are clamped at
+// -700 before exp, which only ever touches weights that are then discarded.
+constexpr double kMaxWeightShift = 600.0;
+constexpr double kMaxExpArgument = 700.0;
+// Relative slack on the power limit, so that a limit met exactly in decimal
+// (e.g. 4.75 kWh per step / 0.95 = 5 kW) is not lost to rounding.
+constexpr double kPowerSlack = 1e-12;
+// 8-lane buffers above this (very fine SoC grids) fall back to one lane; the
+// results are identical either way.
+constexpr size_t kMaxBlockBytes = size_t{8} << 20;
+
+// std::allocator does not honour the 64-byte alignment of 8-lane vectors
+// (GCC drops the vector type's alignment in template arguments), and the
+// AVX code paths use aligned loads.
+template <typename T>
+struct LaneAllocator {
+  using value_type = T;
+  static constexpr std::align_val_t kAlign{64};
+  LaneAllocator() = default;
+  template <typename U>
+  LaneAllocator(const LaneAllocator<U>&) {}
+  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), kAlign)); }
+  void deallocate(T* p, size_t) { ::operator delete(p, kAlign); }
+  template <typename U>
+  bool operator==(const LaneAllocator<U>&) const {
+    return true;
+  }
+  template <typename U>
+  bool operator!=(const LaneAllocator<U>&) const {
+    return false;
+  }
+};
+template <typename T>
+using LaneVector = std::vector<T, LaneAllocator<T>>;
+
+// Storage of the band of actions allowed by the SoC bounds: for state s the
+// actions a in [lo(s), hi(s)), a = k + K.
+struct Band {
+  int S = 0, K = 0, A = 0, size = 0;
+  std::vector<int> lo, hi, off;
+  explicit Band(const FollowerParams& p)
+      : S(p.soc_levels), K(p.max_soc_steps_per_hour), A(2 * K + 1) {
+    for (int s = 0; s < S; ++s) {
+      lo.push_back(std::max(0, K - s));
+      hi.push_back(std::min(A, S - s + K));
+      off.push_back(size);
+      size += hi.back() - lo.back();
+    }
+  }
+  size_t BlockBytes(int lanes) const {
+    const size_t per_lane = 2 * kHoursPerDay * static_cast<size_t>(size) +
+                            4 * kHoursPerDay * static_cast<size_t>(S) +
+                            5 * static_cast<size_t>(S) * S + 3 * kHoursPerDay * A;
+    return per_lane * lanes * sizeof(double);
+  }
+};
+
+// Dimensions of the SoC grid seen by the loops: compile-time constants for
+// the default grid (11 levels, 3 steps), so that the compiler can unroll the
+// short loops and keep a row of B in registers, and the Band otherwise. The
+// two run the same operations in the same order, so they give the same bits.
+struct DynamicGrid {
+  static constexpr bool kStatic = false;
+  static constexpr int kS = 1, kA = 1;  // unused
+  explicit DynamicGrid(const Band& b) : band(b) {}
+  int S() const { return band.S; }
+  int K() const { return band.K; }
+  int A() const { return band.A; }
+  int Lo(int s) const { return band.lo[s]; }
+  int Hi(int s) const { return band.hi[s]; }
+  int Off(int s) const { return band.off[s]; }
+  int Size() const { return band.size; }
+  const Band& band;
+};
+
+template <int kLevels, int kSteps>
+struct StaticGrid {
+  static constexpr bool kStatic = true;
+  static constexpr int kS = kLevels, kK = kSteps, kA = 2 * kSteps + 1;
+  explicit StaticGrid(const Band&) {}
+  static constexpr int S() { return kS; }
+  static constexpr int K() { return kK; }
+  static constexpr int A() { return kA; }
+  static constexpr int Lo(int s) { return s < kK ? kK - s : 0; }
+  static constexpr int Hi(int s) { return kS - s + kK < kA ? kS - s + kK : kA; }
+  static constexpr std::array<int, kS + 1> MakeOffsets() {
+    std::array<int, kS + 1> off{};
+    for (int s = 0; s < kS; ++s) off[s + 1] = off[s] + Hi(s) - Lo(s);
+    return off;
+  }
+  static constexpr std::array<int, kS + 1> kOff = MakeOffsets();
+  static int Off(int s) { return kOff[s]; }
+  static constexpr int Size() { return kOff[kS]; }
+};
+using DefaultGrid = StaticGrid<11, 3>;
+
+// f(integral_constant<int, i>) for i = 0 .. N-1, unrolled at compile time.
+template <typename F, int... kI>
+SMFG_LANES_INLINE void StaticForImpl(F& f, std::integer_sequence<int, kI...>) {
+  (f(std::integral_constant<int, kI>{}), ...);
+}
+template <int N, typename F>
+SMFG_LANES_INLINE void StaticFor(F& f) {
+  StaticForImpl(f, std::make_integer_sequence<int, N>{});
+}
+
+// State of one block of L lanes. Arrays hold one L-vector per entry; the
+// comments give the index layout.
+template <int L>
+struct Kernel {
+  using D = typename Vec<L>::D;
+  using I = typename Vec<L>::I;
+  static constexpr int kWidth = L;
+
+  Kernel(const FollowerParams& p, const Band& b)
+      : params(p),
+        band(b),
+        S(b.S),
+        K(b.K),
+        A(b.A),
+        gamma(p.discount_per_hour),
+        gamma_day(std::pow(p.discount_per_hour, kHoursPerDay)),
+        power(A),
+        ok(A),
+        reward(kHoursPerDay * A),
+        reward_belief(kHoursPerDay * A),
+        er(kHoursPerDay * A),
+        rho(kHoursPerDay),
+        ev(S),
+        xh(b.size),
+        wh(b.size),
+        zh(S),
+        mh(S),
+        ch(S),
+        base(kHoursPerDay),
+        rate(kHoursPerDay),
+        credit(kHoursPerDay),
+        pi(kHoursPerDay * b.size),
+        pis(kHoursPerDay * b.size),
+        R(kHoursPerDay * S),
+        Rs(kHoursPerDay * S),
+        R2(kHoursPerDay * S),
+        v0(S),
+        va(S),
+        vb(S),
+        v_eval(S),
+        v_eval2(S),
+        v_belief(S),
+        Bn(S * S),
+        Bc(S * S),
+        M(S * S),
+        lin(S * S),
+        Wn(S),
+        Wc(S),
+        Wn2(S),
+        Wc2(S),
+        q(A),
+        mu(S),
+        fa(S),
+        fb(S),
+        m_lane(S * S),
+        mu_lane(S) {}
+
+  FollowerParams params;
+  const Band& band;
+  int S, K, A;
+  double gamma, gamma_day;
+  int n = 0;  // lanes in use
+  I used{};   // all ones in lanes < n
+  D step_kwh{};
+  LaneVector<D> power;               // [a] grid-side kW
+  LaneVector<I> ok;                  // [a] within the power limit
+  LaneVector<D> reward;              // [h][a], -inf where not ok
+  LaneVector<D> reward_belief;       // exploitability: rewards under the belief
+  LaneVector<D> er;                  // [h][a] exp((r - rho_h) / tau)
+  LaneVector<D> rho;                 // [h] max_a r(h, a)
+  LaneVector<D> ev;                  // [s] sweep scratch
+  LaneVector<D> xh, wh;              // [band] sweep scratch of one hour
+  LaneVector<D> zh, mh, ch;          // [s] sweep scratch of one hour
+  LaneVector<D> base, rate, credit;  // [h]
+  LaneVector<D> pi, pis;             // [h][band]: accepted and swept policy
+  LaneVector<D> R, Rs, R2;           // [h][s]: regularised reward of pi, pis
+  LaneVector<D> v0, va, vb;          // [s]: V_0 of pi; sweep buffers
+  LaneVector<D> v_eval, v_eval2;     // [s]: evaluation results
+  LaneVector<D> v_belief;            // [s]: exploitability warm start
+  LaneVector<D> Bn, Bc, M, lin;      // [s][s']
+  LaneVector<D> Wn, Wc, Wn2, Wc2;    // [s]
+  LaneVector<D> q;                   // [a] sweep scratch (runtime grids)
+  LaneVector<D> mu, fa, fb;          // [s] distributions
+  int iterations[L] = {};
+  bool converged[L] = {};
+  int classes[L] = {};
+  std::vector<double> m_lane, mu_lane;  // one lane's M and mu
+};
+
+template <int L>
+void InitBatteries(Kernel<L>& k, const BatterySpec* batteries, int n) {
+  using D = typename Kernel<L>::D;
+  k.n = n;
+  for (int l = 0; l < L; ++l) {
+    const BatterySpec& b = batteries[l < n ? l : 0];
+    const double step = b.capacity_kwh / (k.S - 1);
+    k.step_kwh[l] = step;
+    k.used[l] = l < n ? -1 : 0;
+    const double limit = b.power_kw * (1.0 + kPowerSlack);
+    for (int a = 0; a < k.A; ++a) {
+      const int steps = a - k.K;
+      const double stored = steps * step;
+      const double p = steps > 0 ? stored / b.charge_efficiency : stored * b.discharge_efficiency;
+      k.power[a][l] = p;
+      k.ok[a][l] = std::fabs(p) <= limit ? -1 : 0;
+    }
+  }
+  for (auto* v : {&k.v0, &k.v_belief, &k.pi, &k.R, &k.M}) std::fill(v->begin(), v->end(), D{});
+}
+
+// Rewards r(h, a) of every lane. An action beyond the power limit gets
+// kInfeasibleReward: its weight is then cut off (exactly zero), and being
+// finite it keeps 0 * r = 0 wherever a zero probability meets it.
+template <int L>
+SMFG_LANES_INLINE void SetRewards(Kernel<L>& k, const HouseholdDayInput* in) {
+  using D = typename Vec<L>::D;
+  const double wear = k.params.battery_wear_usd_per_kwh;
+  for (int l = 0; l < L; ++l) {
+    const HouseholdDayInput& d = in[l < k.n ? l : 0];
+    for (int h = 0; h < kHoursPerDay; ++h) {
+      k.base[h][l] = d.demand_kwh[h] - d.pv_kwh[h];
+      k.rate[h][l] = d.import_rate_per_kwh[h];
+      k.credit[h][l] = d.export_credit_per_kwh[h];
+    }
+  }
+  const D infeasible = lanes::Broadcast<L>(kInfeasibleReward);
+  for (int h = 0; h < kHoursPerDay; ++h) {
+    const D base = k.base[h], rate = k.rate[h], credit = k.credit[h];
+    for (int a = 0; a < k.A; ++a) {
+      const D p = k.power[a];
+      const D net = base + p;
+      const D bill = lanes::Select<L>(net > 0.0, rate * net, credit * net);
+      k.reward[h * k.A + a] =
+          lanes::Select<L>(k.ok[a], -(bill + wear * lanes::Abs<L>(p)), infeasible);
+    }
+  }
+}
+
+// One backward pass from V_24 = v0: the softmax (or greedy) policy of v0 into
+// pis and its regularised reward into Rs. Per lane: max |pis - pi| into *dpi
+// (if kCompare),
+// max |T v0 - v0| into *residual, max |v0| into *vmax.
+template <int L, typename G, bool kCompare>
+SMFG_LANES_INLINE void Sweep(Kernel<L>& k, double tau, typename Vec<L>::D* dpi,
+                             typename Vec<L>::D* residual, typename Vec<L>::D* vmax) {
+  using D = typename Vec<L>::D;
+  using I = typename Vec<L>::I;
+  const G g(k.band);
+  const int S = g.S(), K = g.K(), A = g.A();
+  const double gamma = k.gamma;
+  const double inv_tau = tau > 0 ? 1.0 / tau : 0.0;
+  const double gamma_over_tau = tau > 0 ? gamma / tau : 0.0;
+  const D gamma_v = lanes::Broadcast<L>(gamma);
+  const D tau_v = lanes::Broadcast<L>(tau);
+  const D min_exp = lanes::Broadcast<L>(-kMaxExpArgument);
+  const D max_shift = lanes::Broadcast<L>(kMaxWeightShift);
+  const D zero{};
+  const D one = lanes::Broadcast<L>(1.0);
+  const D min_log = lanes::Broadcast<L>(kMinLogWeight);
+  D* vn = k.va.data();
+  D* vc = k.vb.data();
+  std::copy(k.v0.begin(), k.v0.end(), vn);
+  D dmax{};
+  for (int h = kHoursPerDay - 1; h >= 0; --h) {
+    const D* r = &k.reward[h * A];
+    const D* pold = &k.pi[h * g.Size()];
+    D* pnew = &k.pis[h * g.Size()];
+    D* rs = &k.Rs[h * S];
+    const D* er = &k.er[h * A];
+    D b0{};
+    if (tau > 0) {
+      D nu = vn[0];
+      for (int s = 1; s < S; ++s) nu = lanes::Max<L>(nu, vn[s]);
+      for (int s = 0; s < S; ++s) {
+        k.ev[s] = lanes::Exp<L>(lanes::Max<L>((vn[s] - nu) * gamma_over_tau, min_exp));
+      }
+      b0 = k.rho[h] + gamma * nu;
+    }
+    // ev[s'] = exp(gamma (V_{h+1}(s') - nu) / tau)
+    const D* ev = k.ev.data();
+    // The states of one hour are independent. Each step below runs over all
+    // of them before the next starts, so that the long dependency chains of
+    // one state (max, sum, division, log) overlap with the other states'. On
+    // the default grid each step is instantiated per state, so that the action
+    // loops have constant bounds.
+    auto for_states = [&](auto&& f) __attribute__((always_inline)) {
+      if constexpr (G::kStatic) {
+        StaticFor<G::kS>(f);
+      } else {
+        for (int s = 0; s < S; ++s) f(s);
+      }
+    };
+    if (tau > 0) {
+      // Weights exp((q_a - b) / tau) for a shift b: by default b = rho_h +
+      // gamma nu, so that each weight is the product er[a] ev[s'] of two
+      // exponentials computed once per hour (S + A of them instead of S A).
+      // A lane where that shift lies more than 600 tau above max_a q_a could
+      // lose weights to underflow; it uses b = max_a q_a and exp of each
+      // action instead (its own choice: the other lanes are unaffected).
+      // Weights of one state; kMayBeDirect false when no lane can need the
+      // direct form anywhere in this hour (checked below), which spares the
+      // per-state test and selects.
+      auto weights = [&](auto s_in, auto may_be_direct) __attribute__((always_inline)) {
+        constexpr bool kMayBeDirect = decltype(may_be_direct)::value;
+        const int s = s_in;
+        const int lo = g.Lo(s), hi = g.Hi(s);
+        D q_local[G::kA];
+        D* q = G::kStatic ? q_local : k.q.data();
+        D* xs = k.xh.data() + g.Off(s) - lo;
+        D* ws = k.wh.data() + g.Off(s) - lo;
+        const D* v = vn + s - K;  // v[a] = V_{h+1}(s + a - K)
+        D m = lanes::Broadcast<L>(-kInf);
+#pragma GCC unroll 16
+        for (int a = lo; a < hi; ++a) {
+          q[a] = lanes::Fma<L>(gamma_v, v[a], r[a]);
+          m = lanes::Max<L>(m, q[a]);
+        }
+        const D c = (b0 - m) * inv_tau;
+        I direct{};
+        bool any_direct = false;
+        if constexpr (kMayBeDirect) {
+          // (The sign of max_shift - c, not c > max_shift: GCC 12 ICEs on the latter.)
+          direct = lanes::Bits<L>(max_shift - c) >> 63;
+          any_direct = lanes::AnySet<L>(direct);
+        }
+        D z{};
+#pragma GCC unroll 16
+        for (int a = lo; a < hi; ++a) {
+          const D xa = (q[a] - m) * inv_tau;
+          D wa = er[a] * ev[s + a - K];
+          if (any_direct) {
+            wa = lanes::Select<L>(direct, lanes::Exp<L>(lanes::Max<L>(xa, min_log)), wa);
+          }
+          // The cut-off, with the comparison inside the select: GCC turns a
+          // comparison kept in a mask variable into lane-by-lane code on AVX-512.
+          wa = xa < min_log ? zero : wa;
+          xs[a] = xa;
+          ws[a] = wa;
+          z += wa;
+        }
+        k.zh[s] = z;
+        // log pi_a = x_a - norm with norm = c + log z on the shifted lanes and
+        // log z on the direct ones.
+        if constexpr (kMayBeDirect) {
+          k.mh[s] = lanes::Select<L>(direct, m, b0);
+          k.ch[s] = lanes::Select<L>(direct, zero, c);
+        } else {
+          k.mh[s] = b0;
+          k.ch[s] = c;
+        }
+      };
+      // max_a q_a >= q of idling >= gamma min_s' V + r_idle, and rounding is
+      // monotone, so `bound` is at least every state's c, bit for bit: when it
+      // is within the limit in every lane, no state needs the direct form.
+      D v_min = vn[0];
+      for (int s = 1; s < S; ++s) v_min = lanes::Min<L>(v_min, vn[s]);
+      const D bound = (b0 - lanes::Fma<L>(gamma_v, v_min, r[K])) * inv_tau;
+      if (lanes::AnySet<L>(lanes::Bits<L>(max_shift - bound) >> 63)) {
+        for_states([&](auto s_in)
+                       __attribute__((always_inline)) { weights(s_in, std::true_type{}); });
+      } else {
+        for_states([&](auto s_in)
+                       __attribute__((always_inline)) { weights(s_in, std::false_type{}); });
+      }
+      for (int s = 0; s < S; ++s) {
+        const D z = k.zh[s];
+        const D log_z = lanes::Log<L>(z);
+        k.zh[s] = 1.0 / z;
+        vc[s] = lanes::Fma<L>(tau_v, log_z, k.mh[s]);
+        k.ch[s] += log_z;
+      }
+      for_states([&](auto s_in) __attribute__((always_inline)) {
+        const int s = s_in;
+        const int lo = g.Lo(s), hi = g.Hi(s);
+        const D* xs = k.xh.data() + g.Off(s) - lo;
+        const D* ws = k.wh.data() + g.Off(s) - lo;
+        const D* old_s = pold + g.Off(s) - lo;  // old_s[a]
+        D* new_s = pnew + g.Off(s) - lo;
+        const D inv = k.zh[s], log_norm = k.ch[s];
+        D racc{};
+#pragma GCC unroll 16
+        for (int a = lo; a < hi; ++a) {
+          const D p = ws[a] * inv;
+          // A cut-off action has p = 0 and a finite term: it adds nothing.
+          racc = lanes::Fma<L>(p, lanes::Fma<L>(-tau_v, xs[a] - log_norm, r[a]), racc);
+          new_s[a] = p;
+          if constexpr (kCompare) dmax = lanes::Max<L>(dmax, lanes::Abs<L>(p - old_s[a]));
+        }
+        rs[s] = racc;
+      });
+    } else {
+      // Greedy: the lowest-index maximiser, a deterministic argmax.
+      for_states([&](auto s_in) __attribute__((always_inline)) {
+        const int s = s_in;
+        const int lo = g.Lo(s), hi = g.Hi(s);
+        const D* old_s = pold + g.Off(s) - lo;
+        D* new_s = pnew + g.Off(s) - lo;
+        const D* v = vn + s - K;
+        D q_local[G::kA];
+        D* q = G::kStatic ? q_local : k.q.data();
+        D m = lanes::Broadcast<L>(-kInf);
+#pragma GCC unroll 16
+        for (int a = lo; a < hi; ++a) {
+          q[a] = lanes::Fma<L>(gamma_v, v[a], r[a]);
+          m = lanes::Max<L>(m, q[a]);
+        }
+        // The lowest-index maximiser, a deterministic argmax: its index as a
+        // double, and p_a = max(0, 1 - |best - a|), all arithmetic (mask
+        // variables and == become lane-by-lane code on AVX-512).
+        D best = lanes::Broadcast<L>(hi - 1);
+#pragma GCC unroll 16
+        for (int a = hi - 2; a >= lo; --a) best = q[a] >= m ? lanes::Broadcast<L>(a) : best;
+        D racc{};
+#pragma GCC unroll 16
+        for (int a = lo; a < hi; ++a) {
+          const D p = lanes::Max<L>(zero, one - lanes::Abs<L>(best - static_cast<double>(a)));
+          racc = lanes::Fma<L>(p, r[a], racc);
+          new_s[a] = p;
+          if constexpr (kCompare) dmax = lanes::Max<L>(dmax, lanes::Abs<L>(p - old_s[a]));
+        }
+        vc[s] = m;
+        rs[s] = racc;
+      });
+    }
+    std::swap(vn, vc);
+  }
+  D res{}, vm{};
+  for (int s = 0; s < S; ++s) {
+    res = lanes::Max<L>(res, lanes::Abs<L>(vn[s] - k.v0[s]));
+    vm = lanes::Max<L>(vm, lanes::Abs<L>(k.v0[s]));
+  }
+  *dpi = dmax;
+  *residual = res;
+  *vmax = vm;
+}
+
+// Exact evaluation of policy `pi` with regularised rewards `r1` (and, if
+// given, a second reward table `r2` for the same policy): V_0 into v1 (v2),
+// the day's transition matrix M = P_0 P_1 ... P_23 into k.Bn. Each row of
+// B_h = P_h B_{h+1} mixes at most 2K + 1 rows of B_{h+1} (the banded P_h).
+template <int L, typename G>
+SMFG_LANES_INLINE void Evaluate(Kernel<L>& k, const typename Vec<L>::D* pi,
+                                const typename Vec<L>::D* r1, const typename Vec<L>::D* r2,
+                                typename Vec<L>::D* v1, typename Vec<L>::D* v2) {
+  using D = typename Vec<L>::D;
+  const G g(k.band);
+  const int S = g.S(), K = g.K();
+  const double gamma = k.gamma;
+  const D gamma_v = lanes::Broadcast<L>(gamma);
+  D* bn = k.Bn.data();
+  D* bc = k.Bc.data();
+  D* wn = k.Wn.data();
+  D* wc = k.Wc.data();
+  D* wn2 = k.Wn2.data();
+  D* wc2 = k.Wc2.data();
+  const D one = lanes::Broadcast<L>(1.0);
+  for (int i = 0; i < S; ++i) {
+    for (int j = 0; j < S; ++j) bn[i * S + j] = i == j ? one : D{};
+    wn[i] = D{};
+    wn2[i] = D{};
+  }
+  for (int h = kHoursPerDay - 1; h >= 0; --h) {
+    const D* ph = pi + h * g.Size();
+    for (int s = 0; s < S; ++s) {
+      const int lo = g.Lo(s), hi = g.Hi(s);
+      const D* p_s = ph + g.Off(s) - lo;
+      D acc{}, acc2{};
+      // The first action initialises the row (x = 0 + x exactly: rows are
+      // nonnegative), the others add to it in order.
+      if constexpr (G::kStatic) {
+        // Row s accumulates in registers (S is a compile-time constant).
+        D row[G::kS];
+        const D p = p_s[lo];
+        const D* __restrict next = bn + (s + lo - K) * S;
+#pragma GCC unroll 32
+        for (int j = 0; j < G::kS; ++j) row[j] = p * next[j];
+        acc = lanes::Fma<L>(p, wn[s + lo - K], acc);
+        if (r2 != nullptr) acc2 = lanes::Fma<L>(p, wn2[s + lo - K], acc2);
+        for (int a = lo + 1; a < hi; ++a) {
+          const D pa = p_s[a];
+          const int s2 = s + a - K;
+          const D* __restrict na = bn + s2 * S;
+#pragma GCC unroll 32
+          for (int j = 0; j < G::kS; ++j) row[j] = lanes::Fma<L>(pa, na[j], row[j]);
+          acc = lanes::Fma<L>(pa, wn[s2], acc);
+          if (r2 != nullptr) acc2 = lanes::Fma<L>(pa, wn2[s2], acc2);
+        }
+#pragma GCC unroll 32
+        for (int j = 0; j < G::kS; ++j) bc[s * S + j] = row[j];
+      } else {
+        D* __restrict row = bc + s * S;
+        const D p = p_s[lo];
+        const D* __restrict next = bn + (s + lo - K) * S;
+        for (int j = 0; j < S; ++j) row[j] = p * next[j];
+        acc = lanes::Fma<L>(p, wn[s + lo - K], acc);
+        if (r2 != nullptr) acc2 = lanes::Fma<L>(p, wn2[s + lo - K], acc2);
+        for (int a = lo + 1; a < hi; ++a) {
+          const D pa = p_s[a];
+          if (!lanes::AnySet<L>(pa != 0.0)) continue;
+          const int s2 = s + a - K;
+          const D* __restrict na = bn + s2 * S;
+          for (int j = 0; j < S; ++j) row[j] = lanes::Fma<L>(pa, na[j], row[j]);
+          acc = lanes::Fma<L>(pa, wn[s2], acc);
+          if (r2 != nullptr) acc2 = lanes::Fma<L>(pa, wn2[s2], acc2);
+        }
+      }
+      wc[s] = lanes::Fma<L>(gamma_v, acc, r1[h * S + s]);
+      if (r2 != nullptr) wc2[s] = lanes::Fma<L>(gamma_v, acc2, r2[h * S + s]);
+    }
+    std::swap(bn, bc);
+    std::swap(wn, wc);
+    std::swap(wn2, wc2);
+  }
+  if (bn != k.Bn.data()) std::copy(bn, bn + S * S, k.Bn.data());
+  // (I - gamma^24 M) V = W is strictly diagonally dominant by rows (M is
+  // stochastic, gamma < 1): Gaussian elimination needs no pivoting, so every
+  // lane follows the same operations.
+  D* a = k.lin.data();
+  for (int i = 0; i < S; ++i) {
+    for (int j = 0; j < S; ++j) {
+      const D g = k.gamma_day * k.Bn[i * S + j];
+      a[i * S + j] = i == j ? 1.0 - g : -g;
+    }
+    v1[i] = wn[i];
+    if (r2 != nullptr) v2[i] = wn2[i];
+  }
+  for (int c = 0; c < S; ++c) {
+    const D inv = 1.0 / a[c * S + c];
+    for (int r = c + 1; r < S; ++r) {
+      const D f = a[r * S + c] * inv;
+      for (int j = c + 1; j < S; ++j) a[r * S + j] = lanes::Fma<L>(-f, a[c * S + j], a[r * S + j]);
+      v1[r] = lanes::Fma<L>(-f, v1[c], v1[r]);
+      if (r2 != nullptr) v2[r] = lanes::Fma<L>(-f, v2[c], v2[r]);
+    }
+  }
+  for (int r = S - 1; r >= 0; --r) {
+    D acc = v1[r], acc2 = r2 != nullptr ? v2[r] : D{};
+    for (int j = r + 1; j < S; ++j) {
+      acc = lanes::Fma<L>(-a[r * S + j], v1[j], acc);
+      if (r2 != nullptr) acc2 = lanes::Fma<L>(-a[r * S + j], v2[j], acc2);
+    }
+    v1[r] = acc / a[r * S + r];
+    if (r2 != nullptr) v2[r] = acc2 / a[r * S + r];
+  }
+}
+
+template <typename V, typename M>
+SMFG_LANES_INLINE void Blend(LaneVector<V>& to, const LaneVector<V>& from, M keep) {
+  for (size_t i = 0; i < to.size(); ++i) to[i] = keep ? to[i] : from[i];
+}
+
+// Newton's method (soft policy iteration) on every lane in use, from k.v0
+// (warm) or from V = 0. With `evaluated`, k.pi, k.R, k.v0 and k.M are a policy
+// with its exact value and transition matrix under the current rewards. On return pi, R, v0 and M
+// belong to each lane's accepted policy: v0 is its exact value and M its day transition matrix.
+template <int L, typename G>
+SMFG_LANES_INLINE void SolvePolicy(Kernel<L>& k, double tau, bool warm_start,
+                                   bool evaluated = false) {
+  using D = typename Vec<L>::D;
+  using I = typename Vec<L>::I;
+  if (!warm_start) std::fill(k.v0.begin(), k.v0.end(), D{});
+  if (tau > 0) {
+    // The reward half of the sweep's weights (see Sweep), once per solve.
+    const D min_exp = lanes::Broadcast<L>(-kMaxExpArgument);
+    for (int h = 0; h < kHoursPerDay; ++h) {
+      const D* r = &k.reward[h * k.A];
+      D rho = r[k.K];  // idling is always feasible
+      for (int a = 0; a < k.A; ++a) rho = lanes::Max<L>(rho, r[a]);
+      k.rho[h] = rho;
+      for (int a = 0; a < k.A; ++a) {
+        k.er[h * k.A + a] = lanes::Exp<L>(lanes::Max<L>((r[a] - rho) * (1.0 / tau), min_exp));
+      }
+    }
+  }
+  I done = ~k.used;
+  for (int l = 0; l < L; ++l) {
+    k.iterations[l] = kMaxPolicyIterations;
+    k.converged[l] = false;
+  }
+  const D tolerance = lanes::Broadcast<L>(kPolicyTolerance);
+  for (int it = 1; it <= kMaxPolicyIterations; ++it) {
+    D dpi, residual, vmax;
+    // (The first sweep's comparison is not used; it skips it.)
+    if (it > 1 || evaluated) {
+      Sweep<L, G, true>(k, tau, &dpi, &residual, &vmax);
+    } else {
+      Sweep<L, G, false>(k, tau, &dpi, &residual, &vmax);
+    }
+    // The first sweep's policy is compared with a policy evaluated under
+    // other rewards (the previous day's), so it cannot stop there, unless
+    // pi, R, v0 and M already belong to the current rewards (`evaluated`).
+    if (it > 1 || evaluated) {
+      I ok;
+      if (tau > 0) {
+        ok = dpi <= lanes::Max<L>(tolerance, vmax * (kRoundoffFactor / tau));
+      } else {
+        ok = (dpi <= 0.0) | (residual < kArgmaxResidual);  // dpi >= 0
+      }
+      const I newly = ok & ~done;
+      for (int l = 0; l < L; ++l) {
+        if (newly[l]) {
+          k.iterations[l] = it;
+          k.converged[l] = true;
+        }
+      }
+      done |= newly;
+    }
+    if (lanes::AllSet<L>(done)) break;
+    // Lanes still running accept the swept policy; finished lanes keep theirs.
+    if (!lanes::AnySet<L>(done & k.used)) {
+      std::swap(k.pi, k.pis);
+      std::swap(k.R, k.Rs);
+    } else {
+      Blend(k.pi, k.pis, done);
+      Blend(k.R, k.Rs, done);
+    }
+    Evaluate<L, G>(k, k.pi.data(), k.R.data(), nullptr, k.v_eval.data(), nullptr);
+    Blend(k.v0, k.v_eval, done);
+    Blend(k.M, k.Bn, done);
+  }
+}
+
+// Long-run midnight distribution of every lane in use from its M (scalar:
+// once per household-day), into k.mu; padding lanes get zeros.
+template <int L, typename G>
+SMFG_LANES_INLINE void MidnightDistribution(Kernel<L>& k) {
+  using D = typename Vec<L>::D;
+  using I = typename Vec<L>::I;
+  const G g(k.band);
+  const int S = g.S();
+  // Usually every entry of M is positive in every lane: one closed class
+  // holding every state, whose distribution is LongRunDistribution's GTH
+  // elimination over all states. Run those same operations across the lanes
+  // (markov_chain.cc, GthStationary: the skipped f = 0 updates add zeros).
+  I positive = ~I{};
+  for (int i = 0; i < S * S; ++i) positive &= k.M[i] > 0.0;
+  if (lanes::AllSet<L>(positive | ~k.used)) {
+    D* q = k.lin.data();
+    const D uniform = lanes::Broadcast<L>(1.0 / S);  // keeps padding lanes finite
+    for (int i = 0; i < S * S; ++i) q[i] = lanes::Select<L>(k.used, k.M[i], uniform);
+    for (int c = S - 1; c >= 1; --c) {
+      D sum{};
+      for (int j = 0; j < c; ++j) sum += q[c * S + j];
+      for (int i = 0; i < c; ++i) q[i * S + c] /= sum;
+      for (int i = 0; i < c; ++i) {
+        const D f = q[i * S + c];
+        for (int j = 0; j < c; ++j) q[i * S + j] += f * q[c * S + j];
+      }
+    }
+    D* x = k.fa.data();
+    x[0] = lanes::Broadcast<L>(1.0);
+    D total = x[0];
+    for (int c = 1; c < S; ++c) {
+      D v{};
+      for (int i = 0; i < c; ++i) v += x[i] * q[i * S + c];
+      x[c] = v;
+      total += v;
+    }
+    for (int s = 0; s < S; ++s) k.mu[s] = lanes::Select<L>(k.used, x[s] / total, D{});
+    for (int l = 0; l < L; ++l) k.classes[l] = 1;
+    return;
+  }
+  for (int l = 0; l < L; ++l) {
+    if (l >= k.n) {
+      for (int s = 0; s < S; ++s) k.mu[s][l] = 0.0;
+      k.classes[l] = 1;
+      continue;
+    }
+    for (int i = 0; i < S * S; ++i) k.m_lane[i] = k.M[i][l];
+    k.classes[l] = LongRunDistribution(S, k.m_lane.data(), 0, k.mu_lane.data());
+    for (int s = 0; s < S; ++s) k.mu[s][l] = k.mu_lane[s];
+  }
+}
+
+// Propagates k.mu through the day under pi and writes every lane's expected
+// outcomes.
+template <int L, typename G>
+SMFG_LANES_INLINE void ForwardPass(Kernel<L>& k, HouseholdDayOutcome* out) {
+  using D = typename Vec<L>::D;
+  const G g(k.band);
+  const int S = g.S(), K = g.K();
+  const double wear = k.params.battery_wear_usd_per_kwh;
+  D* cur = k.fa.data();
+  D* next = k.fb.data();
+  std::copy(k.mu.begin(), k.mu.end(), cur);
+  for (int l = 0; l < k.n; ++l) out[l] = HouseholdDayOutcome{};
+  for (int h = 0; h < kHoursPerDay; ++h) {
+    for (int s = 0; s < S; ++s) next[s] = D{};
+    const D base = k.base[h];
+    const D* ph = &k.pi[h * g.Size()];
+    D imp{}, exp{}, charge{}, discharge{}, soc{};
+    for (int s = 0; s < S; ++s) {
+      const D ms = cur[s];
+      soc += ms * static_cast<double>(s) * k.step_kwh;
+      const int lo = g.Lo(s), hi = g.Hi(s);
+      const D* p_s = ph + g.Off(s) - lo;
+      for (int a = lo; a < hi; ++a) {
+        const D wt = ms * p_s[a];
+        const D p = k.power[a];
+        const D net = base + p;
+        imp = lanes::Fma<L>(wt, lanes::Max<L>(net, D{}), imp);
+        exp = lanes::Fma<L>(wt, lanes::Max<L>(-net, D{}), exp);
+        if (a > K) charge = lanes::Fma<L>(wt, p, charge);
+        if (a < K) discharge = lanes::Fma<L>(wt, -p, discharge);
+        next[s + a - K] += wt;
+      }
+    }
+    for (int l = 0; l < k.n; ++l) {
+      HouseholdDayOutcome& o = out[l];
+      o.import_kwh[h] = imp[l];
+      o.export_kwh[h] = exp[l];
+      o.charge_kw[h] = charge[l];
+      o.discharge_kw[h] = discharge[l];
+      o.battery_kw[h] = charge[l] - discharge[l];
+      o.soc_kwh[h] = soc[l];
+      o.energy_bill_usd += k.rate[h][l] * imp[l] - k.credit[h][l] * exp[l];
+      o.wear_cost_usd += wear * (charge[l] + discharge[l]);
+    }
+    std::swap(cur, next);
+  }
+  for (int l = 0; l < k.n; ++l) {
+    out[l].policy_iterations = k.iterations[l];
+    out[l].converged = k.converged[l];
+    out[l].unique_distribution = k.classes[l] == 1;
+  }
+}
+
+template <int L, typename G>
+SMFG_LANES_INLINE void SolveDay(Kernel<L>& k, const HouseholdDayInput* in, HouseholdDayOutcome* out,
+                                bool warm_start) {
+  SetRewards<L>(k, in);
+  SolvePolicy<L, G>(k, k.params.temperature_usd, warm_start);
+  MidnightDistribution<L, G>(k);
+  ForwardPass<L, G>(k, out);
+}
+
+// sum_s mu(s) v(s) per lane.
+template <int L>
+SMFG_LANES_INLINE typename Vec<L>::D Expected(const Kernel<L>& k, const typename Vec<L>::D* v) {
+  typename Vec<L>::D e{};
+  for (int s = 0; s < k.S; ++s) e += k.mu[s] * v[s];
+  return e;
+}
+
+template <int L, typename G>
+SMFG_LANES_INLINE void ExploitDay(Kernel<L>& k, const HouseholdDayInput* belief,
+                                  const HouseholdDayInput* realised, Exploitability* out,
+                                  bool warm_start) {
+  using D = typename Vec<L>::D;
+  const double tau = k.params.temperature_usd;
+  const G g(k.band);
+  const int S = g.S();
+  SetRewards<L>(k, belief);
+  if (warm_start) k.v0 = k.v_belief;
+  SolvePolicy<L, G>(k, tau, warm_start);
+  k.v_belief = k.v0;
+  MidnightDistribution<L, G>(k);
+
+  // The followed policy under realised prices: its regularised reward changes
+  // only by the expected reward difference, and its plain reward drops the
+  // entropy term.
+  k.reward_belief.swap(k.reward);
+  SetRewards<L>(k, realised);
+  for (int h = 0; h < kHoursPerDay; ++h) {
+    const D* r_new = &k.reward[h * k.A];
+    const D* r_old = &k.reward_belief[h * k.A];
+    for (int s = 0; s < S; ++s) {
+      const int lo = g.Lo(s), hi = g.Hi(s);
+      const D* p_s = &k.pi[h * g.Size()] + g.Off(s) - lo;
+      D soft = k.R[h * S + s], plain{};
+      for (int a = lo; a < hi; ++a) {
+        const D p = p_s[a];
+        // (Rewards are finite, so p = 0 adds nothing.)
+        soft = lanes::Fma<L>(p, r_new[a] - r_old[a], soft);
+        plain = lanes::Fma<L>(p, r_new[a], plain);
+      }
+      k.R[h * S + s] = soft;
+      k.R2[h * S + s] = plain;
+    }
+  }
+  Evaluate<L, G>(k, k.pi.data(), k.R.data(), k.R2.data(), k.v_eval.data(), k.v_eval2.data());
+  const D soft_followed = Expected<L>(k, k.v_eval.data());
+  const D plain_followed = Expected<L>(k, k.v_eval2.data());
+
+  // Best responses to the realised prices: the soft one starts from the
+  // followed policy, just evaluated under them (M depends on the policy only),
+  // so at an equilibrium it stops after one sweep; the plain one from the
+  // soft best response's values.
+  k.v0 = k.v_eval;
+  SolvePolicy<L, G>(k, tau, /*warm_start=*/true, /*evaluated=*/true);
+  const D soft_best = Expected<L>(k, k.v0.data());
+  SolvePolicy<L, G>(k, 0.0, /*warm_start=*/true);
+  const D plain_best = Expected<L>(k, k.v0.data());
+  const double per_day = 1.0 - k.gamma_day;
+  for (int l = 0; l < k.n; ++l) {
+    out[l].regularised = per_day * (soft_best[l] - soft_followed[l]);
+    out[l].plain = per_day * (plain_best[l] - plain_followed[l]);
+  }
+}
+
+// One instantiation per instruction set, each at its native vector width (2,
+// 4 and 8 doubles): a logical block of 8 lanes runs as 4, 2 or 1 kernels. The
+// bodies are identical; only the registers differ (lanes.h explains why the
+// bits cannot).
+#define SMFG_KERNEL_ENTRY(name, width, attr)                                               \
+  attr void SolveDay##name(Kernel<width>& k, const HouseholdDayInput* in,                  \
+                           HouseholdDayOutcome* out, bool warm) {                          \
+    if (k.S == DefaultGrid::kS && k.K == DefaultGrid::kK) {                                \
+      SolveDay<width, DefaultGrid>(k, in, out, warm);                                      \
+    } else {                                                                               \
+      SolveDay<width, DynamicGrid>(k, in, out, warm);                                      \
+    }                                                                                      \
+  }                                                                                        \
+  attr void ExploitDay##name(Kernel<width>& k, const HouseholdDayInput* b,                 \
+                             const HouseholdDayInput* r, Exploitability* out, bool warm) { \
+    if (k.S == DefaultGrid::kS && k.K == DefaultGrid::kK) {                                \
+      ExploitDay<width, DefaultGrid>(k, b, r, out, warm);                                  \
+    } else {                                                                               \
+      ExploitDay<width, DynamicGrid>(k, b, r, out, warm);                                  \
+    }                                                                                      \
+  }
+
+SMFG_KERNEL_ENTRY(One, 1, )
+#if defined(__x86_64__)
+SMFG_KERNEL_ENTRY(OneFma, 1, __attribute__((target("fma"))))
+#endif
+SMFG_KERNEL_ENTRY(Baseline, 2, )
+#if defined(__x86_64__)
+SMFG_KERNEL_ENTRY(Avx2, 4, __attribute__((target("avx2,fma"))))
+SMFG_KERNEL_ENTRY(Avx512, 8, __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,fma"))))
+#endif
+#undef SMFG_KERNEL_ENTRY
+
+KernelIsa IsaFromEnvironment(KernelIsa best) {
+  const char* e = std::getenv("SMFG_KERNEL_ISA");
+  if (e == nullptr) return best;
+  const std::string v(e);
+  for (KernelIsa isa : {KernelIsa::kBaseline, KernelIsa::kAvx2, KernelIsa::kAvx512}) {
+    if (v == KernelIsaName(isa) && KernelIsaSupported(isa)) return isa;
+  }
+  return best;
+}
 
 }  // namespace
 
-HouseholdSolver::HouseholdSolver(const FollowerParams& params) : params_(params) {
-  S_ = params.soc_levels;
-  K_ = params.max_soc_steps_per_hour;
-  A_ = 2 * K_ + 1;
-  gamma_day_ = std::pow(params.discount_per_hour, kHoursPerDay);
-  action_power_kw_.resize(A_);
-  action_ok_.resize(A_);
-  first_action_.resize(S_);
-  end_action_.resize(S_);
-  reward_.resize(kHoursPerDay * A_);
-  policy_.resize(kHoursPerDay * S_ * A_);
-  log_policy_.resize(kHoursPerDay * S_ * A_);
-  swept_policy_.resize(kHoursPerDay * S_ * A_);
-  swept_log_policy_.resize(kHoursPerDay * S_ * A_);
-  v0_.resize(S_);
-  v_next_.resize(S_);
-  v_cur_.resize(S_);
-  q_.resize(A_);
-  w_next_.resize(S_);
-  w_cur_.resize(S_);
-  b_next_.resize(S_ * S_);
-  b_cur_.resize(S_ * S_);
-  day_matrix_.resize(S_ * S_);
-  v0_eval_.resize(S_);
-  mu_.resize(S_);
-  lin_.resize(S_ * S_);
+bool KernelIsaSupported(KernelIsa isa) {
+  switch (isa) {
+    case KernelIsa::kBaseline:
+      return true;
+#if defined(__x86_64__)
+    case KernelIsa::kAvx2:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case KernelIsa::kAvx512:
+      // x86-64-v4's AVX-512 subsets: without DQ, GCC turns mask registers
+      // into vector masks lane by lane.
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
+#endif
+    default:
+      return false;
+  }
 }
 
-void HouseholdSolver::Prepare(const BatterySpec& battery) {
-  const double step_kwh = battery.capacity_kwh / (S_ - 1);
-  // A relative slack so that a limit hit exactly (e.g. 5 kW with dE chosen to
-  // match) is not lost to rounding.
-  const double limit = battery.power_kw * (1.0 + 1e-12);
-  for (int a = 0; a < A_; ++a) {
-    const int k = a - K_;
-    const double stored = k * step_kwh;
-    const double p =
-        k > 0 ? stored / battery.charge_efficiency : stored * battery.discharge_efficiency;
-    action_power_kw_[a] = p;
-    action_ok_[a] = std::fabs(p) <= limit;
-  }
-  // |p_k| grows with |k|, so the actions within the power limit form a
-  // contiguous range around k = 0; the SoC bounds cut it further per state.
-  for (int s = 0; s < S_; ++s) {
-    int lo = K_, hi = K_ + 1;
-    while (lo > 0 && action_ok_[lo - 1] && s + (lo - 1) - K_ >= 0) --lo;
-    while (hi < A_ && action_ok_[hi] && s + hi - K_ < S_) ++hi;
-    first_action_[s] = lo;
-    end_action_[s] = hi;
-  }
-  // Entries outside a state's range are never written by Sweep().
-  for (auto* p : {&policy_, &swept_policy_}) std::fill(p->begin(), p->end(), 0.0);
-  for (auto* p : {&log_policy_, &swept_log_policy_}) std::fill(p->begin(), p->end(), kNegInf);
+KernelIsa BestKernelIsa() {
+  static const KernelIsa best = [] {
+    KernelIsa b = KernelIsa::kBaseline;
+    if (KernelIsaSupported(KernelIsa::kAvx2)) b = KernelIsa::kAvx2;
+    if (KernelIsaSupported(KernelIsa::kAvx512)) b = KernelIsa::kAvx512;
+    return IsaFromEnvironment(b);
+  }();
+  return best;
 }
 
-void HouseholdSolver::ComputeRewards(const HouseholdDayInput& in) {
-  const double wear = params_.battery_wear_usd_per_kwh;
-  for (int h = 0; h < kHoursPerDay; ++h) {
-    const double base = in.demand_kwh[h] - in.pv_kwh[h];
-    const double rate = in.import_rate_per_kwh[h];
-    const double credit = in.export_credit_per_kwh[h];
-    for (int a = 0; a < A_; ++a) {
-      const double p = action_power_kw_[a];
-      const double n = base + p;
-      const double bill = n > 0 ? rate * n : credit * n;
-      reward_[h * A_ + a] = -(bill + wear * std::fabs(p));
+const char* KernelIsaName(KernelIsa isa) {
+  switch (isa) {
+    case KernelIsa::kBaseline:
+      return "baseline";
+    case KernelIsa::kAvx2:
+      return "avx2";
+    case KernelIsa::kAvx512:
+      return "avx512";
+  }
+  return "?";
+}
+
+// A logical block of `lanes` households as lanes / W kernels of width W.
+template <int W>
+struct Subkernels {
+  std::vector<std::unique_ptr<Kernel<W>>> k;
+  // Calls f(kernel, first lane, lanes used in it) for the kernels in use.
+  template <typename F>
+  void ForEach(int n, F&& f) {
+    for (size_t j = 0; j < k.size(); ++j) {
+      const int first = static_cast<int>(j) * W;
+      if (first >= n) break;
+      f(*k[j], first, std::min(W, n - first));
     }
   }
-}
+};
 
-double HouseholdSolver::Sweep(double tau) {
-  const double gamma = params_.discount_per_hour;
-  const double inv_tau = tau > 0 ? 1.0 / tau : 0.0;
-  std::copy(v0_.begin(), v0_.end(), v_next_.begin());
-  for (int h = kHoursPerDay - 1; h >= 0; --h) {
-    const double* r = &reward_[h * A_];
-    for (int s = 0; s < S_; ++s) {
-      // Feasible actions of state s are the contiguous range [lo, hi).
-      const int lo = first_action_[s], hi = end_action_[s];
-      double* __restrict pi = &swept_policy_[(h * S_ + s) * A_];
-      double* __restrict log_pi = &swept_log_policy_[(h * S_ + s) * A_];
-      const double* __restrict v = v_next_.data() + s;  // v[a - K] = V_{h+1}(s + a - K)
-      double m = kNegInf;
-      int best = lo;
-      for (int a = lo; a < hi; ++a) {
-        q_[a] = r[a] + gamma * v[a - K_];
-        // Strict '>' keeps the lowest index among ties: a deterministic argmax.
-        if (q_[a] > m) m = q_[a], best = a;
-      }
-      if (tau > 0) {
-        double z = 0;
-        for (int a = lo; a < hi; ++a) {
-          log_pi[a] = (q_[a] - m) * inv_tau;
-          pi[a] = log_pi[a] < kMinLogWeight ? 0.0 : std::exp(log_pi[a]);
-          z += pi[a];
-        }
-        // Keeping log pi from the sweep spares Evaluate() a log per action.
-        const double inv = 1.0 / z, log_z = std::log(z);
-        for (int a = lo; a < hi; ++a) {
-          pi[a] *= inv;
-          log_pi[a] -= log_z;
-        }
-        v_cur_[s] = m + tau * log_z;
-      } else {
-        for (int a = lo; a < hi; ++a) {
-          pi[a] = a == best ? 1.0 : 0.0;
-          log_pi[a] = a == best ? 0.0 : kNegInf;
-        }
-        v_cur_[s] = m;
-      }
+struct BatteryBlockSolver::Impl {
+  explicit Impl(const FollowerParams& p) : band(p) {}
+  Band band;
+  int lanes = 1, width = 1, n = 0;
+  Subkernels<1> k1;
+  Subkernels<2> k2;
+  Subkernels<4> k4;
+  Subkernels<8> k8;
+
+  template <int W>
+  void Create(const FollowerParams& p, Subkernels<W>* sub) {
+    width = W;
+    for (int j = 0; j < lanes / W; ++j) sub->k.push_back(std::make_unique<Kernel<W>>(p, band));
+  }
+  // f(Subkernels<W>&) for the width in use.
+  template <typename F>
+  void Visit(F&& f) {
+    switch (width) {
+      case 8:
+        return f(k8);
+      case 4:
+        return f(k4);
+      case 2:
+        return f(k2);
+      default:
+        return f(k1);
     }
-    std::swap(v_cur_, v_next_);
   }
-  double residual = 0;
-  for (int s = 0; s < S_; ++s) residual = std::max(residual, std::fabs(v_next_[s] - v0_[s]));
-  return residual;
+  template <typename F>
+  void Visit(F&& f) const {
+    const_cast<Impl*>(this)->Visit(f);
+  }
+};
+
+BatteryBlockSolver::BatteryBlockSolver(const FollowerParams& params, int lanes, KernelIsa isa)
+    : params_(params),
+      isa_(KernelIsaSupported(isa) ? isa : KernelIsa::kBaseline),
+      impl_(std::make_unique<Impl>(params)) {
+  Impl& m = *impl_;
+  m.lanes = lanes == kMaxLanes && m.band.BlockBytes(kMaxLanes) <= kMaxBlockBytes ? kMaxLanes : 1;
+  if (m.lanes == 1) {
+    m.Create(params, &m.k1);
+  } else if (isa_ == KernelIsa::kAvx512) {
+    m.Create(params, &m.k8);
+  } else if (isa_ == KernelIsa::kAvx2) {
+    m.Create(params, &m.k4);
+  } else {
+    m.Create(params, &m.k2);
+  }
 }
 
-void HouseholdSolver::Evaluate(double entropy_tau) {
-  const double gamma = params_.discount_per_hour;
-  std::fill(w_next_.begin(), w_next_.end(), 0.0);
-  std::fill(b_next_.begin(), b_next_.end(), 0.0);
-  for (int s = 0; s < S_; ++s) b_next_[s * S_ + s] = 1.0;
-  for (int h = kHoursPerDay - 1; h >= 0; --h) {
-    const double* r = &reward_[h * A_];
-    for (int s = 0; s < S_; ++s) {
-      const int lo = first_action_[s], hi = end_action_[s];
-      const double* pi = &policy_[(h * S_ + s) * A_];
-      const double* log_pi = &log_policy_[(h * S_ + s) * A_];
-      double w = 0;
-      double* __restrict row = &b_cur_[s * S_];
-      std::fill(row, row + S_, 0.0);
-      for (int a = lo; a < hi; ++a) {
-        const double p = pi[a];
-        if (p == 0.0) continue;
-        const int s2 = s + a - K_;
-        const double entropy = entropy_tau > 0 ? entropy_tau * log_pi[a] : 0.0;
-        w += p * (r[a] - entropy + gamma * w_next_[s2]);
-        // Row s of B_h = sum_a pi(a|s) * row (s + k) of B_{h+1}.
-        const double* __restrict next_row = &b_next_[s2 * S_];
-        for (int j = 0; j < S_; ++j) row[j] += p * next_row[j];
-      }
-      w_cur_[s] = w;
-    }
-    std::swap(w_cur_, w_next_);
-    std::swap(b_cur_, b_next_);
-  }
-  std::copy(b_next_.begin(), b_next_.end(), day_matrix_.begin());
-  // V = W + gamma^24 M V  <=>  (I - gamma^24 M) V = W.
-  for (int i = 0; i < S_; ++i) {
-    for (int j = 0; j < S_; ++j) {
-      lin_[i * S_ + j] = (i == j ? 1.0 : 0.0) - gamma_day_ * day_matrix_[i * S_ + j];
-    }
-    v0_eval_[i] = w_next_[i];
-  }
-  // I - gamma^24 M is strictly diagonally dominant (M is stochastic, gamma < 1).
-  SolveLinearSystem(S_, lin_.data(), v0_eval_.data());
+BatteryBlockSolver::~BatteryBlockSolver() = default;
+
+int BatteryBlockSolver::lanes() const { return impl_->lanes; }
+
+void BatteryBlockSolver::SetBatteries(const BatterySpec* batteries, int n) {
+  impl_->n = n;
+  impl_->Visit([&](auto& sub) {
+    sub.ForEach(n,
+                [&](auto& k, int first, int used) { InitBatteries(k, batteries + first, used); });
+  });
 }
 
-int HouseholdSolver::SolvePolicy(double tau, bool warm_start) {
-  if (!warm_start) std::fill(v0_.begin(), v0_.end(), 0.0);
-  for (int it = 1; it <= kMaxPolicyIterations; ++it) {
-    const double residual = Sweep(tau);
-    // v0_ is the exact value of policy_ (from iteration 2 on); a small residual
-    // says policy_ is already optimal to the tolerance, and its transition
-    // matrix is at hand, so the greedy policy just swept need not be evaluated.
-    if (it > 1 && residual < kPolicyTolerance) return it;
-    std::swap(policy_, swept_policy_);
-    std::swap(log_policy_, swept_log_policy_);
-    Evaluate(tau);
-    std::copy(v0_eval_.begin(), v0_eval_.end(), v0_.begin());
+namespace {
+template <typename K>
+void SolveOn(K& k, KernelIsa isa, const HouseholdDayInput* in, HouseholdDayOutcome* out,
+             bool warm) {
+  constexpr int W = K::kWidth;
+  if constexpr (W == 1) {
+#if defined(__x86_64__)
+    if (isa != KernelIsa::kBaseline) return SolveDayOneFma(k, in, out, warm);
+#endif
+    SolveDayOne(k, in, out, warm);
+  } else if constexpr (W == 2) {
+    SolveDayBaseline(k, in, out, warm);
+#if defined(__x86_64__)
+  } else if constexpr (W == 4) {
+    SolveDayAvx2(k, in, out, warm);
+  } else {
+    SolveDayAvx512(k, in, out, warm);
+#endif
   }
-  return -kMaxPolicyIterations;
+}
+template <typename K>
+void ExploitOn(K& k, KernelIsa isa, const HouseholdDayInput* b, const HouseholdDayInput* r,
+               Exploitability* out, bool warm) {
+  constexpr int W = K::kWidth;
+  if constexpr (W == 1) {
+#if defined(__x86_64__)
+    if (isa != KernelIsa::kBaseline) return ExploitDayOneFma(k, b, r, out, warm);
+#endif
+    ExploitDayOne(k, b, r, out, warm);
+  } else if constexpr (W == 2) {
+    ExploitDayBaseline(k, b, r, out, warm);
+#if defined(__x86_64__)
+  } else if constexpr (W == 4) {
+    ExploitDayAvx2(k, b, r, out, warm);
+  } else {
+    ExploitDayAvx512(k, b, r, out, warm);
+#endif
+  }
+}
+}  // namespace
+
+void BatteryBlockSolver::Solve(const HouseholdDayInput* in, HouseholdDayOutcome* out,
+                               bool warm_start) {
+  impl_->Visit([&](auto& sub) {
+    sub.ForEach(impl_->n, [&](auto& k, int first, int) {
+      SolveOn(k, isa_, in + first, out + first, warm_start);
+    });
+  });
 }
 
-void HouseholdSolver::StationaryDistribution() {
-  // mu^T M = mu^T with sum(mu) = 1: rows 0..S-2 of (M^T - I), then all ones.
-  for (int i = 0; i < S_; ++i) {
-    for (int j = 0; j < S_; ++j) {
-      lin_[i * S_ + j] = i == S_ - 1 ? 1.0 : day_matrix_[j * S_ + i] - (i == j ? 1.0 : 0.0);
-    }
-    mu_[i] = i == S_ - 1 ? 1.0 : 0.0;
-  }
-  SolveLinearSystem(S_, lin_.data(), mu_.data());
-  double total = 0;
-  for (double& m : mu_) {
-    m = std::max(m, 0.0);  // round-off can leave -1e-17 on unreachable states
-    total += m;
-  }
-  for (double& m : mu_) m /= total;
+void BatteryBlockSolver::MeasureExploitability(const HouseholdDayInput* belief,
+                                               const HouseholdDayInput* realised,
+                                               Exploitability* out, bool warm_start) {
+  impl_->Visit([&](auto& sub) {
+    sub.ForEach(impl_->n, [&](auto& k, int first, int) {
+      ExploitOn(k, isa_, belief + first, realised + first, out + first, warm_start);
+    });
+  });
 }
 
-double HouseholdSolver::StationaryValue() const {
-  double v = 0;
-  for (int s = 0; s < S_; ++s) v += mu_[s] * v0_[s];
+std::vector<double> BatteryBlockSolver::MidnightValues(int lane) const {
+  std::vector<double> v(impl_->band.S);
+  impl_->Visit([&](auto& sub) {
+    constexpr int W = std::remove_reference_t<decltype(*sub.k[0])>::kWidth;
+    for (int s = 0; s < impl_->band.S; ++s) v[s] = sub.k[lane / W]->v0[s][lane % W];
+  });
   return v;
 }
 
-void HouseholdSolver::NoBatteryOutcome(const HouseholdDayInput& in,
-                                       HouseholdDayOutcome* out) const {
+std::vector<double> BatteryBlockSolver::MidnightDistribution(int lane) const {
+  std::vector<double> v(impl_->band.S);
+  impl_->Visit([&](auto& sub) {
+    constexpr int W = std::remove_reference_t<decltype(*sub.k[0])>::kWidth;
+    for (int s = 0; s < impl_->band.S; ++s) v[s] = sub.k[lane / W]->mu[s][lane % W];
+  });
+  return v;
+}
+
+void NoBatteryOutcome(const HouseholdDayInput& in, HouseholdDayOutcome* out) {
   *out = HouseholdDayOutcome{};
   for (int h = 0; h < kHoursPerDay; ++h) {
     const double n = in.demand_kwh[h] - in.pv_kwh[h];
@@ -232,79 +1102,38 @@ void HouseholdSolver::NoBatteryOutcome(const HouseholdDayInput& in,
   }
 }
 
+HouseholdSolver::HouseholdSolver(const FollowerParams& params)
+    : params_(params), block_(params, /*lanes=*/1) {}
+
 void HouseholdSolver::Solve(const HouseholdDayInput& in, const BatterySpec& battery,
                             HouseholdDayOutcome* out, bool warm_start) {
   if (battery.capacity_kwh <= 0 || params_.myopic) {
     NoBatteryOutcome(in, out);
     return;
   }
-  *out = HouseholdDayOutcome{};
-  Prepare(battery);
-  ComputeRewards(in);
-  const int its = SolvePolicy(params_.temperature_usd, warm_start);
-  out->policy_iterations = std::abs(its);
-  out->converged = its > 0;
-  StationaryDistribution();
-
-  const double step_kwh = battery.capacity_kwh / (S_ - 1);
-  const double wear = params_.battery_wear_usd_per_kwh;
-  std::vector<double>& mu = v_cur_;  // scratch: distribution at the current hour
-  std::vector<double>& next = v_next_;
-  std::copy(mu_.begin(), mu_.end(), mu.begin());
-  for (int h = 0; h < kHoursPerDay; ++h) {
-    std::fill(next.begin(), next.end(), 0.0);
-    const double base = in.demand_kwh[h] - in.pv_kwh[h];
-    double imp = 0, exp = 0, charge = 0, discharge = 0, soc = 0;
-    for (int s = 0; s < S_; ++s) {
-      soc += mu[s] * s * step_kwh;
-      const double* pi = &policy_[(h * S_ + s) * A_];
-      for (int a = 0; a < A_; ++a) {
-        const double w = mu[s] * pi[a];
-        if (w == 0.0) continue;
-        const double p = action_power_kw_[a];
-        const double n = base + p;
-        imp += w * std::max(n, 0.0);
-        exp += w * std::max(-n, 0.0);
-        (p > 0 ? charge : discharge) += w * std::fabs(p);
-        next[s + a - K_] += w;
-      }
-    }
-    out->import_kwh[h] = imp;
-    out->export_kwh[h] = exp;
-    out->charge_kw[h] = charge;
-    out->discharge_kw[h] = discharge;
-    out->battery_kw[h] = charge - discharge;
-    out->soc_kwh[h] = soc;
-    out->energy_bill_usd += in.import_rate_per_kwh[h] * imp - in.export_credit_per_kwh[h] * exp;
-    out->wear_cost_usd += wear * (charge + discharge);
-    std::swap(mu, next);
+  // SetBatteries forgets the warm start, which belongs to the same battery.
+  const bool same = battery.capacity_kwh == battery_.capacity_kwh &&
+                    battery.power_kw == battery_.power_kw &&
+                    battery.charge_efficiency == battery_.charge_efficiency &&
+                    battery.discharge_efficiency == battery_.discharge_efficiency;
+  if (!warm_start || !same) {
+    battery_ = battery;
+    block_.SetBatteries(&battery, 1);
   }
+  block_.Solve(&in, out, warm_start);
+  v0_ = block_.MidnightValues(0);
+  mu_ = block_.MidnightDistribution(0);
 }
 
 Exploitability HouseholdSolver::MeasureExploitability(const HouseholdDayInput& belief,
                                                       const HouseholdDayInput& realised,
                                                       const BatterySpec& battery) {
   if (battery.capacity_kwh <= 0 || params_.myopic) return {};
-  const double tau = params_.temperature_usd;
-  Prepare(battery);
-  ComputeRewards(belief);
-  SolvePolicy(tau, false);
-  StationaryDistribution();
-
-  ComputeRewards(realised);
-  Evaluate(tau);
-  v0_ = v0_eval_;
-  const double soft_followed = StationaryValue();
-  Evaluate(0.0);
-  v0_ = v0_eval_;
-  const double plain_followed = StationaryValue();
-
-  SolvePolicy(tau, false);
-  const double soft_best = StationaryValue();
-  SolvePolicy(0.0, false);
-  const double plain_best = StationaryValue();
-  const double per_day = 1.0 - gamma_day_;
-  return {per_day * (soft_best - soft_followed), per_day * (plain_best - plain_followed)};
+  Exploitability e;
+  battery_ = battery;
+  block_.SetBatteries(&battery, 1);
+  block_.MeasureExploitability(&belief, &realised, &e, /*warm_start=*/false);
+  return e;
 }
 
 }  // namespace smfg::env

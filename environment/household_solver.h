@@ -1,11 +1,13 @@
 // Exact softmax best response of one household for one day, and what it implies.
 //
-// Model (docs/MODEL.md §Follower decision). State: hour h in 0..23 and stored
-// energy on a grid of S = soc_levels points, e_s = s * dE with dE = E / (S - 1).
-// Action: move k in -K..K grid steps (K = max_soc_steps_per_hour). Grid-side
-// battery power (kW, + = charging) p_k = k dE / eta_c for k > 0 and k dE eta_d for
-// k < 0, so energy balance holds exactly on the grid. An action is feasible when
-// 0 <= s + k <= S - 1 and |p_k| <= P (the power limit). Net grid energy in hour h:
+// Model (docs/MODEL.md §5). State: hour h in 0..23 and stored energy on a grid
+// of S = soc_levels points, e_s = s * dE with dE = E / (S - 1). Action: move k in
+// -K..K grid steps (K = max_soc_steps_per_hour). Grid-side battery power (kW,
+// + = charging) p_k = k dE / eta_c for k > 0 and k dE eta_d for k < 0, so energy
+// balance holds exactly on the grid. An action is feasible when
+// 0 <= s + k <= S - 1 and |p_k| <= P (1 + 1e-12) (the power limit, with a
+// relative slack so that a limit met exactly in decimal is not lost to rounding).
+// Net grid energy in hour h:
 //   n_hk = demand_h - pv_h + p_k  (kWh; > 0 imports, < 0 exports)
 // Reward: r(h, k) = -(rate_h max(n, 0) - credit_h max(-n, 0) + wear |p_k|).
 //
@@ -14,16 +16,33 @@
 //   Q_h(s, k) = r(h, k) + gamma V_{h+1}(s + k),   V_24 = V_0
 //   V_h(s)    = tau log sum_k exp(Q_h(s, k) / tau)
 //   pi_h(k|s) = exp((Q_h(s, k) - V_h(s)) / tau)
+// Softmax weights exp((Q - max Q) / tau) below e^-40 are set to exactly zero.
 // tau = 0 gives the plain (argmax) Bellman equation. The periodic fixed point is
-// found by policy iteration (Newton's method on the soft Bellman operator): exact
-// evaluation of the day's policy solves (I - gamma^24 M) V = W, where M is the
-// day's SoC transition matrix and W the discounted regularised reward over the day.
-// The SoC distribution at midnight is the stationary distribution of M (unique:
-// every feasible action has positive probability under the softmax).
+// found by policy iteration (Newton's method on the soft Bellman operator): a
+// backward sweep from V_0 gives the softmax policy of V_0; exact evaluation of
+// a policy solves (I - gamma^24 M) V_0 = W, where M is the day's SoC transition
+// matrix and W the discounted regularised reward over the day.
+//
+// Stopping rule and what is reported. Newton's method stops when the policy
+// swept from the evaluated values V_0 differs from the evaluated policy by at
+// most max(1e-10, 128 eps max|V_0| / tau) in every probability (every hour,
+// state and action; the second term is what double precision can resolve at
+// small tau). The reported policy, values and outcomes then all belong to the
+// evaluated policy: V_0 is its exact value, and it is the softmax policy of V_0
+// to that tolerance. (A residual test on V would not do: the soft Bellman
+// residual is quadratic in the policy error.) For tau = 0 it stops when the
+// greedy policy repeats or the residual max |T V_0 - V_0| < 1e-9 $.
+//
+// The SoC distribution at midnight is the long-run distribution of M started
+// from an empty battery (markov_chain.h): the unique stationary distribution
+// when M has one closed class, as it has whenever the battery can move; when it
+// has several (no move feasible, or every weight but one cut off) the
+// distribution reached from empty, reported as unique_distribution = false.
 #ifndef SMFG_ENVIRONMENT_HOUSEHOLD_SOLVER_H_
 #define SMFG_ENVIRONMENT_HOUSEHOLD_SOLVER_H_
 
 #include <array>
+#include <memory>
 #include <vector>
 
 #include "environment/scenario.h"
@@ -57,8 +76,12 @@ struct HouseholdDayOutcome {
   HourlyArray soc_kwh{};         // stored energy at the start of the hour
   double energy_bill_usd = 0.0;  // sum_h rate import - credit export
   double wear_cost_usd = 0.0;
-  int policy_iterations = 0;
+  int policy_iterations = 0;  // backward sweeps used by Newton's method
   bool converged = true;
+  // False when the day's transition matrix has several closed classes, so the
+  // stationary SoC distribution is not unique and the one reached from an
+  // empty battery is reported (see above).
+  bool unique_distribution = true;
 };
 
 // Gain a household could get by deviating, $/day: (1 - gamma^24) times the gap
@@ -70,18 +93,81 @@ struct Exploitability {
   double plain = 0.0;
 };
 
-// Reuses scratch buffers across calls; not thread-safe (one per thread).
+// Instruction sets the block kernel is compiled for: x86-64 baseline (SSE2, 2
+// lanes per register, fma() from libm), AVX2 + FMA (4 lanes) and the AVX-512
+// subsets of x86-64-v4 (F, DQ, VL, BW: 8 lanes). All of them compute identical
+// bits (lanes.h): the choice is a speed matter only. Other architectures use
+// the baseline code.
+enum class KernelIsa { kBaseline, kAvx2, kAvx512 };
+bool KernelIsaSupported(KernelIsa isa);
+// The widest supported one (SMFG_KERNEL_ISA=baseline|avx2|avx512 in the
+// environment narrows it, e.g. to compare speeds).
+KernelIsa BestKernelIsa();
+const char* KernelIsaName(KernelIsa isa);
+
+// Solves up to lanes() battery households' days together, one per SIMD lane
+// (struct-of-arrays blocks; 8 logical lanes run as 4, 2 or 1 kernels of the
+// instruction set's width). Every lane runs exactly the computation a
+// one-lane solver would run for that household alone: a lane that has
+// converged is frozen while the others finish, so a household's results do
+// not depend on which households share its block, on the lane count or on
+// the instruction set, to the last bit. Not thread-safe (one per thread).
+class BatteryBlockSolver {
+ public:
+  static constexpr int kMaxLanes = 8;
+  // lanes: 1 or kMaxLanes (reduced to 1 when the SoC grid is too large for
+  // 8-lane buffers, see lanes()).
+  BatteryBlockSolver(const FollowerParams& params, int lanes = kMaxLanes,
+                     KernelIsa isa = BestKernelIsa());
+  ~BatteryBlockSolver();
+  BatteryBlockSolver(const BatteryBlockSolver&) = delete;
+  BatteryBlockSolver& operator=(const BatteryBlockSolver&) = delete;
+
+  int lanes() const;
+  KernelIsa isa() const { return isa_; }
+  const FollowerParams& params() const { return params_; }
+
+  // Batteries of lanes 0..n-1 (1 <= n <= lanes(), capacity_kwh > 0); the
+  // remaining lanes are padding. Forgets the warm start.
+  void SetBatteries(const BatterySpec* batteries, int n);
+
+  // Softmax best response, long-run SoC distribution and expected outcomes of
+  // in[l] into out[l], l < n. With warm_start, Newton's method starts from
+  // each lane's previous Solve() values (same batteries): the fixed point is
+  // the same to the tolerance, reached in fewer iterations. Callers keep
+  // results deterministic by warm-starting only from work they redo
+  // themselves (the same household's previous day within one shard).
+  void Solve(const HouseholdDayInput* in, HouseholdDayOutcome* out, bool warm_start);
+
+  // Best response to `belief` prices, then the gain each household could get
+  // under `realised` prices (same demand/PV) by deviating. With warm_start
+  // the belief problem starts from the previous call's belief values.
+  void MeasureExploitability(const HouseholdDayInput* belief, const HouseholdDayInput* realised,
+                             Exploitability* out, bool warm_start);
+
+  // After Solve() (or MeasureExploitability's belief solve): lane l's V_0(s)
+  // and midnight SoC distribution, S values each.
+  std::vector<double> MidnightValues(int lane) const;
+  std::vector<double> MidnightDistribution(int lane) const;
+
+  struct Impl;
+
+ private:
+  FollowerParams params_;
+  KernelIsa isa_;
+  std::unique_ptr<Impl> impl_;
+};
+
+// One household at a time: a one-lane BatteryBlockSolver (identical results),
+// plus households without a decision. Not thread-safe (one per thread).
 class HouseholdSolver {
  public:
   explicit HouseholdSolver(const FollowerParams& params);
 
-  // Battery households: softmax best response, stationary distribution and
+  // Battery households: softmax best response, long-run SoC distribution and
   // expected outcomes. Households without a battery (capacity 0) or myopic
-  // followers simply never charge. With warm_start, Newton's method starts from
-  // the previous Solve()'s V_0 (which must be for the same battery): the fixed
-  // point is the same to the tolerance, reached in fewer iterations. Callers
-  // keep results deterministic by warm-starting only from work they redo
-  // themselves (the same household's previous day within one shard).
+  // followers simply never charge. warm_start as in BatteryBlockSolver::Solve
+  // (the previous Solve() must have been for the same battery).
   void Solve(const HouseholdDayInput& in, const BatterySpec& battery, HouseholdDayOutcome* out,
              bool warm_start = false);
 
@@ -92,47 +178,20 @@ class HouseholdSolver {
                                        const BatterySpec& battery);
 
   int num_actions() const { return 2 * params_.max_soc_steps_per_hour + 1; }
-  // After Solve() of a battery household: V_0(s) and the stationary distribution.
+  // After Solve() of a battery household: V_0(s) and the midnight distribution.
   const std::vector<double>& midnight_values() const { return v0_; }
   const std::vector<double>& midnight_distribution() const { return mu_; }
 
  private:
-  struct Grid;
-  void Prepare(const BatterySpec& battery);
-  void ComputeRewards(const HouseholdDayInput& in);
-  // Solves the periodic problem at temperature tau into policy_; returns
-  // iterations used, or -iterations if not converged.
-  int SolvePolicy(double tau, bool warm_start);
-  // One backward pass from V_24 = v0_ into swept_policy_; returns the residual
-  // max |T v0_ - v0_|.
-  double Sweep(double tau);
-  // Exact evaluation of policy_ with entropy weight tau into v0_eval_ and day
-  // transition matrix into day_matrix_.
-  void Evaluate(double entropy_tau);
-  void StationaryDistribution();
-  void NoBatteryOutcome(const HouseholdDayInput& in, HouseholdDayOutcome* out) const;
-  double StationaryValue() const;
-
   FollowerParams params_;
-  int S_ = 0, K_ = 0, A_ = 0;
-  double gamma_day_ = 0.0;                      // gamma^24
-  std::vector<double> action_power_kw_;         // grid-side power per action
-  std::vector<uint8_t> action_ok_;              // power limit satisfied
-  std::vector<int> first_action_, end_action_;  // feasible range per state
-  std::vector<double> reward_;                  // [h][a]
-  std::vector<double> policy_;                  // [h][s][a]
-  std::vector<double> log_policy_;              // log of policy_, -inf where 0
-  // The greedy policy of the latest sweep, before it is accepted.
-  std::vector<double> swept_policy_, swept_log_policy_;
-  std::vector<double> v0_;  // V_0 guess / result, [s]
-  std::vector<double> v_next_, v_cur_, q_;
-  std::vector<double> w_next_, w_cur_;  // evaluation: discounted reward to go
-  std::vector<double> b_next_, b_cur_;  // evaluation: transition products [s][s']
-  std::vector<double> day_matrix_;      // M [s][s']
-  std::vector<double> v0_eval_;
-  std::vector<double> mu_;   // stationary distribution at midnight
-  std::vector<double> lin_;  // scratch for the linear solves
+  BatteryBlockSolver block_;
+  BatterySpec battery_;  // of block_'s lane
+  std::vector<double> v0_, mu_;
 };
+
+// Outcome of a household that never uses storage: it imports demand - pv when
+// positive and exports the rest.
+void NoBatteryOutcome(const HouseholdDayInput& in, HouseholdDayOutcome* out);
 
 }  // namespace smfg::env
 

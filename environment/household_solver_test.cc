@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "common/rng.h"
@@ -199,6 +202,338 @@ TEST(HouseholdSolverTest, MyopicFollowersDoNotUseStorage) {
   HouseholdDayOutcome out;
   solver.Solve(d.Input(), {10.0, 5.0, 1.0, 1.0}, &out);
   EXPECT_NEAR(out.energy_bill_usd, 9.6, 1e-12);
+}
+
+// ---------------------------------------------------------------------------
+// Exactness against an independent reference written here from the equations
+// in household_solver.h, in long double: soft value iteration to a fixed point,
+// the softmax policy of its values (weights below e^-40 cut), the day's
+// transition matrix, the long-run distribution from an empty battery by
+// repeated squaring of the lazy chain (I + M) / 2, and the forward pass.
+struct Reference {
+  std::vector<long double> v0;  // V_0(s)
+  std::vector<long double> mu;  // midnight distribution
+  long double imp[24], exp[24], soc[24], charge[24], discharge[24];
+};
+
+Reference BruteForce(const FollowerParams& p, const DayData& d, const BatterySpec& b) {
+  using LD = long double;
+  const int S = p.soc_levels, K = p.max_soc_steps_per_hour, A = 2 * K + 1;
+  const LD tau = p.temperature_usd, gamma = p.discount_per_hour;
+  const LD dE = static_cast<LD>(b.capacity_kwh / (S - 1));
+  std::vector<LD> power(A);
+  std::vector<bool> ok(A);
+  for (int a = 0; a < A; ++a) {
+    const int k = a - K;
+    // The solver's grid powers are doubles; the reference uses the same ones.
+    const double step = b.capacity_kwh / (S - 1);
+    const double pw = k > 0 ? k * step / b.charge_efficiency : k * step * b.discharge_efficiency;
+    power[a] = pw;
+    ok[a] = std::fabs(pw) <= b.power_kw * (1 + 1e-12);
+  }
+  auto reward = [&](int h, int a) -> LD {
+    const LD n = static_cast<LD>(d.demand[h]) - d.pv[h] + power[a];
+    const LD bill = n > 0 ? d.rate[h] * n : d.credit[h] * n;
+    return -(bill + p.battery_wear_usd_per_kwh * std::fabs(power[a]));
+  };
+  auto feasible = [&](int s, int a) { return ok[a] && s + a - K >= 0 && s + a - K < S; };
+  // Policy [h][s][a] of values v_next (V_{h+1}); returns V_h.
+  std::vector<LD> pi(24 * S * A);
+  auto backup = [&](int h, const std::vector<LD>& vn, std::vector<LD>* vh) {
+    for (int s = 0; s < S; ++s) {
+      LD m = -1e300L;
+      std::vector<LD> q(A, 0);
+      for (int a = 0; a < A; ++a) {
+        if (!feasible(s, a)) continue;
+        q[a] = reward(h, a) + gamma * vn[s + a - K];
+        m = std::max(m, q[a]);
+      }
+      LD z = 0;
+      for (int a = 0; a < A; ++a) {
+        LD w = 0;
+        if (feasible(s, a) && (q[a] - m) / tau >= -40) w = std::exp((q[a] - m) / tau);
+        pi[(h * S + s) * A + a] = w;
+        z += w;
+      }
+      for (int a = 0; a < A; ++a) pi[(h * S + s) * A + a] /= z;
+      (*vh)[s] = m + tau * std::log(z);
+    }
+  };
+  Reference ref;
+  std::vector<LD> v(S, 0), vn(S), vh(S);
+  for (int day = 0; day < 100000; ++day) {
+    vn = v;
+    for (int h = 23; h >= 0; --h) {
+      backup(h, vn, &vh);
+      vn = vh;
+    }
+    LD change = 0;
+    for (int s = 0; s < S; ++s) change = std::max(change, std::fabs(vn[s] - v[s]));
+    v = vn;
+    if (change < 1e-16L) break;
+  }
+  // The policy of the fixed point (the last sweep above started from it to
+  // within 1e-16; one more makes pi exactly its softmax policy).
+  vn = v;
+  for (int h = 23; h >= 0; --h) {
+    backup(h, vn, &vh);
+    vn = vh;
+  }
+  ref.v0 = v;
+  // M = P_0 P_1 ... P_23, then the lazy chain squared 200 times.
+  std::vector<LD> m(S * S, 0), t(S * S);
+  for (int s = 0; s < S; ++s) m[s * S + s] = 1;
+  for (int h = 0; h < 24; ++h) {
+    std::fill(t.begin(), t.end(), 0);
+    for (int i = 0; i < S; ++i)
+      for (int s = 0; s < S; ++s)
+        for (int a = 0; a < A; ++a)
+          if (feasible(s, a)) t[i * S + s + a - K] += m[i * S + s] * pi[(h * S + s) * A + a];
+    m = t;
+  }
+  for (int i = 0; i < S * S; ++i) m[i] = (m[i] + (i % (S + 1) == 0 ? 1 : 0)) / 2;
+  for (int r = 0; r < 200; ++r) {
+    std::fill(t.begin(), t.end(), 0);
+    for (int i = 0; i < S; ++i)
+      for (int k = 0; k < S; ++k)
+        for (int j = 0; j < S; ++j) t[i * S + j] += m[i * S + k] * m[k * S + j];
+    // Renormalise rows: 2^200 steps would otherwise amplify rounding.
+    for (int i = 0; i < S; ++i) {
+      LD sum = 0;
+      for (int j = 0; j < S; ++j) sum += t[i * S + j];
+      for (int j = 0; j < S; ++j) t[i * S + j] /= sum;
+    }
+    m = t;
+  }
+  ref.mu.assign(m.begin(), m.begin() + S);  // row 0: started empty
+  std::vector<LD> cur = ref.mu, next(S);
+  for (int h = 0; h < 24; ++h) {
+    ref.imp[h] = ref.exp[h] = ref.soc[h] = ref.charge[h] = ref.discharge[h] = 0;
+    std::fill(next.begin(), next.end(), 0);
+    for (int s = 0; s < S; ++s) {
+      ref.soc[h] += cur[s] * s * dE;
+      for (int a = 0; a < A; ++a) {
+        if (!feasible(s, a)) continue;
+        const LD w = cur[s] * pi[(h * S + s) * A + a];
+        const LD n = static_cast<LD>(d.demand[h]) - d.pv[h] + power[a];
+        ref.imp[h] += w * std::max(n, 0.0L);
+        ref.exp[h] += w * std::max(-n, 0.0L);
+        if (a > K) ref.charge[h] += w * power[a];
+        if (a < K) ref.discharge[h] -= w * power[a];
+        next[s + a - K] += w;
+      }
+    }
+    cur = next;
+  }
+  return ref;
+}
+
+void ExpectMatchesReference(const HouseholdSolver& solver, const HouseholdDayOutcome& out,
+                            const Reference& ref, double tol, const std::string& what) {
+  ASSERT_TRUE(out.converged) << what;
+  for (size_t s = 0; s < ref.v0.size(); ++s) {
+    EXPECT_NEAR(solver.midnight_values()[s], static_cast<double>(ref.v0[s]), tol)
+        << what << " V_0 s=" << s;
+    EXPECT_NEAR(solver.midnight_distribution()[s], static_cast<double>(ref.mu[s]), tol)
+        << what << " mu s=" << s;
+  }
+  for (int h = 0; h < 24; ++h) {
+    EXPECT_NEAR(out.import_kwh[h] - out.export_kwh[h], static_cast<double>(ref.imp[h] - ref.exp[h]),
+                tol)
+        << what << " net load h=" << h;
+    EXPECT_NEAR(out.import_kwh[h], static_cast<double>(ref.imp[h]), tol) << what << " h=" << h;
+    EXPECT_NEAR(out.soc_kwh[h], static_cast<double>(ref.soc[h]), tol) << what << " SoC h=" << h;
+    EXPECT_NEAR(out.charge_kw[h], static_cast<double>(ref.charge[h]), tol) << what << " h=" << h;
+    EXPECT_NEAR(out.discharge_kw[h], static_cast<double>(ref.discharge[h]), tol)
+        << what << " h=" << h;
+  }
+}
+
+// The issue-12 defect: Newton stopped on a small value residual but reported
+// the previous (stale) policy's outcomes, off by up to 7e-5 kWh in net load and
+// 3e-4 kWh in SoC at tau = 0.01. Outcomes must be those of the softmax policy
+// of the fixed point to 1e-9, cold and warm-started, with the default discount.
+TEST(HouseholdSolverTest, OutcomesMatchBruteForceReference) {
+  for (double tau : {0.01, 0.001}) {
+    FollowerParams p;  // defaults: gamma 0.995, S = 11, K = 3, wear 0.02
+    p.temperature_usd = tau;
+    HouseholdSolver solver(p);
+    for (uint64_t seed = 0; seed < 12; ++seed) {
+      const DayData d = RandomDay(100 + seed);
+      // Every third battery has a power limit that binds.
+      const BatterySpec b{9.3 + 0.35 * seed, seed % 3 == 0 ? 2.0 : 5.0, 0.95, 0.9};
+      const Reference ref = BruteForce(p, d, b);
+      HouseholdDayOutcome out;
+      solver.Solve(d.Input(), b, &out, /*warm_start=*/false);
+      ExpectMatchesReference(solver, out, ref, 1e-9,
+                             "tau=" + std::to_string(tau) + " seed=" + std::to_string(seed));
+      // Warm-started from another day's values: the same fixed point.
+      const DayData other = RandomDay(900 + seed);
+      solver.Solve(other.Input(), b, &out, false);
+      solver.Solve(d.Input(), b, &out, /*warm_start=*/true);
+      ExpectMatchesReference(solver, out, ref, 1e-9,
+                             "warm tau=" + std::to_string(tau) + " seed=" + std::to_string(seed));
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Households whose SoC distribution is not unique: defined (the distribution
+// reached from an empty battery), reported, and exact.
+
+// S = 2 with 13.5 kWh: one step is 13.5 kWh, far beyond 5 kW either way, so
+// no move is ever feasible; every SoC is its own closed class.
+TEST(HouseholdSolverTest, BatteryThatCannotMoveStaysEmpty) {
+  for (const auto& [levels, capacity] : {std::pair{2, 13.5}, std::pair{11, 60.0}}) {
+    FollowerParams p;
+    p.soc_levels = levels;
+    p.max_soc_steps_per_hour = 1;
+    HouseholdSolver solver(p);
+    const DayData d = RandomDay(3);
+    HouseholdDayOutcome out;
+    solver.Solve(d.Input(), {capacity, 5.0, 0.95, 0.95}, &out);
+    EXPECT_TRUE(out.converged);
+    EXPECT_FALSE(out.unique_distribution) << levels;
+    EXPECT_EQ(solver.midnight_distribution()[0], 1.0);
+    HouseholdDayOutcome idle;
+    NoBatteryOutcome(d.Input(), &idle);
+    for (int h = 0; h < 24; ++h) {
+      EXPECT_EQ(out.soc_kwh[h], 0.0);
+      EXPECT_EQ(out.battery_kw[h], 0.0);
+      EXPECT_NEAR(out.import_kwh[h], idle.import_kwh[h], 1e-12);
+      EXPECT_NEAR(out.export_kwh[h], idle.export_kwh[h], 1e-12);
+    }
+  }
+}
+
+// Between 47.5 and ~52.6 kWh on the default grid a battery can discharge one
+// step (dE eta_d <= 5 kW) but never charge one (dE / eta_c > 5 kW): it runs
+// empty and stays there. That distribution is unique.
+TEST(HouseholdSolverTest, BatteryThatCannotChargeEndsEmpty) {
+  HouseholdSolver solver(FollowerParams{});
+  const DayData d = RandomDay(4);
+  HouseholdDayOutcome out;
+  solver.Solve(d.Input(), {50.0, 5.0, 0.95, 0.95}, &out);
+  EXPECT_TRUE(out.unique_distribution);
+  EXPECT_EQ(solver.midnight_distribution()[0], 1.0);
+  for (int h = 0; h < 24; ++h) EXPECT_EQ(out.soc_kwh[h], 0.0);
+}
+
+// No demand, no PV and no export credit: a move only costs (energy bought, or
+// wear on energy given away), at least wear |p| = 0.02 * 1.28 $ per step, which
+// at tau = 1e-4 weighs e^-256, under the e^-40 cut-off. Every state then keeps
+// its SoC: several closed classes.
+TEST(HouseholdSolverTest, EveryWeightCutOffStaysWhereItStarts) {
+  FollowerParams p;
+  p.temperature_usd = 1e-4;
+  HouseholdSolver solver(p);
+  DayData d = TwoPriceDay(0.2, 0.2, 0.0);
+  HouseholdDayOutcome out;
+  solver.Solve(d.Input(), {13.5, 5.0, 0.95, 0.95}, &out);
+  EXPECT_TRUE(out.converged);
+  EXPECT_FALSE(out.unique_distribution);
+  EXPECT_EQ(solver.midnight_distribution()[0], 1.0);
+  for (int h = 0; h < 24; ++h) {
+    EXPECT_EQ(out.soc_kwh[h], 0.0);
+    EXPECT_EQ(out.charge_kw[h], 0.0);
+    EXPECT_EQ(out.import_kwh[h], 0.0);
+  }
+  // The default temperature keeps every move possible: unique.
+  HouseholdSolver warm(FollowerParams{});
+  warm.Solve(d.Input(), {13.5, 5.0, 0.95, 0.95}, &out);
+  EXPECT_TRUE(out.unique_distribution);
+}
+
+// ---------------------------------------------------------------------------
+// SIMD blocks: every lane computes what a one-household solver computes, to
+// the bit, whatever shares its block and whatever the instruction set.
+
+bool SameBits(const HouseholdDayOutcome& a, const HouseholdDayOutcome& b) {
+  for (const auto f : {&HouseholdDayOutcome::import_kwh, &HouseholdDayOutcome::export_kwh,
+                       &HouseholdDayOutcome::battery_kw, &HouseholdDayOutcome::charge_kw,
+                       &HouseholdDayOutcome::discharge_kw, &HouseholdDayOutcome::soc_kwh}) {
+    if (std::memcmp((a.*f).data(), (b.*f).data(), sizeof(HourlyArray)) != 0) return false;
+  }
+  return std::memcmp(&a.energy_bill_usd, &b.energy_bill_usd, sizeof(double)) == 0 &&
+         std::memcmp(&a.wear_cost_usd, &b.wear_cost_usd, sizeof(double)) == 0 &&
+         a.policy_iterations == b.policy_iterations && a.converged == b.converged &&
+         a.unique_distribution == b.unique_distribution;
+}
+
+TEST(BatteryBlockSolverTest, LanesMatchOneHouseholdAtATimeBitForBit) {
+  FollowerParams p;
+  std::vector<BatterySpec> batteries;
+  for (int l = 0; l < 8; ++l) {
+    batteries.push_back({9.3 + 0.6 * l, l == 2 ? 2.0 : 5.0, 0.95 - 0.01 * l, 0.95});
+  }
+  batteries[5] = {60.0, 5.0, 0.95, 0.95};  // cannot move: a non-unique lane
+  constexpr int kDays = 3;
+  std::vector<std::vector<DayData>> days(8);
+  for (int l = 0; l < 8; ++l) {
+    for (int d = 0; d < kDays; ++d) days[l].push_back(RandomDay(1000 + 10 * l + d));
+  }
+  // Reference: each household alone, days warm-started in order.
+  std::vector<std::vector<HouseholdDayOutcome>> want(8);
+  for (int l = 0; l < 8; ++l) {
+    HouseholdSolver one(p);
+    for (int d = 0; d < kDays; ++d) {
+      HouseholdDayOutcome o;
+      one.Solve(days[l][d].Input(), batteries[l], &o, d > 0);
+      want[l].push_back(o);
+    }
+  }
+  for (KernelIsa isa : {KernelIsa::kBaseline, KernelIsa::kAvx2, KernelIsa::kAvx512}) {
+    if (!KernelIsaSupported(isa)) continue;
+    for (int n : {8, 5, 1}) {
+      BatteryBlockSolver block(p, BatteryBlockSolver::kMaxLanes, isa);
+      ASSERT_EQ(block.lanes(), 8);
+      block.SetBatteries(batteries.data(), n);
+      for (int d = 0; d < kDays; ++d) {
+        std::vector<HouseholdDayInput> in;
+        for (int l = 0; l < n; ++l) in.push_back(days[l][d].Input());
+        HouseholdDayOutcome out[8];
+        block.Solve(in.data(), out, d > 0);
+        for (int l = 0; l < n; ++l) {
+          EXPECT_TRUE(SameBits(out[l], want[l][d]))
+              << KernelIsaName(isa) << " n=" << n << " lane " << l << " day " << d;
+        }
+      }
+    }
+  }
+  EXPECT_FALSE(want[5][0].unique_distribution);
+}
+
+TEST(BatteryBlockSolverTest, ExploitabilityLanesMatchOneHouseholdAtATime) {
+  FollowerParams p;
+  std::vector<BatterySpec> batteries;
+  std::vector<DayData> belief, realised;
+  for (int l = 0; l < 8; ++l) {
+    batteries.push_back({9.3 + 0.5 * l, 5.0, 0.95, 0.95});
+    belief.push_back(RandomDay(50 + l));
+    realised.push_back(belief.back());
+    for (int h = 16; h < 22; ++h) realised.back().credit[h] *= 1.0 + 0.2 * l;
+  }
+  std::vector<Exploitability> want;
+  for (int l = 0; l < 8; ++l) {
+    HouseholdSolver one(p);
+    want.push_back(one.MeasureExploitability(belief[l].Input(), realised[l].Input(), batteries[l]));
+  }
+  for (KernelIsa isa : {KernelIsa::kBaseline, KernelIsa::kAvx2, KernelIsa::kAvx512}) {
+    if (!KernelIsaSupported(isa)) continue;
+    BatteryBlockSolver block(p, BatteryBlockSolver::kMaxLanes, isa);
+    block.SetBatteries(batteries.data(), 8);
+    std::vector<HouseholdDayInput> b, r;
+    for (int l = 0; l < 8; ++l) {
+      b.push_back(belief[l].Input());
+      r.push_back(realised[l].Input());
+    }
+    Exploitability out[8];
+    block.MeasureExploitability(b.data(), r.data(), out, false);
+    for (int l = 0; l < 8; ++l) {
+      EXPECT_EQ(std::memcmp(&out[l], &want[l], sizeof(Exploitability)), 0)
+          << KernelIsaName(isa) << " lane " << l;
+    }
+  }
 }
 
 }  // namespace

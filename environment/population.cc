@@ -129,9 +129,8 @@ double ExogenousLoadMw(const Scenario& scenario, const HourlyShapes& shapes,
   return scenario.exogenous_mean_mw[bus] * shapes.exogenous[hour] * day.demand_factor;
 }
 
-void HouseholdDayProfile(const Scenario& scenario, const HourlyShapes& shapes,
-                         const Population& population, const DayConditions& day, int household,
-                         int day_index, double* demand_kwh, double* pv_kwh) {
+HouseholdDayScales DayScales(const Scenario& scenario, const Population& population,
+                             const DayConditions& day, int household, int day_index) {
   const double sd = scenario.profiles.household_demand_noise;
   double noise = 1.0;
   if (sd > 0) {
@@ -140,11 +139,17 @@ void HouseholdDayProfile(const Scenario& scenario, const HourlyShapes& shapes,
     const double sigma2 = std::log1p(sd * sd);
     noise = std::exp(-0.5 * sigma2 + std::sqrt(sigma2) * rng.Normal());
   }
-  const double daily = population.daily_demand_kwh[household] * day.demand_factor * noise;
-  const double pv = population.pv_kw[household] * day.clearness;
+  return {population.daily_demand_kwh[household] * day.demand_factor * noise,
+          population.pv_kw[household] * day.clearness};
+}
+
+void HouseholdDayProfile(const Scenario& scenario, const HourlyShapes& shapes,
+                         const Population& population, const DayConditions& day, int household,
+                         int day_index, double* demand_kwh, double* pv_kwh) {
+  const HouseholdDayScales x = DayScales(scenario, population, day, household, day_index);
   for (int h = 0; h < kHoursPerDay; ++h) {
-    demand_kwh[h] = daily * shapes.demand[h];
-    pv_kwh[h] = pv * shapes.pv[h];
+    demand_kwh[h] = x.daily_demand_kwh * shapes.demand[h];
+    pv_kwh[h] = x.pv_kwh_per_kw_shape * shapes.pv[h];
   }
 }
 

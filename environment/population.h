@@ -67,10 +67,21 @@ std::vector<DayConditions> MakeAllDayConditions(const Scenario& scenario);
 double ExogenousLoadMw(const Scenario& scenario, const HourlyShapes& shapes,
                        const DayConditions& day, int bus, int hour);
 
+// The two household-day scalars behind HouseholdDayProfile, kWh per day:
+//   daily_demand = daily_demand_kwh[i] * demand_factor * noise(i, d)
+//   pv           = pv_kw[i] * clearness
+struct HouseholdDayScales {
+  double daily_demand_kwh = 0.0;
+  double pv_kwh_per_kw_shape = 0.0;  // multiplies shapes.pv[h]
+};
+HouseholdDayScales DayScales(const Scenario& scenario, const Population& population,
+                             const DayConditions& day, int household, int day_index);
+
 // Household-day demand and PV output in kWh per hour:
 //   demand[h] = daily_demand * demand_factor * noise(i, d) * shape.demand[h]
 //   pv[h]     = pv_kw * shape.pv[h] * clearness
-// noise is lognormal with mean 1 and std household_demand_noise.
+// noise is lognormal with mean 1 and std household_demand_noise. Equal, to the
+// bit, to daily_demand * shape.demand[h] and pv * shape.pv[h] of DayScales.
 void HouseholdDayProfile(const Scenario& scenario, const HourlyShapes& shapes,
                          const Population& population, const DayConditions& day, int household,
                          int day_index, double* demand_kwh, double* pv_kwh);

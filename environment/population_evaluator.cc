@@ -33,56 +33,180 @@ BatterySpec BatteryOf(const Population& p, int i) {
   return {p.battery_kwh[i], p.battery_kw[i], p.charge_efficiency[i], p.discharge_efficiency[i]};
 }
 
+constexpr int kLanes = BatteryBlockSolver::kMaxLanes;
+
 }  // namespace
+
+struct ShardKernel::ShardData {
+  // Sums over the shard that no price changes: every household's count,
+  // income, demand, PV and household-days, and every outcome of the
+  // households without a decision except their bills.
+  PopulationStats fixed;
+  // Imports and exports of the households without a decision, kWh, summed
+  // per (bus, income group) pair present in the shard: [pair][day][hour].
+  std::vector<int> pair_bus, pair_group;
+  std::vector<double> pair_import, pair_export;
+  // Households with a decision, in member order, and their day scales
+  // [household][day].
+  std::vector<int32_t> battery_ids;
+  std::vector<BatterySpec> batteries;
+  std::vector<HouseholdDayScales> scales;
+};
 
 ShardKernel::ShardKernel(const Scenario& scenario)
     : scenario_(scenario),
       population_(BuildPopulation(scenario)),
       shapes_(MakeShapes(scenario.profiles)),
-      days_(MakeAllDayConditions(scenario)) {}
+      days_(MakeAllDayConditions(scenario)),
+      once_(new std::once_flag[scenario.shards]),
+      data_(scenario.shards) {}
+
+ShardKernel::~ShardKernel() = default;
+
+const ShardKernel::ShardData& ShardKernel::Data(int shard) const {
+  std::call_once(once_[shard], [&] {
+    const Scenario& sc = scenario_;
+    const Population& pop = population_;
+    const int buses = static_cast<int>(sc.network.buses.size());
+    const int groups = static_cast<int>(sc.income_groups.size());
+    auto data = std::make_unique<ShardData>();
+    PopulationStats& st = data->fixed;
+    st = PopulationStats::Zero(sc.days, buses, groups, static_cast<int>(sc.classes.size()));
+    std::vector<int> pair_of(static_cast<size_t>(buses) * groups, -1);
+    const size_t per_pair = static_cast<size_t>(sc.days) * kHoursPerDay;
+    double demand[kHoursPerDay], pv[kHoursPerDay];
+    for (int i : ShardMembers(pop.size(), sc.shards, shard)) {
+      const int bus = pop.bus[i], group = pop.income_group[i], der = pop.der_type[i];
+      const int cls = pop.class_index[i];
+      const BatterySpec battery = BatteryOf(pop, i);
+      const bool has_battery = battery.capacity_kwh > 0;
+      const bool decides = has_battery && !sc.follower.myopic;
+      st.group_households[group] += 1;
+      st.group_annual_income_usd[group] += pop.annual_income_usd[i];
+      int pair = -1;
+      if (decides) {
+        data->battery_ids.push_back(i);
+        data->batteries.push_back(battery);
+      } else {
+        int& slot = pair_of[static_cast<size_t>(bus) * groups + group];
+        if (slot < 0) {
+          slot = static_cast<int>(data->pair_bus.size());
+          data->pair_bus.push_back(bus);
+          data->pair_group.push_back(group);
+          data->pair_import.resize(data->pair_import.size() + per_pair, 0.0);
+          data->pair_export.resize(data->pair_export.size() + per_pair, 0.0);
+        }
+        pair = slot;
+      }
+      for (int d = 0; d < sc.days; ++d) {
+        const HouseholdDayScales x = DayScales(sc, pop, days_[d], i, d);
+        for (int h = 0; h < kHoursPerDay; ++h) {
+          demand[h] = x.daily_demand_kwh * shapes_.demand[h];
+          pv[h] = x.pv_kwh_per_kw_shape * shapes_.pv[h];
+          st.behaviour[st.BehaviourIndex(cls, der, h, kBehaviourDemandKwh)] += demand[h];
+          st.behaviour[st.BehaviourIndex(cls, der, h, kBehaviourPvKwh)] += pv[h];
+        }
+        st.class_der_household_days[cls * kNumDerTypes + der] += 1;
+        st.household_days += 1;
+        if (has_battery) st.battery_household_days += 1;
+        if (decides) {
+          data->scales.push_back(x);
+          continue;
+        }
+        const size_t at =
+            static_cast<size_t>(pair) * per_pair + static_cast<size_t>(d) * kHoursPerDay;
+        for (int h = 0; h < kHoursPerDay; ++h) {
+          const double net = demand[h] - pv[h];
+          const double imp = std::max(net, 0.0), exp = std::max(-net, 0.0);
+          st.NetLoad(d, h, bus) += net;
+          st.behaviour[st.BehaviourIndex(cls, der, h, kBehaviourNetKw)] += net;
+          st.import_kwh_bus_hour[bus * kHoursPerDay + h] += imp;
+          st.export_kwh_bus_hour[bus * kHoursPerDay + h] += exp;
+          st.group_import_kwh[group] += imp;
+          st.group_export_kwh[group] += exp;
+          data->pair_import[at + h] += imp;
+          data->pair_export[at + h] += exp;
+        }
+      }
+    }
+    data_[shard] = std::move(data);
+  });
+  return *data_[shard];
+}
 
 PopulationStats ShardKernel::EvaluateShard(int shard, const Tariff& tariff,
                                            const PriceBelief& belief) const {
   const Scenario& sc = scenario_;
   const Population& pop = population_;
-  PopulationStats st = PopulationStats::Zero(sc.days, static_cast<int>(sc.network.buses.size()),
-                                             static_cast<int>(sc.income_groups.size()),
-                                             static_cast<int>(sc.classes.size()));
-  HouseholdSolver solver(sc.follower);
-  double demand[kHoursPerDay], pv[kHoursPerDay], rate[kHoursPerDay], credit[kHoursPerDay];
-  HouseholdDayOutcome out;
-  for (int i : ShardMembers(pop.size(), sc.shards, shard)) {
-    const int bus = pop.bus[i], group = pop.income_group[i], der = pop.der_type[i];
-    const BatterySpec battery = BatteryOf(pop, i);
-    const bool has_battery = battery.capacity_kwh > 0;
-    st.group_households[group] += 1;
-    st.group_annual_income_usd[group] += pop.annual_income_usd[i];
+  const ShardData& data = Data(shard);
+  PopulationStats st = data.fixed;
+  double rate[kHoursPerDay], credit[kHoursPerDay];
+
+  // Bills of the households without a decision.
+  const size_t per_pair = static_cast<size_t>(sc.days) * kHoursPerDay;
+  for (size_t k = 0; k < data.pair_bus.size(); ++k) {
+    const int bus = data.pair_bus[k], group = data.pair_group[k];
     for (int d = 0; d < sc.days; ++d) {
-      HouseholdDayProfile(sc, shapes_, pop, days_[d], i, d, demand, pv);
       HouseholdPrices(tariff, belief, bus, d, rate, credit);
-      // Day d starts Newton's method from day d-1's values of the same household.
-      solver.Solve({demand, pv, rate, credit}, battery, &out, /*warm_start=*/d > 0);
+      const size_t at = k * per_pair + static_cast<size_t>(d) * kHoursPerDay;
+      double bill = 0;
       for (int h = 0; h < kHoursPerDay; ++h) {
-        const double net = out.import_kwh[h] - out.export_kwh[h];
-        st.NetLoad(d, h, bus) += net;
-        const double fields[kNumBehaviourFields] = {
-            demand[h], pv[h], out.charge_kw[h], out.discharge_kw[h], out.soc_kwh[h], net};
-        for (int f = 0; f < kNumBehaviourFields; ++f) {
-          st.behaviour[st.BehaviourIndex(pop.class_index[i], der, h, f)] += fields[f];
-        }
-        st.import_kwh_bus_hour[bus * kHoursPerDay + h] += out.import_kwh[h];
-        st.export_kwh_bus_hour[bus * kHoursPerDay + h] += out.export_kwh[h];
-        st.group_import_kwh[group] += out.import_kwh[h];
-        st.group_export_kwh[group] += out.export_kwh[h];
+        bill += rate[h] * data.pair_import[at + h] - credit[h] * data.pair_export[at + h];
       }
-      st.group_bill_by_day[static_cast<size_t>(d) * st.groups + group] += out.energy_bill_usd;
-      st.group_wear_usd[group] += out.wear_cost_usd;
-      st.class_der_household_days[pop.class_index[i] * kNumDerTypes + der] += 1;
-      st.household_days += 1;
-      if (has_battery) {
-        st.battery_household_days += 1;
-        st.policy_iterations += out.policy_iterations;
-        st.unconverged_household_days += out.converged ? 0 : 1;
+      st.group_bill_by_day[static_cast<size_t>(d) * st.groups + group] += bill;
+    }
+  }
+
+  // Battery households, a block of kLanes at a time.
+  const int n_battery = static_cast<int>(data.battery_ids.size());
+  if (n_battery == 0) return st;
+  BatteryBlockSolver solver(sc.follower);
+  const int lanes = solver.lanes();
+  std::vector<double> demand(lanes * kHoursPerDay), pv(lanes * kHoursPerDay);
+  std::vector<double> rates(lanes * kHoursPerDay), credits(lanes * kHoursPerDay);
+  std::vector<HouseholdDayInput> in(lanes);
+  std::vector<HouseholdDayOutcome> out(lanes);
+  for (int first = 0; first < n_battery; first += lanes) {
+    const int n = std::min(lanes, n_battery - first);
+    solver.SetBatteries(&data.batteries[first], n);
+    for (int d = 0; d < sc.days; ++d) {
+      for (int l = 0; l < n; ++l) {
+        const int i = data.battery_ids[first + l];
+        const HouseholdDayScales& x = data.scales[static_cast<size_t>(first + l) * sc.days + d];
+        double* dm = &demand[l * kHoursPerDay];
+        double* p = &pv[l * kHoursPerDay];
+        for (int h = 0; h < kHoursPerDay; ++h) {
+          dm[h] = x.daily_demand_kwh * shapes_.demand[h];
+          p[h] = x.pv_kwh_per_kw_shape * shapes_.pv[h];
+        }
+        HouseholdPrices(tariff, belief, pop.bus[i], d, &rates[l * kHoursPerDay],
+                        &credits[l * kHoursPerDay]);
+        in[l] = {dm, p, &rates[l * kHoursPerDay], &credits[l * kHoursPerDay]};
+      }
+      // Day d starts Newton's method from day d-1's values of the same household.
+      solver.Solve(in.data(), out.data(), /*warm_start=*/d > 0);
+      for (int l = 0; l < n; ++l) {
+        const int i = data.battery_ids[first + l];
+        const int bus = pop.bus[i], group = pop.income_group[i], der = pop.der_type[i];
+        const int cls = pop.class_index[i];
+        const HouseholdDayOutcome& o = out[l];
+        for (int h = 0; h < kHoursPerDay; ++h) {
+          const double net = o.import_kwh[h] - o.export_kwh[h];
+          st.NetLoad(d, h, bus) += net;
+          st.behaviour[st.BehaviourIndex(cls, der, h, kBehaviourChargeKw)] += o.charge_kw[h];
+          st.behaviour[st.BehaviourIndex(cls, der, h, kBehaviourDischargeKw)] += o.discharge_kw[h];
+          st.behaviour[st.BehaviourIndex(cls, der, h, kBehaviourSocKwh)] += o.soc_kwh[h];
+          st.behaviour[st.BehaviourIndex(cls, der, h, kBehaviourNetKw)] += net;
+          st.import_kwh_bus_hour[bus * kHoursPerDay + h] += o.import_kwh[h];
+          st.export_kwh_bus_hour[bus * kHoursPerDay + h] += o.export_kwh[h];
+          st.group_import_kwh[group] += o.import_kwh[h];
+          st.group_export_kwh[group] += o.export_kwh[h];
+        }
+        st.group_bill_by_day[static_cast<size_t>(d) * st.groups + group] += o.energy_bill_usd;
+        st.group_wear_usd[group] += o.wear_cost_usd;
+        st.policy_iterations += o.policy_iterations;
+        st.unconverged_household_days += o.converged ? 0 : 1;
+        st.nonunique_distribution_household_days += o.unique_distribution ? 0 : 1;
       }
     }
   }
@@ -94,24 +218,45 @@ ExploitabilityStats ShardKernel::ShardExploitability(int shard, const Tariff& ta
                                                      const PriceBelief& realised) const {
   const Scenario& sc = scenario_;
   const Population& pop = population_;
-  HouseholdSolver solver(sc.follower);
+  const ShardData& data = Data(shard);
   ExploitabilityStats st;
-  double demand[kHoursPerDay], pv[kHoursPerDay];
-  double rate[kHoursPerDay], credit_belief[kHoursPerDay], credit_real[kHoursPerDay];
-  for (int i : ShardMembers(pop.size(), sc.shards, shard)) {
-    const BatterySpec battery = BatteryOf(pop, i);
-    if (battery.capacity_kwh <= 0 || sc.follower.myopic) continue;
+  const int n_battery = static_cast<int>(data.battery_ids.size());
+  if (n_battery == 0) return st;
+  BatteryBlockSolver solver(sc.follower);
+  const int lanes = solver.lanes();
+  const int hours = lanes * kHoursPerDay;
+  std::vector<double> demand(hours), pv(hours), rate(hours), credit_belief(hours),
+      credit_real(hours);
+  std::vector<HouseholdDayInput> in_belief(lanes), in_real(lanes);
+  std::vector<Exploitability> out(lanes);
+  for (int first = 0; first < n_battery; first += lanes) {
+    const int n = std::min(lanes, n_battery - first);
+    solver.SetBatteries(&data.batteries[first], n);
     for (int d = 0; d < sc.days; ++d) {
-      HouseholdDayProfile(sc, shapes_, pop, days_[d], i, d, demand, pv);
-      HouseholdPrices(tariff, belief, pop.bus[i], d, rate, credit_belief);
-      HouseholdPrices(tariff, realised, pop.bus[i], d, rate, credit_real);
-      const Exploitability e = solver.MeasureExploitability(
-          {demand, pv, rate, credit_belief}, {demand, pv, rate, credit_real}, battery);
-      st.household_days += 1;
-      st.sum_regularised += e.regularised;
-      st.sum_plain += e.plain;
-      st.max_regularised = std::max(st.max_regularised, e.regularised);
-      st.max_plain = std::max(st.max_plain, e.plain);
+      for (int l = 0; l < n; ++l) {
+        const int i = data.battery_ids[first + l];
+        const HouseholdDayScales& x = data.scales[static_cast<size_t>(first + l) * sc.days + d];
+        const int o = l * kHoursPerDay;
+        for (int h = 0; h < kHoursPerDay; ++h) {
+          demand[o + h] = x.daily_demand_kwh * shapes_.demand[h];
+          pv[o + h] = x.pv_kwh_per_kw_shape * shapes_.pv[h];
+        }
+        HouseholdPrices(tariff, belief, pop.bus[i], d, &rate[o], &credit_belief[o]);
+        HouseholdPrices(tariff, realised, pop.bus[i], d, &rate[o], &credit_real[o]);
+        in_belief[l] = {&demand[o], &pv[o], &rate[o], &credit_belief[o]};
+        in_real[l] = {&demand[o], &pv[o], &rate[o], &credit_real[o]};
+      }
+      // The belief problem of day d starts from day d-1's belief values.
+      solver.MeasureExploitability(in_belief.data(), in_real.data(), out.data(),
+                                   /*warm_start=*/d > 0);
+      for (int l = 0; l < n; ++l) {
+        const Exploitability& e = out[l];
+        st.household_days += 1;
+        st.sum_regularised += e.regularised;
+        st.sum_plain += e.plain;
+        st.max_regularised = std::max(st.max_regularised, e.regularised);
+        st.max_plain = std::max(st.max_plain, e.plain);
+      }
     }
   }
   return st;

@@ -10,6 +10,8 @@
 #define SMFG_ENVIRONMENT_POPULATION_EVALUATOR_H_
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -24,11 +26,28 @@ namespace smfg::env {
 void HouseholdPrices(const Tariff& tariff, const PriceBelief& belief, int bus, int day,
                      double* import_rate, double* export_credit);
 
+// What the kernel computes, and how (docs/PERFORMANCE.md "Follower kernel").
+// Everything that does not depend on prices is computed once per shard, on
+// the shard's first use, as a pure function of (scenario, shard): the
+// households without a decision (consumers, solar only, and every household
+// when followers are myopic) are reduced to their price-independent sums plus
+// imports and exports per (bus, income group, day, hour), so that an
+// evaluation only prices them; the battery households keep two scalars per day
+// (daily demand and PV scale, population.h DayScales). Battery households are
+// solved in blocks of BatteryBlockSolver::kMaxLanes consecutive members of the
+// shard, days in order with each household warm-started from its previous day,
+// and their outcomes are summed household by household in member order within
+// a block, day by day. So a shard's result is the same bits wherever and with
+// however many threads it is computed (DESIGN §4).
 class ShardKernel {
  public:
   // Requires a validated scenario.
   explicit ShardKernel(const Scenario& scenario);
+  ~ShardKernel();
+  ShardKernel(const ShardKernel&) = delete;
+  ShardKernel& operator=(const ShardKernel&) = delete;
 
+  // Thread-safe: shards may be evaluated concurrently.
   PopulationStats EvaluateShard(int shard, const Tariff& tariff, const PriceBelief& belief) const;
   // Exploitability of the shard's battery households: best response to
   // `belief`, gain available under `realised` prices.
@@ -42,10 +61,16 @@ class ShardKernel {
   const std::vector<DayConditions>& days() const { return days_; }
 
  private:
+  struct ShardData;
+  // The shard's price-independent data, built on first use (thread-safe).
+  const ShardData& Data(int shard) const;
+
   Scenario scenario_;
   Population population_;
   HourlyShapes shapes_;
   std::vector<DayConditions> days_;
+  std::unique_ptr<std::once_flag[]> once_;
+  mutable std::vector<std::unique_ptr<ShardData>> data_;
 };
 
 // The one reduction of per-shard results (DESIGN §4), in shard-id order:

@@ -46,6 +46,7 @@ void PopulationStats::Add(const PopulationStats& o) {
   battery_household_days += o.battery_household_days;
   policy_iterations += o.policy_iterations;
   unconverged_household_days += o.unconverged_household_days;
+  nonunique_distribution_household_days += o.nonunique_distribution_household_days;
 }
 
 HouseholdMoney SumHouseholdMoney(const PopulationStats& st, const Tariff& tariff,

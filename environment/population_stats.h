@@ -65,6 +65,9 @@ struct PopulationStats {
   long long battery_household_days = 0;
   long long policy_iterations = 0;
   long long unconverged_household_days = 0;
+  // Battery household-days whose midnight SoC distribution was not unique
+  // (household_solver.h: the one reached from an empty battery is used).
+  long long nonunique_distribution_household_days = 0;
 
   static PopulationStats Zero(int days, int buses, int groups, int classes);
   // Elementwise sum; both must have the same shape.

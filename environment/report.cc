@@ -161,6 +161,7 @@ EquilibriumReport MakeReport(const Scenario& scenario, const Tariff& tariff,
           ? static_cast<double>(inner.stats.policy_iterations) / inner.stats.battery_household_days
           : 0;
   r.unconverged_household_days = inner.stats.unconverged_household_days;
+  r.nonunique_distribution_household_days = inner.stats.nonunique_distribution_household_days;
   return r;
 }
 
@@ -204,8 +205,9 @@ std::string FormatReportText(const EquilibriumReport& r) {
                         r.peak_system_load_mw, r.peak_household_net_load_mw);
   absl::StrAppendFormat(&s,
                         "  best response: %.2f policy iterations per battery household-day, "
-                        "%d unconverged\n",
-                        r.mean_policy_iterations, static_cast<int>(r.unconverged_household_days));
+                        "%d unconverged, %d with a non-unique SoC distribution\n",
+                        r.mean_policy_iterations, static_cast<int>(r.unconverged_household_days),
+                        static_cast<int>(r.nonunique_distribution_household_days));
   return s;
 }
 
@@ -285,6 +287,7 @@ std::string FormatReportJson(const EquilibriumReport& r) {
   w.Key("plain_max").Number(r.exploitability.max_plain).EndObject();
   w.Key("mean_policy_iterations").Number(r.mean_policy_iterations);
   w.Key("unconverged_household_days").Int(r.unconverged_household_days);
+  w.Key("nonunique_distribution_household_days").Int(r.nonunique_distribution_household_days);
   w.Key("behaviour").BeginArray();
   for (const BehaviourReport& b : r.behaviour) {
     w.BeginObject().Key("class").String(b.class_name).Key("der").String(DerTypeName(b.der));

@@ -76,6 +76,9 @@ struct EquilibriumReport {
   ExploitabilityStats exploitability;
   double mean_policy_iterations = 0;
   long long unconverged_household_days = 0;
+  // Battery household-days whose midnight SoC distribution was not unique
+  // (the one reached from an empty battery is reported; household_solver.h).
+  long long nonunique_distribution_household_days = 0;
   std::vector<BehaviourReport> behaviour;
   double wall_seconds = 0;
 };

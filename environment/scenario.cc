@@ -311,6 +311,33 @@ absl::Status ValidateInner(const InnerLoopParams& inner) {
                          std::numeric_limits<int>::max());
 }
 
+// A battery whose smallest move, one SoC step dE = E / (S - 1), needs more
+// than its power limit to charge (dE / eta_c > P, household_solver.h) can never
+// charge; discharging needs no more (dE eta_d <= dE / eta_c), so such a battery
+// would sit empty in every stationary state. Checked for the worst draw.
+absl::Status ValidateBatteriesCanMove(const Scenario& scenario) {
+  const int steps = scenario.follower.soc_levels - 1;
+  for (size_t i = 0; i < scenario.classes.size(); ++i) {
+    const HouseholdClass& c = scenario.classes[i];
+    if (!(c.der_share[static_cast<int>(DerType::kSolarBattery)] > 0.0)) continue;
+    const double capacity = SupportOf(c.battery_kwh).hi;
+    const double power = SupportOf(c.battery_kw).lo;
+    const double efficiency = SupportOf(c.charge_efficiency).lo;
+    const double step = capacity / steps;
+    // The same arithmetic and 1e-12 slack as the solver's feasibility test.
+    if (step / efficiency <= power * (1.0 + 1e-12)) continue;
+    return Error(
+        absl::StrCat("classes[", i, "].battery_kwh"),
+        absl::StrCat("a battery of up to ", capacity, " kWh moves ", step,
+                     " kWh per SoC step (follower.soc_levels ", steps + 1, "), which takes ",
+                     step / efficiency, " kW to charge at charge_efficiency ", efficiency,
+                     ", above battery_kw ", power,
+                     ": it could never charge; raise follower.soc_levels or "
+                     "battery_kw, or lower battery_kwh"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidateScenario(const Scenario& scenario) {
@@ -383,6 +410,7 @@ absl::Status ValidateScenario(const Scenario& scenario) {
   SMFG_RETURN_IF_ERROR(CheckIntInRange("shards", scenario.shards, 1, kMaxShards));
   SMFG_RETURN_IF_ERROR(ValidateProfiles(scenario.profiles));
   SMFG_RETURN_IF_ERROR(ValidateFollower(scenario.follower));
+  SMFG_RETURN_IF_ERROR(ValidateBatteriesCanMove(scenario));
   SMFG_RETURN_IF_ERROR(ValidateInner(scenario.inner));
   return CheckAtLeast("utility_fixed_cost_per_day", scenario.utility_fixed_cost_per_day, 0.0);
 }

@@ -150,6 +150,7 @@ v1::WirePopulationStats StatsToProto(const env::PopulationStats& s) {
   out.set_battery_household_days(s.battery_household_days);
   out.set_policy_iterations(s.policy_iterations);
   out.set_unconverged_household_days(s.unconverged_household_days);
+  out.set_nonunique_distribution_household_days(s.nonunique_distribution_household_days);
   return out;
 }
 
@@ -199,10 +200,13 @@ absl::StatusOr<env::PopulationStats> StatsFromProto(const v1::WirePopulationStat
   SMFG_RETURN_IF_ERROR(CheckCount(p.battery_household_days(), "battery_household_days"));
   SMFG_RETURN_IF_ERROR(CheckCount(p.policy_iterations(), "policy_iterations"));
   SMFG_RETURN_IF_ERROR(CheckCount(p.unconverged_household_days(), "unconverged_household_days"));
+  SMFG_RETURN_IF_ERROR(CheckCount(p.nonunique_distribution_household_days(),
+                                  "nonunique_distribution_household_days"));
   s.household_days = p.household_days();
   s.battery_household_days = p.battery_household_days();
   s.policy_iterations = p.policy_iterations();
   s.unconverged_household_days = p.unconverged_household_days();
+  s.nonunique_distribution_household_days = p.nonunique_distribution_household_days();
   return s;
 }
 

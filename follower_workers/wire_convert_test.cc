@@ -129,6 +129,8 @@ TEST_F(StatsWireTest, PopulationStatsRoundTripBitExactly) {
   EXPECT_EQ(back->battery_household_days, stats_.battery_household_days);
   EXPECT_EQ(back->policy_iterations, stats_.policy_iterations);
   EXPECT_EQ(back->unconverged_household_days, stats_.unconverged_household_days);
+  EXPECT_EQ(back->nonunique_distribution_household_days,
+            stats_.nonunique_distribution_household_days);
 }
 
 TEST_F(StatsWireTest, PopulationStatsRejectGarbage) {
