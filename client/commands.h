@@ -70,6 +70,21 @@ absl::Status RunSpec(const SpecOptions& options, std::ostream& out);
 absl::Status RunEvaluate(const EvaluateOptions& options, std::ostream& out, std::ostream& progress);
 absl::Status RunTrain(const TrainOptions& options, std::ostream& out, std::ostream& progress);
 
+struct OptimizeOptions {
+  std::string spec_path;
+  int days = 0;     // > 0 overrides the spec's number of days
+  int threads = 0;  // 0: all cores
+  bool json = false;
+  absl::Status Validate() const;
+};
+
+// `smfg optimize SPEC`: the reference optimum of the spec's leader problem
+// alone (training/reference.h; run even when the spec disables it for
+// training): the best static tariff of its family, its objective and terms,
+// the search's evaluations, time and stopping reason, and the posted rates
+// and fixed charges. Progress (one line per evaluation) on `progress`.
+absl::Status RunOptimize(const OptimizeOptions& options, std::ostream& out, std::ostream& progress);
+
 }  // namespace smfg::client
 
 #endif  // SMFG_CLIENT_COMMANDS_H_

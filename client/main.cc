@@ -64,6 +64,9 @@ constexpr char kUsage[] =
     "  train SPEC       Learn the leader's tariff (PPO) against the followers' mean-field\n"
     "                   equilibrium; compare with flat and the best TOU; plots.\n"
     "                   Flags: --out, --resume, --iterations, --days, --threads, --json\n"
+    "  optimize SPEC    The reference optimum alone: the best static tariff of the spec's\n"
+    "                   family (NLopt BOBYQA/COBYLA) against the follower equilibrium.\n"
+    "                   Flags: --days, --threads, --json\n"
 
     "Remote commands (an smfg-coordinator at --coordinator or $SMFG_COORDINATOR):\n"
     "  submit SPEC      Submit an experiment; prints its id. Flags: --key\n"
@@ -199,6 +202,15 @@ int main(int argc, char** argv) {
     o.threads = absl::GetFlag(FLAGS_threads);
     o.json = absl::GetFlag(FLAGS_json);
     const absl::Status s = smfg::client::RunTrain(o, std::cout, std::cerr);
+    return s.ok() ? 0 : Fail(s);
+  }
+  if (command == "optimize") {
+    smfg::client::OptimizeOptions o;
+    o.spec_path = args[2];
+    o.days = absl::GetFlag(FLAGS_days);
+    o.threads = absl::GetFlag(FLAGS_threads);
+    o.json = absl::GetFlag(FLAGS_json);
+    const absl::Status s = smfg::client::RunOptimize(o, std::cout, std::cerr);
     return s.ok() ? 0 : Fail(s);
   }
   if (command == "submit") {

@@ -1,5 +1,6 @@
 #include "config/spec_convert.h"
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <string>
@@ -42,7 +43,14 @@ constexpr int kDefaultMinibatchSize = 8;
 constexpr double kDefaultTargetKl = 0.02;
 constexpr double kDefaultMaxGradNorm = 0.5;
 constexpr int kDefaultHiddenSizes[] = {64, 64};
+constexpr int kDefaultBlockStartHours[] = {0, 7, 17, 21};
+constexpr int kDefaultSmoothHarmonics = 2;
+constexpr double kDefaultCostRecoveryTolerance = 0.01;
+constexpr int kDefaultReferenceEvaluations = 120;
+constexpr double kDefaultReferenceTolerance = 1e-3;
 constexpr double kDefaultInitialActionStd = 0.5;
+constexpr double kDefaultFinalLearningRateFraction = 0.1;
+constexpr double kDefaultFinalActionStd = 0.05;
 constexpr int kDefaultOuterMaxIterations = 200;
 constexpr double kDefaultObjectiveTolerance = 1e-4;
 constexpr double kDefaultMeanFieldTolerancePerMwh = 1e-3;
@@ -487,6 +495,19 @@ v1::ExperimentSpec WithDefaults(const v1::ExperimentSpec& spec) {
   if (t->export_rule() == v1::EXPORT_RULE_UNSPECIFIED) {
     t->set_export_rule(v1::EXPORT_RULE_NET_BILLING_LMP);
   }
+  if (t->family() == v1::TariffStructure::FAMILY_UNSPECIFIED) {
+    t->set_family(v1::TariffStructure::SMOOTH);
+  }
+  if (t->family() == v1::TariffStructure::BLOCKS && t->block_start_hours().empty()) {
+    for (int h : kDefaultBlockStartHours) t->add_block_start_hours(h);
+  }
+  if (!t->has_smooth_harmonics()) t->set_smooth_harmonics(kDefaultSmoothHarmonics);
+  if (t->cost_recovery() == v1::TariffStructure::COST_RECOVERY_UNSPECIFIED) {
+    t->set_cost_recovery(v1::TariffStructure::PENALTY);
+  }
+  if (!t->has_cost_recovery_tolerance()) {
+    t->set_cost_recovery_tolerance(kDefaultCostRecoveryTolerance);
+  }
 
   v1::LeaderObjective* o = out.mutable_objective();
   if (!o->has_w_equity()) o->set_w_equity(kDefaultWeightEquity);
@@ -517,9 +538,20 @@ v1::ExperimentSpec WithDefaults(const v1::ExperimentSpec& spec) {
     for (int width : kDefaultHiddenSizes) l->add_hidden_sizes(width);
   }
   if (!l->has_initial_action_std()) l->set_initial_action_std(kDefaultInitialActionStd);
+  if (!l->has_final_learning_rate_fraction()) {
+    l->set_final_learning_rate_fraction(kDefaultFinalLearningRateFraction);
+  }
+  if (!l->has_final_action_std()) {
+    l->set_final_action_std(std::min(kDefaultFinalActionStd, l->initial_action_std()));
+  }
+
+  if (l->action_bounds() == v1::LeaderLearner::ACTION_BOUNDS_UNSPECIFIED) {
+    l->set_action_bounds(v1::LeaderLearner::CLIP);
+  }
 
   v1::OuterLoop* loop = out.mutable_loop();
   if (!loop->has_max_iterations()) loop->set_max_iterations(kDefaultOuterMaxIterations);
+  if (!l->has_schedule_updates()) l->set_schedule_updates(loop->max_iterations());
   if (!loop->has_objective_tolerance()) {
     loop->set_objective_tolerance(kDefaultObjectiveTolerance);
   }
@@ -530,6 +562,14 @@ v1::ExperimentSpec WithDefaults(const v1::ExperimentSpec& spec) {
     loop->set_patience_iterations(kDefaultPatienceIterations);
   }
   if (!loop->has_checkpoint_every()) loop->set_checkpoint_every(kDefaultCheckpointEvery);
+  if (loop->mode() == v1::OuterLoop::MODE_UNSPECIFIED) loop->set_mode(v1::OuterLoop::NESTED);
+  v1::ReferenceOptimizer* reference = out.mutable_reference();
+  if (!reference->has_max_evaluations()) {
+    reference->set_max_evaluations(kDefaultReferenceEvaluations);
+  }
+  if (!reference->has_relative_tolerance()) {
+    reference->set_relative_tolerance(kDefaultReferenceTolerance);
+  }
   return out;
 }
 

@@ -272,7 +272,15 @@ absl::Status ExperimentManager::RunExperimentOrError(const std::string& id) {
     return Annotate(resumed, "resuming from the checkpoint");
   }
   mark_running();
-  if (record.status_message == "setting up") SetStatus(id, ExperimentStatus::kRunning, "");
+  if (record.status_message == "setting up") {
+    SetStatus(id, ExperimentStatus::kRunning, "computing the reference optimum");
+  }
+  SMFG_RETURN_IF_ERROR(run->PrepareReference(nullptr, [this, &id] {
+    if (stopping()) return true;
+    absl::StatusOr<ExperimentRecord> r = params_.store->Get(id);
+    return r.ok() && r->cancel_requested;
+  }));
+  SetStatus(id, ExperimentStatus::kRunning, "");
 
   const int every = run->params().loop.checkpoint_every;
   while (!run->done()) {

@@ -40,6 +40,9 @@ v1::ExperimentSpec SmallSpec(int iterations = 2) {
   v1::ExperimentSpec s = loaded.ok() ? loaded->spec : v1::ExperimentSpec();
   s.mutable_scenario()->set_days(2);
   s.mutable_loop()->set_max_iterations(iterations);
+  // One rollout of the 2-day pool per update, a short reference search.
+  s.mutable_learner()->clear_rollout_days_per_update();
+  s.mutable_reference()->set_max_evaluations(6);
   return s;
 }
 

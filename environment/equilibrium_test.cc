@@ -6,16 +6,22 @@
 #include <cmath>
 #include <memory>
 
+#include "common/status_matchers.h"
 #include "environment/baselines.h"
 #include "environment/market.h"
 #include "environment/objective.h"
 #include "environment/population_evaluator.h"
 #include "environment/report.h"
 #include "environment/test_scenario.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace smfg::env {
 namespace {
+
+using ::smfg::testing_util::IsOk;
+using ::smfg::testing_util::StatusIs;
+using ::testing::HasSubstr;
 
 struct Fixture {
   explicit Fixture(const Scenario& s, int threads = 1) : scenario(s), evaluator(s, threads) {
@@ -212,8 +218,23 @@ TEST(TariffTest, DailyRatesAndChargesOverrideTheStaticOnes) {
 
   t.daily_import_rate_per_kwh.pop_back();
   const absl::Status bad = ValidateTariff(t, s);
-  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(bad.message().find("daily_import_rate_per_kwh: has 1 days"), std::string::npos) << bad;
+  EXPECT_THAT(bad, StatusIs(absl::StatusCode::kInvalidArgument,
+                            HasSubstr("daily_import_rate_per_kwh: has 1 rows, expected 2")));
+
+  // Nodal daily rates: one row per bus and day, day-major.
+  Tariff nodal = FlatTestTariff(s, 0.10);
+  nodal.daily_rate_rows = 3;
+  for (int d = 0; d < 2; ++d) {
+    for (int b = 0; b < 3; ++b) {
+      nodal.daily_import_rate_per_kwh.push_back(std::vector<double>(24, 0.1 * (d + 1) + 0.01 * b));
+    }
+  }
+  ASSERT_THAT(ValidateTariff(nodal, s), IsOk());
+  EXPECT_EQ(nodal.Rates(2, 1)[7], 0.22);
+  EXPECT_EQ(nodal.Rates(0, 0)[7], 0.1);
+  nodal.daily_rate_rows = 2;
+  EXPECT_THAT(ValidateTariff(nodal, s),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("daily_rate_rows")));
 }
 
 TEST(BaselinesTest, TouShapeBlocks) {

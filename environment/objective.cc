@@ -61,6 +61,10 @@ ObjectiveTerms Terms(const Scenario& sc, const PopulationStats& st, const DaySum
   t.generation_cost_per_mwh = s.generated_mwh > 0 ? s.generation_cost / s.generated_mwh : 0.0;
   t.objective = -w.equity * t.eei_spread - w.revenue * gap * gap - w.volatility * t.lmp_std -
                 w.cost * t.generation_cost_per_mwh;
+  if (w.recovery_constraint_tolerance >= 0) {
+    t.objective -= kRecoveryConstraintPenalty * w.revenue *
+                   std::max(0.0, std::fabs(t.recovery_gap) - w.recovery_constraint_tolerance);
+  }
   return t;
 }
 

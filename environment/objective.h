@@ -2,6 +2,8 @@
 //
 //   J = - w_equity * spread(EEI)  - w_revenue * gap^2
 //       - w_volatility * std(LMP) - w_cost * generation cost per MWh
+//       [ - 100 w_revenue max(0, |gap| - tolerance)   with cost recovery as a
+//         constraint: recovery_constraint_tolerance >= 0 ]
 //
 // spread: max_g EEI_g - min_g EEI_g (kMaxMin) or their standard deviation
 // (kStdDev), EEI as a fraction of income; gap = (cost - revenue) / cost, the
@@ -25,7 +27,16 @@ struct ObjectiveWeights {
   double cost = 0.0;
   bool spread_is_std_dev = false;
   bool penalize_over_recovery = false;
+  // >= 0: cost recovery is a constraint, |recovery_gap| <= this; J then also
+  // pays the exact penalty kRecoveryConstraintPenalty * revenue * (|gap| -
+  // tolerance) beyond it. < 0: no constraint (the squared term only).
+  double recovery_constraint_tolerance = -1;
 };
+
+// Slope of the exact penalty of a violated cost-recovery constraint, per unit
+// of the revenue weight: steep enough that no other term pays for a violation
+// (the other terms move by O(1) across the rate bounds).
+inline constexpr double kRecoveryConstraintPenalty = 100.0;
 
 struct ObjectiveTerms {
   std::vector<double> eei;  // per income group, fraction of income

@@ -222,6 +222,7 @@ void WriteTariffJson(const Tariff& t, JsonWriter& w) {
     w.Key("daily_import_rate_per_kwh").BeginArray();
     for (const auto& day : t.daily_import_rate_per_kwh) w.Numbers(day);
     w.EndArray();
+    if (t.daily_rate_rows != 1) w.Key("daily_rate_rows").Int(t.daily_rate_rows);
   }
   if (!t.daily_fixed_charge_per_day.empty()) {
     w.Key("daily_fixed_charge_per_day").BeginArray();

@@ -431,11 +431,19 @@ absl::Status ValidateDailyTariff(const Tariff& tariff, const Scenario& scenario)
     const bool rates = table == &tariff.daily_import_rate_per_kwh;
     const char* name = rates ? "daily_import_rate_per_kwh" : "daily_fixed_charge_per_day";
     if (table->empty()) continue;
-    if (table->size() != days) {
-      return Error(name, absl::StrCat("has ", table->size(), " days, scenario has ", days));
+    const size_t per_day = rates ? static_cast<size_t>(tariff.daily_rate_rows) : 1;
+    if (rates && tariff.daily_rate_rows != 1 &&
+        static_cast<size_t>(tariff.daily_rate_rows) != scenario.network.buses.size()) {
+      return Error("daily_rate_rows",
+                   absl::StrCat("must be 1 or the number of buses (", scenario.network.buses.size(),
+                                "), got ", tariff.daily_rate_rows));
+    }
+    if (table->size() != days * per_day) {
+      return Error(name, absl::StrCat("has ", table->size(), " rows, expected ", days * per_day,
+                                      " (", per_day, " per day for ", days, " days)"));
     }
     const size_t width = rates ? kHoursPerDay : scenario.income_groups.size();
-    for (size_t d = 0; d < days; ++d) {
+    for (size_t d = 0; d < table->size(); ++d) {
       const std::string path = absl::StrCat(name, "[", d, "]");
       if ((*table)[d].size() != width) {
         return Error(path, absl::StrCat("has ", (*table)[d].size(), " entries, expected ", width));

@@ -115,14 +115,21 @@ struct Tariff {
   ExportRule export_rule = ExportRule::kNetBillingLmp;
   double fixed_export_credit_per_kwh = 0.0;
   // A leader that responds to each day's conditions posts a tariff per day.
-  // When non-empty (one entry per scenario day), these replace
-  // import_rate_per_kwh (uniform across buses) and fixed_charge_per_day.
-  std::vector<std::vector<double>> daily_import_rate_per_kwh;   // [day][hour]
+  // When non-empty, these replace import_rate_per_kwh and
+  // fixed_charge_per_day: daily_import_rate_per_kwh holds
+  // daily_rate_rows rows of 24 rates per day, row d * daily_rate_rows + r,
+  // where r = 0 for every bus (daily_rate_rows = 1, uniform) or r = bus
+  // (daily_rate_rows = the number of buses, nodal rates).
+  std::vector<std::vector<double>> daily_import_rate_per_kwh;   // [day * rows + row][hour]
   std::vector<std::vector<double>> daily_fixed_charge_per_day;  // [day][group]
+  int daily_rate_rows = 1;
 
   // The rates of `bus` on `day` (24 values) and the fixed charge of `group`.
   const std::vector<double>& Rates(int bus, int day) const {
-    if (!daily_import_rate_per_kwh.empty()) return daily_import_rate_per_kwh[day];
+    if (!daily_import_rate_per_kwh.empty()) {
+      return daily_import_rate_per_kwh[static_cast<size_t>(day) * daily_rate_rows +
+                                       (daily_rate_rows == 1 ? 0 : bus)];
+    }
     return import_rate_per_kwh.size() == 1 ? import_rate_per_kwh[0] : import_rate_per_kwh[bus];
   }
   double FixedCharge(int group, int day) const {

@@ -87,6 +87,7 @@ v1::WireTariff TariffToProto(const env::Tariff& tariff) {
   out.set_fixed_export_credit_per_kwh(tariff.fixed_export_credit_per_kwh);
   RowsOut(tariff.daily_import_rate_per_kwh, out.mutable_daily_import_rate_per_kwh());
   RowsOut(tariff.daily_fixed_charge_per_day, out.mutable_daily_fixed_charge_per_day());
+  out.set_daily_rate_rows(tariff.daily_rate_rows);
   return out;
 }
 
@@ -106,6 +107,11 @@ absl::StatusOr<env::Tariff> TariffFromProto(const v1::WireTariff& proto) {
                               &t.daily_import_rate_per_kwh));
   SMFG_RETURN_IF_ERROR(RowsIn(proto.daily_fixed_charge_per_day(), "daily_fixed_charge_per_day",
                               &t.daily_fixed_charge_per_day));
+  if (proto.daily_rate_rows() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("daily_rate_rows: must be >= 0, got ", proto.daily_rate_rows()));
+  }
+  t.daily_rate_rows = proto.daily_rate_rows() == 0 ? 1 : proto.daily_rate_rows();
   return t;
 }
 
@@ -241,11 +247,16 @@ absl::Status CheckKernelInputs(const env::Tariff& tariff, const env::PriceBelief
   const bool daily = !tariff.daily_import_rate_per_kwh.empty();
   const auto& rows = daily ? tariff.daily_import_rate_per_kwh : tariff.import_rate_per_kwh;
   const char* field = daily ? "daily_import_rate_per_kwh" : "import_rate_per_kwh";
-  const size_t want_rows = daily ? static_cast<size_t>(shape.days) : 0;
+  if (daily && tariff.daily_rate_rows != 1 && tariff.daily_rate_rows != shape.buses) {
+    return Invalid("daily_rate_rows",
+                   absl::StrCat("must be 1 or ", shape.buses, ", got ", tariff.daily_rate_rows));
+  }
+  const size_t want_rows =
+      daily ? static_cast<size_t>(shape.days) * static_cast<size_t>(tariff.daily_rate_rows) : 0;
   if (daily ? rows.size() != want_rows
             : (rows.size() != 1 && rows.size() != static_cast<size_t>(shape.buses))) {
     return Invalid(field, absl::StrCat("has ", rows.size(), " rows, expected ",
-                                       daily ? absl::StrCat(want_rows, " (one per day)")
+                                       daily ? absl::StrCat(want_rows, " (daily_rate_rows per day)")
                                              : absl::StrCat("1 or ", shape.buses)));
   }
   for (size_t r = 0; r < rows.size(); ++r) {

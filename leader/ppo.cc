@@ -84,6 +84,12 @@ struct Layer {
   torch::Tensor bias;
 };
 
+// What the policy network sees of observations x (rows): x itself, or zeros
+// with PpoParams::state_independent_policy.
+torch::Tensor PolicyInput(const torch::Tensor& x, const PpoParams& p) {
+  return p.state_independent_policy ? torch::zeros_like(x) : x;
+}
+
 // tanh MLP with a linear output layer.
 struct Mlp {
   std::vector<Layer> layers;
@@ -259,6 +265,14 @@ absl::Status PpoParams::Validate() const {
   if (!finite_positive(initial_action_std)) {
     return fail("initial_action_std", "finite and > 0", initial_action_std);
   }
+  if (schedule_updates < 0) return fail("schedule_updates", ">= 0", schedule_updates);
+  if (!(final_learning_rate_fraction > 0.0 && final_learning_rate_fraction <= 1.0)) {
+    return fail("final_learning_rate_fraction", "in (0, 1]", final_learning_rate_fraction);
+  }
+  if (!(final_action_std == 0.0 ||
+        (final_action_std > 0.0 && final_action_std <= initial_action_std))) {
+    return fail("final_action_std", "0 or in (0, initial_action_std]", final_action_std);
+  }
   return absl::OkStatus();
 }
 
@@ -353,7 +367,7 @@ PolicySample PpoLearner::Act(const std::vector<double>& observation, bool determ
     EnsureSingleThreaded();
     torch::NoGradGuard no_grad;
     const torch::Tensor s = Matrix(observation, 1, p.observation_size);
-    const torch::Tensor mean = impl_->policy.Forward(s);
+    const torch::Tensor mean = impl_->policy.Forward(PolicyInput(s, p));
     torch::Tensor u = mean;
     if (!deterministic) {
       CounterRng rng(p.seed, RngPurpose::kLeaderPolicy, kExplorationStream, impl_->act_count);
@@ -465,6 +479,16 @@ absl::StatusOr<UpdateStats> PpoLearner::Impl::RunUpdate(const std::vector<Transi
   const std::vector<torch::Tensor> all_parameters = AllParameters();
   const double eps = p.clip_epsilon;
 
+  // The step sizes of this update (PpoParams schedules).
+  for (auto [optimizer, rate] : {std::pair{policy_optimizer.get(), p.policy_learning_rate},
+                                 std::pair{value_optimizer.get(), p.value_learning_rate}}) {
+    for (auto& group : optimizer->param_groups()) {
+      static_cast<torch::optim::AdamOptions&>(group.options())
+          .lr(ScheduledLearningRate(rate, p.final_learning_rate_fraction, p.schedule_updates,
+                                    update_count));
+    }
+  }
+
   CounterRng shuffle_rng(p.seed, RngPurpose::kLeaderPolicy, kShuffleStream, update_count);
   std::vector<int64_t> order(n);
   std::iota(order.begin(), order.end(), int64_t{0});
@@ -485,7 +509,8 @@ absl::StatusOr<UpdateStats> PpoLearner::Impl::RunUpdate(const std::vector<Transi
       const torch::Tensor advantage = all_advantages.index_select(0, index);
       const torch::Tensor ret = all_returns.index_select(0, index);
 
-      const torch::Tensor log_prob = GaussianLogProb(act, policy.Forward(obs), log_std);
+      const torch::Tensor log_prob =
+          GaussianLogProb(act, policy.Forward(PolicyInput(obs, p)), log_std);
       // Measured before this minibatch's step: if the policy has already drifted too
       // far from the one that collected the data, further steps on it are unsafe.
       if (KlEarlyStop(KlEstimate(log_prob, old_log_prob), p.target_kl)) {
@@ -548,8 +573,12 @@ absl::StatusOr<UpdateStats> PpoLearner::Impl::RunUpdate(const std::vector<Transi
   }
   {
     torch::NoGradGuard no_grad;
-    stats.approx_kl = KlEstimate(GaussianLogProb(all_actions, policy.Forward(all_obs), log_std),
-                                 all_old_log_probs);
+    const double cap = ActionStdCap(p.initial_action_std, p.final_action_std, p.schedule_updates,
+                                    update_count + 1);
+    if (std::isfinite(cap)) log_std.clamp_max_(std::log(cap));
+    stats.approx_kl =
+        KlEstimate(GaussianLogProb(all_actions, policy.Forward(PolicyInput(all_obs, p)), log_std),
+                   all_old_log_probs);
   }
   ++update_count;
   return stats;

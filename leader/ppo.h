@@ -85,6 +85,24 @@ struct PpoParams {
   double max_grad_norm = 0.5;
   // Initial sigma of the Gaussian policy, in raw-action units (> 0).
   double initial_action_std = 0.5;
+  // Schedules over the first schedule_updates updates (0: none), functions of
+  // the update count n only (ppo_math.h ScheduledLearningRate, ActionStdCap):
+  // update n uses step sizes decayed linearly towards
+  // final_learning_rate_fraction of the ones above, and after it log_std is
+  // clamped to log ActionStdCap(n + 1): sigma decays geometrically from
+  // initial_action_std to final_action_std (the entropy bonus may hold it
+  // below the cap, never above). final_action_std = 0: no cap. A policy
+  // evaluated at its mean action is only as good as its exploration noise
+  // lets the mean settle, which is what these are for.
+  int schedule_updates = 0;
+  double final_learning_rate_fraction = 1.0;  // in (0, 1]
+  double final_action_std = 0.0;              // 0, or in (0, initial_action_std]
+  // The policy's action distribution ignores the observation (its network
+  // sees zeros) while the value network still sees it: one action
+  // distribution for every state, with a state-dependent baseline that
+  // removes the states' own reward differences from the advantages. For a
+  // leader that posts one tariff for every day.
+  bool state_independent_policy = false;
   // Seeds every random stream of the learner.
   uint64_t seed = 1;
 

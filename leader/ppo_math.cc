@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <limits>
 
 namespace smfg::leader {
 
@@ -70,10 +71,31 @@ double SquashToRange(double u, double lo, double hi) {
   return lo + (hi - lo) * (std::tanh(u) + 1.0) * 0.5;
 }
 
+double ClipToRange(double u, double lo, double hi) {
+  return lo + (hi - lo) * (std::clamp(u, -1.0, 1.0) + 1.0) * 0.5;
+}
+
 double UnsquashFromRange(double a, double lo, double hi) {
   constexpr double kLimit = 1.0 - 1e-15;
   const double y = std::clamp(2.0 * (a - lo) / (hi - lo) - 1.0, -kLimit, kLimit);
   return std::atanh(y);
+}
+
+namespace {
+double ScheduleProgress(int updates, uint64_t n) {
+  if (updates <= 0) return 1.0;
+  return static_cast<double>(std::min<uint64_t>(n, static_cast<uint64_t>(updates))) / updates;
+}
+}  // namespace
+
+double ScheduledLearningRate(double rate, double final_fraction, int updates, uint64_t n) {
+  if (updates <= 0) return rate;
+  return rate * (1.0 - (1.0 - final_fraction) * ScheduleProgress(updates, n));
+}
+
+double ActionStdCap(double initial, double final, int updates, uint64_t n) {
+  if (final <= 0 || updates <= 0) return std::numeric_limits<double>::infinity();
+  return initial * std::pow(final / initial, ScheduleProgress(updates, n));
 }
 
 }  // namespace smfg::leader

@@ -73,10 +73,30 @@ bool KlEarlyStop(double kl, double target_kl);
 // so u = 0 is the midpoint. In double precision |u| beyond ~19 rounds to a bound.
 double SquashToRange(double u, double lo, double hi);
 
+// Maps u onto [lo, hi] linearly after clipping it to [-1, 1]:
+//   a = lo + (hi - lo) * (clamp(u, -1, 1) + 1) / 2
+// Unlike SquashToRange the policy's mean can sit on a bound (any u >= 1 is
+// hi), so an optimum on a bound is reached exactly, not only as u -> inf.
+// PPO's probabilities stay those of the unclipped Gaussian sample, as in the
+// usual clipped-action implementations.
+double ClipToRange(double u, double lo, double hi);
+
 // The inverse of SquashToRange: u = atanh(2 (a - lo) / (hi - lo) - 1). The atanh
 // argument is clamped to +-(1 - 1e-15) so a bound itself maps to a large finite u
 // (about +-17.6) rather than infinity. Precondition: lo < hi.
 double UnsquashFromRange(double a, double lo, double hi);
+
+// The schedules of PpoParams over the first `updates` updates (N; N = 0 means
+// no schedule), at update count n (0-based):
+//   ScheduledLearningRate = rate * (1 - (1 - final_fraction) * min(n, N) / N)
+//   ActionStdCap          = initial * (final / initial)^(min(n, N) / N)
+// With N = 0 there is no schedule: the rate as given and no cap (+infinity),
+// as with final = 0. Linear step-size decay
+// is the usual PPO annealing; the geometric std cap halves sigma in equal
+// numbers of updates, so exploration narrows as fast at the end as at the
+// start in relative terms.
+double ScheduledLearningRate(double rate, double final_fraction, int updates, uint64_t n);
+double ActionStdCap(double initial, double final, int updates, uint64_t n);
 
 }  // namespace smfg::leader
 

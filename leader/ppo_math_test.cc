@@ -190,4 +190,35 @@ TEST(SquashTest, RoundTrip) {
 }
 
 }  // namespace
+TEST(ClipTest, HandValuesBoundsAndMidpoint) {
+  EXPECT_EQ(ClipToRange(0.0, 2.0, 6.0), 4.0);
+  EXPECT_EQ(ClipToRange(0.5, 2.0, 6.0), 5.0);
+  EXPECT_EQ(ClipToRange(-0.5, 2.0, 6.0), 3.0);
+  // Any raw action at or beyond +-1 is exactly a bound.
+  EXPECT_EQ(ClipToRange(1.0, 2.0, 6.0), 6.0);
+  EXPECT_EQ(ClipToRange(7.3, 2.0, 6.0), 6.0);
+  EXPECT_EQ(ClipToRange(-1.0, 2.0, 6.0), 2.0);
+  EXPECT_EQ(ClipToRange(-1e300, 2.0, 6.0), 2.0);
+}
+
+TEST(ScheduleTest, LinearStepSizeDecayHandValues) {
+  // 3e-3 decaying to 10 % over 100 updates: 3e-3 (1 - 0.9 n / 100).
+  EXPECT_DOUBLE_EQ(ScheduledLearningRate(3e-3, 0.1, 100, 0), 3e-3);
+  EXPECT_DOUBLE_EQ(ScheduledLearningRate(3e-3, 0.1, 100, 50), 3e-3 * 0.55);
+  EXPECT_DOUBLE_EQ(ScheduledLearningRate(3e-3, 0.1, 100, 100), 3e-3 * 0.1);
+  EXPECT_DOUBLE_EQ(ScheduledLearningRate(3e-3, 0.1, 100, 1000), 3e-3 * 0.1);  // held after N
+  EXPECT_DOUBLE_EQ(ScheduledLearningRate(3e-3, 0.1, 0, 50), 3e-3);            // no schedule
+}
+
+TEST(ScheduleTest, GeometricStdCapHandValues) {
+  // 0.4 to 0.05 over 30 updates: halves every 10.
+  EXPECT_DOUBLE_EQ(ActionStdCap(0.4, 0.05, 30, 0), 0.4);
+  EXPECT_NEAR(ActionStdCap(0.4, 0.05, 30, 10), 0.2, 1e-15);
+  EXPECT_NEAR(ActionStdCap(0.4, 0.05, 30, 20), 0.1, 1e-15);
+  EXPECT_NEAR(ActionStdCap(0.4, 0.05, 30, 30), 0.05, 1e-15);
+  EXPECT_NEAR(ActionStdCap(0.4, 0.05, 30, 31), 0.05, 1e-15);
+  EXPECT_TRUE(std::isinf(ActionStdCap(0.4, 0.0, 30, 5)));  // no cap
+  EXPECT_TRUE(std::isinf(ActionStdCap(0.4, 0.05, 0, 5)));  // no schedule
+}
+
 }  // namespace smfg::leader

@@ -26,6 +26,8 @@ namespace {
 using ::smfg::testing_util::IsOk;
 using ::smfg::testing_util::StatusIs;
 
+using ::testing::DoubleNear;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
@@ -136,6 +138,12 @@ TEST(PpoParamsTest, ErrorsNameTheField) {
        "learner.max_grad_norm: must be finite and > 0, got 0"},
       {[](PpoParams* p) { p->initial_action_std = -0.5; },
        "learner.initial_action_std: must be finite and > 0, got -0.5"},
+      {[](PpoParams* p) { p->schedule_updates = -1; },
+       "learner.schedule_updates: must be >= 0, got -1"},
+      {[](PpoParams* p) { p->final_learning_rate_fraction = 0; },
+       "learner.final_learning_rate_fraction: must be in (0, 1], got 0"},
+      {[](PpoParams* p) { p->final_action_std = 0.9; },
+       "learner.final_action_std: must be 0 or in (0, initial_action_std], got 0.9"},
   };
   for (const auto& [mutate, message] : cases) {
     PpoParams p = SmallParams();
@@ -291,6 +299,41 @@ TEST(PpoLearnerTest, LearnsASimpleBandit) {
   EXPECT_LT(final_mse, 0.1 * initial);
 }
 
+// A state-independent policy acts the same for every observation, before and
+// after an update, while its value network still tells observations apart.
+TEST(PpoLearnerTest, StateIndependentPolicyIgnoresTheObservationButNotTheValue) {
+  PpoParams p = SmallParams();
+  p.state_independent_policy = true;
+  std::unique_ptr<PpoLearner> learner = MakeLearner(p);
+  ASSERT_NE(learner, nullptr);
+  const std::vector<double> a = {0.3, -1.0}, b = {-2.0, 0.7};
+  std::vector<Transition> rollout;
+  for (int i = 0; i < 8; ++i) {
+    const std::vector<double>& obs = i % 2 == 0 ? a : b;
+    PolicySample s = learner->Act(obs, /*deterministic=*/false);
+    // The reward depends on the observation only: the value must learn it,
+    // the policy has nothing to learn from it.
+    rollout.push_back({.observation = obs,
+                       .raw_action = s.raw_action,
+                       .log_prob = s.log_prob,
+                       .value = s.value,
+                       .reward = i % 2 == 0 ? 1.0 : -1.0,
+                       .done = true});
+  }
+  ASSERT_THAT(learner->Update(rollout, /*last_value=*/0.0).status(), IsOk());
+  const PolicySample sa = learner->Act(a, /*deterministic=*/true);
+  const PolicySample sb = learner->Act(b, /*deterministic=*/true);
+  EXPECT_EQ(sa.raw_action, sb.raw_action);
+  EXPECT_EQ(sa.log_prob, sb.log_prob);
+  EXPECT_NE(learner->Value(a), learner->Value(b));
+
+  // The same learner with the observation seen by the policy acts differently.
+  p.state_independent_policy = false;
+  std::unique_ptr<PpoLearner> dependent = MakeLearner(p);
+  EXPECT_NE(dependent->Act(a, /*deterministic=*/true).raw_action,
+            dependent->Act(b, /*deterministic=*/true).raw_action);
+}
+
 TEST(PpoLearnerTest, SameSeedSameRolloutsAreBitIdentical) {
   PpoParams p = SmallParams();
   p.target_kl = 0.0;
@@ -314,6 +357,55 @@ TEST(PpoLearnerTest, SameSeedSameRolloutsAreBitIdentical) {
   }
   // And the updates did change something.
   EXPECT_NE(a->Parameters(), MakeLearner(p)->Parameters());
+}
+
+TEST(PpoLearnerTest, StdCapAndStepSizeScheduleFollowTheUpdateCount) {
+  PpoParams p = SmallParams();
+  p.initial_action_std = 0.4;
+  p.final_action_std = 0.05;
+  p.schedule_updates = 3;
+  p.entropy_coefficient = 1.0;  // pushes sigma up: only the cap holds it
+  auto learner = MakeLearner(p);
+  const auto sigma = [&] {
+    // log_std follows the policy layers' weights and biases in Parameters().
+    const std::vector<double> all = learner->Parameters();
+    const int policy = (2 * 8 + 8) + (8 * 8 + 8) + (8 * 2 + 2);
+    return std::vector<double>{std::exp(all[policy]), std::exp(all[policy + 1])};
+  };
+  EXPECT_THAT(sigma(), ElementsAre(DoubleNear(0.4, 1e-15), DoubleNear(0.4, 1e-15)));
+  for (int k = 0; k < 5; ++k) {
+    ASSERT_TRUE(learner->Update(Collect(learner.get(), 12, 12 * k), 0.0).ok());
+    const double cap = ActionStdCap(0.4, 0.05, 3, k + 1);
+    for (double s : sigma()) EXPECT_LE(s, cap * (1 + 1e-12)) << "after update " << k;
+    // The entropy bonus holds sigma at the cap.
+    for (double s : sigma()) EXPECT_NEAR(s, cap, 1e-12) << "after update " << k;
+  }
+  // Without a schedule the same entropy bonus lets sigma grow.
+  p.schedule_updates = 0;
+  learner = MakeLearner(p);
+  ASSERT_TRUE(learner->Update(Collect(learner.get(), 12, 0), 0.0).ok());
+  for (double s : sigma()) EXPECT_GT(s, 0.4);
+}
+
+TEST(PpoLearnerTest, ScheduledSaveLoadContinueIsBitIdentical) {
+  PpoParams p = SmallParams();
+  p.schedule_updates = 4;
+  p.final_learning_rate_fraction = 0.25;
+  p.final_action_std = 0.1;
+  const std::string bytes_path = TempPath("scheduled");
+  auto uninterrupted = MakeLearner(p);
+  for (int k = 0; k < 2; ++k) {
+    ASSERT_TRUE(uninterrupted->Update(Collect(uninterrupted.get(), 12, 12 * k), 0.0).ok());
+  }
+  absl::StatusOr<std::string> bytes = uninterrupted->SaveToBytes();
+  ASSERT_THAT(bytes, IsOk());
+  auto resumed = MakeLearner(p);
+  ASSERT_THAT(resumed->LoadFromBytes(*bytes, "scheduled"), IsOk());
+  for (int k = 2; k < 6; ++k) {
+    ASSERT_TRUE(uninterrupted->Update(Collect(uninterrupted.get(), 12, 12 * k), 0.0).ok());
+    ASSERT_TRUE(resumed->Update(Collect(resumed.get(), 12, 12 * k), 0.0).ok());
+    EXPECT_EQ(uninterrupted->Parameters(), resumed->Parameters()) << "update " << k;
+  }
 }
 
 TEST(PpoLearnerTest, SaveLoadContinueIsBitIdentical) {

@@ -11,6 +11,7 @@ PACKAGES=(
   libtorch-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   coinor-libclp-dev libglpk-dev
+  libnlopt-cxx-dev  # the reference optimizer (training/reference.h)
   libsqlite3-dev
   openssl
   python3 python3-venv python3-pip  # python/run_tests.sh: the Python client in a venv

@@ -20,10 +20,16 @@ namespace fs = std::filesystem;
 std::string WriteSmallSpec(const fs::path& dir, int iterations, int days) {
   std::string spec = ReadAll(SMFG_SOURCE_DIR "/configs/three_bus_small.textproto");
   EXPECT_NE(spec.find("  days: 10 "), std::string::npos);
-  EXPECT_NE(spec.find("  max_iterations: 60\n"), std::string::npos);
+  EXPECT_NE(spec.find("  max_iterations: 100\n"), std::string::npos);
+  EXPECT_NE(spec.find("  rollout_days_per_update: 40\n"), std::string::npos);
+  EXPECT_NE(spec.find("  max_evaluations: 300\n"), std::string::npos);
+  // One rollout of the shortened day pool per update and a short reference
+  // search: these tests are about the service, not the optimum.
   spec = absl::StrReplaceAll(
       spec, {{"  days: 10 ", absl::StrCat("  days: ", days, " ")},
-             {"  max_iterations: 60\n", absl::StrCat("  max_iterations: ", iterations, "\n")}});
+             {"  max_iterations: 100\n", absl::StrCat("  max_iterations: ", iterations, "\n")},
+             {"  rollout_days_per_update: 40\n", ""},
+             {"  max_evaluations: 300\n", "  max_evaluations: 6\n"}});
   const std::string path = (dir / "small.textproto").string();
   std::ofstream(path) << spec;
   return path;

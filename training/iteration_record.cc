@@ -89,6 +89,21 @@ void Flatten(const pb::Message& m, const std::string& prefix, const pb::FieldDes
 
 }  // namespace
 
+v1::ObjectiveTerms TermsToProto(const env::ObjectiveTerms& t, const env::Scenario& scenario) {
+  v1::ObjectiveTerms p;
+  p.set_objective(t.objective);
+  p.set_eei_spread(t.eei_spread);
+  p.set_recovery_gap(t.recovery_gap);
+  p.set_lmp_std(t.lmp_std);
+  p.set_generation_cost_per_mwh(t.generation_cost_per_mwh);
+  for (size_t g = 0; g < t.eei.size(); ++g) {
+    v1::GroupValue* v = p.add_eei();
+    v->set_group(g < scenario.income_groups.size() ? scenario.income_groups[g] : "");
+    v->set_value(t.eei[g]);
+  }
+  return p;
+}
+
 std::string IterationJson(const v1::IterationRecord& record) {
   pb::util::JsonPrintOptions options;
   options.add_whitespace = false;

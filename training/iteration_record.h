@@ -8,9 +8,14 @@
 #include <string>
 #include <vector>
 
+#include "environment/objective.h"
+#include "environment/scenario.h"
 #include "smfg/v1/training.pb.h"
 
 namespace smfg::training {
+
+// env::ObjectiveTerms as the record's message, groups named from `scenario`.
+v1::ObjectiveTerms TermsToProto(const env::ObjectiveTerms& terms, const env::Scenario& scenario);
 
 // The proto3 JSON mapping of `record` on one line (field names as in
 // training.proto, every field present, int64 as strings, non-finite doubles as

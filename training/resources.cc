@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "training/tariff_family.h"
 
 namespace smfg::training {
 namespace {
@@ -52,9 +53,7 @@ std::string ResourceEstimate::Describe() const {
 ResourceEstimate EstimateResources(const TrainerParams& params, bool population_in_process) {
   const env::Scenario& sc = params.scenario;
   ResourceEstimate e;
-  const int64_t actions =
-      env::kHoursPerDay +
-      (params.bounds.learn_fixed_charges ? static_cast<int64_t>(sc.income_groups.size()) : 0);
+  const int64_t actions = TariffFamily(params.tariff).size();
   e.leader_parameters = MlpParameters(kDayFeatures, params.ppo.hidden_sizes, actions) + actions +
                         MlpParameters(kDayFeatures, params.ppo.hidden_sizes, 1);
   e.leader_bytes = e.leader_parameters * kBytesPerLeaderParameter;

@@ -20,15 +20,21 @@ TrainerParams Params() {
 }
 
 // Hand count: 4 features -> 64 -> 64 -> 24 actions (+24 log-stds), and the
-// value net 4 -> 64 -> 64 -> 1.
+// value net 4 -> 64 -> 64 -> 1, for the HOURLY family (24 rates, no fixed
+// charges).
 TEST(ResourcesTest, CountsTheLeaderNetworksParameters) {
-  const ResourceEstimate e = EstimateResources(Params(), /*population_in_process=*/false);
+  TrainerParams params = Params();
+  params.tariff.kind = FamilyKind::kHourly;
+  const ResourceEstimate e = EstimateResources(params, /*population_in_process=*/false);
   const int64_t policy = (4 * 64 + 64) + (64 * 64 + 64) + (64 * 24 + 24) + 24;
   const int64_t value = (4 * 64 + 64) + (64 * 64 + 64) + (64 * 1 + 1);
   EXPECT_EQ(e.leader_parameters, policy + value);
   EXPECT_EQ(e.leader_bytes, 64 * (policy + value));
   EXPECT_EQ(e.population_bytes, 0);
-  EXPECT_GT(EstimateResources(Params(), true).population_bytes, 0);
+  EXPECT_GT(EstimateResources(params, true).population_bytes, 0);
+  // SMOOTH with 2 harmonics: 5 actions.
+  const int64_t smooth = policy - (64 * 24 + 24) - 24 + (64 * 5 + 5) + 5;
+  EXPECT_EQ(EstimateResources(Params(), false).leader_parameters, smooth + value);
 }
 
 TEST(ResourcesTest, AHugeNetworkIsRefusedNamingTheFieldAndTheEstimate) {

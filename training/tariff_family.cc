@@ -180,7 +180,11 @@ DayPrices TariffFamily::Map(const std::vector<double>& x) const {
     for (double v : r) mean += v / kHours;
     const double s =
         ShrinkFactor(r, mean, params_.max_hourly_step_per_kwh, params_.max_peak_to_offpeak_ratio);
-    for (double& v : r) v = Posted(std::clamp(mean + s * (v - mean), lo, hi));
+    for (double& v : r) {
+      // s == 1 leaves the rate as computed (mean + (v - mean) may round).
+      const double shrunk = s == 1.0 ? v : mean + s * (v - mean);
+      v = Posted(std::clamp(shrunk, lo, hi));
+    }
   }
   if (params_.learn_fixed_charges) {
     for (int g = 0; g < params_.groups; ++g) {

@@ -13,6 +13,7 @@
 #include "environment/report.h"
 #include "leader/ppo_math.h"
 #include "training/checkpoint.h"
+#include "training/iteration_record.h"
 
 namespace smfg::training {
 namespace {
@@ -21,12 +22,6 @@ using Clock = std::chrono::steady_clock;
 double Since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
-
-// Posted prices have finite precision: rates in micro-dollars per kWh, fixed
-// charges in micro-dollars per day. Besides being what a utility can post, this
-// keeps last-bit noise in the policy network from reaching the followers
-// (MODEL.md §9).
-double Posted(double value) { return std::round(value * 1e6) / 1e6; }
 
 absl::Status Invalid(absl::string_view path, absl::string_view message) {
   return absl::InvalidArgumentError(absl::StrCat(path, ": ", message));
@@ -43,21 +38,6 @@ absl::Status CheckNonNegative(absl::string_view path, double value) {
 absl::Status CheckFinite(absl::string_view path, double value) {
   if (!std::isfinite(value)) return Invalid(path, absl::StrCat("must be finite, got ", value));
   return absl::OkStatus();
-}
-
-v1::ObjectiveTerms TermsProto(const env::ObjectiveTerms& t, const env::Scenario& scenario) {
-  v1::ObjectiveTerms p;
-  p.set_objective(t.objective);
-  p.set_eei_spread(t.eei_spread);
-  p.set_recovery_gap(t.recovery_gap);
-  p.set_lmp_std(t.lmp_std);
-  p.set_generation_cost_per_mwh(t.generation_cost_per_mwh);
-  for (size_t g = 0; g < t.eei.size(); ++g) {
-    v1::GroupValue* v = p.add_eei();
-    v->set_group(g < scenario.income_groups.size() ? scenario.income_groups[g] : "");
-    v->set_value(t.eei[g]);
-  }
-  return p;
 }
 
 v1::PpoUpdate PpoProto(const leader::UpdateStats& u) {
@@ -110,17 +90,14 @@ namespace {
 leader::PpoParams LearnerParams(const TrainerParams& params) {
   leader::PpoParams ppo = params.ppo;
   ppo.observation_size = kDayFeatures;
-  ppo.action_size =
-      env::kHoursPerDay + (params.bounds.learn_fixed_charges
-                               ? static_cast<int>(params.scenario.income_groups.size())
-                               : 0);
+  ppo.action_size = TariffFamily(params.tariff).size();
   return ppo;
 }
 
 }  // namespace
 
 absl::Status TrainerParams::Validate() const {
-  const TariffBounds& b = bounds;
+  const TariffFamilyParams& b = tariff;
   SMFG_RETURN_IF_ERROR(CheckNonNegative("tariff.min_import_rate_per_kwh", b.min_rate_per_kwh));
   SMFG_RETURN_IF_ERROR(CheckNonNegative("tariff.max_import_rate_per_kwh", b.max_rate_per_kwh));
   if (!(b.min_rate_per_kwh < b.max_rate_per_kwh)) {
@@ -136,6 +113,17 @@ absl::Status TrainerParams::Validate() const {
         "tariff.min_fixed_charge_per_day",
         absl::StrCat("must be ", b.learn_fixed_charges ? "<" : "<=", " max_fixed_charge_per_day (",
                      b.max_fixed_charge_per_day, "), got ", b.min_fixed_charge_per_day));
+  }
+  SMFG_RETURN_IF_ERROR(b.Validate());
+  const int buses = static_cast<int>(scenario.network.buses.size());
+  if (b.rows != 1 && b.rows != buses) {
+    return Invalid("tariff.rate_structure",
+                   absl::StrCat("has ", b.rows, " rate rows; expected 1 or ", buses));
+  }
+  if (b.learn_fixed_charges && b.groups != static_cast<int>(scenario.income_groups.size())) {
+    return Invalid(
+        "tariff.learn_fixed_charges",
+        absl::StrCat("expects ", scenario.income_groups.size(), " groups, got ", b.groups));
   }
   if (base.fixed_charge_per_day.size() != scenario.income_groups.size()) {
     return Invalid(
@@ -175,6 +163,19 @@ absl::Status TrainerParams::Validate() const {
     return Invalid("loop.checkpoint_every",
                    absl::StrCat("must be >= 0, got ", loop.checkpoint_every));
   }
+  if (rollouts_per_update < 1 || rollouts_per_update > kMaxRolloutsPerUpdate) {
+    return Invalid("learner.rollout_days_per_update",
+                   absl::StrCat("must be 1 to ", kMaxRolloutsPerUpdate,
+                                " times scenario.days, got ", rollouts_per_update, " times"));
+  }
+  if (reference.max_evaluations < 1) {
+    return Invalid("reference.max_evaluations",
+                   absl::StrCat("must be >= 1, got ", reference.max_evaluations));
+  }
+  if (!(reference.relative_tolerance > 0) || !std::isfinite(reference.relative_tolerance)) {
+    return Invalid("reference.relative_tolerance",
+                   absl::StrCat("must be > 0, got ", reference.relative_tolerance));
+  }
   return absl::OkStatus();
 }
 
@@ -210,6 +211,7 @@ StackelbergTrainer::StackelbergTrainer(TrainerParams params, env::PopulationEval
                                        std::vector<std::vector<double>> features,
                                        std::unique_ptr<leader::PpoLearner> learner)
     : params_(std::move(params)),
+      family_(params_.tariff),
       evaluator_(evaluator),
       market_(market),
       features_(std::move(features)),
@@ -217,32 +219,90 @@ StackelbergTrainer::StackelbergTrainer(TrainerParams params, env::PopulationEval
 
 env::Tariff StackelbergTrainer::TariffFromActions(
     const std::vector<std::vector<double>>& raw) const {
-  const TariffBounds& b = params_.bounds;
   env::Tariff t = params_.base;
-  t.daily_import_rate_per_kwh.assign(raw.size(), std::vector<double>(env::kHoursPerDay));
-  if (b.learn_fixed_charges) t.daily_fixed_charge_per_day.assign(raw.size(), {});
+  const int rows = family_.params().rows;
+  const bool learn = family_.params().learn_fixed_charges;
+  t.daily_rate_rows = rows;
+  t.daily_import_rate_per_kwh.clear();
+  if (learn) t.daily_fixed_charge_per_day.assign(raw.size(), {});
+  std::vector<double> x(family_.size());
   for (size_t d = 0; d < raw.size(); ++d) {
-    for (int h = 0; h < env::kHoursPerDay; ++h) {
-      t.daily_import_rate_per_kwh[d][h] =
-          Posted(leader::SquashToRange(raw[d][h], b.min_rate_per_kwh, b.max_rate_per_kwh));
+    // The raw action's i-th entry, squashed into the i-th parameter's range.
+    for (int i = 0; i < family_.size(); ++i) {
+      const double lo = family_.lower()[i], hi = family_.upper()[i];
+      x[i] = params_.action_bounds == ActionBounds::kClip
+                 ? leader::ClipToRange(raw[d][i], lo, hi)
+                 : leader::SquashToRange(raw[d][i], lo, hi);
     }
-    for (size_t g = env::kHoursPerDay; g < raw[d].size(); ++g) {
-      t.daily_fixed_charge_per_day[d].push_back(Posted(leader::SquashToRange(
-          raw[d][g], b.min_fixed_charge_per_day, b.max_fixed_charge_per_day)));
-    }
+    DayPrices day = family_.Map(x);
+    for (const auto& row : day.rates)
+      t.daily_import_rate_per_kwh.emplace_back(row.begin(), row.end());
+    if (learn) t.daily_fixed_charge_per_day[d] = std::move(day.fixed_charges);
   }
   // The static rows stay meaningful for reports: the mean over days.
-  t.import_rate_per_kwh.assign(1, std::vector<double>(env::kHoursPerDay, 0.0));
-  for (const auto& day : t.daily_import_rate_per_kwh) {
-    for (int h = 0; h < env::kHoursPerDay; ++h) t.import_rate_per_kwh[0][h] += day[h] / raw.size();
+  t.import_rate_per_kwh.assign(rows, std::vector<double>(env::kHoursPerDay, 0.0));
+  for (size_t d = 0; d < raw.size(); ++d) {
+    for (int r = 0; r < rows; ++r) {
+      for (int h = 0; h < env::kHoursPerDay; ++h) {
+        t.import_rate_per_kwh[r][h] += t.daily_import_rate_per_kwh[d * rows + r][h] / raw.size();
+      }
+    }
   }
-  if (b.learn_fixed_charges) {
+  if (learn) {
     for (size_t g = 0; g < t.fixed_charge_per_day.size(); ++g) {
       t.fixed_charge_per_day[g] =
           t.MeanFixedCharge(static_cast<int>(g), static_cast<int>(raw.size()));
     }
   }
   return t;
+}
+
+absl::StatusOr<StackelbergTrainer::FollowerOutcome> StackelbergTrainer::SingleStep(
+    const env::Tariff& tariff, const env::PriceBelief& belief) {
+  FollowerOutcome out;
+  env::InnerResult& r = out.inner;
+  const env::Scenario& sc = params_.scenario;
+  r.belief =
+      belief.lmp_per_mwh.empty()
+          ? env::PriceBelief::Constant(sc.days, static_cast<int>(sc.network.buses.size()), 0.0)
+          : belief;
+  auto start = Clock::now();
+  SMFG_ASSIGN_OR_RETURN(r.stats, evaluator_->Evaluate(tariff, r.belief));
+  r.seconds_population = Since(start);
+  start = Clock::now();
+  SMFG_ASSIGN_OR_RETURN(r.clearing, market_->Clear(r.stats));
+  r.seconds_clearing = Since(start);
+  r.iterations = 1;
+  // No belief yet: the first step takes the cleared prices (as SolveMeanField
+  // does from a cold start); then the damped update.
+  const double alpha = belief.lmp_per_mwh.empty() ? 1.0 : sc.inner.damping;
+  double residual = 0;
+  for (size_t k = 0; k < r.belief.lmp_per_mwh.size(); ++k) {
+    const double cleared = r.clearing.lmp.lmp_per_mwh[k];
+    residual = std::max(residual, std::fabs(cleared - r.belief.lmp_per_mwh[k]));
+  }
+  r.residual = residual;
+  r.converged = residual < sc.inner.tolerance_per_mwh;
+  r.final_damping = alpha;
+  // The stats and clearing belong to the belief they responded to; the caller
+  // continues from the next one.
+  out.next = r.belief;
+  for (size_t k = 0; k < r.belief.lmp_per_mwh.size(); ++k) {
+    out.next.lmp_per_mwh[k] =
+        (1 - alpha) * r.belief.lmp_per_mwh[k] + alpha * r.clearing.lmp.lmp_per_mwh[k];
+  }
+  return out;
+}
+
+absl::StatusOr<StackelbergTrainer::FollowerOutcome> StackelbergTrainer::Followers(
+    const env::Tariff& tariff, const env::PriceBelief& belief) {
+  if (params_.loop.mode == LoopMode::kSingle) return SingleStep(tariff, belief);
+  FollowerOutcome out;
+  SMFG_ASSIGN_OR_RETURN(out.inner,
+                        env::SolveMeanField(*evaluator_, *market_, tariff, params_.scenario.inner,
+                                            belief.lmp_per_mwh.empty() ? nullptr : &belief));
+  out.next = out.inner.belief;
+  return out;
 }
 
 absl::StatusOr<env::Tariff> StackelbergTrainer::PolicyTariff() {
@@ -260,41 +320,45 @@ absl::StatusOr<IterationRecord> StackelbergTrainer::Step() {
   const env::EvaluatorCounters counters_before = evaluator_->Counters();
   auto start = Clock::now();
 
-  // 1-2. Sampled tariffs and the followers' equilibrium under them.
+  // 1-2. Sampled tariffs and the followers' equilibrium under them, once per
+  // rollout; every day is a one-step episode.
   std::vector<leader::Transition> rollout;
-  std::vector<std::vector<double>> raw;
-  for (const auto& f : features_) {
-    leader::PolicySample s = learner_->Act(f, /*deterministic=*/false);
-    raw.push_back(s.raw_action);
-    rollout.push_back({.observation = f,
-                       .raw_action = std::move(s.raw_action),
-                       .log_prob = s.log_prob,
-                       .value = s.value,
-                       .reward = 0.0,
-                       .done = true});
-  }
-  const env::Tariff sampled = TariffFromActions(raw);
-  SMFG_ASSIGN_OR_RETURN(
-      env::InnerResult inner,
-      env::SolveMeanField(*evaluator_, *market_, sampled, sc.inner,
-                          rollout_belief_.lmp_per_mwh.empty() ? nullptr : &rollout_belief_));
-  rec.mutable_inner_iterations()->set_rollout(inner.iterations);
-  double seconds_population = inner.seconds_population;
-  double seconds_clearing = inner.seconds_clearing;
-  const std::vector<env::ObjectiveTerms> daily =
-      env::DailyObjectives(sc, sampled, inner, params_.weights);
-  double rollout_mean_reward = 0;
-  for (size_t d = 0; d < daily.size(); ++d) {
-    if (!std::isfinite(daily[d].objective)) {
-      return absl::InternalError(absl::StrCat("iteration ", rec.iteration(), ": day ", d,
-                                              " has a non-finite leader objective; the run "
-                                              "diverged (last good checkpoint kept)"));
+  double seconds_population = 0, seconds_clearing = 0, rollout_reward = 0;
+  int rollout_inner_iterations = 0;
+  for (int k = 0; k < params_.rollouts_per_update; ++k) {
+    const size_t first = rollout.size();
+    std::vector<std::vector<double>> raw;
+    for (const auto& f : features_) {
+      leader::PolicySample s = learner_->Act(f, /*deterministic=*/false);
+      raw.push_back(s.raw_action);
+      rollout.push_back({.observation = f,
+                         .raw_action = std::move(s.raw_action),
+                         .log_prob = s.log_prob,
+                         .value = s.value,
+                         .reward = 0.0,
+                         .done = true});
     }
-    rollout[d].reward = daily[d].objective;
-    rollout_mean_reward += daily[d].objective / daily.size();
+    const env::Tariff sampled = TariffFromActions(raw);
+    SMFG_ASSIGN_OR_RETURN(FollowerOutcome outcome, Followers(sampled, rollout_belief_));
+    const env::InnerResult& inner = outcome.inner;
+    rollout_inner_iterations += inner.iterations;
+    seconds_population += inner.seconds_population;
+    seconds_clearing += inner.seconds_clearing;
+    const std::vector<env::ObjectiveTerms> daily =
+        env::DailyObjectives(sc, sampled, inner, params_.weights);
+    for (size_t d = 0; d < daily.size(); ++d) {
+      if (!std::isfinite(daily[d].objective)) {
+        return absl::InternalError(absl::StrCat("iteration ", rec.iteration(), ": day ", d,
+                                                " has a non-finite leader objective; the run "
+                                                "diverged (last good checkpoint kept)"));
+      }
+      rollout[first + d].reward = daily[d].objective;
+      rollout_reward += daily[d].objective;
+    }
+    rollout_belief_ = std::move(outcome.next);
   }
-  rec.set_rollout_mean_reward(rollout_mean_reward);
-  rollout_belief_ = std::move(inner.belief);
+  rec.mutable_inner_iterations()->set_rollout(rollout_inner_iterations);
+  rec.set_rollout_mean_reward(rollout_reward / static_cast<double>(rollout.size()));
   seconds.set_rollout(Since(start));
 
   // 3. PPO update on the rollout (every day is a one-step episode, so there is
@@ -311,24 +375,22 @@ absl::StatusOr<IterationRecord> StackelbergTrainer::Step() {
   // 4. Evaluate the updated mean policy.
   start = Clock::now();
   SMFG_ASSIGN_OR_RETURN(env::Tariff policy, PolicyTariff());
-  SMFG_ASSIGN_OR_RETURN(
-      env::InnerResult eval,
-      env::SolveMeanField(*evaluator_, *market_, policy, sc.inner,
-                          eval_belief_.lmp_per_mwh.empty() ? nullptr : &eval_belief_));
+  SMFG_ASSIGN_OR_RETURN(FollowerOutcome eval_outcome, Followers(policy, eval_belief_));
+  env::InnerResult& eval = eval_outcome.inner;
   const env::ObjectiveTerms evaluated = env::PoolObjective(sc, policy, eval, params_.weights);
   if (!std::isfinite(evaluated.objective)) {
     return absl::InternalError(absl::StrCat("iteration ", rec.iteration(),
                                             ": the leader objective is not finite; the run "
                                             "diverged (last good checkpoint kept)"));
   }
-  *rec.mutable_evaluated() = TermsProto(evaluated, sc);
+  *rec.mutable_evaluated() = TermsToProto(evaluated, sc);
   rec.mutable_inner_iterations()->set_evaluation(eval.iterations);
   seconds_population += eval.seconds_population;
   seconds_clearing += eval.seconds_clearing;
   seconds.set_population(seconds_population);
   seconds.set_clearing(seconds_clearing);
   rec.set_inner_residual_per_mwh(eval.residual);
-  rec.set_belief_change_per_mwh(MaxChange(eval.belief, eval_belief_));
+  rec.set_belief_change_per_mwh(MaxChange(eval_outcome.next, eval_belief_));
   const auto exploit_start = Clock::now();
   SMFG_ASSIGN_OR_RETURN(env::ExploitabilityStats exploit,
                         evaluator_->Exploitability(policy, eval.belief, eval.clearing.lmp));
@@ -343,21 +405,31 @@ absl::StatusOr<IterationRecord> StackelbergTrainer::Step() {
     prices->set_std(b.std);
   }
   double mean_rate = 0;
-  for (double r : policy.import_rate_per_kwh[0]) mean_rate += r / env::kHoursPerDay;
+  for (const auto& row : policy.import_rate_per_kwh) {
+    for (double r : row) mean_rate += r / (env::kHoursPerDay * policy.import_rate_per_kwh.size());
+  }
   rec.set_mean_rate_per_kwh(mean_rate);
+  rec.set_mean_hourly_step_per_kwh(MeanHourlyStep(policy));
+  if (reference_.has_value()) {
+    const double j_ref = reference_->terms().objective();
+    rec.set_optimality_gap((j_ref - evaluated.objective) / std::max(std::fabs(j_ref), 1e-12));
+  }
   seconds.set_evaluation(Since(start));
   RecordDistributed(counters_before, evaluator_->Counters(), &rec);
 
   // PPO keeps exploring, so J_k never stands still; the run has converged
   // when it stops *improving*: no gain over the best J so far beyond the
   // tolerance, with the equilibrium prices settled, `patience` times running.
+  // While the learner's schedule still anneals (the first schedule_updates
+  // updates) the policy is still narrowing, so no stall is counted.
   const double objective = evaluated.objective;
   const bool improved =
       iteration_ == 0 || objective > best_objective_ + params_.loop.objective_tolerance;
   const bool settled = rec.belief_change_per_mwh() < params_.loop.mean_field_tolerance_per_mwh;
-  stall_ = (!improved && settled) ? stall_ + 1 : 0;
+  const bool annealing = rec.iteration() <= params_.ppo.schedule_updates;
+  stall_ = (!improved && settled && !annealing) ? stall_ + 1 : 0;
   if (iteration_ == 0 || objective > best_objective_) best_objective_ = objective;
-  eval_belief_ = eval.belief;
+  eval_belief_ = std::move(eval_outcome.next);
   last_eval_ = std::move(eval);
   iteration_ = rec.iteration();
   history_.push_back(rec);
@@ -378,6 +450,7 @@ absl::Status StackelbergTrainer::SaveCheckpoint() const {
   for (const IterationRecord& r : history_) *c.add_history() = r;
   SMFG_ASSIGN_OR_RETURN(*c.mutable_leader_state(), learner_->SaveToBytes());
   c.set_owner(params_.checkpoint_owner);
+  if (reference_.has_value()) *c.mutable_reference() = *reference_;
   return WriteCheckpoint(params_.checkpoint_dir, c);
 }
 
@@ -406,6 +479,7 @@ absl::Status StackelbergTrainer::Resume() {
   rollout_belief_ = BeliefFromState(c.rollout_belief());
   eval_belief_ = BeliefFromState(c.eval_belief());
   history_.assign(c.history().begin(), c.history().end());
+  if (c.has_reference()) reference_ = c.reference();
   return absl::OkStatus();
 }
 

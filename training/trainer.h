@@ -29,6 +29,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,17 +41,23 @@
 #include "environment/scenario.h"
 #include "leader/ppo.h"
 #include "smfg/v1/training.pb.h"
+#include "training/tariff_family.h"
 
 namespace smfg::training {
 
-// What the leader may post: hourly rates within [min, max] $/kWh, optionally a
-// fixed charge per income group within [min, max] $/day.
-struct TariffBounds {
-  double min_rate_per_kwh = 0.05;
-  double max_rate_per_kwh = 0.30;
-  bool learn_fixed_charges = false;
-  double min_fixed_charge_per_day = 0.0;
-  double max_fixed_charge_per_day = 2.0;
+enum class LoopMode {
+  // The leader updates on the followers' mean-field equilibrium.
+  kNested,
+  // The leader updates after each single mean-field step (one population
+  // evaluation, one damped price update).
+  kSingle,
+};
+
+// How a raw policy action u becomes a tariff parameter in [lo, hi]
+// (learner.action_bounds).
+enum class ActionBounds {
+  kTanh,  // leader::SquashToRange: a bound only as u -> infinity
+  kClip,  // leader::ClipToRange: u clipped to [-1, 1], then linear
 };
 
 struct OuterLoopParams {
@@ -59,15 +66,34 @@ struct OuterLoopParams {
   double mean_field_tolerance_per_mwh = 1e-3;
   int patience = 3;
   int checkpoint_every = 1;  // 0 = never
+  LoopMode mode = LoopMode::kNested;
 };
+
+// The reference optimum (training/reference.h).
+struct ReferenceParams {
+  bool enabled = true;
+  int max_evaluations = 120;
+  double relative_tolerance = 1e-3;
+};
+
+// Upper bound of TrainerParams::rollouts_per_update.
+inline constexpr int kMaxRolloutsPerUpdate = 64;
 
 struct TrainerParams {
   env::Scenario scenario;
   env::Tariff base;  // export rule and static fixed charges
-  TariffBounds bounds;
+  // What the leader may post: the family, its bounds and the regulator's
+  // limits (training/tariff_family.h).
+  TariffFamilyParams tariff;
   env::ObjectiveWeights weights;
   leader::PpoParams ppo;  // observation/action sizes are filled in by Create()
+  // Rollouts of the whole day pool per PPO update (learner.rollout_days_per_update
+  // / scenario.days): each samples one tariff per day and solves the
+  // followers' response to it, warm-started from the previous rollout's prices.
+  int rollouts_per_update = 1;
+  ActionBounds action_bounds = ActionBounds::kClip;
   OuterLoopParams loop;
+  ReferenceParams reference;
   std::string checkpoint_dir;  // empty: no checkpoints
   // Stored in every checkpoint; Resume() refuses a checkpoint with another
   // owner (e.g. another experiment's that ended up in the same directory).
@@ -109,11 +135,21 @@ class StackelbergTrainer {
   // Runs one outer iteration.
   absl::StatusOr<IterationRecord> Step();
 
+  // The reference optimum's objective J_ref, which every later record's
+  // optimality gap (J_ref - J_k) / |J_ref| is measured against; kept in the
+  // checkpoint with the reference's parameters.
+  void SetReference(const v1::ReferenceSummary& reference) { reference_ = reference; }
+  const std::optional<v1::ReferenceSummary>& reference() const { return reference_; }
+  const TariffFamily& family() const { return family_; }
+
   bool converged() const { return stall_ >= params_.loop.patience; }
   bool done() const { return converged() || iteration_ >= params_.loop.max_iterations; }
   int iteration() const { return iteration_; }
   // The mean-action tariff per day and its last evaluated equilibrium.
   absl::StatusOr<env::Tariff> PolicyTariff();
+  // The tariff of one raw action per day (params.action_bounds maps each
+  // entry into its family parameter's range, then TariffFamily::Map).
+  env::Tariff TariffFromActions(const std::vector<std::vector<double>>& raw) const;
   const env::InnerResult& last_evaluation() const { return last_eval_; }
   const std::vector<IterationRecord>& history() const { return history_; }
   const TrainerParams& params() const { return params_; }
@@ -122,10 +158,23 @@ class StackelbergTrainer {
   StackelbergTrainer(TrainerParams params, env::PopulationEvaluator* evaluator,
                      env::MarketClearing* market, std::vector<std::vector<double>> features,
                      std::unique_ptr<leader::PpoLearner> learner);
-  env::Tariff TariffFromActions(const std::vector<std::vector<double>>& raw) const;
   absl::Status SaveCheckpoint() const;
+  // The followers' answer to a tariff: the outcome (stats and clearing of
+  // the belief they responded to) and the belief to continue from.
+  struct FollowerOutcome {
+    env::InnerResult inner;
+    env::PriceBelief next;
+  };
+  // One damped mean-field step from `belief` (kSingle).
+  absl::StatusOr<FollowerOutcome> SingleStep(const env::Tariff& tariff,
+                                             const env::PriceBelief& belief);
+  // The equilibrium (kNested, next = its belief) or one step (kSingle).
+  absl::StatusOr<FollowerOutcome> Followers(const env::Tariff& tariff,
+                                            const env::PriceBelief& belief);
 
   TrainerParams params_;
+  TariffFamily family_;
+  std::optional<v1::ReferenceSummary> reference_;
   env::PopulationEvaluator* evaluator_;
   env::MarketClearing* market_;
   std::vector<std::vector<double>> features_;  // per day

@@ -16,14 +16,57 @@ absl::StatusOr<TrainerParams> TrainerParamsFromSpec(const v1::ExperimentSpec& wr
   const v1::TariffStructure& t = spec.tariff();
   switch (t.rate_structure()) {
     case v1::TariffStructure::UNIFORM:
+      p.tariff.rows = 1;
       break;
     case v1::TariffStructure::PER_BUS:
-      return absl::UnimplementedError(
-          "tariff.rate_structure: PER_BUS is not learnable yet; the leader posts UNIFORM rates");
+      p.tariff.rows = static_cast<int>(scenario.network.buses.size());
+      break;
     default:
       return absl::InvalidArgumentError(absl::StrCat("tariff.rate_structure: unknown value ",
                                                      static_cast<int>(t.rate_structure()),
                                                      " (expected UNIFORM or PER_BUS)"));
+  }
+  switch (t.family()) {
+    case v1::TariffStructure::HOURLY:
+      p.tariff.kind = FamilyKind::kHourly;
+      break;
+    case v1::TariffStructure::BLOCKS:
+      p.tariff.kind = FamilyKind::kBlocks;
+      p.tariff.block_start_hours.assign(t.block_start_hours().begin(), t.block_start_hours().end());
+      break;
+    case v1::TariffStructure::SMOOTH:
+      p.tariff.kind = FamilyKind::kSmooth;
+      p.tariff.harmonics = t.smooth_harmonics();
+      break;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("tariff.family: unknown value ",
+                                                     static_cast<int>(t.family()),
+                                                     " (expected HOURLY, BLOCKS or SMOOTH)"));
+  }
+  if (t.has_max_peak_to_offpeak_ratio() && !(t.max_peak_to_offpeak_ratio() >= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tariff.max_peak_to_offpeak_ratio: must be >= 1, got ", t.max_peak_to_offpeak_ratio()));
+  }
+  if (t.has_max_hourly_step_per_kwh() && !(t.max_hourly_step_per_kwh() > 0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tariff.max_hourly_step_per_kwh: must be > 0, got ", t.max_hourly_step_per_kwh()));
+  }
+  p.tariff.max_peak_to_offpeak_ratio = t.max_peak_to_offpeak_ratio();
+  p.tariff.max_hourly_step_per_kwh = t.max_hourly_step_per_kwh();
+  switch (t.cost_recovery()) {
+    case v1::TariffStructure::PENALTY:
+      break;
+    case v1::TariffStructure::CONSTRAINT:
+      if (!(t.cost_recovery_tolerance() >= 0)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "tariff.cost_recovery_tolerance: must be >= 0, got ", t.cost_recovery_tolerance()));
+      }
+      p.weights.recovery_constraint_tolerance = t.cost_recovery_tolerance();
+      break;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("tariff.cost_recovery: unknown value ",
+                                                     static_cast<int>(t.cost_recovery()),
+                                                     " (expected PENALTY or CONSTRAINT)"));
   }
   absl::StatusOr<env::ExportRule> rule = config::ToExportRule(t.export_rule());
   if (!rule.ok()) return Annotate(rule.status(), "tariff.export_rule");
@@ -39,11 +82,12 @@ absl::StatusOr<TrainerParams> TrainerParamsFromSpec(const v1::ExperimentSpec& wr
   if (p.base.fixed_charge_per_day.empty()) {
     p.base.fixed_charge_per_day.assign(scenario.income_groups.size(), 0.0);
   }
-  p.bounds.min_rate_per_kwh = t.min_import_rate_per_kwh();
-  p.bounds.max_rate_per_kwh = t.max_import_rate_per_kwh();
-  p.bounds.learn_fixed_charges = t.learn_fixed_charges();
-  p.bounds.min_fixed_charge_per_day = t.min_fixed_charge_per_day();
-  p.bounds.max_fixed_charge_per_day = t.max_fixed_charge_per_day();
+  p.tariff.min_rate_per_kwh = t.min_import_rate_per_kwh();
+  p.tariff.max_rate_per_kwh = t.max_import_rate_per_kwh();
+  p.tariff.learn_fixed_charges = t.learn_fixed_charges();
+  p.tariff.min_fixed_charge_per_day = t.min_fixed_charge_per_day();
+  p.tariff.max_fixed_charge_per_day = t.max_fixed_charge_per_day();
+  p.tariff.groups = static_cast<int>(scenario.income_groups.size());
 
   const v1::LeaderObjective& o = spec.objective();
   if (o.spread_measure() != v1::LeaderObjective::MAX_MIN &&
@@ -60,10 +104,30 @@ absl::StatusOr<TrainerParams> TrainerParamsFromSpec(const v1::ExperimentSpec& wr
   p.weights.penalize_over_recovery = o.penalize_over_recovery();
 
   const v1::LeaderLearner& l = spec.learner();
-  if (l.has_rollout_days_per_update() && l.rollout_days_per_update() != scenario.days) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "learner.rollout_days_per_update: each outer iteration's rollout is the whole day pool (",
-        scenario.days, " days); set it to ", scenario.days, " or leave it unset"));
+  if (l.has_rollout_days_per_update() &&
+      (l.rollout_days_per_update() < scenario.days ||
+       l.rollout_days_per_update() % scenario.days != 0 ||
+       l.rollout_days_per_update() / scenario.days > kMaxRolloutsPerUpdate)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("learner.rollout_days_per_update: a rollout is the whole day pool (",
+                     scenario.days, " days) sampled 1 to ", kMaxRolloutsPerUpdate,
+                     " times per update, so it must be a multiple of ", scenario.days, " up to ",
+                     static_cast<int64_t>(kMaxRolloutsPerUpdate) * scenario.days, "; got ",
+                     l.rollout_days_per_update()));
+  }
+  p.rollouts_per_update =
+      l.has_rollout_days_per_update() ? l.rollout_days_per_update() / scenario.days : 1;
+  switch (l.action_bounds()) {
+    case v1::LeaderLearner::CLIP:
+      p.action_bounds = ActionBounds::kClip;
+      break;
+    case v1::LeaderLearner::TANH:
+      p.action_bounds = ActionBounds::kTanh;
+      break;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("learner.action_bounds: unknown value ",
+                                                     static_cast<int>(l.action_bounds()),
+                                                     " (expected CLIP or TANH)"));
   }
   p.ppo.hidden_sizes.assign(l.hidden_sizes().begin(), l.hidden_sizes().end());
   p.ppo.policy_learning_rate = l.policy_learning_rate();
@@ -75,11 +139,15 @@ absl::StatusOr<TrainerParams> TrainerParamsFromSpec(const v1::ExperimentSpec& wr
   p.ppo.value_coefficient = l.value_coefficient();
   p.ppo.epochs = l.epochs();
   // A minibatch holds at most the whole rollout (one transition a day).
-  p.ppo.minibatch_size = std::min(l.minibatch_size(), scenario.days);
+  p.ppo.minibatch_size = std::min(l.minibatch_size(), scenario.days * p.rollouts_per_update);
   p.ppo.target_kl = l.target_kl();
   p.ppo.max_grad_norm = l.max_grad_norm();
   p.ppo.initial_action_std = l.initial_action_std();
+  p.ppo.schedule_updates = l.schedule_updates();
+  p.ppo.final_learning_rate_fraction = l.final_learning_rate_fraction();
+  p.ppo.final_action_std = l.final_action_std();
   p.ppo.seed = scenario.seed + l.seed_offset();
+  p.ppo.state_independent_policy = !spec.tariff().vary_by_day();
 
   const v1::OuterLoop& loop = spec.loop();
   p.loop.max_iterations = loop.max_iterations();
@@ -87,6 +155,22 @@ absl::StatusOr<TrainerParams> TrainerParamsFromSpec(const v1::ExperimentSpec& wr
   p.loop.mean_field_tolerance_per_mwh = loop.mean_field_tolerance_per_mwh();
   p.loop.patience = loop.patience_iterations();
   p.loop.checkpoint_every = loop.checkpoint_every();
+  switch (loop.mode()) {
+    case v1::OuterLoop::NESTED:
+      p.loop.mode = LoopMode::kNested;
+      break;
+    case v1::OuterLoop::SINGLE:
+      p.loop.mode = LoopMode::kSingle;
+      break;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("loop.mode: unknown value ",
+                                                     static_cast<int>(loop.mode()),
+                                                     " (expected NESTED or SINGLE)"));
+  }
+  const v1::ReferenceOptimizer& reference = spec.reference();
+  p.reference.enabled = !reference.disabled();
+  p.reference.max_evaluations = reference.max_evaluations();
+  p.reference.relative_tolerance = reference.relative_tolerance();
   SMFG_RETURN_IF_ERROR(p.Validate());
   return p;
 }
@@ -99,7 +183,16 @@ absl::StatusOr<config::LoadedSpec> LoadExperimentFile(const std::string& path,
                                                       const SpecOverrides& overrides) {
   config::LoadOptions options;
   options.edit = [overrides](v1::ExperimentSpec* spec) {
-    if (overrides.days > 0) spec->mutable_scenario()->set_days(overrides.days);
+    if (overrides.days > 0) {
+      // K rollouts of the day pool per update stay K rollouts of the shorter pool.
+      v1::LeaderLearner* l = spec->mutable_learner();
+      const int days = spec->scenario().days();
+      if (l->has_rollout_days_per_update() && days > 0 &&
+          l->rollout_days_per_update() % days == 0) {
+        l->set_rollout_days_per_update(l->rollout_days_per_update() / days * overrides.days);
+      }
+      spec->mutable_scenario()->set_days(overrides.days);
+    }
     if (overrides.max_iterations > 0) {
       spec->mutable_loop()->set_max_iterations(overrides.max_iterations);
     }

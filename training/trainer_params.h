@@ -20,7 +20,7 @@ namespace smfg::training {
 // Errors name the spec field path: INVALID_ARGUMENT for a bad value (also an
 // enum value the proto does not define, fixed_charge_per_day given with
 // learn_fixed_charges, or a learner.rollout_days_per_update that is not the
-// whole day pool); UNIMPLEMENTED for tariff.rate_structure PER_BUS.
+// whole day pool).
 absl::StatusOr<TrainerParams> TrainerParamsFromSpec(const v1::ExperimentSpec& spec,
                                                     const env::Scenario& scenario);
 
@@ -30,7 +30,9 @@ absl::Status ValidateLeaderSide(const v1::ExperimentSpec& spec, const env::Scena
 
 // Command-line overrides of a spec file's values (0: keep the file's).
 struct SpecOverrides {
-  int days = 0;            // scenario.days
+  // scenario.days; a learner.rollout_days_per_update of K times the file's
+  // days becomes K times these.
+  int days = 0;
   int max_iterations = 0;  // loop.max_iterations
 };
 

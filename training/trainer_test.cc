@@ -31,9 +31,10 @@ struct Loop {
                                           evaluator.kernel().days());
     params.scenario = scenario;
     params.base = env::FlatTestTariff(scenario, 0.0);
-    params.bounds.learn_fixed_charges = true;
-    params.bounds.min_fixed_charge_per_day = -1.0;
-    params.bounds.max_fixed_charge_per_day = 1.0;
+    params.tariff.learn_fixed_charges = true;
+    params.tariff.groups = static_cast<int>(scenario.income_groups.size());
+    params.tariff.min_fixed_charge_per_day = -1.0;
+    params.tariff.max_fixed_charge_per_day = 1.0;
     params.ppo.seed = 11;
     params.ppo.policy_learning_rate = 3e-3;
     params.ppo.minibatch_size = 3;
@@ -213,8 +214,8 @@ TEST(StackelbergTrainerTest, PostedPricesAreWholeMicroDollarsWithinBounds) {
   for (const auto& day : tariff->daily_import_rate_per_kwh) {
     for (double r : day) {
       EXPECT_TRUE(whole_micro(r)) << r;
-      EXPECT_GE(r, s.params.bounds.min_rate_per_kwh);
-      EXPECT_LE(r, s.params.bounds.max_rate_per_kwh);
+      EXPECT_GE(r, s.params.tariff.min_rate_per_kwh);
+      EXPECT_LE(r, s.params.tariff.max_rate_per_kwh);
       // Not trivially whole cents: the rounding is to the micro-dollar.
       if (std::round(r * 100) / 100 != r) ++fractional_rates;
     }
@@ -225,8 +226,8 @@ TEST(StackelbergTrainerTest, PostedPricesAreWholeMicroDollarsWithinBounds) {
     ASSERT_EQ(day.size(), s.scenario.income_groups.size());
     for (double c : day) {
       EXPECT_TRUE(whole_micro(c)) << c;
-      EXPECT_GE(c, s.params.bounds.min_fixed_charge_per_day);
-      EXPECT_LE(c, s.params.bounds.max_fixed_charge_per_day);
+      EXPECT_GE(c, s.params.tariff.min_fixed_charge_per_day);
+      EXPECT_LE(c, s.params.tariff.max_fixed_charge_per_day);
     }
   }
 }
@@ -245,6 +246,97 @@ TEST(StackelbergTrainerTest, LeaderImprovesItsObjective) {
     best = std::max(best, r->evaluated().objective());
   }
   EXPECT_GT(best, first);
+}
+
+// SINGLE mode: every follower answer is one mean-field step (one population
+// evaluation), and the leader still learns while the prices converge with it.
+TEST(StackelbergTrainerTest, SingleLoopTakesOneMeanFieldStepPerAnswerAndLearns) {
+  Loop s(Dir("single"), 6);
+  s.params.checkpoint_dir.clear();
+  s.params.loop.mode = LoopMode::kSingle;
+  auto t = s.Trainer();
+  double first = 0, best = -1e300, last_change = 0;
+  for (int k = 0; k < 25; ++k) {
+    const absl::StatusOr<IterationRecord> r = t->Step();
+    ASSERT_THAT(r.status(), IsOk());
+    EXPECT_EQ(r->inner_iterations().rollout(), 1);
+    EXPECT_EQ(r->inner_iterations().evaluation(), 1);
+    if (k == 0) first = r->evaluated().objective();
+    best = std::max(best, r->evaluated().objective());
+    last_change = r->belief_change_per_mwh();
+  }
+  EXPECT_GT(best, first);
+  // The prices settle alongside the policy.
+  EXPECT_LT(last_change, 1.0);
+}
+
+// K rollouts per update: each is the whole day pool under its own samples.
+TEST(StackelbergTrainerTest, SeveralRolloutsPerUpdateSolveOneEquilibriumEach) {
+  Loop s(Dir("rollouts"), 3);
+  s.params.checkpoint_dir.clear();
+  s.params.rollouts_per_update = 3;
+  auto t = s.Trainer();
+  const absl::StatusOr<IterationRecord> r = t->Step();
+  ASSERT_THAT(r.status(), IsOk());
+  Loop one(Dir("rollouts1"), 3);
+  one.params.checkpoint_dir.clear();
+  const absl::StatusOr<IterationRecord> r1 = one.Trainer()->Step();
+  ASSERT_THAT(r1.status(), IsOk());
+  // Three equilibria (the later ones warm-started) cost more inner
+  // iterations than one, and at least one each.
+  EXPECT_GT(r->inner_iterations().rollout(), r1->inner_iterations().rollout());
+  EXPECT_GE(r->inner_iterations().rollout(), 3);
+  s.params.rollouts_per_update = kMaxRolloutsPerUpdate + 1;
+  EXPECT_THAT(s.params.Validate(), StatusIs(absl::StatusCode::kInvalidArgument,
+                                            HasSubstr("learner.rollout_days_per_update")));
+}
+
+// A static tariff (a state-independent policy) posts the same rates and
+// fixed charges every day; a day-conditioned one does not.
+TEST(StackelbergTrainerTest, StaticPolicyPostsTheSameTariffEveryDay) {
+  for (bool state_independent : {true, false}) {
+    Loop s(Dir("static"), 4);
+    s.params.checkpoint_dir.clear();
+    s.params.ppo.state_independent_policy = state_independent;
+    auto t = s.Trainer();
+    ASSERT_THAT(t->Step().status(), IsOk());
+    const absl::StatusOr<env::Tariff> tariff = t->PolicyTariff();
+    ASSERT_THAT(tariff.status(), IsOk());
+    ASSERT_EQ(tariff->daily_import_rate_per_kwh.size(), 4u);
+    bool all_same = true;
+    for (int d = 1; d < 4; ++d) {
+      all_same = all_same &&
+                 tariff->daily_import_rate_per_kwh[d] == tariff->daily_import_rate_per_kwh[0] &&
+                 tariff->daily_fixed_charge_per_day[d] == tariff->daily_fixed_charge_per_day[0];
+    }
+    EXPECT_EQ(all_same, state_independent);
+  }
+}
+
+// With CLIP a policy mean beyond the range posts exactly the bound; TANH only
+// approaches it.
+TEST(StackelbergTrainerTest, ClippedActionsReachTheBoundsExactly) {
+  for (ActionBounds bounds : {ActionBounds::kClip, ActionBounds::kTanh}) {
+    Loop s(Dir("clip"), 3);
+    s.params.checkpoint_dir.clear();
+    s.params.action_bounds = bounds;
+    s.params.tariff.kind = FamilyKind::kBlocks;
+    s.params.tariff.block_start_hours = {0};
+    // One rate plus the groups' fixed charges; every raw action 1.5.
+    ASSERT_THAT(s.params.Validate(), IsOk());
+    auto t = s.Trainer();
+    const int n = t->family().size();
+    const env::Tariff tariff =
+        t->TariffFromActions(std::vector<std::vector<double>>(3, std::vector<double>(n, 1.5)));
+    const double max_rate = s.params.tariff.max_rate_per_kwh;
+    if (bounds == ActionBounds::kClip) {
+      EXPECT_EQ(tariff.daily_import_rate_per_kwh[0][0], max_rate);
+      EXPECT_EQ(tariff.daily_fixed_charge_per_day[0][0], 1.0);
+    } else {
+      EXPECT_LT(tariff.daily_import_rate_per_kwh[0][0], max_rate);
+      EXPECT_LT(tariff.daily_fixed_charge_per_day[0][0], 1.0);
+    }
+  }
 }
 
 // A local evaluator whose counters advance by fixed, exactly representable

@@ -2,8 +2,11 @@
 
 #include <utility>
 
+#include "absl/strings/str_format.h"
 #include "common/status.h"
+#include "environment/baselines.h"
 #include "environment/population.h"
+#include "training/reference.h"
 #include "training/trainer_params.h"
 
 namespace smfg::training {
@@ -26,6 +29,33 @@ absl::StatusOr<std::unique_ptr<TrainingRun>> TrainingRun::Create(
       StackelbergTrainer::Create(std::move(params), evaluator.get(), market.get(), days));
   return std::unique_ptr<TrainingRun>(
       new TrainingRun(std::move(evaluator), std::move(market), std::move(trainer)));
+}
+
+absl::Status TrainingRun::PrepareReference(std::ostream* progress,
+                                           const std::function<bool()>& should_stop) {
+  const TrainerParams& params = trainer_->params();
+  if (!params.reference.enabled || trainer_->reference().has_value()) return absl::OkStatus();
+  if (progress != nullptr) {
+    *progress << "reference optimum: the cost-recovering flat rate as the start, then up to "
+              << params.reference.max_evaluations << " evaluations\n";
+  }
+  env::EvaluateOptions quiet;
+  quiet.measure_exploitability = false;
+  SMFG_ASSIGN_OR_RETURN(env::Evaluation flat,
+                        env::EvaluateCostRecovering(*evaluator_, *market_, params.scenario,
+                                                    params.base, env::FlatShape(), "flat", quiet));
+  const std::vector<double> start = trainer_->family().Flat(flat.tariff.Rates(0, 0)[0], 0.0);
+  SMFG_ASSIGN_OR_RETURN(v1::ReferenceSummary reference,
+                        OptimizeReference(params, trainer_->family(), *evaluator_, *market_, start,
+                                          progress, should_stop));
+  if (progress != nullptr) {
+    *progress << absl::StrFormat(
+        "reference optimum: J %.6f after %d evaluations (%s, %s) in %.1f s\n",
+        reference.terms().objective(), reference.evaluations(), reference.algorithm(),
+        reference.stop_reason(), reference.seconds());
+  }
+  trainer_->SetReference(reference);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<RunComparison> TrainingRun::Finish(std::ostream* progress) {

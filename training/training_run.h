@@ -16,6 +16,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -56,12 +57,23 @@ class TrainingRun {
 
   // StackelbergTrainer::Resume.
   absl::Status Resume() { return trainer_->Resume(); }
+
+  // The reference optimum (training/reference.h), computed once per run
+  // before the leader learns, so that every iteration reports its optimality
+  // gap: nothing to do when the spec disables it or a resumed checkpoint
+  // holds it. Starts from the cost-recovering flat rate. `progress` may be
+  // null; `should_stop` (may be empty) ends the search with CANCELLED.
+  absl::Status PrepareReference(std::ostream* progress,
+                                const std::function<bool()>& should_stop = nullptr);
   // StackelbergTrainer::Step.
   absl::StatusOr<IterationRecord> Step() { return trainer_->Step(); }
   bool done() const { return trainer_->done(); }
   bool converged() const { return trainer_->converged(); }
   int iteration() const { return trainer_->iteration(); }
   const std::vector<IterationRecord>& history() const { return trainer_->history(); }
+  // The reference optimum once PrepareReference found it (or a checkpoint held it).
+  const std::optional<v1::ReferenceSummary>& reference() const { return trainer_->reference(); }
+  const TariffFamily& family() const { return trainer_->family(); }
 
   // EvaluateRun: the comparison with the baselines and every result file.
   absl::StatusOr<RunComparison> Finish(std::ostream* progress);

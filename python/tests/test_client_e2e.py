@@ -40,6 +40,10 @@ def small_spec(days: int, iterations: int, name: str = "") -> spec_pb2.Experimen
     spec = load_spec(SMALL_SPEC)
     spec.scenario.days = days
     spec.loop.max_iterations = iterations
+    # One rollout of the (shortened) day pool per update, and a short
+    # reference search: the tests are about the service, not the optimum.
+    spec.learner.ClearField("rollout_days_per_update")
+    spec.reference.max_evaluations = 6
     if name:
         spec.name = name
     return spec
