@@ -274,6 +274,7 @@ env::InnerLoopParams ToInner(const v1::InnerLoopParams& in) {
   if (in.has_tolerance_per_mwh()) out.tolerance_per_mwh = in.tolerance_per_mwh();
   if (in.has_max_iterations()) out.max_iterations = in.max_iterations();
   if (in.has_anderson_memory()) out.anderson_memory = in.anderson_memory();
+  if (in.has_stall_iterations()) out.stall_iterations = in.stall_iterations();
   return out;
 }
 
@@ -471,6 +472,7 @@ v1::ExperimentSpec FromScenario(const env::Scenario& scenario) {
   inner->set_tolerance_per_mwh(scenario.inner.tolerance_per_mwh);
   inner->set_max_iterations(scenario.inner.max_iterations);
   inner->set_anderson_memory(scenario.inner.anderson_memory);
+  inner->set_stall_iterations(scenario.inner.stall_iterations);
 
   s->set_utility_fixed_cost_per_day(scenario.utility_fixed_cost_per_day);
   return spec;

@@ -234,6 +234,7 @@ TEST(SpecConvertTest, PresentFieldsOverrideDefaults) {
   s->mutable_follower()->set_myopic(true);
   s->mutable_inner()->set_damping(1);
   s->mutable_inner()->set_max_iterations(9);
+  s->mutable_inner()->set_stall_iterations(7);
   v1::Distribution* pv = s->mutable_classes(0)->mutable_pv_kw();
   pv->set_kind(v1::Distribution::UNIFORM);
   pv->set_a(1);
@@ -260,6 +261,7 @@ TEST(SpecConvertTest, PresentFieldsOverrideDefaults) {
   EXPECT_TRUE(out->follower.myopic);
   EXPECT_EQ(out->inner.damping, 1);
   EXPECT_EQ(out->inner.max_iterations, 9);
+  EXPECT_EQ(out->inner.stall_iterations, 7);
   EXPECT_EQ(out->classes[0].pv_kw.kind, env::Distribution::Kind::kUniform);
   EXPECT_EQ(out->classes[0].pv_kw.max_value, 2.5);
 }
@@ -459,6 +461,11 @@ TEST(ValidateScenarioTest, CrossFieldChecksNameEnvPaths) {
   s.classes[1].households_per_bus = {1, 2, 3};
   EXPECT_EQ(env::ValidateScenario(s).message(),
             "classes[1].households_per_bus: has 3 entries, network has 2 buses");
+
+  s = valid;
+  s.inner.stall_iterations = -1;
+  EXPECT_EQ(env::ValidateScenario(s).message(),
+            "inner.stall_iterations: must be in [0, 100000], got -1");
 
   s = valid;
   s.classes[0].der_share[0] = 0.5;

@@ -40,7 +40,18 @@ absl::StatusOr<InnerResult> SolveMeanField(PopulationEvaluator& evaluator, Marke
     result.residual_history.push_back(residual);
     if (progress) progress(j + 1, residual);
     const bool done = residual < params.tolerance_per_mwh;
-    if (done || j + 1 == params.max_iterations) {
+    // Stalled: the last stall_iterations residuals all stay at or above half
+    // the best residual before them.
+    bool stalled = false;
+    const int n = params.stall_iterations;
+    if (!done && n > 0 && j >= n) {
+      const auto& h = result.residual_history;
+      const double best_before = *std::min_element(h.begin(), h.end() - n);
+      const double best_since = *std::min_element(h.end() - n, h.end());
+      stalled = !(best_since < 0.5 * best_before);
+    }
+    if (done || stalled || j + 1 == params.max_iterations) {
+      result.stalled = stalled;
       result.belief = std::move(m);
       result.stats = std::move(stats);
       result.clearing = std::move(clearing);

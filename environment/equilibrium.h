@@ -31,6 +31,8 @@ struct InnerResult {
   int iterations = 0;       // population evaluations used
   double residual = 0.0;    // r_j, $/MWh
   bool converged = false;
+  // Stopped by InnerLoopParams::stall_iterations (not converged).
+  bool stalled = false;
   int damping_reductions = 0;
   // Wall time spent in population evaluations and in market clearing, s.
   double seconds_population = 0.0;

@@ -193,6 +193,77 @@ TEST(EquilibriumTest, OscillatingMapIsTamedByDampingReductions) {
   EXPECT_EQ(fake.calls, r.iterations);
 }
 
+// A population that answers every belief with one of two loads in turn: the
+// cleared prices cycle, as at an LMP jump, and no damping can settle them.
+class CyclingFakeEvaluator final : public PopulationEvaluator {
+ public:
+  explicit CyclingFakeEvaluator(const Scenario& s) : s_(s) {}
+  absl::StatusOr<PopulationStats> Evaluate(const Tariff&, const PriceBelief&) override {
+    PopulationStats st = PopulationStats::Zero(s_.days, 3, 4, 4);
+    const double kw = calls++ % 2 == 0 ? 1000.0 : 20000.0;
+    for (int d = 0; d < s_.days; ++d) {
+      for (int h = 0; h < 24; ++h) {
+        for (int b = 0; b < 3; ++b) st.NetLoad(d, h, b) = kw;
+      }
+    }
+    return st;
+  }
+  absl::StatusOr<ExploitabilityStats> Exploitability(const Tariff&, const PriceBelief&,
+                                                     const PriceBelief&) override {
+    return ExploitabilityStats{};
+  }
+  int calls = 0;
+
+ private:
+  Scenario s_;
+};
+
+TEST(EquilibriumTest, ACycleStopsAsStalledAfterStallIterations) {
+  Scenario s = MakeTestScenario(10, 1);
+  s.households_represented = 1.0;
+  Fixture f(s);
+  InnerLoopParams p = s.inner;
+  p.stall_iterations = 10;
+  CyclingFakeEvaluator fake(s);
+  const absl::StatusOr<InnerResult> r =
+      SolveMeanField(fake, *f.market, FlatTestTariff(s, 0.1), p, nullptr);
+  ASSERT_THAT(r.status(), IsOk());
+  EXPECT_FALSE(r->converged);
+  EXPECT_TRUE(r->stalled);
+  EXPECT_LT(r->iterations, p.max_iterations);
+  ASSERT_GT(r->iterations, p.stall_iterations);
+  // The rule: the last 10 residuals never reached half the best before them.
+  const std::vector<double>& h = r->residual_history;
+  const double before = *std::min_element(h.begin(), h.end() - 10);
+  EXPECT_GE(*std::min_element(h.end() - 10, h.end()), 0.5 * before);
+  // ... and one iteration earlier it had not yet held (the first stop).
+  if (h.size() > 11) {
+    const double before_prev = *std::min_element(h.begin(), h.end() - 11);
+    EXPECT_LT(*std::min_element(h.end() - 11, h.end() - 1), 0.5 * before_prev);
+  }
+  EXPECT_THAT(FormatReportText(MakeReport(s, FlatTestTariff(s, 0.1), *r, {}, "cycle")),
+              HasSubstr("NOT converged: stalled"));
+
+  // 0 turns the rule off: the loop runs to its cap.
+  p.stall_iterations = 0;
+  p.max_iterations = 60;
+  CyclingFakeEvaluator again(s);
+  const absl::StatusOr<InnerResult> capped =
+      SolveMeanField(again, *f.market, FlatTestTariff(s, 0.1), p, nullptr);
+  ASSERT_THAT(capped.status(), IsOk());
+  EXPECT_FALSE(capped->stalled);
+  EXPECT_EQ(capped->iterations, 60);
+
+  // A converging run never stalls.
+  InnerLoopParams normal = s.inner;
+  normal.stall_iterations = 3;
+  const absl::StatusOr<InnerResult> ok =
+      SolveMeanField(f.evaluator, *f.market, FlatTestTariff(s, 0.15), normal, nullptr);
+  ASSERT_THAT(ok.status(), IsOk());
+  EXPECT_TRUE(ok->converged);
+  EXPECT_FALSE(ok->stalled);
+}
+
 TEST(TariffTest, DailyRatesAndChargesOverrideTheStaticOnes) {
   const Scenario s = MakeTestScenario(4, 2);
   Tariff t = FlatTestTariff(s, 0.10);

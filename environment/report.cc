@@ -154,6 +154,7 @@ EquilibriumReport MakeReport(const Scenario& scenario, const Tariff& tariff,
   r.inner_iterations = inner.iterations;
   r.inner_residual_per_mwh = inner.residual;
   r.inner_converged = inner.converged;
+  r.inner_stalled = inner.stalled;
   r.inner_damping_reductions = inner.damping_reductions;
   r.exploitability = exploitability;
   r.mean_policy_iterations =
@@ -169,7 +170,9 @@ std::string FormatReportText(const EquilibriumReport& r) {
   std::string s = absl::StrFormat("Equilibrium under tariff '%s'\n", r.label);
   absl::StrAppendFormat(&s, "  inner fixed point: %d iterations, residual %.3g $/MWh (%s)%s\n",
                         r.inner_iterations, r.inner_residual_per_mwh,
-                        r.inner_converged ? "converged" : "NOT converged",
+                        r.inner_converged ? "converged"
+                        : r.inner_stalled ? "NOT converged: stalled, the residual stopped shrinking"
+                                          : "NOT converged",
                         r.inner_damping_reductions
                             ? absl::StrCat(", damping halved ", r.inner_damping_reductions, "x")
                             : "");
@@ -278,7 +281,7 @@ std::string FormatReportJson(const EquilibriumReport& r) {
   w.EndArray();
   w.Key("inner").BeginObject().Key("iterations").Int(r.inner_iterations);
   w.Key("residual_per_mwh").Number(r.inner_residual_per_mwh);
-  w.Key("converged").Bool(r.inner_converged);
+  w.Key("converged").Bool(r.inner_converged).Key("stalled").Bool(r.inner_stalled);
   w.Key("damping_reductions").Int(r.inner_damping_reductions).EndObject();
   w.Key("exploitability").BeginObject();
   w.Key("household_days").Int(r.exploitability.household_days);

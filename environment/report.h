@@ -72,6 +72,7 @@ struct EquilibriumReport {
   int inner_iterations = 0;
   double inner_residual_per_mwh = 0;
   bool inner_converged = false;
+  bool inner_stalled = false;  // stopped by InnerLoopParams::stall_iterations
   int inner_damping_reductions = 0;
   ExploitabilityStats exploitability;
   double mean_policy_iterations = 0;

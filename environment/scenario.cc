@@ -307,6 +307,8 @@ absl::Status ValidateInner(const InnerLoopParams& inner) {
   SMFG_RETURN_IF_ERROR(CheckInRange("inner.damping", inner.damping, 0.0, true, 1.0, false));
   SMFG_RETURN_IF_ERROR(CheckPositive("inner.tolerance_per_mwh", inner.tolerance_per_mwh));
   SMFG_RETURN_IF_ERROR(CheckIntInRange("inner.anderson_memory", inner.anderson_memory, 0, 50));
+  SMFG_RETURN_IF_ERROR(
+      CheckIntInRange("inner.stall_iterations", inner.stall_iterations, 0, 100000));
   return CheckIntInRange("inner.max_iterations", inner.max_iterations, 1,
                          std::numeric_limits<int>::max());
 }

@@ -96,6 +96,11 @@ struct InnerLoopParams {
   int max_iterations = 200;
   // Anderson acceleration window (anderson.h); 0 = plain damped iteration.
   int anderson_memory = 5;
+  // Stop (not converged, "stalled") once this many iterations in a row have
+  // not brought the residual below half the best one before them: at an LMP
+  // jump the fixed point is set-valued and the iterates cycle for ever
+  // (MODEL.md §6). 0 = never; run to max_iterations.
+  int stall_iterations = 25;
 };
 
 // Export credit rule for energy a household sends to the grid.
