@@ -14,10 +14,10 @@ kernel if the test process dies first (PR_SET_PDEATHSIG).
 
 from __future__ import annotations
 
-import ctypes
 import os
 import queue
 import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -48,10 +48,17 @@ def binary(variable: str) -> str:
     return path
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: SIGKILL when the test process dies, however it dies."""
-    if hasattr(ctypes, "CDLL") and os.uname().sysname == "Linux":
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+def _with_parent_death_signal(args: List[str]) -> List[str]:
+    """args run under `setpriv --pdeathsig KILL`: SIGKILL when the test process dies.
+
+    Not a preexec_fn: Python code between fork and exec is unsafe once grpcio's threads
+    exist (the child could abort in gRPC's fork handlers before exec, seen as a -6 exit
+    with an "epoll_wait error: Bad file descriptor" line in the child's log).
+    """
+    setpriv = shutil.which("setpriv")
+    if setpriv is None or os.uname().sysname != "Linux":
+        return list(args)
+    return [setpriv, "--pdeathsig", "KILL", "--", *args]
 
 
 T = TypeVar("T")
@@ -79,13 +86,12 @@ class Process:
         self._log = open(log_path, "w", encoding="utf-8")
         print(f"[cluster] starting {' '.join(args)} (log: {log_path})", flush=True)
         self.popen = subprocess.Popen(
-            args,
+            _with_parent_death_signal(args),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=self._log,
             text=True,
             env=env,
-            preexec_fn=_die_with_parent,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
