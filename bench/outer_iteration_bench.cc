@@ -40,12 +40,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", std::string(loaded.status().message()).c_str());
     return 1;
   }
-  auto run = training::TrainingRun::Create(
-      loaded->spec, loaded->scenario,
-      [](const env::Scenario& sc) -> absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>> {
-        return std::make_unique<env::LocalPopulationEvaluator>(sc, 0);
-      },
-      {});
+  auto run = training::TrainingRun::Create(loaded->spec, loaded->scenario,
+                                           training::LocalEvaluatorFactory(0), {});
   if (!run.ok()) {
     std::fprintf(stderr, "%s\n", std::string(run.status().message()).c_str());
     return 1;

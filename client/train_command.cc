@@ -53,14 +53,10 @@ absl::Status RunTrain(const TrainOptions& o, std::ostream& out, std::ostream& pr
     return absl::FailedPreconditionError(absl::StrCat(
         o.out_dir, " already holds a run; pass --resume to continue it or choose another --out"));
   }
-  SMFG_ASSIGN_OR_RETURN(std::unique_ptr<training::TrainingRun> run,
-                        training::TrainingRun::Create(
-                            loaded.spec, loaded.scenario,
-                            [threads = o.threads](const env::Scenario& sc)
-                                -> absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>> {
-                              return std::make_unique<env::LocalPopulationEvaluator>(sc, threads);
-                            },
-                            run_options));
+  SMFG_ASSIGN_OR_RETURN(
+      std::unique_ptr<training::TrainingRun> run,
+      training::TrainingRun::Create(loaded.spec, loaded.scenario,
+                                    training::LocalEvaluatorFactory(o.threads), run_options));
   if (o.resume) {
     const absl::Status s = run->Resume();
     if (!s.ok()) return Annotate(s, "--resume");
@@ -121,13 +117,9 @@ absl::Status RunOptimize(const OptimizeOptions& o, std::ostream& out, std::ostre
                         training::LoadExperimentFile(o.spec_path, {.days = o.days}));
   loaded.spec.mutable_reference()->set_disabled(false);
   SMFG_ASSIGN_OR_RETURN(std::unique_ptr<training::TrainingRun> run,
-                        training::TrainingRun::Create(
-                            loaded.spec, loaded.scenario,
-                            [threads = o.threads](const env::Scenario& sc)
-                                -> absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>> {
-                              return std::make_unique<env::LocalPopulationEvaluator>(sc, threads);
-                            },
-                            training::TrainingRunOptions{}));
+                        training::TrainingRun::Create(loaded.spec, loaded.scenario,
+                                                      training::LocalEvaluatorFactory(o.threads),
+                                                      training::TrainingRunOptions{}));
   SMFG_RETURN_IF_ERROR(run->PrepareReference(&progress));
   if (!run->reference().has_value()) {
     return absl::InternalError("optimize: the reference search returned no result");

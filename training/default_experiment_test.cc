@@ -21,11 +21,7 @@ TEST(DefaultExperimentTest, LearnedTariffIsSmoothNearTheReferenceAndBeatsTheBase
       LoadExperimentFile(SMFG_SOURCE_DIR "/configs/three_bus_small.textproto");
   ASSERT_THAT(loaded.status(), IsOk());
   absl::StatusOr<std::unique_ptr<TrainingRun>> run = TrainingRun::Create(
-      loaded->spec, loaded->scenario,
-      [](const env::Scenario& sc) -> absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>> {
-        return std::make_unique<env::LocalPopulationEvaluator>(sc, 2);
-      },
-      TrainingRunOptions{});
+      loaded->spec, loaded->scenario, LocalEvaluatorFactory(2), TrainingRunOptions{});
   ASSERT_THAT(run.status(), IsOk());
   ASSERT_THAT((*run)->PrepareReference(/*progress=*/nullptr), IsOk());
   while (!(*run)->done()) ASSERT_THAT((*run)->Step().status(), IsOk());

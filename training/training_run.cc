@@ -62,6 +62,13 @@ absl::StatusOr<RunComparison> TrainingRun::Finish(std::ostream* progress) {
   return EvaluateRun(*trainer_, *evaluator_, *market_, progress);
 }
 
+EvaluatorFactory LocalEvaluatorFactory(int threads) {
+  return [threads](
+             const env::Scenario& sc) -> absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>> {
+    return std::make_unique<env::LocalPopulationEvaluator>(sc, threads);
+  };
+}
+
 int64_t SimulatedHouseholds(const env::Scenario& scenario) {
   int64_t n = 0;
   for (const env::HouseholdClass& c : scenario.classes) {

@@ -44,6 +44,10 @@ struct TrainingRunOptions {
 using EvaluatorFactory = std::function<absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>>(
     const env::Scenario& scenario)>;
 
+// The factory of an in-process env::LocalPopulationEvaluator with `threads`
+// threads (0: all cores).
+EvaluatorFactory LocalEvaluatorFactory(int threads);
+
 class TrainingRun {
  public:
   // `spec` is a valid spec (training::LoadExperimentFile or, for a submitted
