@@ -1,6 +1,17 @@
 // The `smfg` command-line tool. Flags are parsed here into the Options structs
 // of commands.h; everything else lives in testable functions.
+//
+// This file builds two binaries (client/CMakeLists.txt): smfg-train, with
+// SMFG_CLI_RUNS_TRAINING, runs every command; smfg runs every command but
+// train and optimize, which need the PPO leader and so LibTorch, and for those
+// two replaces itself (execv, same arguments) with the smfg-train next to it.
+// So `smfg evaluate`, `smfg submit`, ... never pay LibTorch's start-up.
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -113,6 +124,26 @@ smfg::client::RemoteOptions RemoteFromFlags() {
   return o;
 }
 
+#ifndef SMFG_CLI_RUNS_TRAINING
+// Runs smfg-train from this executable's directory with `argv` (whose flags
+// have been checked already); returns only if that fails.
+int ExecTrainer(char** argv) {
+  std::error_code error;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (error) {
+    std::cerr << "smfg: cannot find its own executable (/proc/self/exe): " << error.message()
+              << "\n";
+    return 1;
+  }
+  const std::string trainer = (self.parent_path() / "smfg-train").string();
+  execv(trainer.c_str(), argv);
+  std::cerr << "smfg: " << argv[1] << " runs in smfg-train, which could not be started (" << trainer
+            << ": " << std::strerror(errno)
+            << "); install it next to smfg (it is built and shipped with it)\n";
+  return 1;
+}
+#endif
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -192,6 +223,9 @@ int main(int argc, char** argv) {
     const absl::Status s = smfg::client::RunEvaluate(o, std::cout, std::cerr);
     return s.ok() ? 0 : Fail(s);
   }
+#ifndef SMFG_CLI_RUNS_TRAINING
+  if (command == "train" || command == "optimize") return ExecTrainer(argv);
+#else
   if (command == "train") {
     smfg::client::TrainOptions o;
     o.spec_path = args[2];
@@ -213,6 +247,7 @@ int main(int argc, char** argv) {
     const absl::Status s = smfg::client::RunOptimize(o, std::cout, std::cerr);
     return s.ok() ? 0 : Fail(s);
   }
+#endif
   if (command == "submit") {
     smfg::client::SubmitOptions o;
     o.remote = RemoteFromFlags();

@@ -3,13 +3,13 @@
 #
 # usage: deploy/build_image.sh [BUILD_DIR] [IMAGE_TAG]
 #   BUILD_DIR  default: build (must hold coordinator/smfg-coordinator,
-#              follower_workers/smfg-worker and client/smfg)
+#              follower_workers/smfg-worker, client/smfg and client/smfg-train)
 #   IMAGE_TAG  default: smfg:local
 # environment:
 #   SMFG_BASE_IMAGE  base image (default smfg-base:bookworm, made by
 #                    deploy/make_base_image.sh when missing)
 #
-# Stages only the three binaries, deploy/Dockerfile, deploy/runtime-packages.txt
+# Stages only the four binaries, deploy/Dockerfile, deploy/runtime-packages.txt
 # and configs/ into a temporary build context (never the repository or build
 # tree), then runs docker build. Rebuilding is cheap: the base and package
 # layers are cached, only the binaries' layer changes.
@@ -27,9 +27,9 @@ die() { log "ERROR: $*"; exit 1; }
 command -v docker >/dev/null || die "docker is not installed"
 docker info >/dev/null 2>&1 || die "the Docker engine does not answer ('docker info' fails)"
 BINARIES=("$BUILD_DIR/coordinator/smfg-coordinator" "$BUILD_DIR/follower_workers/smfg-worker"
-          "$BUILD_DIR/client/smfg")
+          "$BUILD_DIR/client/smfg" "$BUILD_DIR/client/smfg-train")
 for b in "${BINARIES[@]}"; do
-  [[ -x "$b" ]] || die "no executable $b: build first (cmake --build $BUILD_DIR --target smfg smfg-coordinator smfg-worker)"
+  [[ -x "$b" ]] || die "no executable $b: build first (cmake --build $BUILD_DIR --target smfg smfg-train smfg-coordinator smfg-worker)"
 done
 
 if [[ "$BASE_IMAGE" == smfg-base:* ]] && ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Checks deploy/runtime-packages.txt against the built binaries, so that the
 # list cannot silently rot when a dependency is added: every shared library
-# that smfg-coordinator, smfg-worker and smfg load (ldd, transitively) must be
-# found, and must belong to a Debian package that the image will contain — one
-# in the list, in the Depends closure of the list, or in a debootstrap minbase
-# system (Priority: required, and apt).
+# that smfg-coordinator, smfg-worker, smfg and smfg-train load (ldd,
+# transitively) must be found, and must belong to a Debian package that the
+# image will contain — one in the list, in the Depends closure of the list, or
+# in a debootstrap minbase system (Priority: required, and apt).
 #
 # usage: deploy/runtime_packages_check.sh [BUILD_DIR] [BINARY...]
-#   BUILD_DIR  default: build (the three binaries are looked up in it)
+#   BUILD_DIR  default: build (the four binaries are looked up in it)
 #   BINARY     explicit binary paths instead (e.g. ctest's $<TARGET_FILE:...>)
 # Runs on the Debian build machine (uses ldd and the dpkg database; no Docker).
 # Exit 0: all covered; 1: a library is missing or its package is not covered
@@ -21,7 +21,7 @@ shift || true
 BINARIES=("$@")
 if [[ ${#BINARIES[@]} -eq 0 ]]; then
   BINARIES=("$BUILD_DIR/coordinator/smfg-coordinator" "$BUILD_DIR/follower_workers/smfg-worker"
-            "$BUILD_DIR/client/smfg")
+            "$BUILD_DIR/client/smfg" "$BUILD_DIR/client/smfg-train")
 fi
 for b in "${BINARIES[@]}"; do
   [[ -x "$b" ]] || { echo "runtime_packages_check: no executable '$b' (build it first)" >&2; exit 2; }

@@ -105,6 +105,8 @@ struct TrainerParams {
   // INVALID_ARGUMENT whose message starts with the spec field path the value
   // comes from, e.g. "tariff.min_import_rate_per_kwh: must be < ...",
   // "objective.w_equity: ...", "learner.clip_epsilon: ...", "loop.patience_iterations: ...".
+  // Defined in trainer_params.cc, which links no LibTorch, so that checking a
+  // spec never loads it.
   absl::Status Validate() const;
 };
 
@@ -115,6 +117,10 @@ using IterationRecord = v1::IterationRecord;
 std::vector<double> DayFeatures(const env::Scenario& scenario, const env::DayConditions& day,
                                 int day_index);
 constexpr int kDayFeatures = 4;
+
+// The learner's parameters: params.ppo with the observation size
+// (kDayFeatures) and the action size (the tariff family's) the trainer uses.
+leader::PpoParams LearnerParams(const TrainerParams& params);
 
 class StackelbergTrainer {
  public:

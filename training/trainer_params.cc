@@ -1,12 +1,126 @@
 #include "training/trainer_params.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
 #include "config/spec_convert.h"
+#include "leader/ppo.h"
+#include "training/tariff_family.h"
 
 namespace smfg::training {
+
+namespace {
+
+absl::Status Invalid(absl::string_view path, absl::string_view message) {
+  return absl::InvalidArgumentError(absl::StrCat(path, ": ", message));
+}
+
+// NaN fails every check below.
+absl::Status CheckNonNegative(absl::string_view path, double value) {
+  if (!(std::isfinite(value) && value >= 0)) {
+    return Invalid(path, absl::StrCat("must be finite and >= 0, got ", value));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckFinite(absl::string_view path, double value) {
+  if (!std::isfinite(value)) return Invalid(path, absl::StrCat("must be finite, got ", value));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+leader::PpoParams LearnerParams(const TrainerParams& params) {
+  leader::PpoParams ppo = params.ppo;
+  ppo.observation_size = kDayFeatures;
+  ppo.action_size = TariffFamily(params.tariff).size();
+  return ppo;
+}
+
+absl::Status TrainerParams::Validate() const {
+  const TariffFamilyParams& b = tariff;
+  SMFG_RETURN_IF_ERROR(CheckNonNegative("tariff.min_import_rate_per_kwh", b.min_rate_per_kwh));
+  SMFG_RETURN_IF_ERROR(CheckNonNegative("tariff.max_import_rate_per_kwh", b.max_rate_per_kwh));
+  if (!(b.min_rate_per_kwh < b.max_rate_per_kwh)) {
+    return Invalid("tariff.min_import_rate_per_kwh",
+                   absl::StrCat("must be < max_import_rate_per_kwh (", b.max_rate_per_kwh,
+                                "), got ", b.min_rate_per_kwh));
+  }
+  SMFG_RETURN_IF_ERROR(CheckFinite("tariff.min_fixed_charge_per_day", b.min_fixed_charge_per_day));
+  SMFG_RETURN_IF_ERROR(CheckFinite("tariff.max_fixed_charge_per_day", b.max_fixed_charge_per_day));
+  if (b.learn_fixed_charges ? !(b.min_fixed_charge_per_day < b.max_fixed_charge_per_day)
+                            : b.min_fixed_charge_per_day > b.max_fixed_charge_per_day) {
+    return Invalid(
+        "tariff.min_fixed_charge_per_day",
+        absl::StrCat("must be ", b.learn_fixed_charges ? "<" : "<=", " max_fixed_charge_per_day (",
+                     b.max_fixed_charge_per_day, "), got ", b.min_fixed_charge_per_day));
+  }
+  SMFG_RETURN_IF_ERROR(b.Validate());
+  const int buses = static_cast<int>(scenario.network.buses.size());
+  if (b.rows != 1 && b.rows != buses) {
+    return Invalid("tariff.rate_structure",
+                   absl::StrCat("has ", b.rows, " rate rows; expected 1 or ", buses));
+  }
+  if (b.learn_fixed_charges && b.groups != static_cast<int>(scenario.income_groups.size())) {
+    return Invalid(
+        "tariff.learn_fixed_charges",
+        absl::StrCat("expects ", scenario.income_groups.size(), " groups, got ", b.groups));
+  }
+  if (base.fixed_charge_per_day.size() != scenario.income_groups.size()) {
+    return Invalid(
+        "tariff.fixed_charge_per_day",
+        absl::StrCat("has ", base.fixed_charge_per_day.size(), " entries, the scenario has ",
+                     scenario.income_groups.size(), " income groups"));
+  }
+  for (size_t g = 0; g < base.fixed_charge_per_day.size(); ++g) {
+    SMFG_RETURN_IF_ERROR(CheckFinite(absl::StrCat("tariff.fixed_charge_per_day[", g, "]"),
+                                     base.fixed_charge_per_day[g]));
+  }
+  SMFG_RETURN_IF_ERROR(
+      CheckNonNegative("tariff.fixed_export_credit_per_kwh", base.fixed_export_credit_per_kwh));
+  if (base.export_rule != env::ExportRule::kFixed && base.fixed_export_credit_per_kwh != 0.0) {
+    return Invalid("tariff.fixed_export_credit_per_kwh",
+                   absl::StrCat("must be 0 unless export_rule is EXPORT_RULE_FIXED, got ",
+                                base.fixed_export_credit_per_kwh));
+  }
+  SMFG_RETURN_IF_ERROR(CheckNonNegative("objective.w_equity", weights.equity));
+  SMFG_RETURN_IF_ERROR(CheckNonNegative("objective.w_revenue", weights.revenue));
+  SMFG_RETURN_IF_ERROR(CheckNonNegative("objective.w_volatility", weights.volatility));
+  SMFG_RETURN_IF_ERROR(CheckNonNegative("objective.w_cost", weights.cost));
+  if (weights.equity == 0 && weights.revenue == 0 && weights.volatility == 0 && weights.cost == 0) {
+    return Invalid("objective", "all weights are 0, so every tariff would be optimal");
+  }
+  SMFG_RETURN_IF_ERROR(LearnerParams(*this).Validate());
+  if (loop.max_iterations < 1) {
+    return Invalid("loop.max_iterations", absl::StrCat("must be >= 1, got ", loop.max_iterations));
+  }
+  SMFG_RETURN_IF_ERROR(CheckNonNegative("loop.objective_tolerance", loop.objective_tolerance));
+  SMFG_RETURN_IF_ERROR(
+      CheckNonNegative("loop.mean_field_tolerance_per_mwh", loop.mean_field_tolerance_per_mwh));
+  if (loop.patience < 1) {
+    return Invalid("loop.patience_iterations", absl::StrCat("must be >= 1, got ", loop.patience));
+  }
+  if (loop.checkpoint_every < 0) {
+    return Invalid("loop.checkpoint_every",
+                   absl::StrCat("must be >= 0, got ", loop.checkpoint_every));
+  }
+  if (rollouts_per_update < 1 || rollouts_per_update > kMaxRolloutsPerUpdate) {
+    return Invalid("learner.rollout_days_per_update",
+                   absl::StrCat("must be 1 to ", kMaxRolloutsPerUpdate,
+                                " times scenario.days, got ", rollouts_per_update, " times"));
+  }
+  if (reference.max_evaluations < 1) {
+    return Invalid("reference.max_evaluations",
+                   absl::StrCat("must be >= 1, got ", reference.max_evaluations));
+  }
+  if (!(reference.relative_tolerance > 0) || !std::isfinite(reference.relative_tolerance)) {
+    return Invalid("reference.relative_tolerance",
+                   absl::StrCat("must be > 0, got ", reference.relative_tolerance));
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<TrainerParams> TrainerParamsFromSpec(const v1::ExperimentSpec& written,
                                                     const env::Scenario& scenario) {
