@@ -11,6 +11,7 @@
 #include "config/spec_convert.h"
 #include "config/spec_loader.h"
 #include "google/protobuf/text_format.h"
+#include "training/iteration_record.h"
 #include "training/resources.h"
 #include "training/trainer_params.h"
 #include "training/training_run.h"
@@ -275,11 +276,15 @@ absl::Status ExperimentManager::RunExperimentOrError(const std::string& id) {
   if (record.status_message == "setting up") {
     SetStatus(id, ExperimentStatus::kRunning, "computing the reference optimum");
   }
+  const bool had_reference = run->reference().has_value();
   SMFG_RETURN_IF_ERROR(run->PrepareReference(nullptr, [this, &id] {
     if (stopping()) return true;
     absl::StatusOr<ExperimentRecord> r = params_.store->Get(id);
     return r.ok() && r->cancel_requested;
   }));
+  if (!had_reference && run->reference().has_value()) {
+    AddEquilibriumEnds(id, "the reference search", run->reference()->equilibria());
+  }
   SetStatus(id, ExperimentStatus::kRunning, "");
 
   const int every = run->params().loop.checkpoint_every;
@@ -299,6 +304,7 @@ absl::Status ExperimentManager::RunExperimentOrError(const std::string& id) {
     }
     SMFG_ASSIGN_OR_RETURN(training::IterationRecord r, run->Step());
     mark_running();  // a worker came if we waited
+    AddEquilibriumEnds(id, absl::StrCat("outer iteration ", r.iteration()), r.equilibria());
     SMFG_RETURN_IF_ERROR(store.AppendIteration(id, r.iteration(), r.SerializeAsString()));
     if (every > 0 && (r.iteration() % every == 0 || run->done())) {
       SMFG_RETURN_IF_ERROR(store.RecordCheckpoint(id, r.iteration()));
@@ -466,6 +472,28 @@ absl::Status ExperimentManager::Watch(
     };
     mu_.AwaitWithTimeout(absl::Condition(&changed), params_.poll_interval);
   }
+}
+
+void ExperimentManager::AddEquilibriumEnds(const std::string& id, absl::string_view where,
+                                           const v1::EquilibriumEnds& ends) {
+  const int not_converged = training::NotConverged(ends);
+  if (not_converged > 0) {
+    std::fprintf(stderr,
+                 "smfg-coordinator: %s %s: %d of %d follower equilibria did not converge (%d "
+                 "stalled, %d out of iterations)\n",
+                 id.c_str(), std::string(where).c_str(), not_converged,
+                 not_converged + ends.converged(), ends.stalled(), ends.out_of_iterations());
+  }
+  absl::MutexLock lock(&mu_);
+  equilibrium_ends_.set_converged(equilibrium_ends_.converged() + ends.converged());
+  equilibrium_ends_.set_stalled(equilibrium_ends_.stalled() + ends.stalled());
+  equilibrium_ends_.set_out_of_iterations(equilibrium_ends_.out_of_iterations() +
+                                          ends.out_of_iterations());
+}
+
+v1::EquilibriumEnds ExperimentManager::EquilibriumEndTotals() const {
+  absl::MutexLock lock(&mu_);
+  return equilibrium_ends_;
 }
 
 }  // namespace smfg::coordinator

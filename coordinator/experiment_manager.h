@@ -45,6 +45,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "coordinator/experiment_store.h"
@@ -152,6 +153,12 @@ class ExperimentManager {
                                               const std::vector<v1::IterationRecord>&)>& emit,
                      const std::function<bool()>& cancelled);
 
+  // Follower equilibria solved by this process's runs (reference searches
+  // and outer iterations) by how they ended, since it started: the metric
+  // smfg_equilibria_total. Each record or search with equilibria that did not
+  // converge is also logged. Thread-safe.
+  v1::EquilibriumEnds EquilibriumEndTotals() const;
+
  private:
   explicit ExperimentManager(ExperimentManagerParams params);
   void SchedulerLoop();
@@ -161,6 +168,8 @@ class ExperimentManager {
   void SetStatus(const std::string& id, ExperimentStatus status, const std::string& message);
   void Notify();
   bool stopping() const;
+  void AddEquilibriumEnds(const std::string& id, absl::string_view where,
+                          const v1::EquilibriumEnds& ends);
 
   // When a run that failed before it could record its failure (e.g. the
   // store was briefly unwritable) may be started again.
@@ -180,6 +189,7 @@ class ExperimentManager {
   uint64_t version_ ABSL_GUARDED_BY(mu_) = 0;                     // bumped on every change
   std::map<std::string, std::thread> runs_ ABSL_GUARDED_BY(mu_);  // active
   std::vector<std::thread> finished_ ABSL_GUARDED_BY(mu_);        // to join
+  v1::EquilibriumEnds equilibrium_ends_ ABSL_GUARDED_BY(mu_);
   std::thread scheduler_;
 };
 

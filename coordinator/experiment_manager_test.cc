@@ -19,6 +19,7 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "training/iteration_record.h"
 #include "training/trainer_params.h"
 
 namespace smfg::coordinator {
@@ -212,6 +213,20 @@ TEST(ExperimentServiceTest, SubmitWatchToSucceededWithResults) {
     for (const auto& r : e.records()) iterations.push_back(r.iteration());
   }
   EXPECT_EQ(iterations, (std::vector<int64_t>{1, 2}));
+  // The manager counts every equilibrium the run solved once (the metric
+  // smfg_equilibria_total): each record's, and the reference search's (1 to
+  // its budget of 6, one per evaluation).
+  int64_t in_records = 0;
+  for (const auto& e : events) {
+    for (const auto& r : e.records()) {
+      in_records += r.equilibria().converged() + training::NotConverged(r.equilibria());
+    }
+  }
+  EXPECT_GE(in_records, 2 * 2);  // at least one rollout and one evaluation each
+  const v1::EquilibriumEnds totals = c.manager().EquilibriumEndTotals();
+  const int64_t counted = totals.converged() + training::NotConverged(totals);
+  EXPECT_GE(counted - in_records, 1);
+  EXPECT_LE(counted - in_records, 6);
 
   const auto files = c.Results(submitted.experiment_id());
   for (const char* name :

@@ -69,6 +69,13 @@ std::string FormatPrometheus(const CoordinatorMetrics& m) {
   Header(&out, "smfg_worker_waits_total", "counter",
          "Times a job had to wait for a worker to register.");
   absl::StrAppend(&out, "smfg_worker_waits_total ", m.worker_waits, "\n");
+  Header(&out, "smfg_equilibria_total", "counter",
+         "Follower equilibria solved by runs (reference searches and outer iterations), by how "
+         "they ended.");
+  absl::StrAppend(&out, "smfg_equilibria_total{end=\"converged\"} ", m.equilibria_converged, "\n",
+                  "smfg_equilibria_total{end=\"stalled\"} ", m.equilibria_stalled, "\n",
+                  "smfg_equilibria_total{end=\"out_of_iterations\"} ",
+                  m.equilibria_out_of_iterations, "\n");
   AppendPoolTotals(&out, m.pool);
 
   std::vector<WorkerCounters> workers = m.workers;

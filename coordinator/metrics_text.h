@@ -24,6 +24,10 @@ struct CoordinatorMetrics {
   std::vector<WorkerCounters> workers;
   // WorkerPool::Totals(): bytes to/from workers, barrier wait.
   PoolTotals pool;
+  // ExperimentManager::EquilibriumEndTotals(): follower equilibria by end.
+  int64_t equilibria_converged = 0;
+  int64_t equilibria_stalled = 0;
+  int64_t equilibria_out_of_iterations = 0;
 };
 
 // The metrics as Prometheus text; rows in a fixed order (statuses and workers

@@ -24,6 +24,9 @@ TEST(MetricsTextTest, ExactTextForSmallFixture) {
   m.outer_iterations_completed = 7;
   m.live_workers = 1;
   m.worker_waits = 3;
+  m.equilibria_converged = 40;
+  m.equilibria_stalled = 2;
+  m.equilibria_out_of_iterations = 1;
   WorkerCounters b;
   b.worker_id = "w-2";
   b.name = "say \"hi\"";
@@ -57,6 +60,12 @@ TEST(MetricsTextTest, ExactTextForSmallFixture) {
       "# HELP smfg_worker_waits_total Times a job had to wait for a worker to register.\n"
       "# TYPE smfg_worker_waits_total counter\n"
       "smfg_worker_waits_total 3\n"
+      "# HELP smfg_equilibria_total Follower equilibria solved by runs (reference searches and "
+      "outer iterations), by how they ended.\n"
+      "# TYPE smfg_equilibria_total counter\n"
+      "smfg_equilibria_total{end=\"converged\"} 40\n"
+      "smfg_equilibria_total{end=\"stalled\"} 2\n"
+      "smfg_equilibria_total{end=\"out_of_iterations\"} 1\n"
       "# HELP smfg_bytes_to_workers_total Serialised bytes of the work items sent to workers.\n"
       "# TYPE smfg_bytes_to_workers_total counter\n"
       "smfg_bytes_to_workers_total 123456789\n"

@@ -52,7 +52,8 @@ int64_t PhysicalMemoryBytes() {
   return pages > 0 && page > 0 ? int64_t{pages} * page : int64_t{8} << 30;
 }
 
-std::string MetricsText(ExperimentStore& store, WorkerPool& pool) {
+std::string MetricsText(ExperimentStore& store, WorkerPool& pool,
+                        const ExperimentManager& manager) {
   CoordinatorMetrics metrics;
   for (ExperimentStatus s :
        {ExperimentStatus::kQueued, ExperimentStatus::kWaitingForWorkers, ExperimentStatus::kRunning,
@@ -70,6 +71,10 @@ std::string MetricsText(ExperimentStore& store, WorkerPool& pool) {
   metrics.worker_waits = pool.worker_waits();
   metrics.workers = pool.Workers();
   metrics.pool = pool.Totals();
+  const v1::EquilibriumEnds ends = manager.EquilibriumEndTotals();
+  metrics.equilibria_converged = ends.converged();
+  metrics.equilibria_stalled = ends.stalled();
+  metrics.equilibria_out_of_iterations = ends.out_of_iterations();
   return FormatPrometheus(metrics);
 }
 
@@ -146,9 +151,10 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   Parts& p = *server->parts_;
   if (options.metrics_port >= 0) {
     ExperimentStore* store = p.store.get();
-    absl::StatusOr<std::unique_ptr<HttpServer>> metrics =
-        HttpServer::Start(options.metrics_host, options.metrics_port,
-                          {{"/metrics", [store, pool] { return MetricsText(*store, *pool); }}});
+    const ExperimentManager* manager = p.manager.get();
+    absl::StatusOr<std::unique_ptr<HttpServer>> metrics = HttpServer::Start(
+        options.metrics_host, options.metrics_port,
+        {{"/metrics", [store, pool, manager] { return MetricsText(*store, *pool, *manager); }}});
     if (!metrics.ok()) return Annotate(metrics.status(), "--metrics_port");
     p.metrics_server = *std::move(metrics);
   }

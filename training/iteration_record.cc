@@ -89,6 +89,20 @@ void Flatten(const pb::Message& m, const std::string& prefix, const pb::FieldDes
 
 }  // namespace
 
+void CountEquilibriumEnd(const env::InnerResult& inner, v1::EquilibriumEnds* ends) {
+  if (inner.converged) {
+    ends->set_converged(ends->converged() + 1);
+  } else if (inner.stalled) {
+    ends->set_stalled(ends->stalled() + 1);
+  } else {
+    ends->set_out_of_iterations(ends->out_of_iterations() + 1);
+  }
+}
+
+int NotConverged(const v1::EquilibriumEnds& ends) {
+  return ends.stalled() + ends.out_of_iterations();
+}
+
 v1::ObjectiveTerms TermsToProto(const env::ObjectiveTerms& t, const env::Scenario& scenario) {
   v1::ObjectiveTerms p;
   p.set_objective(t.objective);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "environment/equilibrium.h"
 #include "environment/objective.h"
 #include "environment/scenario.h"
 #include "smfg/v1/training.pb.h"
@@ -20,6 +21,12 @@ v1::ObjectiveTerms TermsToProto(const env::ObjectiveTerms& terms, const env::Sce
 // The proto3 JSON mapping of `record` on one line (field names as in
 // training.proto, every field present, int64 as strings, non-finite doubles as
 // "Infinity"/"NaN"), parseable by any protobuf JSON parser.
+// Adds one equilibrium's end (converged, stalled or out of iterations) to
+// `ends`.
+void CountEquilibriumEnd(const env::InnerResult& inner, v1::EquilibriumEnds* ends);
+// stalled + out_of_iterations.
+int NotConverged(const v1::EquilibriumEnds& ends);
+
 std::string IterationJson(const v1::IterationRecord& record);
 
 // metrics.jsonl: IterationJson per record, one a line.

@@ -64,6 +64,7 @@ class Search {
       throw nlopt::forced_stop();
     }
     belief_ = inner->belief;
+    CountEquilibriumEnd(*inner, &equilibria_);
     Evaluated e;
     e.terms = env::PoolObjective(params_.scenario, tariff, *inner, params_.weights);
     const double tolerance = params_.weights.recovery_constraint_tolerance;
@@ -74,10 +75,13 @@ class Search {
     }
     if (progress_ != nullptr) {
       *progress_ << absl::StrFormat(
-          "reference: evaluation %3d/%d  J %.6f  cost gap %+.2f %%%s  best %.6f\n",
+          "reference: evaluation %3d/%d  J %.6f  cost gap %+.2f %%%s  best %.6f%s\n",
           static_cast<int>(cache_.size()) + 1, budget_, e.terms.objective,
           100 * e.terms.recovery_gap, e.feasible ? "" : " (infeasible)",
-          best_.has_value() ? best_->second.terms.objective : std::nan(""));
+          best_.has_value() ? best_->second.terms.objective : std::nan(""),
+          inner->converged ? ""
+          : inner->stalled ? "  (equilibrium stalled)"
+                           : "  (equilibrium out of iterations)");
       progress_->flush();
     }
     return cache_.emplace(z, std::move(e)).first->second;
@@ -95,6 +99,7 @@ class Search {
   }
 
   const absl::Status& error() const { return error_; }
+  const v1::EquilibriumEnds& equilibria() const { return equilibria_; }
   int evaluations() const { return static_cast<int>(cache_.size()); }
   const std::optional<std::pair<std::vector<double>, Evaluated>>& best() const { return best_; }
 
@@ -110,6 +115,7 @@ class Search {
   std::map<std::vector<double>, Evaluated> cache_;
   std::optional<std::pair<std::vector<double>, Evaluated>> best_;
   absl::Status error_;
+  v1::EquilibriumEnds equilibria_;
 };
 
 std::string ResultName(nlopt::result r) {
@@ -192,6 +198,7 @@ absl::StatusOr<v1::ReferenceSummary> OptimizeReference(
   summary.set_evaluations(search.evaluations());
   summary.set_seconds(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   summary.set_stop_reason(stop_reason);
+  *summary.mutable_equilibria() = search.equilibria();
   return summary;
 }
 

@@ -196,6 +196,7 @@ absl::StatusOr<StackelbergTrainer::FollowerOutcome> StackelbergTrainer::Follower
                         env::SolveMeanField(*evaluator_, *market_, tariff, params_.scenario.inner,
                                             belief.lmp_per_mwh.empty() ? nullptr : &belief));
   out.next = out.inner.belief;
+  out.equilibrium = true;
   return out;
 }
 
@@ -235,6 +236,7 @@ absl::StatusOr<IterationRecord> StackelbergTrainer::Step() {
     const env::Tariff sampled = TariffFromActions(raw);
     SMFG_ASSIGN_OR_RETURN(FollowerOutcome outcome, Followers(sampled, rollout_belief_));
     const env::InnerResult& inner = outcome.inner;
+    if (outcome.equilibrium) CountEquilibriumEnd(inner, rec.mutable_equilibria());
     rollout_inner_iterations += inner.iterations;
     seconds_population += inner.seconds_population;
     seconds_clearing += inner.seconds_clearing;
@@ -271,6 +273,7 @@ absl::StatusOr<IterationRecord> StackelbergTrainer::Step() {
   SMFG_ASSIGN_OR_RETURN(env::Tariff policy, PolicyTariff());
   SMFG_ASSIGN_OR_RETURN(FollowerOutcome eval_outcome, Followers(policy, eval_belief_));
   env::InnerResult& eval = eval_outcome.inner;
+  if (eval_outcome.equilibrium) CountEquilibriumEnd(eval, rec.mutable_equilibria());
   const env::ObjectiveTerms evaluated = env::PoolObjective(sc, policy, eval, params_.weights);
   if (!std::isfinite(evaluated.objective)) {
     return absl::InternalError(absl::StrCat("iteration ", rec.iteration(),

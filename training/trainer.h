@@ -170,6 +170,9 @@ class StackelbergTrainer {
   struct FollowerOutcome {
     env::InnerResult inner;
     env::PriceBelief next;
+    // A solved equilibrium (kNested), whose end the record counts; false for
+    // a single step.
+    bool equilibrium = false;
   };
   // One damped mean-field step from `belief` (kSingle).
   absl::StatusOr<FollowerOutcome> SingleStep(const env::Tariff& tariff,

@@ -15,6 +15,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "training/iteration_record.h"
 
 namespace smfg::training {
 namespace {
@@ -261,6 +262,9 @@ TEST(StackelbergTrainerTest, SingleLoopTakesOneMeanFieldStepPerAnswerAndLearns) 
     ASSERT_THAT(r.status(), IsOk());
     EXPECT_EQ(r->inner_iterations().rollout(), 1);
     EXPECT_EQ(r->inner_iterations().evaluation(), 1);
+    // Single steps are not equilibria: none is counted.
+    EXPECT_EQ(r->equilibria().converged(), 0);
+    EXPECT_EQ(NotConverged(r->equilibria()), 0);
     if (k == 0) first = r->evaluated().objective();
     best = std::max(best, r->evaluated().objective());
     last_change = r->belief_change_per_mwh();
@@ -286,9 +290,35 @@ TEST(StackelbergTrainerTest, SeveralRolloutsPerUpdateSolveOneEquilibriumEach) {
   // iterations than one, and at least one each.
   EXPECT_GT(r->inner_iterations().rollout(), r1->inner_iterations().rollout());
   EXPECT_GE(r->inner_iterations().rollout(), 3);
+  // One equilibrium per rollout and one for the evaluation, all converged.
+  EXPECT_EQ(r->equilibria().converged(), 4);
+  EXPECT_EQ(NotConverged(r->equilibria()), 0);
+  EXPECT_EQ(r1->equilibria().converged(), 2);
   s.params.rollouts_per_update = kMaxRolloutsPerUpdate + 1;
   EXPECT_THAT(s.params.Validate(), StatusIs(absl::StatusCode::kInvalidArgument,
                                             HasSubstr("learner.rollout_days_per_update")));
+}
+
+// An equilibrium that runs out of inner iterations is counted as such in the
+// record, which the coordinator's metric and log and smfg train's progress
+// line read.
+TEST(StackelbergTrainerTest, RecordCountsEquilibriaThatDidNotConverge) {
+  Loop s(Dir("unconverged"), 3);
+  s.params.checkpoint_dir.clear();
+  s.params.scenario.inner.max_iterations = 1;  // a cold start needs more
+  auto t = s.Trainer();
+  const absl::StatusOr<IterationRecord> r = t->Step();
+  ASSERT_THAT(r.status(), IsOk());
+  EXPECT_EQ(r->equilibria().out_of_iterations(), 2);
+  EXPECT_EQ(r->equilibria().converged(), 0);
+  EXPECT_EQ(r->equilibria().stalled(), 0);
+  EXPECT_EQ(NotConverged(r->equilibria()), 2);
+  env::InnerResult stalled;
+  stalled.stalled = true;
+  v1::EquilibriumEnds ends;
+  CountEquilibriumEnd(stalled, &ends);
+  EXPECT_EQ(ends.stalled(), 1);
+  EXPECT_EQ(NotConverged(ends), 1);
 }
 
 // A static tariff (a state-independent policy) posts the same rates and

@@ -6,6 +6,7 @@
 #include "common/status.h"
 #include "environment/baselines.h"
 #include "environment/population.h"
+#include "training/iteration_record.h"
 #include "training/reference.h"
 #include "training/trainer_params.h"
 
@@ -50,9 +51,10 @@ absl::Status TrainingRun::PrepareReference(std::ostream* progress,
                                           progress, should_stop));
   if (progress != nullptr) {
     *progress << absl::StrFormat(
-        "reference optimum: J %.6f after %d evaluations (%s, %s) in %.1f s\n",
+        "reference optimum: J %.6f after %d evaluations (%s, %s) in %.1f s; %d of the "
+        "equilibria did not converge\n",
         reference.terms().objective(), reference.evaluations(), reference.algorithm(),
-        reference.stop_reason(), reference.seconds());
+        reference.stop_reason(), reference.seconds(), NotConverged(reference.equilibria()));
   }
   trainer_->SetReference(reference);
   return absl::OkStatus();
