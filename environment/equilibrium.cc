@@ -14,6 +14,23 @@ namespace {
 constexpr double kMinDamping = 1.0 / 1024;
 }  // namespace
 
+absl::StatusOr<MeanFieldResponse> RespondAndClear(PopulationEvaluator& evaluator,
+                                                  MarketClearing& market, const Tariff& tariff,
+                                                  const PriceBelief& belief) {
+  MeanFieldResponse r;
+  const auto t0 = std::chrono::steady_clock::now();
+  SMFG_ASSIGN_OR_RETURN(r.stats, evaluator.Evaluate(tariff, belief));
+  const auto t1 = std::chrono::steady_clock::now();
+  SMFG_ASSIGN_OR_RETURN(r.clearing, market.Clear(r.stats));
+  r.seconds_population = std::chrono::duration<double>(t1 - t0).count();
+  r.seconds_clearing = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+  const std::vector<double>& c = r.clearing.lmp.lmp_per_mwh;
+  for (size_t i = 0; i < c.size(); ++i) {
+    r.residual = std::max(r.residual, std::fabs(c[i] - belief.lmp_per_mwh[i]));
+  }
+  return r;
+}
+
 absl::StatusOr<InnerResult> SolveMeanField(PopulationEvaluator& evaluator, MarketClearing& market,
                                            const Tariff& tariff, const InnerLoopParams& params,
                                            const PriceBelief* warm_start,
@@ -26,17 +43,11 @@ absl::StatusOr<InnerResult> SolveMeanField(PopulationEvaluator& evaluator, Marke
   double previous_residual = std::numeric_limits<double>::infinity();
   PriceBelief m = cold ? PriceBelief::Constant(market.days(), market.buses(), 0.0) : *warm_start;
   for (int j = 0; j < params.max_iterations; ++j) {
-    auto t0 = std::chrono::steady_clock::now();
-    SMFG_ASSIGN_OR_RETURN(PopulationStats stats, evaluator.Evaluate(tariff, m));
-    auto t1 = std::chrono::steady_clock::now();
-    SMFG_ASSIGN_OR_RETURN(ClearingResult clearing, market.Clear(stats));
-    result.seconds_population += std::chrono::duration<double>(t1 - t0).count();
-    result.seconds_clearing +=
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
-    const std::vector<double>& c = clearing.lmp.lmp_per_mwh;
-    double residual = 0;
-    for (size_t i = 0; i < c.size(); ++i)
-      residual = std::max(residual, std::fabs(c[i] - m.lmp_per_mwh[i]));
+    SMFG_ASSIGN_OR_RETURN(MeanFieldResponse step, RespondAndClear(evaluator, market, tariff, m));
+    result.seconds_population += step.seconds_population;
+    result.seconds_clearing += step.seconds_clearing;
+    const std::vector<double>& c = step.clearing.lmp.lmp_per_mwh;
+    const double residual = step.residual;
     result.residual_history.push_back(residual);
     if (progress) progress(j + 1, residual);
     const bool done = residual < params.tolerance_per_mwh;
@@ -53,8 +64,8 @@ absl::StatusOr<InnerResult> SolveMeanField(PopulationEvaluator& evaluator, Marke
     if (done || stalled || j + 1 == params.max_iterations) {
       result.stalled = stalled;
       result.belief = std::move(m);
-      result.stats = std::move(stats);
-      result.clearing = std::move(clearing);
+      result.stats = std::move(step.stats);
+      result.clearing = std::move(step.clearing);
       result.iterations = j + 1;
       result.residual = residual;
       result.converged = done;

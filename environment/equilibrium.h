@@ -41,6 +41,21 @@ struct InnerResult {
   std::vector<double> residual_history;
 };
 
+// One application of the map at belief m: the population's response to m, its
+// clearing C and r = max |C - m| ($/MWh), with the wall time of each part.
+// SolveMeanField iterates it; the trainer's single loop (loop mode SINGLE)
+// takes one step at a time.
+struct MeanFieldResponse {
+  PopulationStats stats;
+  ClearingResult clearing;
+  double residual = 0.0;
+  double seconds_population = 0.0;
+  double seconds_clearing = 0.0;
+};
+absl::StatusOr<MeanFieldResponse> RespondAndClear(PopulationEvaluator& evaluator,
+                                                  MarketClearing& market, const Tariff& tariff,
+                                                  const PriceBelief& belief);
+
 // Called after each inner iteration with (iteration, residual).
 using InnerProgress = std::function<void(int, double)>;
 

@@ -144,6 +144,30 @@ TEST(EquilibriumTest, WarmStartFromEquilibriumStopsAtOnce) {
   EXPECT_EQ(again.iterations, 1);
 }
 
+// One step of the map: the clearing of the response to m and max |C - m|,
+// the same bits as the first iteration of the loop from m.
+TEST(EquilibriumTest, RespondAndClearIsOneIterationOfTheLoop) {
+  Fixture f(MakeTestScenario(6, 2));
+  const Tariff t = FlatTestTariff(f.scenario, 0.15);
+  const PriceBelief m = PriceBelief::Constant(f.scenario.days, 3, 30.0);
+  const absl::StatusOr<MeanFieldResponse> step = RespondAndClear(f.evaluator, *f.market, t, m);
+  ASSERT_THAT(step.status(), IsOk());
+  double residual = 0;
+  const std::vector<double>& c = step->clearing.lmp.lmp_per_mwh;
+  ASSERT_EQ(c.size(), m.lmp_per_mwh.size());
+  for (size_t i = 0; i < c.size(); ++i) {
+    residual = std::max(residual, std::fabs(c[i] - 30.0));
+  }
+  EXPECT_EQ(step->residual, residual);
+  EXPECT_GT(step->residual, 0.0);
+  InnerLoopParams one = f.scenario.inner;
+  one.max_iterations = 1;
+  const InnerResult loop = *SolveMeanField(f.evaluator, *f.market, t, one, &m);
+  EXPECT_EQ(loop.residual, step->residual);
+  EXPECT_EQ(loop.clearing.lmp.lmp_per_mwh, c);
+  EXPECT_EQ(loop.stats.household_days, step->stats.household_days);
+}
+
 // A population whose net load falls steeply as believed prices rise: the
 // undamped price map overshoots (slope well below -1), so the loop must halve
 // its damping to converge.

@@ -160,23 +160,18 @@ absl::StatusOr<StackelbergTrainer::FollowerOutcome> StackelbergTrainer::SingleSt
       belief.lmp_per_mwh.empty()
           ? env::PriceBelief::Constant(sc.days, static_cast<int>(sc.network.buses.size()), 0.0)
           : belief;
-  auto start = Clock::now();
-  SMFG_ASSIGN_OR_RETURN(r.stats, evaluator_->Evaluate(tariff, r.belief));
-  r.seconds_population = Since(start);
-  start = Clock::now();
-  SMFG_ASSIGN_OR_RETURN(r.clearing, market_->Clear(r.stats));
-  r.seconds_clearing = Since(start);
+  SMFG_ASSIGN_OR_RETURN(env::MeanFieldResponse step,
+                        env::RespondAndClear(*evaluator_, *market_, tariff, r.belief));
+  r.stats = std::move(step.stats);
+  r.clearing = std::move(step.clearing);
+  r.seconds_population = step.seconds_population;
+  r.seconds_clearing = step.seconds_clearing;
   r.iterations = 1;
   // No belief yet: the first step takes the cleared prices (as SolveMeanField
   // does from a cold start); then the damped update.
   const double alpha = belief.lmp_per_mwh.empty() ? 1.0 : sc.inner.damping;
-  double residual = 0;
-  for (size_t k = 0; k < r.belief.lmp_per_mwh.size(); ++k) {
-    const double cleared = r.clearing.lmp.lmp_per_mwh[k];
-    residual = std::max(residual, std::fabs(cleared - r.belief.lmp_per_mwh[k]));
-  }
-  r.residual = residual;
-  r.converged = residual < sc.inner.tolerance_per_mwh;
+  r.residual = step.residual;
+  r.converged = step.residual < sc.inner.tolerance_per_mwh;
   r.final_damping = alpha;
   // The stats and clearing belong to the belief they responded to; the caller
   // continues from the next one.
