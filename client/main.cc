@@ -127,7 +127,7 @@ smfg::client::RemoteOptions RemoteFromFlags() {
 #ifndef SMFG_CLI_RUNS_TRAINING
 // Runs smfg-train from this executable's directory with `argv` (whose flags
 // have been checked already); returns only if that fails.
-int ExecTrainer(char** argv) {
+int ExecTrainer(const std::string& command, char** argv) {
   std::error_code error;
   const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
   if (error) {
@@ -137,7 +137,7 @@ int ExecTrainer(char** argv) {
   }
   const std::string trainer = (self.parent_path() / "smfg-train").string();
   execv(trainer.c_str(), argv);
-  std::cerr << "smfg: " << argv[1] << " runs in smfg-train, which could not be started (" << trainer
+  std::cerr << "smfg: " << command << " runs in smfg-train, which could not be started (" << trainer
             << ": " << std::strerror(errno)
             << "); install it next to smfg (it is built and shipped with it)\n";
   return 1;
@@ -224,7 +224,7 @@ int main(int argc, char** argv) {
     return s.ok() ? 0 : Fail(s);
   }
 #ifndef SMFG_CLI_RUNS_TRAINING
-  if (command == "train" || command == "optimize") return ExecTrainer(argv);
+  if (command == "train" || command == "optimize") return ExecTrainer(command, argv);
 #else
   if (command == "train") {
     smfg::client::TrainOptions o;

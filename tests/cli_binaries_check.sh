@@ -23,6 +23,13 @@ rc=$?
 set -e
 [[ $rc -ne 0 ]] || fail "smfg train of a missing spec exited 0"
 grep -q "missing.textproto" "$tmp/out.txt" || fail "smfg train: unexpected output: $(cat "$tmp/out.txt")"
+# Flags may come before the command; smfg-train gets them all.
+set +e
+"$smfg" --days 2 train "$tmp/missing.textproto" > "$tmp/flags.txt" 2>&1
+rc=$?
+set -e
+[[ $rc -ne 0 ]] || fail "smfg --days 2 train of a missing spec exited 0"
+grep -q "missing.textproto" "$tmp/flags.txt" || fail "smfg --days 2 train: $(cat "$tmp/flags.txt")"
 # The same through optimize.
 set +e
 "$smfg" optimize "$tmp/missing.textproto" > "$tmp/opt.txt" 2>&1
@@ -37,7 +44,7 @@ set +e
 rc=$?
 set -e
 [[ $rc -eq 1 ]] || fail "smfg without smfg-train exited $rc, expected 1"
-grep -q "smfg-train, which could not be started" "$tmp/alone.txt" ||
+grep -q "smfg: train runs in smfg-train, which could not be started" "$tmp/alone.txt" ||
   fail "smfg without smfg-train: $(cat "$tmp/alone.txt")"
 # Commands other than train and optimize work without smfg-train.
 "$tmp/smfg" --help > /dev/null 2>&1 || true
