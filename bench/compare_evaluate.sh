@@ -7,8 +7,9 @@
 # builds from bench/equilibrium_lmps.cc in an old tree too). Each build runs
 # the spec and tariff of its own source tree (CMAKE_HOME_DIRECTORY in its
 # CMakeCache.txt): newer specs carry fields an old binary refuses, while the
-# scenario is the same (the LMP comparison below would show it if it were not). Prints wall seconds per run, medians, the speed-up of the
-# medians, the load average before and after, and max |LMP_old - LMP_new|.
+# scenario is the same (the LMP comparison below would show it if it were not).
+# Prints wall seconds per run, medians, the speed-up of the medians, the load
+# average before and after, and max |LMP_old - LMP_new|.
 set -euo pipefail
 old=$(cd "$1" && pwd)
 new=$(cd "$2" && pwd)

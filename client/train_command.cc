@@ -74,18 +74,14 @@ absl::Status RunTrain(const TrainOptions& o, std::ostream& out, std::ostream& pr
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const double per_iteration = elapsed / (r.iteration() - first);
-    const int not_converged = training::NotConverged(r.equilibria());
+    const std::string not_converged = training::DescribeNotConverged(r.equilibria());
     progress << absl::StrFormat(
         "outer %3d/%d  J %.5f  EEI spread %.3f pp  cost gap %+.2f %%  residual %.1e  "
         "ETA %s%s\n",
         r.iteration(), max_iterations, r.evaluated().objective(), 100 * r.evaluated().eei_spread(),
         100 * r.evaluated().recovery_gap(), r.inner_residual_per_mwh(),
         FormatEta(per_iteration * (max_iterations - r.iteration())),
-        not_converged == 0
-            ? ""
-            : absl::StrFormat("  (%d of %d equilibria not converged: %d stalled)", not_converged,
-                              not_converged + r.equilibria().converged(),
-                              r.equilibria().stalled()));
+        not_converged.empty() ? "" : absl::StrCat("  (", not_converged, ")"));
     progress.flush();
     SMFG_RETURN_IF_ERROR(training::WriteOutputFiles(
         o.out_dir, {{"metrics.csv", training::MetricsCsv(run->history())},

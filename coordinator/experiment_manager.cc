@@ -476,13 +476,10 @@ absl::Status ExperimentManager::Watch(
 
 void ExperimentManager::AddEquilibriumEnds(const std::string& id, absl::string_view where,
                                            const v1::EquilibriumEnds& ends) {
-  const int not_converged = training::NotConverged(ends);
-  if (not_converged > 0) {
-    std::fprintf(stderr,
-                 "smfg-coordinator: %s %s: %d of %d follower equilibria did not converge (%d "
-                 "stalled, %d out of iterations)\n",
-                 id.c_str(), std::string(where).c_str(), not_converged,
-                 not_converged + ends.converged(), ends.stalled(), ends.out_of_iterations());
+  const std::string not_converged = training::DescribeNotConverged(ends);
+  if (!not_converged.empty()) {
+    std::fprintf(stderr, "smfg-coordinator: %s %s: %s\n", id.c_str(), std::string(where).c_str(),
+                 not_converged.c_str());
   }
   absl::MutexLock lock(&mu_);
   equilibrium_ends_.set_converged(equilibrium_ends_.converged() + ends.converged());

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/json.h"
 #include "google/protobuf/descriptor.h"
@@ -101,6 +102,14 @@ void CountEquilibriumEnd(const env::InnerResult& inner, v1::EquilibriumEnds* end
 
 int NotConverged(const v1::EquilibriumEnds& ends) {
   return ends.stalled() + ends.out_of_iterations();
+}
+
+std::string DescribeNotConverged(const v1::EquilibriumEnds& ends) {
+  const int not_converged = NotConverged(ends);
+  if (not_converged == 0) return "";
+  return absl::StrFormat(
+      "%d of %d follower equilibria did not converge (%d stalled, %d out of iterations)",
+      not_converged, not_converged + ends.converged(), ends.stalled(), ends.out_of_iterations());
 }
 
 v1::ObjectiveTerms TermsToProto(const env::ObjectiveTerms& t, const env::Scenario& scenario) {

@@ -26,6 +26,10 @@ v1::ObjectiveTerms TermsToProto(const env::ObjectiveTerms& terms, const env::Sce
 void CountEquilibriumEnd(const env::InnerResult& inner, v1::EquilibriumEnds* ends);
 // stalled + out_of_iterations.
 int NotConverged(const v1::EquilibriumEnds& ends);
+// "2 of 11 follower equilibria did not converge (2 stalled, 0 out of
+// iterations)", or "" when all converged: the one wording of smfg train's
+// progress lines and the coordinator's log.
+std::string DescribeNotConverged(const v1::EquilibriumEnds& ends);
 
 std::string IterationJson(const v1::IterationRecord& record);
 

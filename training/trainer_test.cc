@@ -318,6 +318,9 @@ TEST(StackelbergTrainerTest, RecordCountsEquilibriaThatDidNotConverge) {
   v1::EquilibriumEnds ends;
   CountEquilibriumEnd(stalled, &ends);
   EXPECT_EQ(ends.stalled(), 1);
+  EXPECT_EQ(DescribeNotConverged(r->equilibria()),
+            "2 of 2 follower equilibria did not converge (0 stalled, 2 out of iterations)");
+  EXPECT_EQ(DescribeNotConverged(v1::EquilibriumEnds()), "");
   EXPECT_EQ(NotConverged(ends), 1);
 }
 

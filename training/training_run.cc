@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status.h"
 #include "environment/baselines.h"
@@ -50,11 +51,12 @@ absl::Status TrainingRun::PrepareReference(std::ostream* progress,
                         OptimizeReference(params, trainer_->family(), *evaluator_, *market_, start,
                                           progress, should_stop));
   if (progress != nullptr) {
+    const std::string not_converged = DescribeNotConverged(reference.equilibria());
     *progress << absl::StrFormat(
-        "reference optimum: J %.6f after %d evaluations (%s, %s) in %.1f s; %d of the "
-        "equilibria did not converge\n",
+        "reference optimum: J %.6f after %d evaluations (%s, %s) in %.1f s%s\n",
         reference.terms().objective(), reference.evaluations(), reference.algorithm(),
-        reference.stop_reason(), reference.seconds(), NotConverged(reference.equilibria()));
+        reference.stop_reason(), reference.seconds(),
+        not_converged.empty() ? "" : absl::StrCat("; ", not_converged));
   }
   trainer_->SetReference(reference);
   return absl::OkStatus();
