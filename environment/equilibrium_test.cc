@@ -125,14 +125,28 @@ TEST(EquilibriumTest, ExploitabilityIsDeterministic) {
   const Tariff t = FlatTestTariff(s, 0.15);
   Fixture one(s, 1), two(s, 2);
   const InnerResult r = *SolveMeanField(one.evaluator, *one.market, t, s.inner, nullptr);
+  // `one` just evaluated r.belief: its shards replay the cached belief
+  // policies. `two` never evaluated anything: it solves them. Same bits.
+  // (Shards without battery households have no belief problem to replay.)
   const ExploitabilityStats a = *one.evaluator.Exploitability(t, r.belief, r.clearing.lmp);
+  const int64_t hits = one.evaluator.kernel().policy_cache_hits();
+  EXPECT_GT(hits, 0);
   const ExploitabilityStats b = *two.evaluator.Exploitability(t, r.belief, r.clearing.lmp);
+  EXPECT_EQ(two.evaluator.kernel().policy_cache_hits(), 0);
   const ExploitabilityStats c = *one.evaluator.Exploitability(t, r.belief, r.clearing.lmp);
-  for (const ExploitabilityStats* x : {&b, &c}) {
-    EXPECT_EQ(a.sum_regularised, x->sum_regularised);
-    EXPECT_EQ(a.max_regularised, x->max_regularised);
-    EXPECT_EQ(a.sum_plain, x->sum_plain);
-    EXPECT_EQ(a.max_plain, x->max_plain);
+  // A belief other than the last evaluation's, one bit apart, misses.
+  PriceBelief other = r.belief;
+  other.lmp_per_mwh[0] = std::nextafter(other.lmp_per_mwh[0], 1e9);
+  const ExploitabilityStats d = *one.evaluator.Exploitability(t, other, r.clearing.lmp);
+  EXPECT_EQ(one.evaluator.kernel().policy_cache_hits(), 2 * hits);
+  const ExploitabilityStats e = *two.evaluator.Exploitability(t, other, r.clearing.lmp);
+  EXPECT_GT(a.household_days, 0);
+  for (const auto& [x, y] : {std::pair{&a, &b}, {&a, &c}, {&d, &e}}) {
+    EXPECT_EQ(x->household_days, y->household_days);
+    EXPECT_EQ(x->sum_regularised, y->sum_regularised);
+    EXPECT_EQ(x->max_regularised, y->max_regularised);
+    EXPECT_EQ(x->sum_plain, y->sum_plain);
+    EXPECT_EQ(x->max_plain, y->max_plain);
   }
 }
 

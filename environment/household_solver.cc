@@ -192,6 +192,7 @@ struct Kernel {
         v_eval(S),
         v_eval2(S),
         v_belief(S),
+        v_src(S),
         Bn(S * S),
         Bc(S * S),
         M(S * S),
@@ -229,6 +230,7 @@ struct Kernel {
   LaneVector<D> v0, va, vb;          // [s]: V_0 of pi; sweep buffers
   LaneVector<D> v_eval, v_eval2;     // [s]: evaluation results
   LaneVector<D> v_belief;            // [s]: exploitability warm start
+  LaneVector<D> v_src;               // [s]: the values pi was swept from
   LaneVector<D> Bn, Bc, M, lin;      // [s][s']
   LaneVector<D> Wn, Wc, Wn2, Wc2;    // [s]
   LaneVector<D> q;                   // [a] sweep scratch (runtime grids)
@@ -257,7 +259,9 @@ void InitBatteries(Kernel<L>& k, const BatterySpec* batteries, int n) {
       k.ok[a][l] = std::fabs(p) <= limit ? -1 : 0;
     }
   }
-  for (auto* v : {&k.v0, &k.v_belief, &k.pi, &k.R, &k.M}) std::fill(v->begin(), v->end(), D{});
+  for (auto* v : {&k.v0, &k.v_belief, &k.v_src, &k.pi, &k.R, &k.M}) {
+    std::fill(v->begin(), v->end(), D{});
+  }
 }
 
 // Rewards r(h, a) of every lane. An action beyond the power limit gets
@@ -601,29 +605,37 @@ SMFG_LANES_INLINE void Blend(LaneVector<V>& to, const LaneVector<V>& from, M kee
   for (size_t i = 0; i < to.size(); ++i) to[i] = keep ? to[i] : from[i];
 }
 
+// The reward half of the sweep's weights (see Sweep) under k.reward, once per
+// solve: rho_h = max_a r(h, a) and er = exp((r - rho_h) / tau).
+template <int L>
+SMFG_LANES_INLINE void RewardWeights(Kernel<L>& k, double tau) {
+  using D = typename Vec<L>::D;
+  if (tau <= 0) return;
+  const D min_exp = lanes::Broadcast<L>(-kMaxExpArgument);
+  for (int h = 0; h < kHoursPerDay; ++h) {
+    const D* r = &k.reward[h * k.A];
+    D rho = r[k.K];  // idling is always feasible
+    for (int a = 0; a < k.A; ++a) rho = lanes::Max<L>(rho, r[a]);
+    k.rho[h] = rho;
+    for (int a = 0; a < k.A; ++a) {
+      k.er[h * k.A + a] = lanes::Exp<L>(lanes::Max<L>((r[a] - rho) * (1.0 / tau), min_exp));
+    }
+  }
+}
+
 // Newton's method (soft policy iteration) on every lane in use, from k.v0
 // (warm) or from V = 0. With `evaluated`, k.pi, k.R, k.v0 and k.M are a policy
 // with its exact value and transition matrix under the current rewards. On return pi, R, v0 and M
-// belong to each lane's accepted policy: v0 is its exact value and M its day transition matrix.
+// belong to each lane's accepted policy: v0 is its exact value and M its day transition matrix,
+// and v_src holds the values that policy was swept from (so that one sweep from v_src under
+// the same rewards gives it again, bit for bit: ReplayPolicy).
 template <int L, typename G>
 SMFG_LANES_INLINE void SolvePolicy(Kernel<L>& k, double tau, bool warm_start,
                                    bool evaluated = false) {
   using D = typename Vec<L>::D;
   using I = typename Vec<L>::I;
   if (!warm_start) std::fill(k.v0.begin(), k.v0.end(), D{});
-  if (tau > 0) {
-    // The reward half of the sweep's weights (see Sweep), once per solve.
-    const D min_exp = lanes::Broadcast<L>(-kMaxExpArgument);
-    for (int h = 0; h < kHoursPerDay; ++h) {
-      const D* r = &k.reward[h * k.A];
-      D rho = r[k.K];  // idling is always feasible
-      for (int a = 0; a < k.A; ++a) rho = lanes::Max<L>(rho, r[a]);
-      k.rho[h] = rho;
-      for (int a = 0; a < k.A; ++a) {
-        k.er[h * k.A + a] = lanes::Exp<L>(lanes::Max<L>((r[a] - rho) * (1.0 / tau), min_exp));
-      }
-    }
-  }
+  RewardWeights<L>(k, tau);
   I done = ~k.used;
   for (int l = 0; l < L; ++l) {
     k.iterations[l] = kMaxPolicyIterations;
@@ -667,9 +679,30 @@ SMFG_LANES_INLINE void SolvePolicy(Kernel<L>& k, double tau, bool warm_start,
       Blend(k.R, k.Rs, done);
     }
     Evaluate<L, G>(k, k.pi.data(), k.R.data(), nullptr, k.v_eval.data(), nullptr);
+    Blend(k.v_src, k.v0, done);
     Blend(k.v0, k.v_eval, done);
     Blend(k.M, k.Bn, done);
   }
+}
+
+// What SolvePolicy returns, from the values its accepted policy was swept from
+// (k.v_src, under the current rewards): that sweep and the policy's
+// evaluation, the same operations on the same numbers as SolvePolicy's
+// accepting iteration, so pi, R, v0 and M come out bit for bit as they did
+// (the lanes are independent: which direct/shifted form a lane's weights take
+// is its own choice, see Sweep).
+template <int L, typename G>
+SMFG_LANES_INLINE void ReplayPolicy(Kernel<L>& k, double tau) {
+  using D = typename Vec<L>::D;
+  RewardWeights<L>(k, tau);
+  k.v0 = k.v_src;
+  D dpi, residual, vmax;
+  Sweep<L, G, false>(k, tau, &dpi, &residual, &vmax);
+  std::swap(k.pi, k.pis);
+  std::swap(k.R, k.Rs);
+  Evaluate<L, G>(k, k.pi.data(), k.R.data(), nullptr, k.v_eval.data(), nullptr);
+  k.v0 = k.v_eval;
+  std::copy(k.Bn.begin(), k.Bn.end(), k.M.begin());
 }
 
 // Long-run midnight distribution of every lane in use from its M (scalar:
@@ -797,15 +830,25 @@ SMFG_LANES_INLINE typename Vec<L>::D Expected(const Kernel<L>& k, const typename
 template <int L, typename G>
 SMFG_LANES_INLINE void ExploitDay(Kernel<L>& k, const HouseholdDayInput* belief,
                                   const HouseholdDayInput* realised, Exploitability* out,
-                                  bool warm_start) {
+                                  bool warm_start, const double* sources) {
   using D = typename Vec<L>::D;
   const double tau = k.params.temperature_usd;
   const G g(k.band);
   const int S = g.S();
   SetRewards<L>(k, belief);
-  if (warm_start) k.v0 = k.v_belief;
-  SolvePolicy<L, G>(k, tau, warm_start);
-  k.v_belief = k.v0;
+  if (sources != nullptr) {
+    // The belief solve's policy from the values it was swept from (lane l's
+    // S values at sources + l S; padding lanes repeat lane 0's).
+    for (int l = 0; l < L; ++l) {
+      const double* src = sources + (l < k.n ? l : 0) * S;
+      for (int s = 0; s < S; ++s) k.v_src[s][l] = src[s];
+    }
+    ReplayPolicy<L, G>(k, tau);
+  } else {
+    if (warm_start) k.v0 = k.v_belief;
+    SolvePolicy<L, G>(k, tau, warm_start);
+    k.v_belief = k.v0;
+  }
   MidnightDistribution<L, G>(k);
 
   // The followed policy under realised prices: its regularised reward changes
@@ -854,22 +897,23 @@ SMFG_LANES_INLINE void ExploitDay(Kernel<L>& k, const HouseholdDayInput* belief,
 // 4 and 8 doubles): a logical block of 8 lanes runs as 4, 2 or 1 kernels. The
 // bodies are identical; only the registers differ (lanes.h explains why the
 // bits cannot).
-#define SMFG_KERNEL_ENTRY(name, width, attr)                                               \
-  attr void SolveDay##name(Kernel<width>& k, const HouseholdDayInput* in,                  \
-                           HouseholdDayOutcome* out, bool warm) {                          \
-    if (k.S == DefaultGrid::kS && k.K == DefaultGrid::kK) {                                \
-      SolveDay<width, DefaultGrid>(k, in, out, warm);                                      \
-    } else {                                                                               \
-      SolveDay<width, DynamicGrid>(k, in, out, warm);                                      \
-    }                                                                                      \
-  }                                                                                        \
-  attr void ExploitDay##name(Kernel<width>& k, const HouseholdDayInput* b,                 \
-                             const HouseholdDayInput* r, Exploitability* out, bool warm) { \
-    if (k.S == DefaultGrid::kS && k.K == DefaultGrid::kK) {                                \
-      ExploitDay<width, DefaultGrid>(k, b, r, out, warm);                                  \
-    } else {                                                                               \
-      ExploitDay<width, DynamicGrid>(k, b, r, out, warm);                                  \
-    }                                                                                      \
+#define SMFG_KERNEL_ENTRY(name, width, attr)                                             \
+  attr void SolveDay##name(Kernel<width>& k, const HouseholdDayInput* in,                \
+                           HouseholdDayOutcome* out, bool warm) {                        \
+    if (k.S == DefaultGrid::kS && k.K == DefaultGrid::kK) {                              \
+      SolveDay<width, DefaultGrid>(k, in, out, warm);                                    \
+    } else {                                                                             \
+      SolveDay<width, DynamicGrid>(k, in, out, warm);                                    \
+    }                                                                                    \
+  }                                                                                      \
+  attr void ExploitDay##name(Kernel<width>& k, const HouseholdDayInput* b,               \
+                             const HouseholdDayInput* r, Exploitability* out, bool warm, \
+                             const double* src) {                                        \
+    if (k.S == DefaultGrid::kS && k.K == DefaultGrid::kK) {                              \
+      ExploitDay<width, DefaultGrid>(k, b, r, out, warm, src);                           \
+    } else {                                                                             \
+      ExploitDay<width, DynamicGrid>(k, b, r, out, warm, src);                           \
+    }                                                                                    \
   }
 
 SMFG_KERNEL_ENTRY(One, 1, )
@@ -1035,20 +1079,20 @@ void SolveOn(K& k, KernelIsa isa, const HouseholdDayInput* in, HouseholdDayOutco
 }
 template <typename K>
 void ExploitOn(K& k, KernelIsa isa, const HouseholdDayInput* b, const HouseholdDayInput* r,
-               Exploitability* out, bool warm) {
+               Exploitability* out, bool warm, const double* src) {
   constexpr int W = K::kWidth;
   if constexpr (W == 1) {
 #if defined(__x86_64__)
-    if (isa != KernelIsa::kBaseline) return ExploitDayOneFma(k, b, r, out, warm);
+    if (isa != KernelIsa::kBaseline) return ExploitDayOneFma(k, b, r, out, warm, src);
 #endif
-    ExploitDayOne(k, b, r, out, warm);
+    ExploitDayOne(k, b, r, out, warm, src);
   } else if constexpr (W == 2) {
-    ExploitDayBaseline(k, b, r, out, warm);
+    ExploitDayBaseline(k, b, r, out, warm, src);
 #if defined(__x86_64__)
   } else if constexpr (W == 4) {
-    ExploitDayAvx2(k, b, r, out, warm);
+    ExploitDayAvx2(k, b, r, out, warm, src);
   } else {
-    ExploitDayAvx512(k, b, r, out, warm);
+    ExploitDayAvx512(k, b, r, out, warm, src);
 #endif
   }
 }
@@ -1068,7 +1112,34 @@ void BatteryBlockSolver::MeasureExploitability(const HouseholdDayInput* belief,
                                                Exploitability* out, bool warm_start) {
   impl_->Visit([&](auto& sub) {
     sub.ForEach(impl_->n, [&](auto& k, int first, int) {
-      ExploitOn(k, isa_, belief + first, realised + first, out + first, warm_start);
+      ExploitOn(k, isa_, belief + first, realised + first, out + first, warm_start,
+                /*src=*/nullptr);
+    });
+  });
+}
+
+void BatteryBlockSolver::MeasureExploitabilityFrom(const double* policy_sources,
+                                                   const HouseholdDayInput* belief,
+                                                   const HouseholdDayInput* realised,
+                                                   Exploitability* out) {
+  const int S = impl_->band.S;
+  impl_->Visit([&](auto& sub) {
+    sub.ForEach(impl_->n, [&](auto& k, int first, int) {
+      ExploitOn(k, isa_, belief + first, realised + first, out + first, /*warm=*/false,
+                policy_sources + static_cast<size_t>(first) * S);
+    });
+  });
+}
+
+int BatteryBlockSolver::soc_levels() const { return impl_->band.S; }
+
+void BatteryBlockSolver::CopyPolicySources(double* out) const {
+  const int S = impl_->band.S;
+  impl_->Visit([&](auto& sub) {
+    sub.ForEach(impl_->n, [&](auto& k, int first, int used) {
+      for (int l = 0; l < used; ++l) {
+        for (int s = 0; s < S; ++s) out[static_cast<size_t>(first + l) * S + s] = k.v_src[s][l];
+      }
     });
   });
 }

@@ -145,6 +145,22 @@ class BatteryBlockSolver {
   void MeasureExploitability(const HouseholdDayInput* belief, const HouseholdDayInput* realised,
                              Exploitability* out, bool warm_start);
 
+  // After Solve(): the values each lane's returned policy was swept from (its
+  // "policy source"), S per lane, lane l's at out + l * soc_levels(), for the
+  // lanes 0..n-1 of SetBatteries. Together with the day's input they determine
+  // that policy, bit for bit: MeasureExploitabilityFrom replays one sweep and
+  // one evaluation from them instead of solving again.
+  void CopyPolicySources(double* out) const;
+  int soc_levels() const;
+
+  // MeasureExploitability where the belief problem's answer is known: lane
+  // l's policy is the one a Solve() of belief[l] returned, given by its policy
+  // source (policy_sources + l * soc_levels(), from CopyPolicySources after that
+  // Solve). Identical bits to MeasureExploitability with the warm start of that
+  // Solve, at the cost of one sweep and one evaluation for the belief policy.
+  void MeasureExploitabilityFrom(const double* policy_sources, const HouseholdDayInput* belief,
+                                 const HouseholdDayInput* realised, Exploitability* out);
+
   // After Solve() (or MeasureExploitability's belief solve): lane l's V_0(s)
   // and midnight SoC distribution, S values each.
   std::vector<double> MidnightValues(int lane) const;

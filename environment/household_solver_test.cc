@@ -536,5 +536,58 @@ TEST(BatteryBlockSolverTest, ExploitabilityLanesMatchOneHouseholdAtATime) {
   }
 }
 
+// MeasureExploitabilityFrom, given the policy sources a Solve() left, gives
+// the bits MeasureExploitability gets by solving the belief problem again
+// (with the same warm-start chain), on every instruction set, with padding
+// lanes, on the default grid and a runtime one.
+TEST(BatteryBlockSolverTest, ExploitabilityFromPolicySourcesMatchesSolvingAgain) {
+  constexpr int kDays = 4;
+  FollowerParams small_grid;
+  small_grid.soc_levels = 6;
+  small_grid.max_soc_steps_per_hour = 2;
+  for (const FollowerParams& p : {FollowerParams{}, small_grid}) {
+    for (KernelIsa isa : {KernelIsa::kBaseline, KernelIsa::kAvx2, KernelIsa::kAvx512}) {
+      if (!KernelIsaSupported(isa)) continue;
+      for (int n : {8, 5}) {
+        std::vector<BatterySpec> batteries;
+        std::vector<std::vector<DayData>> belief(n), realised(n);
+        for (int l = 0; l < n; ++l) {
+          batteries.push_back({9.3 + 0.5 * l, 5.0, 0.95, 0.9});
+          for (int d = 0; d < kDays; ++d) {
+            belief[l].push_back(RandomDay(300 + 10 * l + d));
+            realised[l].push_back(belief[l].back());
+            for (int h = 15; h < 21; ++h) realised[l].back().credit[h] *= 1.1 + 0.1 * l;
+          }
+        }
+        BatteryBlockSolver solve(p, BatteryBlockSolver::kMaxLanes, isa);
+        BatteryBlockSolver replay(p, BatteryBlockSolver::kMaxLanes, isa);
+        BatteryBlockSolver again(p, BatteryBlockSolver::kMaxLanes, isa);
+        for (BatteryBlockSolver* s : {&solve, &replay, &again})
+          s->SetBatteries(batteries.data(), n);
+        std::vector<double> sources(static_cast<size_t>(n) * solve.soc_levels(), -1.0);
+        for (int d = 0; d < kDays; ++d) {
+          std::vector<HouseholdDayInput> b, r;
+          for (int l = 0; l < n; ++l) {
+            b.push_back(belief[l][d].Input());
+            r.push_back(realised[l][d].Input());
+          }
+          HouseholdDayOutcome outcomes[8];
+          solve.Solve(b.data(), outcomes, /*warm_start=*/d > 0);
+          solve.CopyPolicySources(sources.data());
+          Exploitability from[8], solved[8];
+          replay.MeasureExploitabilityFrom(sources.data(), b.data(), r.data(), from);
+          again.MeasureExploitability(b.data(), r.data(), solved, /*warm_start=*/d > 0);
+          for (int l = 0; l < n; ++l) {
+            EXPECT_GT(solved[l].plain, 0.0);
+            EXPECT_EQ(std::memcmp(&from[l], &solved[l], sizeof(Exploitability)), 0)
+                << KernelIsaName(isa) << " S=" << p.soc_levels << " n=" << n << " lane " << l
+                << " day " << d << ": " << from[l].plain << " vs " << solved[l].plain;
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace smfg::env

@@ -1,6 +1,7 @@
 #include "environment/population_evaluator.h"
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
 #include "common/parallel.h"
@@ -35,7 +36,45 @@ BatterySpec BatteryOf(const Population& p, int i) {
 
 constexpr int kLanes = BatteryBlockSolver::kMaxLanes;
 
+// Bit-for-bit equality (a -0.0 for a 0.0 or a NaN anywhere is a difference).
+bool SameBits(const std::vector<double>& a, const std::vector<double>& b) {
+  return a.size() == b.size() &&
+         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0);
+}
+bool SameBits(const std::vector<std::vector<double>>& a,
+              const std::vector<std::vector<double>>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!SameBits(a[i], b[i])) return false;
+  }
+  return true;
+}
+bool SameBits(double a, double b) { return std::memcmp(&a, &b, sizeof(double)) == 0; }
+
+// Every field of the tariffs and beliefs, bit for bit.
+bool SameInputs(const Tariff& ta, const PriceBelief& ba, const Tariff& tb, const PriceBelief& bb) {
+  return ta.export_rule == tb.export_rule && ta.daily_rate_rows == tb.daily_rate_rows &&
+         SameBits(ta.fixed_export_credit_per_kwh, tb.fixed_export_credit_per_kwh) &&
+         SameBits(ta.import_rate_per_kwh, tb.import_rate_per_kwh) &&
+         SameBits(ta.fixed_charge_per_day, tb.fixed_charge_per_day) &&
+         SameBits(ta.daily_import_rate_per_kwh, tb.daily_import_rate_per_kwh) &&
+         SameBits(ta.daily_fixed_charge_per_day, tb.daily_fixed_charge_per_day) &&
+         ba.days == bb.days && ba.buses == bb.buses && SameBits(ba.lmp_per_mwh, bb.lmp_per_mwh);
+}
+
 }  // namespace
+
+// The policy sources of one EvaluateShard: for the shard's battery households
+// in blocks of the solver's lanes, [block][day][lane in block][s], i.e. block
+// b (first member f, n members) starts at f * days * S and day d's lanes at
+// that + d * n * S (the layout CopyPolicySources writes per day).
+struct ShardKernel::PolicyCache {
+  Tariff tariff;
+  PriceBelief belief;
+  std::vector<double> sources;
+};
+
+int64_t ShardKernel::policy_cache_hits() const { return policy_cache_hits_.load(); }
 
 struct ShardKernel::ShardData {
   // Sums over the shard that no price changes: every household's count,
@@ -59,7 +98,8 @@ ShardKernel::ShardKernel(const Scenario& scenario)
       shapes_(MakeShapes(scenario.profiles)),
       days_(MakeAllDayConditions(scenario)),
       once_(new std::once_flag[scenario.shards]),
-      data_(scenario.shards) {}
+      data_(scenario.shards),
+      policy_cache_(new PolicyCacheSlot[scenario.shards]) {}
 
 ShardKernel::~ShardKernel() = default;
 
@@ -166,6 +206,16 @@ PopulationStats ShardKernel::EvaluateShard(int shard, const Tariff& tariff,
   std::vector<double> rates(lanes * kHoursPerDay), credits(lanes * kHoursPerDay);
   std::vector<HouseholdDayInput> in(lanes);
   std::vector<HouseholdDayOutcome> out(lanes);
+  // The policy sources for ShardExploitability, unless the shard is too large.
+  const int S = solver.soc_levels();
+  const size_t source_values = static_cast<size_t>(n_battery) * sc.days * S;
+  std::shared_ptr<PolicyCache> cache;
+  if ((source_values + belief.lmp_per_mwh.size()) * sizeof(double) <= kMaxPolicyCacheBytes) {
+    cache = std::make_shared<PolicyCache>();
+    cache->tariff = tariff;
+    cache->belief = belief;
+    cache->sources.resize(source_values);
+  }
   for (int first = 0; first < n_battery; first += lanes) {
     const int n = std::min(lanes, n_battery - first);
     solver.SetBatteries(&data.batteries[first], n);
@@ -185,6 +235,11 @@ PopulationStats ShardKernel::EvaluateShard(int shard, const Tariff& tariff,
       }
       // Day d starts Newton's method from day d-1's values of the same household.
       solver.Solve(in.data(), out.data(), /*warm_start=*/d > 0);
+      if (cache != nullptr) {
+        solver.CopyPolicySources(
+            &cache->sources[(static_cast<size_t>(first) * sc.days + static_cast<size_t>(d) * n) *
+                            S]);
+      }
       for (int l = 0; l < n; ++l) {
         const int i = data.battery_ids[first + l];
         const int bus = pop.bus[i], group = pop.income_group[i], der = pop.der_type[i];
@@ -210,6 +265,9 @@ PopulationStats ShardKernel::EvaluateShard(int shard, const Tariff& tariff,
       }
     }
   }
+  PolicyCacheSlot& slot = policy_cache_[shard];
+  absl::MutexLock lock(&slot.mu);
+  slot.last = std::move(cache);  // (none: forget an older evaluation's)
   return st;
 }
 
@@ -222,8 +280,19 @@ ExploitabilityStats ShardKernel::ShardExploitability(int shard, const Tariff& ta
   ExploitabilityStats st;
   const int n_battery = static_cast<int>(data.battery_ids.size());
   if (n_battery == 0) return st;
+  std::shared_ptr<const PolicyCache> cache;
+  {
+    PolicyCacheSlot& slot = policy_cache_[shard];
+    absl::MutexLock lock(&slot.mu);
+    cache = slot.last;
+  }
+  if (cache != nullptr && !SameInputs(cache->tariff, cache->belief, tariff, belief)) {
+    cache = nullptr;
+  }
+  if (cache != nullptr) policy_cache_hits_.fetch_add(1);
   BatteryBlockSolver solver(sc.follower);
   const int lanes = solver.lanes();
+  const int S = solver.soc_levels();
   const int hours = lanes * kHoursPerDay;
   std::vector<double> demand(hours), pv(hours), rate(hours), credit_belief(hours),
       credit_real(hours);
@@ -246,9 +315,18 @@ ExploitabilityStats ShardKernel::ShardExploitability(int shard, const Tariff& ta
         in_belief[l] = {&demand[o], &pv[o], &rate[o], &credit_belief[o]};
         in_real[l] = {&demand[o], &pv[o], &rate[o], &credit_real[o]};
       }
-      // The belief problem of day d starts from day d-1's belief values.
-      solver.MeasureExploitability(in_belief.data(), in_real.data(), out.data(),
-                                   /*warm_start=*/d > 0);
+      if (cache != nullptr) {
+        // The belief problem's answer is EvaluateShard's: replay it.
+        solver.MeasureExploitabilityFrom(
+            &cache
+                 ->sources[(static_cast<size_t>(first) * sc.days + static_cast<size_t>(d) * n) * S],
+            in_belief.data(), in_real.data(), out.data());
+      } else {
+        // The belief problem of day d starts from day d-1's belief values, as
+        // EvaluateShard's did.
+        solver.MeasureExploitability(in_belief.data(), in_real.data(), out.data(),
+                                     /*warm_start=*/d > 0);
+      }
       for (int l = 0; l < n; ++l) {
         const Exploitability& e = out[l];
         st.household_days += 1;

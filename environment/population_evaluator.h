@@ -9,12 +9,15 @@
 #ifndef SMFG_ENVIRONMENT_POPULATION_EVALUATOR_H_
 #define SMFG_ENVIRONMENT_POPULATION_EVALUATOR_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "environment/population.h"
 #include "environment/population_stats.h"
 #include "environment/scenario.h"
@@ -51,9 +54,28 @@ class ShardKernel {
   PopulationStats EvaluateShard(int shard, const Tariff& tariff, const PriceBelief& belief) const;
   // Exploitability of the shard's battery households: best response to
   // `belief`, gain available under `realised` prices.
+  //
+  // The best response to `belief` is usually the one the shard's last
+  // EvaluateShard just computed (an equilibrium's exploitability is measured
+  // at its final belief). So EvaluateShard keeps, per battery household-day,
+  // the values its policy was swept from (S doubles, the "policy sources" of
+  // BatteryBlockSolver::CopyPolicySources) with a copy of its tariff and
+  // belief; when both equal this call's bit for bit, the belief solve is
+  // replayed from them (one sweep and one evaluation instead of Newton's
+  // method). The replay gives the same bits as the solve, so whether a shard
+  // hits (same process, same inputs) or not (another worker, other inputs, a
+  // shard above kMaxPolicyCacheBytes) never changes a result, only its time.
   ExploitabilityStats ShardExploitability(int shard, const Tariff& tariff,
                                           const PriceBelief& belief,
                                           const PriceBelief& realised) const;
+  // Largest policy-source cache kept per shard (sources + key), bytes; a
+  // larger shard is not cached. 64 MiB holds ~760 k battery household-days
+  // on the default SoC grid.
+  static constexpr size_t kMaxPolicyCacheBytes = size_t{64} << 20;
+  // Calls of ShardExploitability that replayed cached policies (shards with
+  // battery households only; for tests and observability, it never
+  // influences a result).
+  int64_t policy_cache_hits() const;
 
   const Scenario& scenario() const { return scenario_; }
   const Population& population() const { return population_; }
@@ -64,6 +86,13 @@ class ShardKernel {
   struct ShardData;
   // The shard's price-independent data, built on first use (thread-safe).
   const ShardData& Data(int shard) const;
+  // The policy sources of a shard's last EvaluateShard (see
+  // ShardExploitability), immutable once published.
+  struct PolicyCache;
+  struct PolicyCacheSlot {
+    absl::Mutex mu;
+    std::shared_ptr<const PolicyCache> last ABSL_GUARDED_BY(mu);
+  };
 
   Scenario scenario_;
   Population population_;
@@ -71,6 +100,8 @@ class ShardKernel {
   std::vector<DayConditions> days_;
   std::unique_ptr<std::once_flag[]> once_;
   mutable std::vector<std::unique_ptr<ShardData>> data_;
+  mutable std::unique_ptr<PolicyCacheSlot[]> policy_cache_;
+  mutable std::atomic<int64_t> policy_cache_hits_{0};
 };
 
 // The one reduction of per-shard results (DESIGN §4), in shard-id order:
