@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "environment/lanes.h"
 #include "environment/markov_chain.h"
 
@@ -241,22 +242,28 @@ struct Kernel {
   std::vector<double> m_lane, mu_lane;  // one lane's M and mu
 };
 
+// Grid-side power (kW) of a move of `steps` SoC grid steps, and whether it is
+// within the battery's power limit.
+double MovePower(const BatterySpec& b, int soc_levels, int steps) {
+  const double stored = steps * (b.capacity_kwh / (soc_levels - 1));
+  return steps > 0 ? stored / b.charge_efficiency : stored * b.discharge_efficiency;
+}
+bool WithinPowerLimit(const BatterySpec& b, double power_kw) {
+  return std::fabs(power_kw) <= b.power_kw * (1.0 + kPowerSlack);
+}
+
 template <int L>
 void InitBatteries(Kernel<L>& k, const BatterySpec* batteries, int n) {
   using D = typename Kernel<L>::D;
   k.n = n;
   for (int l = 0; l < L; ++l) {
     const BatterySpec& b = batteries[l < n ? l : 0];
-    const double step = b.capacity_kwh / (k.S - 1);
-    k.step_kwh[l] = step;
+    k.step_kwh[l] = b.capacity_kwh / (k.S - 1);
     k.used[l] = l < n ? -1 : 0;
-    const double limit = b.power_kw * (1.0 + kPowerSlack);
     for (int a = 0; a < k.A; ++a) {
-      const int steps = a - k.K;
-      const double stored = steps * step;
-      const double p = steps > 0 ? stored / b.charge_efficiency : stored * b.discharge_efficiency;
+      const double p = MovePower(b, k.S, a - k.K);
       k.power[a][l] = p;
-      k.ok[a][l] = std::fabs(p) <= limit ? -1 : 0;
+      k.ok[a][l] = WithinPowerLimit(b, p) ? -1 : 0;
     }
   }
   for (auto* v : {&k.v0, &k.v_belief, &k.v_src, &k.pi, &k.R, &k.M}) {
@@ -827,6 +834,114 @@ SMFG_LANES_INLINE typename Vec<L>::D Expected(const Kernel<L>& k, const typename
   return e;
 }
 
+// The exploitability of a followed policy: k.pi with its regularised and plain
+// rewards under the realised prices in k.R and k.R2, k.reward holding those
+// prices' rewards, k.M the policy's day matrix and k.mu its midnight
+// distribution.
+// With `distribution`, k.M and k.mu are computed here from the policy instead.
+template <int L, typename G>
+SMFG_LANES_INLINE void FollowedPolicyGains(Kernel<L>& k, Exploitability* out,
+                                           bool distribution = false) {
+  using D = typename Vec<L>::D;
+  const double tau = k.params.temperature_usd;
+  Evaluate<L, G>(k, k.pi.data(), k.R.data(), k.R2.data(), k.v_eval.data(), k.v_eval2.data());
+  if (distribution) {
+    std::copy(k.Bn.begin(), k.Bn.end(), k.M.begin());
+    MidnightDistribution<L, G>(k);
+  }
+  const D soft_followed = Expected<L>(k, k.v_eval.data());
+  const D plain_followed = Expected<L>(k, k.v_eval2.data());
+
+  // Best responses to the realised prices: the soft one starts from the
+  // followed policy, just evaluated under them (M depends on the policy only),
+  // so at an equilibrium it stops after one sweep; the plain one from the
+  // soft best response's values.
+  k.v0 = k.v_eval;
+  SolvePolicy<L, G>(k, tau, /*warm_start=*/true, /*evaluated=*/true);
+  const D soft_best = Expected<L>(k, k.v0.data());
+  SolvePolicy<L, G>(k, 0.0, /*warm_start=*/true);
+  const D plain_best = Expected<L>(k, k.v0.data());
+  const double per_day = 1.0 - k.gamma_day;
+  for (int l = 0; l < k.n; ++l) {
+    out[l].regularised = per_day * (soft_best[l] - soft_followed[l]);
+    out[l].plain = per_day * (plain_best[l] - plain_followed[l]);
+  }
+}
+
+// Dense policy tables (household_solver.h, "Policy tables") of the lanes in
+// use, lane l's at tables + l * 24 S A, into k.pi; padding lanes repeat lane 0.
+template <int L, typename G>
+SMFG_LANES_INLINE void LoadPolicy(Kernel<L>& k, const double* tables) {
+  const G g(k.band);
+  const int S = g.S(), A = g.A();
+  const size_t per_lane = static_cast<size_t>(kHoursPerDay) * S * A;
+  for (int l = 0; l < L; ++l) {
+    const double* t = tables + (l < k.n ? l : 0) * per_lane;
+    for (int h = 0; h < kHoursPerDay; ++h) {
+      for (int s = 0; s < S; ++s) {
+        const int lo = g.Lo(s), hi = g.Hi(s);
+        for (int a = lo; a < hi; ++a) {
+          k.pi[h * g.Size() + g.Off(s) - lo + a][l] = t[(static_cast<size_t>(h) * S + s) * A + a];
+        }
+      }
+    }
+  }
+}
+
+// Outcomes of the households following given policies (no optimisation): the
+// policies' day matrices, midnight distributions and expected outcomes.
+template <int L, typename G>
+SMFG_LANES_INLINE void FollowDay(Kernel<L>& k, const double* tables, const HouseholdDayInput* in,
+                                 HouseholdDayOutcome* out) {
+  using D = typename Vec<L>::D;
+  SetRewards<L>(k, in);
+  LoadPolicy<L, G>(k, tables);
+  // Only the transition matrix is wanted; the values are not.
+  std::fill(k.R.begin(), k.R.end(), D{});
+  Evaluate<L, G>(k, k.pi.data(), k.R.data(), nullptr, k.v_eval.data(), nullptr);
+  std::copy(k.Bn.begin(), k.Bn.end(), k.M.begin());
+  for (int l = 0; l < L; ++l) {
+    k.iterations[l] = 0;
+    k.converged[l] = true;
+  }
+  MidnightDistribution<L, G>(k);
+  ForwardPass<L, G>(k, out);
+}
+
+// Exploitability of given policies under `realised` prices.
+template <int L, typename G>
+SMFG_LANES_INLINE void ExploitPolicyDay(Kernel<L>& k, const double* tables,
+                                        const HouseholdDayInput* realised, Exploitability* out) {
+  using D = typename Vec<L>::D;
+  const double tau = k.params.temperature_usd;
+  const G g(k.band);
+  const int S = g.S();
+  SetRewards<L>(k, realised);
+  LoadPolicy<L, G>(k, tables);
+  // Regularised reward sum_a p (r - tau log p) and plain sum_a p r; a move
+  // with p = 0 adds nothing (its log is never used).
+  const D tau_v = lanes::Broadcast<L>(tau);
+  const D zero{};
+  for (int h = 0; h < kHoursPerDay; ++h) {
+    const D* r = &k.reward[h * k.A];
+    for (int s = 0; s < S; ++s) {
+      const int lo = g.Lo(s), hi = g.Hi(s);
+      const D* p_s = &k.pi[h * g.Size()] + g.Off(s) - lo;
+      D soft{}, plain{};
+      for (int a = lo; a < hi; ++a) {
+        const D p = p_s[a];
+        const D positive = lanes::Select<L>(p > 0.0, p, lanes::Broadcast<L>(1.0));
+        const D log_p = lanes::Log<L>(positive);  // 0 where p = 0
+        plain = lanes::Fma<L>(p, lanes::Select<L>(p > 0.0, r[a], zero), plain);
+        soft = lanes::Fma<L>(p, lanes::Select<L>(p > 0.0, r[a] - tau_v * log_p, zero), soft);
+      }
+      k.R[h * S + s] = soft;
+      k.R2[h * S + s] = plain;
+    }
+  }
+  FollowedPolicyGains<L, G>(k, out, /*distribution=*/true);
+}
+
 template <int L, typename G>
 SMFG_LANES_INLINE void ExploitDay(Kernel<L>& k, const HouseholdDayInput* belief,
                                   const HouseholdDayInput* realised, Exploitability* out,
@@ -873,47 +988,46 @@ SMFG_LANES_INLINE void ExploitDay(Kernel<L>& k, const HouseholdDayInput* belief,
       k.R2[h * S + s] = plain;
     }
   }
-  Evaluate<L, G>(k, k.pi.data(), k.R.data(), k.R2.data(), k.v_eval.data(), k.v_eval2.data());
-  const D soft_followed = Expected<L>(k, k.v_eval.data());
-  const D plain_followed = Expected<L>(k, k.v_eval2.data());
-
-  // Best responses to the realised prices: the soft one starts from the
-  // followed policy, just evaluated under them (M depends on the policy only),
-  // so at an equilibrium it stops after one sweep; the plain one from the
-  // soft best response's values.
-  k.v0 = k.v_eval;
-  SolvePolicy<L, G>(k, tau, /*warm_start=*/true, /*evaluated=*/true);
-  const D soft_best = Expected<L>(k, k.v0.data());
-  SolvePolicy<L, G>(k, 0.0, /*warm_start=*/true);
-  const D plain_best = Expected<L>(k, k.v0.data());
-  const double per_day = 1.0 - k.gamma_day;
-  for (int l = 0; l < k.n; ++l) {
-    out[l].regularised = per_day * (soft_best[l] - soft_followed[l]);
-    out[l].plain = per_day * (plain_best[l] - plain_followed[l]);
-  }
+  FollowedPolicyGains<L, G>(k, out);
 }
 
 // One instantiation per instruction set, each at its native vector width (2,
 // 4 and 8 doubles): a logical block of 8 lanes runs as 4, 2 or 1 kernels. The
 // bodies are identical; only the registers differ (lanes.h explains why the
 // bits cannot).
-#define SMFG_KERNEL_ENTRY(name, width, attr)                                             \
-  attr void SolveDay##name(Kernel<width>& k, const HouseholdDayInput* in,                \
-                           HouseholdDayOutcome* out, bool warm) {                        \
-    if (k.S == DefaultGrid::kS && k.K == DefaultGrid::kK) {                              \
-      SolveDay<width, DefaultGrid>(k, in, out, warm);                                    \
-    } else {                                                                             \
-      SolveDay<width, DynamicGrid>(k, in, out, warm);                                    \
-    }                                                                                    \
-  }                                                                                      \
-  attr void ExploitDay##name(Kernel<width>& k, const HouseholdDayInput* b,               \
-                             const HouseholdDayInput* r, Exploitability* out, bool warm, \
-                             const double* src) {                                        \
-    if (k.S == DefaultGrid::kS && k.K == DefaultGrid::kK) {                              \
-      ExploitDay<width, DefaultGrid>(k, b, r, out, warm, src);                           \
-    } else {                                                                             \
-      ExploitDay<width, DynamicGrid>(k, b, r, out, warm, src);                           \
-    }                                                                                    \
+#define SMFG_KERNEL_ENTRY(name, width, attr)                                                     \
+  attr void SolveDay##name(Kernel<width>& k, const HouseholdDayInput* in,                        \
+                           HouseholdDayOutcome* out, bool warm) {                                \
+    if (k.S == DefaultGrid::kS && k.K == DefaultGrid::kK) {                                      \
+      SolveDay<width, DefaultGrid>(k, in, out, warm);                                            \
+    } else {                                                                                     \
+      SolveDay<width, DynamicGrid>(k, in, out, warm);                                            \
+    }                                                                                            \
+  }                                                                                              \
+  attr void ExploitDay##name(Kernel<width>& k, const HouseholdDayInput* b,                       \
+                             const HouseholdDayInput* r, Exploitability* out, bool warm,         \
+                             const double* src) {                                                \
+    if (k.S == DefaultGrid::kS && k.K == DefaultGrid::kK) {                                      \
+      ExploitDay<width, DefaultGrid>(k, b, r, out, warm, src);                                   \
+    } else {                                                                                     \
+      ExploitDay<width, DynamicGrid>(k, b, r, out, warm, src);                                   \
+    }                                                                                            \
+  }                                                                                              \
+  attr void FollowDay##name(Kernel<width>& k, const double* tables, const HouseholdDayInput* in, \
+                            HouseholdDayOutcome* out) {                                          \
+    if (k.S == DefaultGrid::kS && k.K == DefaultGrid::kK) {                                      \
+      FollowDay<width, DefaultGrid>(k, tables, in, out);                                         \
+    } else {                                                                                     \
+      FollowDay<width, DynamicGrid>(k, tables, in, out);                                         \
+    }                                                                                            \
+  }                                                                                              \
+  attr void ExploitPolicyDay##name(Kernel<width>& k, const double* tables,                       \
+                                   const HouseholdDayInput* r, Exploitability* out) {            \
+    if (k.S == DefaultGrid::kS && k.K == DefaultGrid::kK) {                                      \
+      ExploitPolicyDay<width, DefaultGrid>(k, tables, r, out);                                   \
+    } else {                                                                                     \
+      ExploitPolicyDay<width, DynamicGrid>(k, tables, r, out);                                   \
+    }                                                                                            \
   }
 
 SMFG_KERNEL_ENTRY(One, 1, )
@@ -1058,51 +1172,44 @@ void BatteryBlockSolver::SetBatteries(const BatterySpec* batteries, int n) {
 }
 
 namespace {
-template <typename K>
-void SolveOn(K& k, KernelIsa isa, const HouseholdDayInput* in, HouseholdDayOutcome* out,
-             bool warm) {
-  constexpr int W = K::kWidth;
-  if constexpr (W == 1) {
+// Calls fn##One (or fn##OneFma), fn##Baseline, fn##Avx2 or fn##Avx512 for a
+// kernel k of width 1, 2, 4 or 8, with the remaining arguments.
 #if defined(__x86_64__)
-    if (isa != KernelIsa::kBaseline) return SolveDayOneFma(k, in, out, warm);
+#define SMFG_ON_ISA(fn, k, isa, ...)                                 \
+  do {                                                               \
+    constexpr int kW = std::remove_reference_t<decltype(k)>::kWidth; \
+    if constexpr (kW == 1) {                                         \
+      if ((isa) != KernelIsa::kBaseline) {                           \
+        fn##OneFma(k, __VA_ARGS__);                                  \
+      } else {                                                       \
+        fn##One(k, __VA_ARGS__);                                     \
+      }                                                              \
+    } else if constexpr (kW == 2) {                                  \
+      fn##Baseline(k, __VA_ARGS__);                                  \
+    } else if constexpr (kW == 4) {                                  \
+      fn##Avx2(k, __VA_ARGS__);                                      \
+    } else {                                                         \
+      fn##Avx512(k, __VA_ARGS__);                                    \
+    }                                                                \
+  } while (false)
+#else
+#define SMFG_ON_ISA(fn, k, isa, ...)                                 \
+  do {                                                               \
+    constexpr int kW = std::remove_reference_t<decltype(k)>::kWidth; \
+    if constexpr (kW == 1) {                                         \
+      fn##One(k, __VA_ARGS__);                                       \
+    } else {                                                         \
+      fn##Baseline(k, __VA_ARGS__);                                  \
+    }                                                                \
+  } while (false)
 #endif
-    SolveDayOne(k, in, out, warm);
-  } else if constexpr (W == 2) {
-    SolveDayBaseline(k, in, out, warm);
-#if defined(__x86_64__)
-  } else if constexpr (W == 4) {
-    SolveDayAvx2(k, in, out, warm);
-  } else {
-    SolveDayAvx512(k, in, out, warm);
-#endif
-  }
-}
-template <typename K>
-void ExploitOn(K& k, KernelIsa isa, const HouseholdDayInput* b, const HouseholdDayInput* r,
-               Exploitability* out, bool warm, const double* src) {
-  constexpr int W = K::kWidth;
-  if constexpr (W == 1) {
-#if defined(__x86_64__)
-    if (isa != KernelIsa::kBaseline) return ExploitDayOneFma(k, b, r, out, warm, src);
-#endif
-    ExploitDayOne(k, b, r, out, warm, src);
-  } else if constexpr (W == 2) {
-    ExploitDayBaseline(k, b, r, out, warm, src);
-#if defined(__x86_64__)
-  } else if constexpr (W == 4) {
-    ExploitDayAvx2(k, b, r, out, warm, src);
-  } else {
-    ExploitDayAvx512(k, b, r, out, warm, src);
-#endif
-  }
-}
 }  // namespace
 
 void BatteryBlockSolver::Solve(const HouseholdDayInput* in, HouseholdDayOutcome* out,
                                bool warm_start) {
   impl_->Visit([&](auto& sub) {
     sub.ForEach(impl_->n, [&](auto& k, int first, int) {
-      SolveOn(k, isa_, in + first, out + first, warm_start);
+      SMFG_ON_ISA(SolveDay, k, isa_, in + first, out + first, warm_start);
     });
   });
 }
@@ -1112,8 +1219,8 @@ void BatteryBlockSolver::MeasureExploitability(const HouseholdDayInput* belief,
                                                Exploitability* out, bool warm_start) {
   impl_->Visit([&](auto& sub) {
     sub.ForEach(impl_->n, [&](auto& k, int first, int) {
-      ExploitOn(k, isa_, belief + first, realised + first, out + first, warm_start,
-                /*src=*/nullptr);
+      SMFG_ON_ISA(ExploitDay, k, isa_, belief + first, realised + first, out + first, warm_start,
+                  /*src=*/nullptr);
     });
   });
 }
@@ -1125,13 +1232,93 @@ void BatteryBlockSolver::MeasureExploitabilityFrom(const double* policy_sources,
   const int S = impl_->band.S;
   impl_->Visit([&](auto& sub) {
     sub.ForEach(impl_->n, [&](auto& k, int first, int) {
-      ExploitOn(k, isa_, belief + first, realised + first, out + first, /*warm=*/false,
-                policy_sources + static_cast<size_t>(first) * S);
+      SMFG_ON_ISA(ExploitDay, k, isa_, belief + first, realised + first, out + first,
+                  /*warm=*/false, policy_sources + static_cast<size_t>(first) * S);
     });
   });
 }
 
 int BatteryBlockSolver::soc_levels() const { return impl_->band.S; }
+
+size_t BatteryBlockSolver::policy_table_size() const {
+  return static_cast<size_t>(kHoursPerDay) * impl_->band.S * impl_->band.A;
+}
+
+void BatteryBlockSolver::Follow(const double* tables, const HouseholdDayInput* in,
+                                HouseholdDayOutcome* out) {
+  const size_t per_lane = policy_table_size();
+  impl_->Visit([&](auto& sub) {
+    sub.ForEach(impl_->n, [&](auto& k, int first, int) {
+      SMFG_ON_ISA(FollowDay, k, isa_, tables + first * per_lane, in + first, out + first);
+    });
+  });
+}
+
+void BatteryBlockSolver::MeasurePolicyExploitability(const double* tables,
+                                                     const HouseholdDayInput* realised,
+                                                     Exploitability* out) {
+  const size_t per_lane = policy_table_size();
+  impl_->Visit([&](auto& sub) {
+    sub.ForEach(impl_->n, [&](auto& k, int first, int) {
+      SMFG_ON_ISA(ExploitPolicyDay, k, isa_, tables + first * per_lane, realised + first,
+                  out + first);
+    });
+  });
+}
+
+void BatteryBlockSolver::CopyPolicy(int lane, double* table) const {
+  const Band& b = impl_->band;
+  std::fill(table, table + policy_table_size(), 0.0);
+  impl_->Visit([&](auto& sub) {
+    constexpr int W = std::remove_reference_t<decltype(*sub.k[0])>::kWidth;
+    const auto& k = *sub.k[lane / W];
+    for (int h = 0; h < kHoursPerDay; ++h) {
+      for (int s = 0; s < b.S; ++s) {
+        for (int a = b.lo[s]; a < b.hi[s]; ++a) {
+          table[(static_cast<size_t>(h) * b.S + s) * b.A + a] =
+              k.pi[h * b.size + b.off[s] - b.lo[s] + a][lane % W];
+        }
+      }
+    }
+  });
+}
+
+absl::Status ValidatePolicyTable(const FollowerParams& params, const BatterySpec& battery,
+                                 const double* table) {
+  const int S = params.soc_levels, K = params.max_soc_steps_per_hour, A = 2 * K + 1;
+  for (int h = 0; h < kHoursPerDay; ++h) {
+    for (int s = 0; s < S; ++s) {
+      double sum = 0;
+      for (int a = 0; a < A; ++a) {
+        const double p = table[(static_cast<size_t>(h) * S + s) * A + a];
+        const int move = a - K;
+        const std::string where = absl::StrFormat("hour %d, SoC level %d, move %+d", h, s, move);
+        if (!(p >= 0.0 && p <= 1.0)) {
+          return absl::InvalidArgumentError(
+              absl::StrFormat("policy table: %s: probability %g is not in [0, 1]", where, p));
+        }
+        if (p == 0.0) continue;
+        if (s + move < 0 || s + move > S - 1) {
+          return absl::InvalidArgumentError(
+              absl::StrFormat("policy table: %s: probability %g on a move off the SoC grid 0..%d",
+                              where, p, S - 1));
+        }
+        const double power = MovePower(battery, S, move);
+        if (!WithinPowerLimit(battery, power)) {
+          return absl::InvalidArgumentError(absl::StrFormat(
+              "policy table: %s: probability %g on a move of %.4g kW, beyond the %g kW limit",
+              where, p, power, battery.power_kw));
+        }
+        sum += p;
+      }
+      if (std::fabs(sum - 1.0) > kPolicyTableSumTolerance) {
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "policy table: hour %d, SoC level %d: probabilities sum to %.17g, not 1", h, s, sum));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
 
 void BatteryBlockSolver::CopyPolicySources(double* out) const {
   const int S = impl_->band.S;

@@ -42,9 +42,11 @@
 #define SMFG_ENVIRONMENT_HOUSEHOLD_SOLVER_H_
 
 #include <array>
+#include <cstddef>
 #include <memory>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "environment/scenario.h"
 
 namespace smfg::env {
@@ -105,6 +107,19 @@ bool KernelIsaSupported(KernelIsa isa);
 KernelIsa BestKernelIsa();
 const char* KernelIsaName(KernelIsa isa);
 
+// Policy tables. A household that follows a given policy for a day (a learned
+// one, instead of the best response) is described by 24 * S * A probabilities,
+// A = 2K + 1, entry (h * S + s) * A + a the probability of moving k = a - K
+// grid steps from SoC level s in hour h. A valid table (ValidatePolicyTable)
+// has entries in [0, 1], rows summing to 1 within kPolicyTableSumTolerance,
+// and zero probability on every move that leaves the SoC grid or exceeds the
+// battery's power limit (as defined above).
+inline constexpr double kPolicyTableSumTolerance = 1e-9;
+// InvalidArgument naming the hour, SoC level and move of the first entry that
+// breaks a rule, or the row whose sum is off.
+absl::Status ValidatePolicyTable(const FollowerParams& params, const BatterySpec& battery,
+                                 const double* table);
+
 // Solves up to lanes() battery households' days together, one per SIMD lane
 // (struct-of-arrays blocks; 8 logical lanes run as 4, 2 or 1 kernels of the
 // instruction set's width). Every lane runs exactly the computation a
@@ -160,6 +175,23 @@ class BatteryBlockSolver {
   // Solve, at the cost of one sweep and one evaluation for the belief policy.
   void MeasureExploitabilityFrom(const double* policy_sources, const HouseholdDayInput* belief,
                                  const HouseholdDayInput* realised, Exploitability* out);
+
+  // Households that follow given policies instead of optimising (learning
+  // followers, issue 11; see "Policy tables" above the class). Lane l's table
+  // is at tables + l * policy_table_size() and must pass ValidatePolicyTable
+  // for its battery (a precondition: the kernel does not check).
+  size_t policy_table_size() const;
+  // Expected outcomes of following the tables on days `in` (midnight
+  // distribution and outcomes exactly as for Solve()'s policy;
+  // policy_iterations = 0).
+  void Follow(const double* tables, const HouseholdDayInput* in, HouseholdDayOutcome* out);
+  // What each household could gain under `realised` prices by deviating from
+  // its table, regularised (the table's own entropy counted at the
+  // temperature) and plain, as MeasureExploitability's gains.
+  void MeasurePolicyExploitability(const double* tables, const HouseholdDayInput* realised,
+                                   Exploitability* out);
+  // After Solve(): lane l's returned (softmax) policy as a table.
+  void CopyPolicy(int lane, double* table) const;
 
   // After Solve() (or MeasureExploitability's belief solve): lane l's V_0(s)
   // and midnight SoC distribution, S values each.

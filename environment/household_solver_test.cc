@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "common/rng.h"
+#include "common/status_matchers.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace smfg::env {
@@ -586,6 +588,332 @@ TEST(BatteryBlockSolverTest, ExploitabilityFromPolicySourcesMatchesSolvingAgain)
         }
       }
     }
+  }
+}
+
+// ---- Households that follow given policy tables (issue 11's yardstick) ----
+
+// A second, independent implementation of a followed policy's outcomes and
+// exploitability, written from the definitions (household_solver.h) with
+// dense loops and plain iteration: periodic values by iterating the day
+// until it repeats, the midnight distribution by iterating it from an empty
+// battery, best responses by (soft) value iteration.
+struct PolicyReference {
+  FollowerParams p;
+  BatterySpec b;
+  const DayData* day;
+  int S, K, A;
+  PolicyReference(const FollowerParams& params, const BatterySpec& battery, const DayData& d)
+      : p(params),
+        b(battery),
+        day(&d),
+        S(params.soc_levels),
+        K(params.max_soc_steps_per_hour),
+        A(2 * K + 1) {}
+  double Power(int move) const {
+    const double stored = move * b.capacity_kwh / (S - 1);
+    return move > 0 ? stored / b.charge_efficiency : stored * b.discharge_efficiency;
+  }
+  bool Feasible(int s, int a) const {
+    const int move = a - K;
+    return s + move >= 0 && s + move < S && std::fabs(Power(move)) <= b.power_kw * (1 + 1e-12);
+  }
+  double Net(int h, int a) const { return day->demand[h] - day->pv[h] + Power(a - K); }
+  double Reward(int h, int a) const {
+    const double n = Net(h, a);
+    const double bill = n > 0 ? day->rate[h] * n : day->credit[h] * n;
+    return -(bill + p.battery_wear_usd_per_kwh * std::fabs(Power(a - K)));
+  }
+  double Pi(const std::vector<double>& t, int h, int s, int a) const {
+    return t[(static_cast<size_t>(h) * S + s) * A + a];
+  }
+  // V_0 of the table: soft (with -tau log pi) or plain.
+  std::vector<double> FollowedValues(const std::vector<double>& t, bool soft) const {
+    std::vector<double> v0(S, 0.0);
+    for (int day_it = 0; day_it < 3000; ++day_it) {
+      std::vector<double> next = v0;
+      for (int h = 23; h >= 0; --h) {
+        std::vector<double> cur(S, 0.0);
+        for (int s = 0; s < S; ++s) {
+          for (int a = 0; a < A; ++a) {
+            const double q = Pi(t, h, s, a);
+            if (q == 0) continue;
+            cur[s] += q * (Reward(h, a) - (soft ? p.temperature_usd * std::log(q) : 0.0) +
+                           p.discount_per_hour * next[s + a - K]);
+          }
+        }
+        next = cur;
+      }
+      v0 = next;
+    }
+    return v0;
+  }
+  std::vector<double> BestValues(bool soft) const {
+    const double tau = p.temperature_usd;
+    std::vector<double> v0(S, 0.0);
+    for (int day_it = 0; day_it < 3000; ++day_it) {
+      std::vector<double> next = v0;
+      for (int h = 23; h >= 0; --h) {
+        std::vector<double> cur(S);
+        for (int s = 0; s < S; ++s) {
+          double m = -1e300;
+          for (int a = 0; a < A; ++a) {
+            if (Feasible(s, a))
+              m = std::max(m, Reward(h, a) + p.discount_per_hour * next[s + a - K]);
+          }
+          if (!soft) {
+            cur[s] = m;
+            continue;
+          }
+          double z = 0;
+          for (int a = 0; a < A; ++a) {
+            if (Feasible(s, a)) {
+              z += std::exp((Reward(h, a) + p.discount_per_hour * next[s + a - K] - m) / tau);
+            }
+          }
+          cur[s] = m + tau * std::log(z);
+        }
+        next = cur;
+      }
+      v0 = next;
+    }
+    return v0;
+  }
+  // Distribution at the start of each hour, from the midnight one reached
+  // from an empty battery.
+  std::vector<std::vector<double>> Distributions(const std::vector<double>& t) const {
+    std::vector<double> mu(S, 0.0);
+    mu[0] = 1.0;
+    std::vector<std::vector<double>> by_hour(25, std::vector<double>(S));
+    for (int day_it = 0; day_it < 3000; ++day_it) {
+      by_hour[0] = mu;
+      for (int h = 0; h < 24; ++h) {
+        std::vector<double> next(S, 0.0);
+        for (int s = 0; s < S; ++s) {
+          for (int a = 0; a < A; ++a)
+            next[std::clamp(s + a - K, 0, S - 1)] += by_hour[h][s] * Pi(t, h, s, a);
+        }
+        by_hour[h + 1] = next;
+      }
+      mu = by_hour[24];
+    }
+    return by_hour;
+  }
+};
+
+// A random valid table: random weights on the feasible moves, about a fifth of
+// them zero (idling always positive).
+std::vector<double> RandomTable(const PolicyReference& ref, uint64_t seed) {
+  CounterRng rng(seed, RngPurpose::kTest, 1);
+  std::vector<double> t(static_cast<size_t>(24) * ref.S * ref.A, 0.0);
+  for (int h = 0; h < 24; ++h) {
+    for (int s = 0; s < ref.S; ++s) {
+      double sum = 0;
+      for (int a = 0; a < ref.A; ++a) {
+        if (!ref.Feasible(s, a)) continue;
+        double w = rng.Uniform(0.0, 1.0);
+        if (a != ref.K && w < 0.2) w = 0.0;
+        if (a == ref.K) w += 0.05;
+        t[(static_cast<size_t>(h) * ref.S + s) * ref.A + a] = w;
+        sum += w;
+      }
+      for (int a = 0; a < ref.A; ++a) t[(static_cast<size_t>(h) * ref.S + s) * ref.A + a] /= sum;
+    }
+  }
+  return t;
+}
+
+TEST(PolicyTableTest, FollowAndExploitabilityMatchAnIndependentReference) {
+  FollowerParams p = Params(0.02);
+  p.battery_wear_usd_per_kwh = 0.01;
+  p.discount_per_hour = 0.98;
+  FollowerParams small_grid = p;
+  small_grid.soc_levels = 6;
+  small_grid.max_soc_steps_per_hour = 2;
+  // 3.0 kW: charging three 1 kWh steps (3.16 kW at the grid) is beyond the limit.
+  const std::vector<BatterySpec> batteries = {
+      {10.0, 3.0, 0.95, 0.92}, {12.0, 5.0, 0.9, 0.9}, {9.3, 5.0, 1.0, 1.0}};
+  for (const FollowerParams& params : {p, small_grid}) {
+    for (KernelIsa isa : {KernelIsa::kBaseline, KernelIsa::kAvx2, KernelIsa::kAvx512}) {
+      if (!KernelIsaSupported(isa)) continue;
+      BatteryBlockSolver block(params, BatteryBlockSolver::kMaxLanes, isa);
+      const int n = static_cast<int>(batteries.size());
+      block.SetBatteries(batteries.data(), n);
+      std::vector<DayData> days;
+      std::vector<PolicyReference> refs;
+      std::vector<double> tables;
+      for (int l = 0; l < n; ++l) days.push_back(RandomDay(700 + l));
+      std::vector<HouseholdDayInput> in;
+      for (int l = 0; l < n; ++l) {
+        refs.emplace_back(params, batteries[l], days[l]);
+        const std::vector<double> t = RandomTable(refs[l], 40 + l);
+        ASSERT_TRUE(ValidatePolicyTable(params, batteries[l], t.data()).ok());
+        tables.insert(tables.end(), t.begin(), t.end());
+        in.push_back(days[l].Input());
+      }
+      ASSERT_EQ(tables.size(), n * block.policy_table_size());
+      HouseholdDayOutcome out[8];
+      Exploitability gains[8];
+      block.Follow(tables.data(), in.data(), out);
+      block.MeasurePolicyExploitability(tables.data(), in.data(), gains);
+      for (int l = 0; l < n; ++l) {
+        SCOPED_TRACE(std::string(KernelIsaName(isa)) + " S=" + std::to_string(params.soc_levels) +
+                     " lane " + std::to_string(l));
+        const PolicyReference& ref = refs[l];
+        const std::vector<double> t(tables.begin() + l * block.policy_table_size(),
+                                    tables.begin() + (l + 1) * block.policy_table_size());
+        const auto dist = ref.Distributions(t);
+        double bill = 0;
+        for (int h = 0; h < 24; ++h) {
+          double imp = 0, exp = 0, soc = 0;
+          for (int s = 0; s < ref.S; ++s) {
+            soc += dist[h][s] * s * batteries[l].capacity_kwh / (ref.S - 1);
+            for (int a = 0; a < ref.A; ++a) {
+              const double w = dist[h][s] * ref.Pi(t, h, s, a);
+              imp += w * std::max(ref.Net(h, a), 0.0);
+              exp += w * std::max(-ref.Net(h, a), 0.0);
+            }
+          }
+          EXPECT_NEAR(out[l].import_kwh[h], imp, 1e-9) << "hour " << h;
+          EXPECT_NEAR(out[l].export_kwh[h], exp, 1e-9) << "hour " << h;
+          EXPECT_NEAR(out[l].soc_kwh[h], soc, 1e-9) << "hour " << h;
+          bill += days[l].rate[h] * imp - days[l].credit[h] * exp;
+        }
+        EXPECT_NEAR(out[l].energy_bill_usd, bill, 1e-9);
+        EXPECT_EQ(out[l].policy_iterations, 0);
+        EXPECT_TRUE(out[l].unique_distribution);
+        // Exploitability: (1 - gamma^24) sum_s mu(s) (V*(s) - V^pi(s)).
+        const double per_day = 1 - std::pow(params.discount_per_hour, 24);
+        const auto soft_pi = ref.FollowedValues(t, true), plain_pi = ref.FollowedValues(t, false);
+        const auto soft_best = ref.BestValues(true), plain_best = ref.BestValues(false);
+        double soft_gap = 0, plain_gap = 0;
+        for (int s = 0; s < ref.S; ++s) {
+          soft_gap += dist[0][s] * (soft_best[s] - soft_pi[s]);
+          plain_gap += dist[0][s] * (plain_best[s] - plain_pi[s]);
+        }
+        EXPECT_GT(plain_gap * per_day, 0.05);  // a random table is far from optimal
+        EXPECT_NEAR(gains[l].regularised, per_day * soft_gap, 1e-9);
+        EXPECT_NEAR(gains[l].plain, per_day * plain_gap, 1e-9);
+      }
+    }
+  }
+}
+
+// The best response's own table, followed: the same outcomes as solving, bit
+// for bit, and the same exploitability as MeasureExploitability (up to how the
+// entropy term is summed).
+TEST(PolicyTableTest, TheSolvedPolicyFollowedIsTheSolution) {
+  const FollowerParams p;
+  std::vector<BatterySpec> batteries;
+  std::vector<DayData> belief, realised;
+  for (int l = 0; l < 8; ++l) {
+    batteries.push_back({9.3 + 0.5 * l, 5.0, 0.95, 0.95});
+    belief.push_back(RandomDay(900 + l));
+    realised.push_back(belief.back());
+    for (int h = 16; h < 22; ++h) realised.back().credit[h] *= 1.2 + 0.1 * l;
+  }
+  for (KernelIsa isa : {KernelIsa::kBaseline, KernelIsa::kAvx2, KernelIsa::kAvx512}) {
+    if (!KernelIsaSupported(isa)) continue;
+    BatteryBlockSolver block(p, BatteryBlockSolver::kMaxLanes, isa);
+    block.SetBatteries(batteries.data(), 8);
+    std::vector<HouseholdDayInput> b, r;
+    for (int l = 0; l < 8; ++l) {
+      b.push_back(belief[l].Input());
+      r.push_back(realised[l].Input());
+    }
+    HouseholdDayOutcome solved[8], followed[8];
+    block.Solve(b.data(), solved, false);
+    std::vector<double> tables(8 * block.policy_table_size());
+    for (int l = 0; l < 8; ++l) {
+      block.CopyPolicy(l, &tables[l * block.policy_table_size()]);
+      EXPECT_TRUE(
+          ValidatePolicyTable(p, batteries[l], &tables[l * block.policy_table_size()]).ok());
+    }
+    Exploitability want[8], got[8];
+    block.MeasureExploitability(b.data(), r.data(), want, false);
+    block.Follow(tables.data(), b.data(), followed);
+    block.MeasurePolicyExploitability(tables.data(), r.data(), got);
+    for (int l = 0; l < 8; ++l) {
+      solved[l].policy_iterations = 0;
+      EXPECT_TRUE(SameBits(followed[l], solved[l])) << KernelIsaName(isa) << " lane " << l;
+      EXPECT_GT(want[l].plain, 0.0);
+      EXPECT_NEAR(got[l].plain, want[l].plain, 1e-12) << KernelIsaName(isa) << " lane " << l;
+      EXPECT_NEAR(got[l].regularised, want[l].regularised, 1e-12);
+    }
+  }
+}
+
+// A battery that always idles is a household without one, at an empty battery
+// (no move is ever made, so every SoC level is its own closed class).
+TEST(PolicyTableTest, AlwaysIdleIsNoBattery) {
+  const FollowerParams p;
+  const BatterySpec b{13.5, 5.0, 0.95, 0.95};
+  BatteryBlockSolver block(p, 1);
+  block.SetBatteries(&b, 1);
+  const int S = p.soc_levels, A = 2 * p.max_soc_steps_per_hour + 1;
+  std::vector<double> idle(block.policy_table_size(), 0.0);
+  for (int h = 0; h < 24; ++h) {
+    for (int s = 0; s < S; ++s) idle[(static_cast<size_t>(h) * S + s) * A + A / 2] = 1.0;
+  }
+  ASSERT_TRUE(ValidatePolicyTable(p, b, idle.data()).ok());
+  const DayData d = RandomDay(3);
+  const HouseholdDayInput in = d.Input();
+  HouseholdDayOutcome followed, none;
+  block.Follow(idle.data(), &in, &followed);
+  NoBatteryOutcome(in, &none);
+  for (int h = 0; h < 24; ++h) {
+    EXPECT_DOUBLE_EQ(followed.import_kwh[h], none.import_kwh[h]);
+    EXPECT_DOUBLE_EQ(followed.export_kwh[h], none.export_kwh[h]);
+    EXPECT_EQ(followed.soc_kwh[h], 0.0);
+    EXPECT_EQ(followed.battery_kw[h], 0.0);
+  }
+  EXPECT_NEAR(followed.energy_bill_usd, none.energy_bill_usd, 1e-12);
+  EXPECT_FALSE(followed.unique_distribution);
+}
+
+TEST(PolicyTableTest, InvalidTablesAreNamed) {
+  using ::smfg::testing_util::StatusIs;
+  using ::testing::HasSubstr;
+  const FollowerParams p;                      // S = 11, K = 3
+  const BatterySpec b{10.0, 3.0, 0.95, 0.95};  // +3 steps = 3.16 kW: beyond 3 kW
+  const int S = p.soc_levels, A = 2 * p.max_soc_steps_per_hour + 1;
+  std::vector<double> idle(static_cast<size_t>(24) * S * A, 0.0);
+  for (int h = 0; h < 24; ++h) {
+    for (int s = 0; s < S; ++s) idle[(static_cast<size_t>(h) * S + s) * A + 3] = 1.0;
+  }
+  EXPECT_TRUE(ValidatePolicyTable(p, b, idle.data()).ok());
+  auto at = [&](int h, int s, int a) -> size_t { return (static_cast<size_t>(h) * S + s) * A + a; };
+  {
+    std::vector<double> t = idle;
+    t[at(5, 4, 3)] = 0.5;
+    t[at(5, 4, 6)] = 0.5;  // +3 steps
+    EXPECT_THAT(ValidatePolicyTable(p, b, t.data()),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("hour 5, SoC level 4, move +3: probability 0.5 on a move of "
+                                   "3.158 kW, beyond the 3 kW limit")));
+  }
+  {
+    std::vector<double> t = idle;
+    t[at(0, 1, 3)] = 0.75;
+    t[at(0, 1, 0)] = 0.25;  // -3 steps from level 1
+    EXPECT_THAT(ValidatePolicyTable(p, b, t.data()),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("hour 0, SoC level 1, move -3: probability 0.25 on a move off "
+                                   "the SoC grid 0..10")));
+  }
+  {
+    std::vector<double> t = idle;
+    t[at(23, 10, 3)] = 0.9;
+    EXPECT_THAT(ValidatePolicyTable(p, b, t.data()),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("hour 23, SoC level 10: probabilities sum to 0.9")));
+  }
+  for (double bad : {-0.1, 1.5, std::nan("")}) {
+    std::vector<double> t = idle;
+    t[at(7, 2, 4)] = bad;
+    EXPECT_THAT(ValidatePolicyTable(p, b, t.data()),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("hour 7, SoC level 2, move +1: probability")));
   }
 }
 
