@@ -4,10 +4,13 @@
 //   SMFG_KERNEL_ISA=avx2 build/bench/population_bench   # narrow the shard's ISA
 // BM_BatteryHouseholdDay: one household at a time, cold (the one-lane API);
 // BM_BatteryBlock: blocks of 8 warm-started from the previous day, per
-// instruction set (docs/PERFORMANCE.md); BM_ShardDefaultMix: a whole shard.
+// instruction set (docs/PERFORMANCE.md); BM_FollowPolicyTables: blocks of 8
+// following given policies (outcomes, or exploitability); BM_ShardDefaultMix:
+// a whole shard.
 // Reports household-days/s and household-hours/s (x24) per core, separately for
 // storage owners (the expensive decision problem), and for a whole shard of the
 // default class mix.
+#include <string>
 #include <vector>
 
 #include "benchmark/benchmark.h"
@@ -108,6 +111,69 @@ BENCHMARK(BM_BatteryBlock)
     ->Args({11, 3, static_cast<int>(KernelIsa::kAvx512)})
     ->Args({21, 5, static_cast<int>(KernelIsa::kAvx512)})
     ->Args({6, 2, static_cast<int>(KernelIsa::kAvx512)});
+
+// Households following given policy tables (learning followers, issue 11):
+// blocks of 8 on the default grid, per instruction set, the tables being the
+// best responses of 64 days (made before timing). Arg 1 = 0: Follow (outcomes);
+// 1: MeasurePolicyExploitability (gain against the exact best responses).
+void BM_FollowPolicyTables(benchmark::State& state) {
+  const auto isa = static_cast<KernelIsa>(state.range(0));
+  const bool exploitability = state.range(1) == 1;
+  if (!KernelIsaSupported(isa)) {
+    state.SkipWithError("instruction set not supported here");
+    return;
+  }
+  state.SetLabel(std::string(KernelIsaName(isa)) +
+                 (exploitability ? " exploitability" : " follow"));
+  const FollowerParams p;
+  BatteryBlockSolver solver(p, BatteryBlockSolver::kMaxLanes, isa);
+  constexpr int kDays = 64, kLanes = BatteryBlockSolver::kMaxLanes;
+  std::vector<std::vector<double>> demand(kDays * kLanes), pv(kDays * kLanes), rate(kDays * kLanes),
+      credit(kDays * kLanes);
+  CounterRng rng(1, RngPurpose::kTest, 0);
+  for (int k = 0; k < kDays * kLanes; ++k) {
+    for (int h = 0; h < kHoursPerDay; ++h) {
+      demand[k].push_back(rng.Uniform(0.3, 2.0));
+      pv[k].push_back(h > 6 && h < 19 ? rng.Uniform(0, 4) : 0);
+      rate[k].push_back(0.15);
+      credit[k].push_back(rng.Uniform(0.018, 0.03));
+    }
+  }
+  std::vector<BatterySpec> batteries;
+  for (int l = 0; l < kLanes; ++l) batteries.push_back({9.3 + 0.5 * l, 5.0, 0.95, 0.95});
+  solver.SetBatteries(batteries.data(), kLanes);
+  const size_t table = solver.policy_table_size();
+  std::vector<double> tables(kDays * kLanes * table);
+  std::vector<HouseholdDayInput> in(kDays * kLanes);
+  HouseholdDayOutcome out[kLanes];
+  for (int d = 0; d < kDays; ++d) {
+    for (int l = 0; l < kLanes; ++l) {
+      const int k = d * kLanes + l;
+      in[k] = {demand[k].data(), pv[k].data(), rate[k].data(), credit[k].data()};
+    }
+    solver.Solve(&in[d * kLanes], out, /*warm_start=*/d > 0);
+    for (int l = 0; l < kLanes; ++l) solver.CopyPolicy(l, &tables[(d * kLanes + l) * table]);
+  }
+  Exploitability gains[kLanes];
+  long n = 0;
+  for (auto _ : state) {
+    const int d = n % kDays;
+    if (exploitability) {
+      solver.MeasurePolicyExploitability(&tables[d * kLanes * table], &in[d * kLanes], gains);
+      benchmark::DoNotOptimize(gains[0].plain);
+    } else {
+      solver.Follow(&tables[d * kLanes * table], &in[d * kLanes], out);
+      benchmark::DoNotOptimize(out[0].energy_bill_usd);
+    }
+    ++n;
+  }
+  SetRates(state, static_cast<double>(n) * kLanes);
+}
+BENCHMARK(BM_FollowPolicyTables)
+    ->Args({static_cast<int>(KernelIsa::kAvx2), 0})
+    ->Args({static_cast<int>(KernelIsa::kAvx2), 1})
+    ->Args({static_cast<int>(KernelIsa::kAvx512), 0})
+    ->Args({static_cast<int>(KernelIsa::kAvx512), 1});
 
 // A whole shard of the default class mix (consumers, solar, solar+battery).
 void BM_ShardDefaultMix(benchmark::State& state) {
