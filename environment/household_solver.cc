@@ -1283,6 +1283,8 @@ void BatteryBlockSolver::CopyPolicy(int lane, double* table) const {
   });
 }
 
+#undef SMFG_ON_ISA
+
 absl::Status ValidatePolicyTable(const FollowerParams& params, const BatterySpec& battery,
                                  const double* table) {
   const int S = params.soc_levels, K = params.max_soc_steps_per_hour, A = 2 * K + 1;
