@@ -60,6 +60,29 @@ void BM_BatteryHouseholdDay(benchmark::State& state) {
 }
 BENCHMARK(BM_BatteryHouseholdDay)->Args({11, 3})->Args({21, 5})->Args({6, 2});
 
+// 64 days of a block of 8 battery households (a flat 0.15 $/kWh rate, credits
+// near the default LMPs), day d's inputs at inputs[d * kLanes].
+struct BlockDays {
+  static constexpr int kDays = 64, kLanes = BatteryBlockSolver::kMaxLanes;
+  std::vector<std::vector<double>> demand, pv, rate, credit;
+  std::vector<BatterySpec> batteries;
+  std::vector<HouseholdDayInput> inputs;
+  BlockDays()
+      : demand(kDays * kLanes), pv(kDays * kLanes), rate(kDays * kLanes), credit(kDays * kLanes) {
+    CounterRng rng(1, RngPurpose::kTest, 0);
+    for (int k = 0; k < kDays * kLanes; ++k) {
+      for (int h = 0; h < kHoursPerDay; ++h) {
+        demand[k].push_back(rng.Uniform(0.3, 2.0));
+        pv[k].push_back(h > 6 && h < 19 ? rng.Uniform(0, 4) : 0);
+        rate[k].push_back(0.15);
+        credit[k].push_back(rng.Uniform(0.018, 0.03));
+      }
+      inputs.push_back({demand[k].data(), pv[k].data(), rate[k].data(), credit[k].data()});
+    }
+    for (int l = 0; l < kLanes; ++l) batteries.push_back({9.3 + 0.5 * l, 5.0, 0.95, 0.95});
+  }
+};
+
 // Blocks of 8 battery households solved together (SIMD across households),
 // each lane warm-started from its previous day as in a shard; args: S, K, ISA.
 void BM_BatteryBlock(benchmark::State& state) {
@@ -73,23 +96,10 @@ void BM_BatteryBlock(benchmark::State& state) {
   }
   state.SetLabel(KernelIsaName(isa));
   BatteryBlockSolver solver(p, BatteryBlockSolver::kMaxLanes, isa);
-  constexpr int kDays = 64, kLanes = BatteryBlockSolver::kMaxLanes;
-  std::vector<std::vector<double>> demand(kDays * kLanes), pv(kDays * kLanes), rate(kDays * kLanes),
-      credit(kDays * kLanes);
-  CounterRng rng(1, RngPurpose::kTest, 0);
-  for (int k = 0; k < kDays * kLanes; ++k) {
-    for (int h = 0; h < kHoursPerDay; ++h) {
-      demand[k].push_back(rng.Uniform(0.3, 2.0));
-      pv[k].push_back(h > 6 && h < 19 ? rng.Uniform(0, 4) : 0);
-      rate[k].push_back(0.15);
-      credit[k].push_back(rng.Uniform(0.018, 0.03));
-    }
-  }
-  std::vector<BatterySpec> batteries;
-  for (int l = 0; l < kLanes; ++l) batteries.push_back({9.3 + 0.5 * l, 5.0, 0.95, 0.95});
-  solver.SetBatteries(batteries.data(), kLanes);
+  constexpr int kDays = BlockDays::kDays, kLanes = BlockDays::kLanes;
+  const BlockDays days;
+  solver.SetBatteries(days.batteries.data(), kLanes);
   HouseholdDayOutcome out[kLanes];
-  HouseholdDayInput in[kLanes];
   long n = 0;
   double iterations = 0, group_max = 0;
   // A vector register of `width` lanes runs until its slowest lane has
@@ -98,11 +108,7 @@ void BM_BatteryBlock(benchmark::State& state) {
   const int width = isa == KernelIsa::kAvx512 ? 8 : isa == KernelIsa::kAvx2 ? 4 : 2;
   for (auto _ : state) {
     const int d = n % kDays;
-    for (int l = 0; l < kLanes; ++l) {
-      const int k = d * kLanes + l;
-      in[l] = {demand[k].data(), pv[k].data(), rate[k].data(), credit[k].data()};
-    }
-    solver.Solve(in, out, /*warm_start=*/n > 0);
+    solver.Solve(&days.inputs[d * kLanes], out, /*warm_start=*/n > 0);
     for (int l = 0; l < kLanes; ++l) iterations += out[l].policy_iterations;
     for (int g = 0; g < kLanes; g += width) {
       int m = 0;
@@ -139,30 +145,14 @@ void BM_FollowPolicyTables(benchmark::State& state) {
                  (exploitability ? " exploitability" : " follow"));
   const FollowerParams p;
   BatteryBlockSolver solver(p, BatteryBlockSolver::kMaxLanes, isa);
-  constexpr int kDays = 64, kLanes = BatteryBlockSolver::kMaxLanes;
-  std::vector<std::vector<double>> demand(kDays * kLanes), pv(kDays * kLanes), rate(kDays * kLanes),
-      credit(kDays * kLanes);
-  CounterRng rng(1, RngPurpose::kTest, 0);
-  for (int k = 0; k < kDays * kLanes; ++k) {
-    for (int h = 0; h < kHoursPerDay; ++h) {
-      demand[k].push_back(rng.Uniform(0.3, 2.0));
-      pv[k].push_back(h > 6 && h < 19 ? rng.Uniform(0, 4) : 0);
-      rate[k].push_back(0.15);
-      credit[k].push_back(rng.Uniform(0.018, 0.03));
-    }
-  }
-  std::vector<BatterySpec> batteries;
-  for (int l = 0; l < kLanes; ++l) batteries.push_back({9.3 + 0.5 * l, 5.0, 0.95, 0.95});
-  solver.SetBatteries(batteries.data(), kLanes);
+  constexpr int kDays = BlockDays::kDays, kLanes = BlockDays::kLanes;
+  const BlockDays days;
+  solver.SetBatteries(days.batteries.data(), kLanes);
   const size_t table = solver.policy_table_size();
   std::vector<double> tables(kDays * kLanes * table);
-  std::vector<HouseholdDayInput> in(kDays * kLanes);
+  const std::vector<HouseholdDayInput>& in = days.inputs;
   HouseholdDayOutcome out[kLanes];
   for (int d = 0; d < kDays; ++d) {
-    for (int l = 0; l < kLanes; ++l) {
-      const int k = d * kLanes + l;
-      in[k] = {demand[k].data(), pv[k].data(), rate[k].data(), credit[k].data()};
-    }
     solver.Solve(&in[d * kLanes], out, /*warm_start=*/d > 0);
     for (int l = 0; l < kLanes; ++l) solver.CopyPolicy(l, &tables[(d * kLanes + l) * table]);
   }

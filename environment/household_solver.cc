@@ -919,9 +919,8 @@ SMFG_LANES_INLINE void ExploitPolicyDay(Kernel<L>& k, const double* tables,
   SetRewards<L>(k, realised);
   LoadPolicy<L, G>(k, tables);
   // Regularised reward sum_a p (r - tau log p) and plain sum_a p r; a move
-  // with p = 0 adds nothing (its log is never used).
+  // with p = 0 adds nothing (rewards are finite, and its log is taken of 1).
   const D tau_v = lanes::Broadcast<L>(tau);
-  const D zero{};
   for (int h = 0; h < kHoursPerDay; ++h) {
     const D* r = &k.reward[h * k.A];
     for (int s = 0; s < S; ++s) {
@@ -932,8 +931,8 @@ SMFG_LANES_INLINE void ExploitPolicyDay(Kernel<L>& k, const double* tables,
         const D p = p_s[a];
         const D positive = lanes::Select<L>(p > 0.0, p, lanes::Broadcast<L>(1.0));
         const D log_p = lanes::Log<L>(positive);  // 0 where p = 0
-        plain = lanes::Fma<L>(p, lanes::Select<L>(p > 0.0, r[a], zero), plain);
-        soft = lanes::Fma<L>(p, lanes::Select<L>(p > 0.0, r[a] - tau_v * log_p, zero), soft);
+        plain = lanes::Fma<L>(p, r[a], plain);
+        soft = lanes::Fma<L>(p, r[a] - tau_v * log_p, soft);
       }
       k.R[h * S + s] = soft;
       k.R2[h * S + s] = plain;

@@ -43,6 +43,12 @@ DayData RandomDay(uint64_t seed) {
   return d;
 }
 
+std::vector<HouseholdDayInput> Inputs(const std::vector<DayData>& days) {
+  std::vector<HouseholdDayInput> in;
+  for (const DayData& d : days) in.push_back(d.Input());
+  return in;
+}
+
 FollowerParams Params(double tau) {
   FollowerParams p;
   p.temperature_usd = tau;
@@ -524,11 +530,7 @@ TEST(BatteryBlockSolverTest, ExploitabilityLanesMatchOneHouseholdAtATime) {
     if (!KernelIsaSupported(isa)) continue;
     BatteryBlockSolver block(p, BatteryBlockSolver::kMaxLanes, isa);
     block.SetBatteries(batteries.data(), 8);
-    std::vector<HouseholdDayInput> b, r;
-    for (int l = 0; l < 8; ++l) {
-      b.push_back(belief[l].Input());
-      r.push_back(realised[l].Input());
-    }
+    const std::vector<HouseholdDayInput> b = Inputs(belief), r = Inputs(realised);
     Exploitability out[8];
     block.MeasureExploitability(b.data(), r.data(), out, false);
     for (int l = 0; l < 8; ++l) {
@@ -816,11 +818,7 @@ TEST(PolicyTableTest, TheSolvedPolicyFollowedIsTheSolution) {
     if (!KernelIsaSupported(isa)) continue;
     BatteryBlockSolver block(p, BatteryBlockSolver::kMaxLanes, isa);
     block.SetBatteries(batteries.data(), 8);
-    std::vector<HouseholdDayInput> b, r;
-    for (int l = 0; l < 8; ++l) {
-      b.push_back(belief[l].Input());
-      r.push_back(realised[l].Input());
-    }
+    const std::vector<HouseholdDayInput> b = Inputs(belief), r = Inputs(realised);
     HouseholdDayOutcome solved[8], followed[8];
     block.Solve(b.data(), solved, false);
     std::vector<double> tables(8 * block.policy_table_size());
