@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "common/json.h"
+#include "common/parallel.h"
 #include "common/status.h"
 #include "config/spec_convert.h"
 #include "config/spec_loader.h"
@@ -200,8 +201,8 @@ absl::Status RunEvaluate(const EvaluateOptions& o, std::ostream& out, std::ostre
   const auto start = std::chrono::steady_clock::now();
   env::LocalPopulationEvaluator evaluator(sc, o.threads);
   const auto& kernel = evaluator.kernel();
-  SMFG_ASSIGN_OR_RETURN(auto market,
-                        env::MarketClearing::Create(sc, kernel.shapes(), kernel.days()));
+  SMFG_ASSIGN_OR_RETURN(auto market, env::MarketClearing::Create(sc, kernel.shapes(), kernel.days(),
+                                                                 ResolveThreads(o.threads)));
   progress << absl::StrFormat(
       "scenario '%s': %d households (%lld with batteries), %d days, "
       "%d shards\n",

@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "client/commands.h"
 #include "common/files.h"
+#include "common/parallel.h"
 #include "common/status.h"
 #include "environment/population_evaluator.h"
 #include "google/protobuf/util/json_util.h"
@@ -49,6 +50,7 @@ absl::Status RunTrain(const TrainOptions& o, std::ostream& out, std::ostream& pr
       training::LoadExperimentFile(o.spec_path, {.days = o.days, .max_iterations = o.iterations}));
   training::TrainingRunOptions run_options;
   run_options.checkpoint_dir = (fs::path(o.out_dir) / "checkpoints").string();
+  run_options.market_threads = ResolveThreads(o.threads);
   if (!o.resume && training::HasCheckpoint(run_options.checkpoint_dir)) {
     return absl::FailedPreconditionError(absl::StrCat(
         o.out_dir, " already holds a run; pass --resume to continue it or choose another --out"));
@@ -118,10 +120,12 @@ absl::Status RunOptimize(const OptimizeOptions& o, std::ostream& out, std::ostre
   SMFG_ASSIGN_OR_RETURN(config::LoadedSpec loaded,
                         training::LoadExperimentFile(o.spec_path, {.days = o.days}));
   loaded.spec.mutable_reference()->set_disabled(false);
-  SMFG_ASSIGN_OR_RETURN(std::unique_ptr<training::TrainingRun> run,
-                        training::TrainingRun::Create(loaded.spec, loaded.scenario,
-                                                      training::LocalEvaluatorFactory(o.threads),
-                                                      training::TrainingRunOptions{}));
+  training::TrainingRunOptions run_options;
+  run_options.market_threads = ResolveThreads(o.threads);
+  SMFG_ASSIGN_OR_RETURN(
+      std::unique_ptr<training::TrainingRun> run,
+      training::TrainingRun::Create(loaded.spec, loaded.scenario,
+                                    training::LocalEvaluatorFactory(o.threads), run_options));
   SMFG_RETURN_IF_ERROR(run->PrepareReference(&progress));
   if (!run->reference().has_value()) {
     return absl::InternalError("optimize: the reference search returned no result");

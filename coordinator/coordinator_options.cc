@@ -20,6 +20,7 @@ absl::Status CoordinatorOptions::Validate() const {
     return absl::InvalidArgumentError("--worker_wait_timeout_s: must be >= 1");
   }
   if (local_threads < 0) return absl::InvalidArgumentError("--local_threads: must be >= 0");
+  if (market_threads < 0) return absl::InvalidArgumentError("--market_threads: must be >= 0");
   if (metrics_port < -1 || metrics_port > 65535) {
     return absl::InvalidArgumentError("--metrics_port: must be -1 (off), 0 (any) or a port");
   }

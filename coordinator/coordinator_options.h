@@ -15,6 +15,9 @@ struct CoordinatorOptions {
   int heartbeat_timeout_ms = 15000;
   int worker_wait_timeout_s = 3600;
   int local_threads = 0;
+  // Threads clearing each run's market (0: all cores); results are the same
+  // bits for any count.
+  int market_threads = 0;
   // Bearer tokens (already loaded from --*_token_file or the environment);
   // empty: that service is open.
   std::string api_token;

@@ -231,6 +231,7 @@ absl::Status ExperimentManager::RunExperimentOrError(const std::string& id) {
   training::TrainingRunOptions options;
   SMFG_ASSIGN_OR_RETURN(options.checkpoint_dir, store.CheckpointDir(id));
   options.checkpoint_owner = CheckpointOwner(id, spec);
+  options.market_threads = params_.market_threads;
   // The run's status as this thread last set it. Declared before the
   // evaluator, whose waiting callback (called on this thread) updates it.
   ExperimentStatus current = record.status;

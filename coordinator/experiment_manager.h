@@ -64,6 +64,8 @@ struct ExperimentManagerParams {
   // The evaluator factory evaluates populations in this process (their
   // households count against the budget).
   bool population_in_process = false;
+  // Threads clearing each run's market (TrainingRunOptions::market_threads).
+  int market_threads = 1;
   // Builds the population evaluator of one run (e.g. a
   // RemotePopulationEvaluator over the WorkerPool, or a local one in tests).
   // The evaluator calls `on_waiting_for_workers` (on the run's thread) when

@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/http_server.h"
+#include "common/parallel.h"
 #include "common/status.h"
 #include "coordinator/access.h"
 #include "coordinator/experiment_manager.h"
@@ -101,6 +102,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
                                    ? options.memory_budget_mb * (int64_t{1} << 20)
                                    : PhysicalMemoryBytes() / 4 * 3;
   params.population_in_process = options.local_threads > 0;
+  params.market_threads = ResolveThreads(options.market_threads);
   if (options.local_threads > 0) {
     params.evaluator_factory =
         [threads = options.local_threads](

@@ -692,12 +692,13 @@ SMFG_LANES_INLINE void SolvePolicy(Kernel<L>& k, double tau, bool warm_start,
   }
 }
 
-// What SolvePolicy returns, from the values its accepted policy was swept from
-// (k.v_src, under the current rewards): that sweep and the policy's
-// evaluation, the same operations on the same numbers as SolvePolicy's
-// accepting iteration, so pi, R, v0 and M come out bit for bit as they did
-// (the lanes are independent: which direct/shifted form a lane's weights take
-// is its own choice, see Sweep).
+// The policy SolvePolicy accepted, from the values it was swept from (k.v_src,
+// under the current rewards): that one sweep, the same operations on the same
+// numbers as SolvePolicy's accepting iteration, so pi and R come out bit for
+// bit as they did (the lanes are independent: which direct/shifted form a
+// lane's weights take is its own choice, see Sweep). Not evaluated: v0 and M
+// are left as they were (M depends on pi alone, and Evaluate gives it the same
+// bits whatever the rewards).
 template <int L, typename G>
 SMFG_LANES_INLINE void ReplayPolicy(Kernel<L>& k, double tau) {
   using D = typename Vec<L>::D;
@@ -707,9 +708,6 @@ SMFG_LANES_INLINE void ReplayPolicy(Kernel<L>& k, double tau) {
   Sweep<L, G, false>(k, tau, &dpi, &residual, &vmax);
   std::swap(k.pi, k.pis);
   std::swap(k.R, k.Rs);
-  Evaluate<L, G>(k, k.pi.data(), k.R.data(), nullptr, k.v_eval.data(), nullptr);
-  k.v0 = k.v_eval;
-  std::copy(k.Bn.begin(), k.Bn.end(), k.M.begin());
 }
 
 // Long-run midnight distribution of every lane in use from its M (scalar:
@@ -962,8 +960,8 @@ SMFG_LANES_INLINE void ExploitDay(Kernel<L>& k, const HouseholdDayInput* belief,
     if (warm_start) k.v0 = k.v_belief;
     SolvePolicy<L, G>(k, tau, warm_start);
     k.v_belief = k.v0;
+    MidnightDistribution<L, G>(k);
   }
-  MidnightDistribution<L, G>(k);
 
   // The followed policy under realised prices: its regularised reward changes
   // only by the expected reward difference, and its plain reward drops the
@@ -987,7 +985,8 @@ SMFG_LANES_INLINE void ExploitDay(Kernel<L>& k, const HouseholdDayInput* belief,
       k.R2[h * S + s] = plain;
     }
   }
-  FollowedPolicyGains<L, G>(k, out);
+  // A replayed policy has no day matrix yet: the gains' evaluation makes it.
+  FollowedPolicyGains<L, G>(k, out, /*distribution=*/sources != nullptr);
 }
 
 // One instantiation per instruction set, each at its native vector width (2,

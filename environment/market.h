@@ -53,8 +53,12 @@ struct MarketCounters {
 class MarketClearing {
  public:
   // Requires a validated scenario; shapes/days as from the ShardKernel.
+  // `threads` (>= 1) clear days in parallel, each with its own DcOpf; every
+  // hour is a function of its own data (dcopf.h) and the results are reduced
+  // in day-hour order, so a Clear gives the same bits for any thread count.
   static absl::StatusOr<std::unique_ptr<MarketClearing>> Create(
-      const Scenario& scenario, const HourlyShapes& shapes, const std::vector<DayConditions>& days);
+      const Scenario& scenario, const HourlyShapes& shapes, const std::vector<DayConditions>& days,
+      int threads = 1);
 
   // Clears every hour of every day; a function of `stats` (and the scenario)
   // alone. An hour that no DC-OPF method solves is an error naming its day and
@@ -64,22 +68,24 @@ class MarketClearing {
 
   int days() const { return scenario_.days; }
   int buses() const { return static_cast<int>(scenario_.network.buses.size()); }
+  int threads() const { return static_cast<int>(opfs_.size()); }
   // The DC-OPF's fallback chain, in order (DcOpf::method_names()).
-  const std::vector<std::string>& opf_methods() const { return opf_->method_names(); }
+  const std::vector<std::string>& opf_methods() const { return opfs_[0]->method_names(); }
   const MarketCounters& counters() const { return counters_; }
   // One line for logs: "market clearing: 4800 day-hours, 0 by a fallback
   // method (QP primal: 4800, ...), 2 clamped within tolerance".
   std::string CountersSummary() const;
-  // For tests that inject solver trouble (DcOpf::SetSolutionHookForTesting).
-  DcOpf& opf_for_testing() { return *opf_; }
+  // For tests that inject solver trouble (DcOpf::SetSolutionHookForTesting):
+  // the DcOpf of thread `thread`, which clears days thread, thread + threads(), ...
+  DcOpf& opf_for_testing(int thread = 0) { return *opfs_[thread]; }
 
  private:
   MarketClearing(const Scenario& scenario, const HourlyShapes& shapes,
-                 const std::vector<DayConditions>& days, std::unique_ptr<DcOpf> opf);
+                 const std::vector<DayConditions>& days, std::vector<std::unique_ptr<DcOpf>> opfs);
   Scenario scenario_;
   HourlyShapes shapes_;
   std::vector<DayConditions> days_;
-  std::unique_ptr<DcOpf> opf_;
+  std::vector<std::unique_ptr<DcOpf>> opfs_;  // one per thread (DcOpf is not thread-safe)
   MarketCounters counters_;
 };
 

@@ -122,6 +122,54 @@ TEST(MarketClearingTest, HourNoMethodSolvesIsAnErrorNamingDayHourAndMethods) {
                              HasSubstr("QP barrier + crossover: Clp returned a dispatch"))));
 }
 
+// Days cleared on several threads, each with its own DcOpf, reduce to the same
+// bits as on one; an hour no method solves is reported as the first such hour
+// in day-hour order, whichever thread met it first.
+TEST(MarketClearingTest, ThreadsGiveTheSameBitsAndNameTheFirstFailingHour) {
+  constexpr int kDays = 7;
+  Fixture f(DefaultNetworkScenario(5, kDays));
+  const PopulationStats stats =
+      f.Stats(FlatTestTariff(f.scenario, 0.15), PriceBelief::Constant(kDays, 3, 30.0));
+  constexpr int kThreads = 3;
+  auto parallel = MarketClearing::Create(f.scenario, f.evaluator.kernel().shapes(),
+                                         f.evaluator.kernel().days(), kThreads);
+  ASSERT_TRUE(parallel.ok()) << parallel.status();
+  ASSERT_EQ((*parallel)->threads(), kThreads);
+  const ClearingResult one = *f.market->Clear(stats);
+  const ClearingResult many = *(*parallel)->Clear(stats);
+  EXPECT_EQ(many.lmp.lmp_per_mwh, one.lmp.lmp_per_mwh);
+  EXPECT_EQ(many.bus_load_mw, one.bus_load_mw);
+  EXPECT_EQ(many.generation_cost_usd, one.generation_cost_usd);
+  EXPECT_EQ(many.fossil_mwh, one.fossil_mwh);
+  EXPECT_EQ(many.renewable_mwh, one.renewable_mwh);
+  EXPECT_EQ(many.renewable_available_mwh, one.renewable_available_mwh);
+  EXPECT_EQ(many.shed_mwh, one.shed_mwh);
+  EXPECT_EQ(many.congested_hours_per_line, one.congested_hours_per_line);
+  EXPECT_EQ(many.peak_system_load_mw, one.peak_system_load_mw);
+  EXPECT_EQ(many.peak_household_net_load_mw, one.peak_household_net_load_mw);
+  EXPECT_EQ(many.hours_per_opf_method, one.hours_per_opf_method);
+  EXPECT_EQ((*parallel)->counters().hours_cleared, kDays * 24);
+
+  // Thread t clears days t, t + 3, ...: break day 1 hour 5 (thread 1) and day
+  // 3 hour 2 (thread 0) for every method.
+  std::vector<int> calls(kThreads, -1);
+  for (int t = 0; t < kThreads; ++t) {
+    (*parallel)->opf_for_testing(t).SetSolutionHookForTesting(
+        [t, &calls](int method, absl::Span<double> columns, absl::Span<double>) {
+          if (method == 0) ++calls[t];
+          const int day = t + kThreads * (calls[t] / 24), hour = calls[t] % 24;
+          if ((day == 1 && hour == 5) || (day == 3 && hour == 2)) columns[kBaseload] += 1.0;
+        });
+  }
+  const absl::StatusOr<ClearingResult> failed = (*parallel)->Clear(stats);
+  EXPECT_THAT(failed.status(),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("market clearing, day 1 hour 5: ")));
+  EXPECT_THAT(MarketClearing::Create(f.scenario, f.evaluator.kernel().shapes(),
+                                     f.evaluator.kernel().days(), /*threads=*/0)
+                  .status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("threads")));
+}
+
 // Random tariffs and price beliefs drive the households' net load; every
 // day-hour of the default network must clear. 12 tariffs x 20 days x 24 hours.
 TEST(MarketClearingTest, RandomTariffsOnDefaultNetworkNeverFail) {

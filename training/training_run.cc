@@ -23,9 +23,9 @@ absl::StatusOr<std::unique_ptr<TrainingRun>> TrainingRun::Create(
   // The market needs the day conditions and shapes only; the households live
   // in the evaluator (here or on the workers).
   const std::vector<env::DayConditions> days = env::MakeAllDayConditions(scenario);
-  SMFG_ASSIGN_OR_RETURN(
-      std::unique_ptr<env::MarketClearing> market,
-      env::MarketClearing::Create(scenario, env::MakeShapes(scenario.profiles), days));
+  SMFG_ASSIGN_OR_RETURN(std::unique_ptr<env::MarketClearing> market,
+                        env::MarketClearing::Create(scenario, env::MakeShapes(scenario.profiles),
+                                                    days, options.market_threads));
   SMFG_ASSIGN_OR_RETURN(
       std::unique_ptr<StackelbergTrainer> trainer,
       StackelbergTrainer::Create(std::move(params), evaluator.get(), market.get(), days));

@@ -37,6 +37,9 @@ struct TrainingRunOptions {
   std::string checkpoint_dir;
   // TrainerParams::checkpoint_owner.
   std::string checkpoint_owner;
+  // Threads clearing the market (MarketClearing::Create; >= 1). Results are
+  // the same bits for any count.
+  int market_threads = 1;
 };
 
 // Builds the run's population evaluator for its scenario (a
