@@ -27,6 +27,7 @@
 #include "common/rng.h"
 #include "common/status.h"
 #include "leader/ppo_math.h"
+#include "rl/ppo_math.h"
 
 namespace smfg::leader {
 namespace {
@@ -150,7 +151,7 @@ torch::Tensor GaussianEntropy(const torch::Tensor& log_std) {
   return (log_std + (0.5 + kHalfLogTwoPi)).sum();
 }
 
-// k3 KL estimate, the tensor twin of ApproxKl in ppo_math.h.
+// k3 KL estimate, the tensor twin of ApproxKl in rl/ppo_math.h.
 double KlEstimate(const torch::Tensor& new_log_prob, const torch::Tensor& old_log_prob) {
   torch::NoGradGuard no_grad;
   const torch::Tensor log_ratio = new_log_prob - old_log_prob;
@@ -412,8 +413,8 @@ absl::StatusOr<UpdateStats> PpoLearner::Impl::RunUpdate(const std::vector<Transi
     observations.insert(observations.end(), t.observation.begin(), t.observation.end());
     actions.insert(actions.end(), t.raw_action.begin(), t.raw_action.end());
   }
-  GaeResult gae = ComputeGae(rewards, values, dones, last_value, p.discount, p.gae_lambda);
-  NormalizeAdvantages(&gae.advantages);
+  rl::GaeResult gae = rl::ComputeGae(rewards, values, dones, last_value, p.discount, p.gae_lambda);
+  rl::NormalizeAdvantages(&gae.advantages);
 
   const torch::Tensor all_obs = Matrix(observations, n, obs_size);
   const torch::Tensor all_actions = Matrix(actions, n, act_size);
@@ -428,8 +429,8 @@ absl::StatusOr<UpdateStats> PpoLearner::Impl::RunUpdate(const std::vector<Transi
                                  std::pair{value_optimizer.get(), p.value_learning_rate}}) {
     for (auto& group : optimizer->param_groups()) {
       static_cast<torch::optim::AdamOptions&>(group.options())
-          .lr(ScheduledLearningRate(rate, p.final_learning_rate_fraction, p.schedule_updates,
-                                    update_count));
+          .lr(rl::ScheduledLearningRate(rate, p.final_learning_rate_fraction, p.schedule_updates,
+                                        update_count));
     }
   }
 
@@ -457,7 +458,7 @@ absl::StatusOr<UpdateStats> PpoLearner::Impl::RunUpdate(const std::vector<Transi
           GaussianLogProb(act, policy.Forward(PolicyInput(obs, p)), log_std);
       // Measured before this minibatch's step: if the policy has already drifted too
       // far from the one that collected the data, further steps on it are unsafe.
-      if (KlEarlyStop(KlEstimate(log_prob, old_log_prob), p.target_kl)) {
+      if (rl::KlEarlyStop(KlEstimate(log_prob, old_log_prob), p.target_kl)) {
         stats.kl_early_stop = true;
         break;
       }
@@ -492,7 +493,7 @@ absl::StatusOr<UpdateStats> PpoLearner::Impl::RunUpdate(const std::vector<Transi
       double clip_fraction;
       {
         torch::NoGradGuard no_grad;
-        // ClipActive (ppo_math.h), vectorised.
+        // rl::ClipActive (rl/ppo_math.h), vectorised.
         clip_fraction = ((ratio > 1.0 + eps).logical_and(advantage > 0.0))
                             .logical_or((ratio < 1.0 - eps).logical_and(advantage < 0.0))
                             .to(torch::kFloat64)

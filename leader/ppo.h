@@ -23,7 +23,7 @@
 //            - entropy_coefficient * H[pi]
 //     one Adam step per network, after clipping the global gradient norm (all
 //     policy, log-std and value parameters together) to max_grad_norm.
-// The formulas are those of ppo_math.h, where they are tested against hand values.
+// The formulas are those of rl/ppo_math.h, where they are tested against hand values.
 //
 // Determinism. All tensors are float64. No torch random generator is used: network
 // initialisation, exploration noise and minibatch shuffling draw from
@@ -86,7 +86,7 @@ struct PpoParams {
   // Initial sigma of the Gaussian policy, in raw-action units (> 0).
   double initial_action_std = 0.5;
   // Schedules over the first schedule_updates updates (0: none), functions of
-  // the update count n only (ppo_math.h ScheduledLearningRate, ActionStdCap):
+  // the update count n only (rl::ScheduledLearningRate, leader/ppo_math.h ActionStdCap):
   // update n uses step sizes decayed linearly towards
   // final_learning_rate_fraction of the ones above, and after it log_std is
   // clamped to log ActionStdCap(n + 1): sigma decays geometrically from
@@ -133,7 +133,7 @@ struct UpdateStats {
   double policy_loss = 0.0;    // -mean clipped surrogate
   double value_loss = 0.0;     // mean (V(s) - R)^2, before value_coefficient
   double entropy = 0.0;        // H[pi] in nats (state-independent for this policy)
-  double clip_fraction = 0.0;  // share of samples with ClipActive (ppo_math.h)
+  double clip_fraction = 0.0;  // share of samples with rl::ClipActive (rl/ppo_math.h)
   double grad_norm = 0.0;      // global gradient L2 norm before clipping
   // k3 estimate of KL(pi_old || pi_new) over the whole rollout after the update.
   double approx_kl = 0.0;

@@ -4,6 +4,8 @@
 //                  gRPC (the one status conversion) and common/status_matchers.h
 //                  gmock (tests only)
 //   environment/   + common/ and COIN-OR; no gRPC, torch, protobuf or proto/
+//   rl/            learning mathematics shared by the learners (PPO's GAE,
+//                  surrogate, KL, schedules): the standard library only
 //   leader/        the only place torch may be included; no gRPC, proto or
 //                  environment/
 //   config/        proto <-> environment; no torch, gRPC or higher module
@@ -46,6 +48,11 @@ const std::vector<Rule>& Rules() {
        std::regex("^(grpcpp|grpc|torch|ATen|google/protobuf|proto|smfg/v1|config|training|"
                   "client|coordinator|follower_workers|leader)/"),
        "environment/ is plain C++ (absl, Clp): no gRPC, torch, protobuf or proto"},
+      {"rl",
+       std::regex("^(absl|common|environment|config|training|client|coordinator|"
+                  "follower_workers|leader|proto|smfg/v1|grpcpp|grpc|torch|ATen|google/protobuf|"
+                  "coin)/"),
+       "rl/ is the learners' shared mathematics in plain C++: the standard library only"},
       {"leader",
        std::regex("^(grpcpp|grpc|google/protobuf|proto|smfg/v1|environment|config|training|"
                   "client|coordinator|follower_workers)/"),
@@ -166,8 +173,8 @@ TEST(LayeringTest, TorchOnlyInLeader) {
   namespace fs = std::filesystem;
   const fs::path root = SMFG_SOURCE_DIR;
   const Rule torch{"", std::regex("^(torch|ATen)/"), "torch lives in leader/ only"};
-  for (const char* dir : {"common", "environment", "config", "training", "client", "coordinator",
-                          "follower_workers", "tests", "bench"}) {
+  for (const char* dir : {"common", "environment", "rl", "config", "training", "client",
+                          "coordinator", "follower_workers", "tests", "bench"}) {
     if (!fs::exists(root / dir)) continue;
     for (const auto& entry : fs::recursive_directory_iterator(root / dir)) {
       const std::string ext = entry.path().extension().string();
