@@ -271,6 +271,18 @@ void InitBatteries(Kernel<L>& k, const BatterySpec* batteries, int n) {
   }
 }
 
+// The reward of a move drawing `p` kW on the grid side in an hour whose net
+// load without the battery is `base` kWh: minus the bill (imports at the rate,
+// exports at the credit) and the wear. One formula for a block's lanes
+// (SetRewards, D a lane vector) and for one sampled household (SampleDay, D =
+// double): the same operations, so the same bits.
+template <typename D>
+SMFG_LANES_INLINE D MoveReward(D base, D rate, D credit, D p, double wear) {
+  const D net = base + p;
+  const D bill = net > 0.0 ? rate * net : credit * net;
+  return -(bill + wear * (p < 0.0 ? -p : p));
+}
+
 // Rewards r(h, a) of every lane. An action beyond the power limit gets
 // kInfeasibleReward: its weight is then cut off (exactly zero), and being
 // finite it keeps 0 * r = 0 wherever a zero probability meets it.
@@ -290,11 +302,8 @@ SMFG_LANES_INLINE void SetRewards(Kernel<L>& k, const HouseholdDayInput* in) {
   for (int h = 0; h < kHoursPerDay; ++h) {
     const D base = k.base[h], rate = k.rate[h], credit = k.credit[h];
     for (int a = 0; a < k.A; ++a) {
-      const D p = k.power[a];
-      const D net = base + p;
-      const D bill = lanes::Select<L>(net > 0.0, rate * net, credit * net);
-      k.reward[h * k.A + a] =
-          lanes::Select<L>(k.ok[a], -(bill + wear * lanes::Abs<L>(p)), infeasible);
+      k.reward[h * k.A + a] = lanes::Select<L>(
+          k.ok[a], MoveReward<D>(base, rate, credit, k.power[a], wear), infeasible);
     }
   }
 }
@@ -1318,6 +1327,27 @@ absl::Status ValidatePolicyTable(const FollowerParams& params, const BatterySpec
     }
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<int> SampleDay(const FollowerParams& params, const BatterySpec& battery,
+                              const HouseholdDayInput& in, const double* table, int start_level,
+                              CounterRng* rng, PolicyStep* steps) {
+  const int S = params.soc_levels, K = params.max_soc_steps_per_hour, A = 2 * K + 1;
+  if (start_level < 0 || start_level >= S) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("start_level: %d is not a SoC level in [0, %d)", start_level, S));
+  }
+  const double wear = params.battery_wear_usd_per_kwh;
+  int s = start_level;
+  for (int h = 0; h < kHoursPerDay; ++h) {
+    const int move = rng->Categorical(table + (static_cast<size_t>(h) * S + s) * A, A) - K;
+    const double reward =
+        MoveReward<double>(in.demand_kwh[h] - in.pv_kwh[h], in.import_rate_per_kwh[h],
+                           in.export_credit_per_kwh[h], MovePower(battery, S, move), wear);
+    steps[h] = PolicyStep{.hour = h, .soc_level = s, .move = move, .reward_usd = reward};
+    s += move;
+  }
+  return s;
 }
 
 void BatteryBlockSolver::CopyPolicySources(double* out) const {

@@ -47,6 +47,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/rng.h"
 #include "environment/scenario.h"
 
 namespace smfg::env {
@@ -119,6 +121,29 @@ inline constexpr double kPolicyTableSumTolerance = 1e-9;
 // breaks a rule, or the row whose sum is off.
 absl::Status ValidatePolicyTable(const FollowerParams& params, const BatterySpec& battery,
                                  const double* table);
+
+// One hour of a household following a policy table, as a learner samples it
+// (issue 11): the SoC level at the start of the hour, the move drawn from the
+// table's row, and the kernel's own reward for it, r(h, s, move) = -(bill +
+// wear) in $ (docs/MODEL.md §5: imports billed at the rate, exports credited,
+// wear on grid-side power), the same formula and the same bits as the kernel's.
+struct PolicyStep {
+  int hour = 0;
+  int soc_level = 0;
+  int move = 0;  // SoC grid steps, in [-K, K]
+  double reward_usd = 0.0;
+};
+
+// Samples one day of a household with `battery` following `table` from SoC
+// level `start_level` (24 steps into `steps`), each move drawn with
+// rng->Categorical over its row; returns the SoC level after hour 23. The
+// expected outcomes over start levels drawn from the table's midnight
+// distribution are BatteryBlockSolver::Follow's. Deterministic for a given rng
+// state. The table must pass ValidatePolicyTable (a precondition: it is not
+// re-checked per day); INVALID_ARGUMENT names `start_level` outside [0, S).
+absl::StatusOr<int> SampleDay(const FollowerParams& params, const BatterySpec& battery,
+                              const HouseholdDayInput& in, const double* table, int start_level,
+                              CounterRng* rng, PolicyStep* steps);
 
 // Solves up to lanes() battery households' days together, one per SIMD lane
 // (struct-of-arrays blocks; 8 logical lanes run as 4, 2 or 1 kernels of the

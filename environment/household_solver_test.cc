@@ -869,6 +869,73 @@ TEST(PolicyTableTest, AlwaysIdleIsNoBattery) {
   EXPECT_FALSE(followed.unique_distribution);
 }
 
+// Sampled days (what a learner trains on) use the kernel's rewards, follow the
+// table, and average to Follow's exact expected outcomes when they start from
+// its midnight distribution.
+TEST(PolicyTableTest, SampledDaysFollowTheTableAndAverageToItsOutcomes) {
+  FollowerParams p = Params(0.02);
+  p.battery_wear_usd_per_kwh = 0.01;
+  const BatterySpec b{10.0, 3.0, 0.95, 0.92};  // +3 steps is beyond the power limit
+  const DayData d = RandomDay(77);
+  const PolicyReference ref(p, b, d);
+  const std::vector<double> table = RandomTable(ref, 5);
+  ASSERT_TRUE(ValidatePolicyTable(p, b, table.data()).ok());
+  BatteryBlockSolver block(p, 1);
+  block.SetBatteries(&b, 1);
+  const HouseholdDayInput in = d.Input();
+  HouseholdDayOutcome followed;
+  block.Follow(table.data(), &in, &followed);
+  const std::vector<double> mu = block.MidnightDistribution(0);
+
+  constexpr int kDays = 20000;
+  CounterRng rng(11, RngPurpose::kTest, 2), again(11, RngPurpose::kTest, 2);
+  std::vector<double> imports(24, 0.0), imports_sq(24, 0.0);
+  double cost = 0.0, cost_sq = 0.0;
+  PolicyStep steps[24], replay[24];
+  for (int n = 0; n < kDays; ++n) {
+    const int start = rng.Categorical(mu.data(), ref.S);
+    again.Categorical(mu.data(), ref.S);
+    const absl::StatusOr<int> end = SampleDay(p, b, in, table.data(), start, &rng, steps);
+    ASSERT_TRUE(end.ok()) << end.status();
+    ASSERT_TRUE(SampleDay(p, b, in, table.data(), start, &again, replay).ok());
+    double day_cost = 0.0;
+    int s = start;
+    for (int h = 0; h < 24; ++h) {
+      const PolicyStep& st = steps[h];
+      ASSERT_EQ(st.hour, h);
+      ASSERT_EQ(st.soc_level, s);
+      ASSERT_GT(ref.Pi(table, h, s, st.move + ref.K), 0.0) << "a move the table never takes";
+      // The reference's own reward formula (docs/MODEL.md §5), not the kernel's code.
+      ASSERT_NEAR(st.reward_usd, ref.Reward(h, st.move + ref.K), 1e-12);
+      ASSERT_EQ(replay[h].move, st.move);  // the same rng state, the same day
+      ASSERT_EQ(replay[h].reward_usd, st.reward_usd);
+      const double imp = std::max(ref.Net(h, st.move + ref.K), 0.0);
+      imports[h] += imp;
+      imports_sq[h] += imp * imp;
+      day_cost -= st.reward_usd;
+      s += st.move;
+    }
+    EXPECT_EQ(*end, s);
+    cost += day_cost;
+    cost_sq += day_cost * day_cost;
+  }
+  // Means within 5 standard errors of the exact expectations (a fixed seed: the
+  // test is deterministic).
+  auto within = [](double sum, double sum_sq, double want, const std::string& what) {
+    const double mean = sum / kDays;
+    const double se = std::sqrt(std::max(sum_sq / kDays - mean * mean, 1e-18) / kDays);
+    EXPECT_NEAR(mean, want, 5 * se + 1e-12) << what;
+  };
+  for (int h = 0; h < 24; ++h) {
+    within(imports[h], imports_sq[h], followed.import_kwh[h], "import, hour " + std::to_string(h));
+  }
+  within(cost, cost_sq, followed.energy_bill_usd + followed.wear_cost_usd, "bill + wear");
+
+  EXPECT_THAT(SampleDay(p, b, in, table.data(), ref.S, &rng, steps).status(),
+              ::smfg::testing_util::StatusIs(absl::StatusCode::kInvalidArgument,
+                                             ::testing::HasSubstr("start_level: 11")));
+}
+
 TEST(PolicyTableTest, InvalidTablesAreNamed) {
   using ::smfg::testing_util::StatusIs;
   using ::testing::HasSubstr;
