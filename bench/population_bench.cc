@@ -5,8 +5,9 @@
 // BM_BatteryHouseholdDay: one household at a time, cold (the one-lane API);
 // BM_BatteryBlock: blocks of 8 warm-started from the previous day, per
 // instruction set (docs/PERFORMANCE.md); BM_FollowPolicyTables: blocks of 8
-// following given policies (outcomes, or exploitability); BM_ShardDefaultMix:
-// a whole shard.
+// following given policies (outcomes, or exploitability); BM_SampleDay: days
+// sampled from policy tables (a learner's rollouts); BM_ShardDefaultMix: a
+// whole shard.
 // Reports household-days/s and household-hours/s (x24) per core, separately for
 // storage owners (the expensive decision problem), and for a whole shard of the
 // default class mix.
@@ -176,6 +177,39 @@ BENCHMARK(BM_FollowPolicyTables)
     ->Args({static_cast<int>(KernelIsa::kAvx2), 1})
     ->Args({static_cast<int>(KernelIsa::kAvx512), 0})
     ->Args({static_cast<int>(KernelIsa::kAvx512), 1});
+
+// Days sampled from policy tables (SampleDay: a learner's rollouts, issue 11),
+// one household at a time on the default grid, the tables being the best
+// responses of 64 block days (made before timing), each day started from the
+// SoC level the previous one ended at.
+void BM_SampleDay(benchmark::State& state) {
+  const FollowerParams p;
+  BatteryBlockSolver solver(p);
+  constexpr int kDays = BlockDays::kDays, kLanes = BlockDays::kLanes;
+  const BlockDays days;
+  solver.SetBatteries(days.batteries.data(), kLanes);
+  const size_t table = solver.policy_table_size();
+  std::vector<double> tables(kDays * kLanes * table);
+  HouseholdDayOutcome out[kLanes];
+  for (int d = 0; d < kDays; ++d) {
+    solver.Solve(&days.inputs[d * kLanes], out, /*warm_start=*/d > 0);
+    for (int l = 0; l < kLanes; ++l) solver.CopyPolicy(l, &tables[(d * kLanes + l) * table]);
+  }
+  CounterRng rng(3, RngPurpose::kTest, 0);
+  PolicyStep steps[kHoursPerDay];
+  int level = 0;
+  long n = 0;
+  for (auto _ : state) {
+    const int k = n % (kDays * kLanes);
+    const absl::StatusOr<int> end = SampleDay(p, days.batteries[k % kLanes], days.inputs[k],
+                                              &tables[k * table], level, &rng, steps);
+    level = *end;
+    benchmark::DoNotOptimize(steps[kHoursPerDay - 1].reward_usd);
+    ++n;
+  }
+  SetRates(state, static_cast<double>(n));
+}
+BENCHMARK(BM_SampleDay);
 
 // A whole shard of the default class mix (consumers, solar, solar+battery).
 void BM_ShardDefaultMix(benchmark::State& state) {
