@@ -224,6 +224,19 @@ TEST(CoordinatorOptionsTest, MetricsPortRange) {
   EXPECT_THAT(o.Validate(), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+TEST(CoordinatorOptionsTest, ThreadCountsAreNotNegative) {
+  CoordinatorOptions o;
+  o.market_threads = 3;
+  EXPECT_TRUE(o.Validate().ok());
+  o.market_threads = -1;
+  EXPECT_THAT(o.Validate(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--market_threads")));
+  o.market_threads = 0;  // all cores
+  o.local_threads = -1;
+  EXPECT_THAT(o.Validate(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--local_threads")));
+}
+
 TEST(CoordinatorOptionsTest, MaxMessageRangeAndMetricsHost) {
   CoordinatorOptions o;
   EXPECT_TRUE(o.Validate().ok());
