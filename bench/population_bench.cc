@@ -82,6 +82,19 @@ struct BlockDays {
     }
     for (int l = 0; l < kLanes; ++l) batteries.push_back({9.3 + 0.5 * l, 5.0, 0.95, 0.95});
   }
+  // The best responses of the 64 days as policy tables (lane l of day d at
+  // (d * kLanes + l) * policy_table_size()), solved with `solver` (its batteries
+  // set to these), warm-started day to day as in a shard.
+  std::vector<double> BestResponseTables(BatteryBlockSolver* solver) const {
+    const size_t table = solver->policy_table_size();
+    std::vector<double> tables(kDays * kLanes * table);
+    HouseholdDayOutcome out[kLanes];
+    for (int d = 0; d < kDays; ++d) {
+      solver->Solve(&inputs[d * kLanes], out, /*warm_start=*/d > 0);
+      for (int l = 0; l < kLanes; ++l) solver->CopyPolicy(l, &tables[(d * kLanes + l) * table]);
+    }
+    return tables;
+  }
 };
 
 // Blocks of 8 battery households solved together (SIMD across households),
@@ -150,13 +163,9 @@ void BM_FollowPolicyTables(benchmark::State& state) {
   const BlockDays days;
   solver.SetBatteries(days.batteries.data(), kLanes);
   const size_t table = solver.policy_table_size();
-  std::vector<double> tables(kDays * kLanes * table);
+  const std::vector<double> tables = days.BestResponseTables(&solver);
   const std::vector<HouseholdDayInput>& in = days.inputs;
   HouseholdDayOutcome out[kLanes];
-  for (int d = 0; d < kDays; ++d) {
-    solver.Solve(&in[d * kLanes], out, /*warm_start=*/d > 0);
-    for (int l = 0; l < kLanes; ++l) solver.CopyPolicy(l, &tables[(d * kLanes + l) * table]);
-  }
   Exploitability gains[kLanes];
   long n = 0;
   for (auto _ : state) {
@@ -189,12 +198,7 @@ void BM_SampleDay(benchmark::State& state) {
   const BlockDays days;
   solver.SetBatteries(days.batteries.data(), kLanes);
   const size_t table = solver.policy_table_size();
-  std::vector<double> tables(kDays * kLanes * table);
-  HouseholdDayOutcome out[kLanes];
-  for (int d = 0; d < kDays; ++d) {
-    solver.Solve(&days.inputs[d * kLanes], out, /*warm_start=*/d > 0);
-    for (int l = 0; l < kLanes; ++l) solver.CopyPolicy(l, &tables[(d * kLanes + l) * table]);
-  }
+  const std::vector<double> tables = days.BestResponseTables(&solver);
   CounterRng rng(3, RngPurpose::kTest, 0);
   PolicyStep steps[kHoursPerDay];
   int level = 0;

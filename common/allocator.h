@@ -7,7 +7,8 @@
 // every solve. With glibc's defaults each free at the top of the heap hands the
 // pages back to the kernel (brk) and the next solve faults them in again:
 // about a tenth of `smfg evaluate`'s CPU time went to the kernel that way
-// (docs/PERFORMANCE.md "Allocator"). The settings below keep freed memory for
+// (docs/PERFORMANCE.md "End to end", docs/DECISIONS.md "Freed heap stays in the
+// process"). The settings below keep freed memory for
 // reuse instead:
 //   - blocks below kMmapThresholdBytes come from the heap, not from mmap (so
 //     freeing them does not unmap them);

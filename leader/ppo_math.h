@@ -6,7 +6,6 @@
 #define SMFG_LEADER_PPO_MATH_H_
 
 #include <cstdint>
-#include <vector>
 
 namespace smfg::leader {
 
