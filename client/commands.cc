@@ -188,19 +188,41 @@ absl::Status EvaluateOptions::Validate() const {
   return absl::OkStatus();
 }
 
+absl::StatusOr<bool> EvaluateNeedsTrainer(const EvaluateOptions& o) {
+  SMFG_RETURN_IF_ERROR(o.Validate());
+  SMFG_ASSIGN_OR_RETURN(config::LoadedSpec loaded,
+                        training::LoadExperimentFile(o.spec_path, {.days = o.days}));
+  return !o.myopic && loaded.scenario.follower.learner == env::FollowerParams::Learner::kPpo;
+}
+
 absl::Status RunEvaluate(const EvaluateOptions& o, std::ostream& out, std::ostream& progress) {
   SMFG_RETURN_IF_ERROR(o.Validate());
   SMFG_ASSIGN_OR_RETURN(config::LoadedSpec loaded,
                         training::LoadExperimentFile(o.spec_path, {.days = o.days}));
   env::Scenario& sc = loaded.scenario;
-  if (o.myopic) sc.follower.myopic = true;
+  if (o.myopic) {
+    // Myopic followers have no decision, so nothing to learn either.
+    sc.follower.myopic = true;
+    sc.follower.learner = env::FollowerParams::Learner::kExact;
+  }
   SMFG_ASSIGN_OR_RETURN(const training::TrainerParams params,
                         training::TrainerParamsFromSpec(loaded.spec, sc));
   const env::Tariff& base = params.base;
 
   const auto start = std::chrono::steady_clock::now();
-  env::LocalPopulationEvaluator evaluator(sc, o.threads);
-  const auto& kernel = evaluator.kernel();
+  std::unique_ptr<env::PopulationEvaluator> owned;
+  if (sc.follower.learner == env::FollowerParams::Learner::kPpo) {
+    if (!o.learning_evaluator) {
+      return absl::FailedPreconditionError(
+          "follower.learner: followers that learn (FOLLOWER_LEARNER_PPO) are evaluated by "
+          "smfg-train");
+    }
+    SMFG_ASSIGN_OR_RETURN(owned, o.learning_evaluator(sc, o.threads));
+  } else {
+    owned = std::make_unique<env::LocalPopulationEvaluator>(sc, o.threads);
+  }
+  env::PopulationEvaluator& evaluator = *owned;
+  const env::ShardKernel& kernel = *evaluator.in_process_kernel();
   SMFG_ASSIGN_OR_RETURN(auto market, env::MarketClearing::Create(sc, kernel.shapes(), kernel.days(),
                                                                  ResolveThreads(o.threads)));
   progress << absl::StrFormat(
@@ -218,8 +240,13 @@ absl::Status RunEvaluate(const EvaluateOptions& o, std::ostream& out, std::ostre
     env::EvaluateOptions eo;
     eo.measure_exploitability = o.exploitability;
     eo.progress = [&](int it, double residual) {
-      progress << absl::StrFormat("[%s] inner iteration %d: residual %.3g $/MWh\n", label, it,
-                                  residual);
+      if (it < 0) {
+        progress << absl::StrFormat("[%s] followers' PPO phase %d: residual %.3g $/MWh\n", label,
+                                    -it, residual);
+      } else {
+        progress << absl::StrFormat("[%s] inner iteration %d: residual %.3g $/MWh\n", label, it,
+                                    residual);
+      }
       progress.flush();
     };
     absl::StatusOr<env::Evaluation> e;

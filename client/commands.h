@@ -6,11 +6,16 @@
 #ifndef SMFG_CLIENT_COMMANDS_H_
 #define SMFG_CLIENT_COMMANDS_H_
 
+#include <functional>
+#include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "environment/population_evaluator.h"
+#include "environment/scenario.h"
 
 namespace smfg::client {
 
@@ -36,8 +41,24 @@ struct EvaluateOptions {
   bool exploitability = true;
   int threads = 0;  // 0: all cores
   int days = 0;     // > 0 overrides the spec's number of days
+  // Builds the evaluator of a spec whose followers learn (follower.learner
+  // PPO). Set only in smfg-train (it needs LibTorch); smfg runs such specs by
+  // executing smfg-train (EvaluateNeedsTrainer).
+  std::function<absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>>(const env::Scenario&,
+                                                                          int threads)>
+      learning_evaluator;
   absl::Status Validate() const;
 };
+
+// Whether `o`'s spec has learning followers, so that evaluating it needs
+// smfg-train. Errors: the spec's.
+absl::StatusOr<bool> EvaluateNeedsTrainer(const EvaluateOptions& o);
+
+// The in-process evaluator of a scenario, learning followers included
+// (training::MakeLocalEvaluator). Defined in smfg_train_command (LibTorch):
+// only smfg-train links it.
+absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>> MakeLocalEvaluator(
+    const env::Scenario& scenario, int threads);
 
 struct TrainOptions {
   std::string spec_path;

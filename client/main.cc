@@ -223,6 +223,14 @@ int main(int argc, char** argv) {
     o.threads = absl::GetFlag(FLAGS_threads);
     o.days = absl::GetFlag(FLAGS_days);
     o.json = absl::GetFlag(FLAGS_json);
+#ifndef SMFG_CLI_RUNS_TRAINING
+    // Learning followers need LibTorch: smfg-train evaluates them.
+    const absl::StatusOr<bool> needs_trainer = smfg::client::EvaluateNeedsTrainer(o);
+    if (!needs_trainer.ok()) return Fail(needs_trainer.status());
+    if (*needs_trainer) return ExecTrainer(command, argv);
+#else
+    o.learning_evaluator = smfg::client::MakeLocalEvaluator;
+#endif
     const absl::Status s = smfg::client::RunEvaluate(o, std::cout, std::cerr);
     return s.ok() ? 0 : Fail(s);
   }

@@ -22,6 +22,11 @@
 #include "training/training_run.h"
 
 namespace smfg::client {
+
+absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>> MakeLocalEvaluator(
+    const env::Scenario& scenario, int threads) {
+  return training::MakeLocalEvaluator(scenario, threads);
+}
 namespace {
 
 namespace fs = std::filesystem;

@@ -20,6 +20,8 @@ enum class RngPurpose : uint64_t {
   kDayDemand = 3,
   kHouseholdDayNoise = 4,
   kLeaderPolicy = 5,
+  kFollowerPolicy = 6,   // learning followers' initial networks
+  kFollowerRollout = 7,  // their sampled episodes
   kTest = 99,
 };
 

@@ -253,7 +253,26 @@ env::ProfileParams ToProfiles(const v1::ProfileParams& p) {
   return out;
 }
 
-env::FollowerParams ToFollower(const v1::FollowerParams& f) {
+env::FollowerParams::Ppo ToFollowerPpo(const v1::FollowerPpoParams& p) {
+  env::FollowerParams::Ppo out;
+  // Empty means the default widths, as for learner.hidden_sizes.
+  if (!p.hidden_sizes().empty()) {
+    out.hidden_sizes.assign(p.hidden_sizes().begin(), p.hidden_sizes().end());
+  }
+  if (p.has_learning_rate()) out.learning_rate = p.learning_rate();
+  if (p.has_phases_per_solve()) out.phases_per_solve = p.phases_per_solve();
+  if (p.has_epochs_per_phase()) out.epochs_per_phase = p.epochs_per_phase();
+  if (p.has_episodes_per_household_day()) {
+    out.episodes_per_household_day = p.episodes_per_household_day();
+  }
+  if (p.has_episode_days()) out.episode_days = p.episode_days();
+  if (p.has_clip()) out.clip = p.clip();
+  if (p.has_gae_lambda()) out.gae_lambda = p.gae_lambda();
+  if (p.has_value_coef()) out.value_coef = p.value_coef();
+  return out;
+}
+
+absl::StatusOr<env::FollowerParams> ToFollower(const v1::FollowerParams& f) {
   env::FollowerParams out;
   if (f.has_temperature_usd()) out.temperature_usd = f.temperature_usd();
   if (f.has_discount_per_hour()) out.discount_per_hour = f.discount_per_hour();
@@ -265,6 +284,24 @@ env::FollowerParams ToFollower(const v1::FollowerParams& f) {
     out.battery_wear_usd_per_kwh = f.battery_wear_usd_per_kwh();
   }
   out.myopic = f.myopic();
+  switch (f.learner()) {
+    case v1::FOLLOWER_LEARNER_UNSPECIFIED:
+    case v1::FOLLOWER_LEARNER_EXACT:
+      out.learner = env::FollowerParams::Learner::kExact;
+      break;
+    case v1::FOLLOWER_LEARNER_PPO:
+      out.learner = env::FollowerParams::Learner::kPpo;
+      break;
+    default:
+      // Proto3 enums are open: JSON and text accept a bare number.
+      return Error("scenario.follower.learner",
+                   absl::StrCat("unknown follower learner ", static_cast<int>(f.learner()),
+                                " (expected FOLLOWER_LEARNER_EXACT or FOLLOWER_LEARNER_PPO)"));
+  }
+  if (f.has_ppo() && out.learner != env::FollowerParams::Learner::kPpo) {
+    return Error("scenario.follower.ppo", "set but follower.learner is not FOLLOWER_LEARNER_PPO");
+  }
+  out.ppo = ToFollowerPpo(f.ppo());
   return out;
 }
 
@@ -399,7 +436,7 @@ absl::StatusOr<ConvertedScenario> ConvertScenario(const v1::ExperimentSpec& spec
   if (s.has_seed()) out.seed = s.seed();
   if (s.has_shards()) out.shards = s.shards();
   out.profiles = ToProfiles(s.profiles());
-  out.follower = ToFollower(s.follower());
+  SMFG_ASSIGN_OR_RETURN(out.follower, ToFollower(s.follower()));
   out.inner = ToInner(s.inner());
   out.utility_fixed_cost_per_day = s.utility_fixed_cost_per_day();
   return result;
@@ -466,6 +503,21 @@ v1::ExperimentSpec FromScenario(const env::Scenario& scenario) {
   follower->set_max_soc_steps_per_hour(f.max_soc_steps_per_hour);
   follower->set_battery_wear_usd_per_kwh(f.battery_wear_usd_per_kwh);
   follower->set_myopic(f.myopic);
+  // Written only for PPO, so that the effective spec (and fingerprint) of a
+  // spec with exact followers is what it was before followers could learn.
+  if (f.learner == env::FollowerParams::Learner::kPpo) {
+    follower->set_learner(v1::FOLLOWER_LEARNER_PPO);
+    v1::FollowerPpoParams* ppo = follower->mutable_ppo();
+    for (int width : f.ppo.hidden_sizes) ppo->add_hidden_sizes(width);
+    ppo->set_learning_rate(f.ppo.learning_rate);
+    ppo->set_phases_per_solve(f.ppo.phases_per_solve);
+    ppo->set_epochs_per_phase(f.ppo.epochs_per_phase);
+    ppo->set_episodes_per_household_day(f.ppo.episodes_per_household_day);
+    ppo->set_episode_days(f.ppo.episode_days);
+    ppo->set_clip(f.ppo.clip);
+    ppo->set_gae_lambda(f.ppo.gae_lambda);
+    ppo->set_value_coef(f.ppo.value_coef);
+  }
 
   v1::InnerLoopParams* inner = s->mutable_inner();
   inner->set_damping(scenario.inner.damping);

@@ -451,6 +451,293 @@ TEST(SpecConvertTest, ErrorPathMapping) {
   EXPECT_EQ(mapped("fixed_charge_per_day: bad", per_bus), "fixed_charge_per_day: bad");
 }
 
+// kMinimal with learning followers and every follower.ppo field away from its
+// default.
+v1::ExperimentSpec PpoSpec() {
+  v1::ExperimentSpec spec = ParseText(kMinimal);
+  v1::FollowerParams* f = spec.mutable_scenario()->mutable_follower();
+  f->set_learner(v1::FOLLOWER_LEARNER_PPO);
+  v1::FollowerPpoParams* ppo = f->mutable_ppo();
+  ppo->add_hidden_sizes(32);
+  ppo->add_hidden_sizes(16);
+  ppo->add_hidden_sizes(8);
+  ppo->set_learning_rate(1e-3);
+  ppo->set_phases_per_solve(5);
+  ppo->set_epochs_per_phase(3);
+  ppo->set_episodes_per_household_day(2);
+  ppo->set_episode_days(3);
+  ppo->set_clip(0.1);
+  ppo->set_gae_lambda(0.9);
+  ppo->set_value_coef(0.25);
+  return spec;
+}
+
+TEST(SpecConvertTest, FollowerLearnerDefaultsToExact) {
+  absl::StatusOr<env::Scenario> s = ToScenario(ParseText(kMinimal), "");
+  ASSERT_THAT(s, IsOk());
+  const env::FollowerParams defaults;
+  EXPECT_EQ(s->follower.learner, env::FollowerParams::Learner::kExact);
+  EXPECT_THAT(s->follower.ppo.hidden_sizes, ElementsAre(64, 64));
+  EXPECT_EQ(s->follower.ppo.hidden_sizes, defaults.ppo.hidden_sizes);
+  EXPECT_EQ(s->follower.ppo.learning_rate, defaults.ppo.learning_rate);
+  EXPECT_EQ(s->follower.ppo.phases_per_solve, defaults.ppo.phases_per_solve);
+  EXPECT_EQ(s->follower.ppo.epochs_per_phase, defaults.ppo.epochs_per_phase);
+  EXPECT_EQ(s->follower.ppo.episodes_per_household_day, defaults.ppo.episodes_per_household_day);
+  EXPECT_EQ(s->follower.ppo.episode_days, defaults.ppo.episode_days);
+  EXPECT_EQ(s->follower.ppo.clip, defaults.ppo.clip);
+  EXPECT_EQ(s->follower.ppo.gae_lambda, defaults.ppo.gae_lambda);
+  EXPECT_EQ(s->follower.ppo.value_coef, defaults.ppo.value_coef);
+
+  // FOLLOWER_LEARNER_EXACT spelled out is the same.
+  v1::ExperimentSpec exact = ParseText(kMinimal);
+  exact.mutable_scenario()->mutable_follower()->set_learner(v1::FOLLOWER_LEARNER_EXACT);
+  s = ToScenario(exact, "");
+  ASSERT_THAT(s, IsOk());
+  EXPECT_EQ(s->follower.learner, env::FollowerParams::Learner::kExact);
+
+  // PPO without a ppo block takes every default, and the effective spec writes
+  // them all out.
+  v1::ExperimentSpec ppo = ParseText(kMinimal);
+  ppo.mutable_scenario()->mutable_follower()->set_learner(v1::FOLLOWER_LEARNER_PPO);
+  s = ToScenario(ppo, "");
+  ASSERT_THAT(s, IsOk());
+  EXPECT_EQ(s->follower.learner, env::FollowerParams::Learner::kPpo);
+  EXPECT_EQ(s->follower.ppo.hidden_sizes, defaults.ppo.hidden_sizes);
+  EXPECT_EQ(s->follower.ppo.phases_per_solve, defaults.ppo.phases_per_solve);
+  EXPECT_THAT(ValidateSpec(ppo, *s), IsOk());
+  const v1::FollowerPpoParams written = EffectiveSpec(ppo, *s).scenario().follower().ppo();
+  EXPECT_THAT(written.hidden_sizes(), ElementsAre(64, 64));
+  for (bool has :
+       {written.has_learning_rate(), written.has_phases_per_solve(), written.has_epochs_per_phase(),
+        written.has_episodes_per_household_day(), written.has_episode_days(), written.has_clip(),
+        written.has_gae_lambda(), written.has_value_coef()}) {
+    EXPECT_TRUE(has);
+  }
+  EXPECT_EQ(written.learning_rate(), defaults.ppo.learning_rate);
+  EXPECT_EQ(written.phases_per_solve(), defaults.ppo.phases_per_solve);
+  EXPECT_EQ(written.epochs_per_phase(), defaults.ppo.epochs_per_phase);
+  EXPECT_EQ(written.episodes_per_household_day(), defaults.ppo.episodes_per_household_day);
+  EXPECT_EQ(written.episode_days(), defaults.ppo.episode_days);
+  EXPECT_EQ(written.clip(), defaults.ppo.clip);
+  EXPECT_EQ(written.gae_lambda(), defaults.ppo.gae_lambda);
+  EXPECT_EQ(written.value_coef(), defaults.ppo.value_coef);
+}
+
+TEST(SpecConvertTest, PpoFollowerRoundTripsThroughTheEffectiveSpec) {
+  const v1::ExperimentSpec spec = PpoSpec();
+  absl::StatusOr<env::Scenario> s = CheckSpecMessage(spec, ConvertOptions{}, SpecRules{});
+  ASSERT_THAT(s, IsOk());
+  const env::FollowerParams& f = s->follower;
+  const env::FollowerParams defaults;
+  EXPECT_EQ(f.learner, env::FollowerParams::Learner::kPpo);
+  EXPECT_THAT(f.ppo.hidden_sizes, ElementsAre(32, 16, 8));
+  EXPECT_EQ(f.ppo.learning_rate, 1e-3);
+  EXPECT_EQ(f.ppo.phases_per_solve, 5);
+  EXPECT_EQ(f.ppo.epochs_per_phase, 3);
+  EXPECT_EQ(f.ppo.episodes_per_household_day, 2);
+  EXPECT_EQ(f.ppo.episode_days, 3);
+  EXPECT_EQ(f.ppo.clip, 0.1);
+  EXPECT_EQ(f.ppo.gae_lambda, 0.9);
+  EXPECT_EQ(f.ppo.value_coef, 0.25);
+  // Every value above differs from its default, so each one was read.
+  EXPECT_NE(f.ppo.hidden_sizes, defaults.ppo.hidden_sizes);
+  EXPECT_NE(f.ppo.learning_rate, defaults.ppo.learning_rate);
+  EXPECT_NE(f.ppo.phases_per_solve, defaults.ppo.phases_per_solve);
+  EXPECT_NE(f.ppo.epochs_per_phase, defaults.ppo.epochs_per_phase);
+  EXPECT_NE(f.ppo.episodes_per_household_day, defaults.ppo.episodes_per_household_day);
+  EXPECT_NE(f.ppo.episode_days, defaults.ppo.episode_days);
+  EXPECT_NE(f.ppo.clip, defaults.ppo.clip);
+  EXPECT_NE(f.ppo.gae_lambda, defaults.ppo.gae_lambda);
+  EXPECT_NE(f.ppo.value_coef, defaults.ppo.value_coef);
+
+  // The effective spec carries the learner and the whole block, as given.
+  const v1::ExperimentSpec effective = EffectiveSpec(spec, *s);
+  const v1::FollowerParams& written = effective.scenario().follower();
+  EXPECT_EQ(written.learner(), v1::FOLLOWER_LEARNER_PPO);
+  std::string diff;
+  MessageDifferencer differencer;
+  differencer.ReportDifferencesToString(&diff);
+  EXPECT_TRUE(differencer.Compare(written.ppo(), spec.scenario().follower().ppo())) << diff;
+
+  // ... and converts back to the same followers, through text format too.
+  const std::string text = EffectiveSpecText(spec, *s);
+  absl::StatusOr<LoadedSpec> reloaded = ParseExperiment(text, "effective.textproto", Format::kText);
+  ASSERT_THAT(reloaded, IsOk());
+  const env::FollowerParams& back = reloaded->scenario.follower;
+  EXPECT_EQ(back.learner, f.learner);
+  EXPECT_EQ(back.ppo.hidden_sizes, f.ppo.hidden_sizes);
+  EXPECT_EQ(back.ppo.learning_rate, f.ppo.learning_rate);
+  EXPECT_EQ(back.ppo.phases_per_solve, f.ppo.phases_per_solve);
+  EXPECT_EQ(back.ppo.epochs_per_phase, f.ppo.epochs_per_phase);
+  EXPECT_EQ(back.ppo.episodes_per_household_day, f.ppo.episodes_per_household_day);
+  EXPECT_EQ(back.ppo.episode_days, f.ppo.episode_days);
+  EXPECT_EQ(back.ppo.clip, f.ppo.clip);
+  EXPECT_EQ(back.ppo.gae_lambda, f.ppo.gae_lambda);
+  EXPECT_EQ(back.ppo.value_coef, f.ppo.value_coef);
+  // The effective spec is its own effective spec.
+  EXPECT_TRUE(
+      MessageDifferencer::Equals(EffectiveSpec(reloaded->spec, reloaded->scenario), effective));
+}
+
+TEST(SpecConvertTest, EffectiveSpecOfExactFollowersHasNoLearnerOrPpo) {
+  absl::StatusOr<LoadedSpec> loaded = LoadExperimentFile("configs/three_bus.textproto");
+  ASSERT_THAT(loaded, IsOk());
+  for (const v1::ExperimentSpec& effective :
+       {EffectiveSpec(loaded->spec, loaded->scenario),
+        EffectiveSpec(ParseText(kMinimal), *ToScenario(ParseText(kMinimal), ""))}) {
+    const v1::FollowerParams& f = effective.scenario().follower();
+    EXPECT_EQ(f.learner(), v1::FOLLOWER_LEARNER_UNSPECIFIED);
+    EXPECT_FALSE(f.has_ppo());
+  }
+  EXPECT_THAT(EffectiveSpecText(loaded->spec, loaded->scenario), ::testing::Not(HasSubstr("ppo")));
+
+  // An explicit FOLLOWER_LEARNER_EXACT is written as the default (absent).
+  v1::ExperimentSpec exact = ParseText(kMinimal);
+  exact.mutable_scenario()->mutable_follower()->set_learner(v1::FOLLOWER_LEARNER_EXACT);
+  const v1::ExperimentSpec effective = EffectiveSpec(exact, *ToScenario(exact, ""));
+  EXPECT_EQ(effective.scenario().follower().learner(), v1::FOLLOWER_LEARNER_UNSPECIFIED);
+  EXPECT_FALSE(effective.scenario().follower().has_ppo());
+  EXPECT_TRUE(MessageDifferencer::Equals(
+      effective, EffectiveSpec(ParseText(kMinimal), *ToScenario(ParseText(kMinimal), ""))));
+}
+
+// One rule of the follower learner's conversion and validation: a change to
+// PpoSpec() and the error it must give (through the whole spec check, so the
+// path is the spec's).
+struct FollowerRuleCase {
+  const char* name;
+  void (*edit)(v1::FollowerParams* f);
+  const char* message;
+};
+
+class FollowerLearnerRuleTest : public ::testing::TestWithParam<FollowerRuleCase> {};
+
+TEST_P(FollowerLearnerRuleTest, IsInvalidArgumentNamingTheField) {
+  v1::ExperimentSpec spec = PpoSpec();
+  ASSERT_THAT(CheckSpecMessage(spec, ConvertOptions{}, SpecRules{}), IsOk());
+  GetParam().edit(spec.mutable_scenario()->mutable_follower());
+  EXPECT_THAT(CheckSpecMessage(spec, ConvertOptions{}, SpecRules{}),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::Eq(GetParam().message)));
+}
+
+const FollowerRuleCase kFollowerRuleCases[] = {
+    {"UnknownLearner",
+     [](v1::FollowerParams* f) { f->set_learner(static_cast<v1::FollowerLearner>(7)); },
+     "scenario.follower.learner: unknown follower learner 7 (expected FOLLOWER_LEARNER_EXACT or "
+     "FOLLOWER_LEARNER_PPO)"},
+    {"PpoSetWithoutLearner", [](v1::FollowerParams* f) { f->clear_learner(); },
+     "scenario.follower.ppo: set but follower.learner is not FOLLOWER_LEARNER_PPO"},
+    {"PpoSetWithExactLearner",
+     [](v1::FollowerParams* f) { f->set_learner(v1::FOLLOWER_LEARNER_EXACT); },
+     "scenario.follower.ppo: set but follower.learner is not FOLLOWER_LEARNER_PPO"},
+    {"PpoWithMyopic", [](v1::FollowerParams* f) { f->set_myopic(true); },
+     "scenario.follower.learner: must not be PPO when follower.myopic is true (myopic followers "
+     "have no decision to learn)"},
+    {"TooManyHiddenLayers",
+     [](v1::FollowerParams* f) {
+       for (int i = 0; i < 2; ++i) f->mutable_ppo()->add_hidden_sizes(4);
+     },
+     "scenario.follower.ppo.hidden_sizes: must have 1 to 4 layers, got 5"},
+    {"HiddenWidthZero", [](v1::FollowerParams* f) { f->mutable_ppo()->set_hidden_sizes(1, 0); },
+     "scenario.follower.ppo.hidden_sizes[1]: must be in [1, 1024], got 0"},
+    {"HiddenWidthTooLarge",
+     [](v1::FollowerParams* f) { f->mutable_ppo()->set_hidden_sizes(2, 1025); },
+     "scenario.follower.ppo.hidden_sizes[2]: must be in [1, 1024], got 1025"},
+    {"LearningRateZero", [](v1::FollowerParams* f) { f->mutable_ppo()->set_learning_rate(0); },
+     "scenario.follower.ppo.learning_rate: must be in (0, 1], got 0"},
+    {"LearningRateAboveOne",
+     [](v1::FollowerParams* f) { f->mutable_ppo()->set_learning_rate(1.5); },
+     "scenario.follower.ppo.learning_rate: must be in (0, 1], got 1.5"},
+    {"LearningRateNan",
+     [](v1::FollowerParams* f) { f->mutable_ppo()->set_learning_rate(std::nan("")); },
+     "scenario.follower.ppo.learning_rate: must be finite, got nan"},
+    {"PhasesPerSolveNegative",
+     [](v1::FollowerParams* f) { f->mutable_ppo()->set_phases_per_solve(-1); },
+     "scenario.follower.ppo.phases_per_solve: must be in [0, 10000], got -1"},
+    {"PhasesPerSolveTooMany",
+     [](v1::FollowerParams* f) { f->mutable_ppo()->set_phases_per_solve(10001); },
+     "scenario.follower.ppo.phases_per_solve: must be in [0, 10000], got 10001"},
+    {"EpochsPerPhaseZero", [](v1::FollowerParams* f) { f->mutable_ppo()->set_epochs_per_phase(0); },
+     "scenario.follower.ppo.epochs_per_phase: must be in [1, 100], got 0"},
+    {"EpochsPerPhaseTooMany",
+     [](v1::FollowerParams* f) { f->mutable_ppo()->set_epochs_per_phase(101); },
+     "scenario.follower.ppo.epochs_per_phase: must be in [1, 100], got 101"},
+    {"EpisodesPerHouseholdDayZero",
+     [](v1::FollowerParams* f) { f->mutable_ppo()->set_episodes_per_household_day(0); },
+     "scenario.follower.ppo.episodes_per_household_day: must be in [1, 64], got 0"},
+    {"EpisodesPerHouseholdDayTooMany",
+     [](v1::FollowerParams* f) { f->mutable_ppo()->set_episodes_per_household_day(65); },
+     "scenario.follower.ppo.episodes_per_household_day: must be in [1, 64], got 65"},
+    {"EpisodeDaysZero", [](v1::FollowerParams* f) { f->mutable_ppo()->set_episode_days(0); },
+     "scenario.follower.ppo.episode_days: must be in [1, 30], got 0"},
+    {"EpisodeDaysTooMany", [](v1::FollowerParams* f) { f->mutable_ppo()->set_episode_days(31); },
+     "scenario.follower.ppo.episode_days: must be in [1, 30], got 31"},
+    {"ClipZero", [](v1::FollowerParams* f) { f->mutable_ppo()->set_clip(0); },
+     "scenario.follower.ppo.clip: must be in (0, 1), got 0"},
+    {"ClipOne", [](v1::FollowerParams* f) { f->mutable_ppo()->set_clip(1); },
+     "scenario.follower.ppo.clip: must be in (0, 1), got 1"},
+    {"GaeLambdaNegative", [](v1::FollowerParams* f) { f->mutable_ppo()->set_gae_lambda(-0.1); },
+     "scenario.follower.ppo.gae_lambda: must be in [0, 1], got -0.1"},
+    {"GaeLambdaAboveOne", [](v1::FollowerParams* f) { f->mutable_ppo()->set_gae_lambda(1.1); },
+     "scenario.follower.ppo.gae_lambda: must be in [0, 1], got 1.1"},
+    {"ValueCoefNegative", [](v1::FollowerParams* f) { f->mutable_ppo()->set_value_coef(-1); },
+     "scenario.follower.ppo.value_coef: must be >= 0, got -1"},
+    {"ValueCoefInfinite",
+     [](v1::FollowerParams* f) {
+       f->mutable_ppo()->set_value_coef(std::numeric_limits<double>::infinity());
+     },
+     "scenario.follower.ppo.value_coef: must be finite, got inf"},
+};
+
+INSTANTIATE_TEST_SUITE_P(Rules, FollowerLearnerRuleTest, ::testing::ValuesIn(kFollowerRuleCases),
+                         [](const ::testing::TestParamInfo<FollowerRuleCase>& info) {
+                           return std::string(info.param.name);
+                         });
+
+TEST(SpecConvertTest, FollowerPpoBoundsAreInclusiveWhereDocumented) {
+  v1::ExperimentSpec spec = PpoSpec();
+  v1::FollowerPpoParams* ppo = spec.mutable_scenario()->mutable_follower()->mutable_ppo();
+  ppo->clear_hidden_sizes();
+  for (int width : {1, 1024, 1, 1024}) ppo->add_hidden_sizes(width);
+  ppo->set_learning_rate(1);
+  ppo->set_phases_per_solve(0);
+  ppo->set_epochs_per_phase(100);
+  ppo->set_episodes_per_household_day(64);
+  ppo->set_episode_days(30);
+  ppo->set_gae_lambda(0);
+  ppo->set_value_coef(0);
+  EXPECT_THAT(CheckSpecMessage(spec, ConvertOptions{}, SpecRules{}), IsOk());
+  ppo->set_phases_per_solve(10000);
+  ppo->set_epochs_per_phase(1);
+  ppo->set_episodes_per_household_day(1);
+  ppo->set_episode_days(1);
+  ppo->set_gae_lambda(1);
+  EXPECT_THAT(CheckSpecMessage(spec, ConvertOptions{}, SpecRules{}), IsOk());
+}
+
+// env::ValidateScenario on the follower learner directly: ppo is checked only
+// for PPO, and an empty hidden_sizes (the spec cannot express one: empty means
+// the default) is refused.
+TEST(ValidateScenarioTest, FollowerPpoIsCheckedOnlyForPpo) {
+  env::Scenario s = *ToScenario(ParseText(kMinimal), "");
+  s.follower.ppo.clip = 5;
+  s.follower.ppo.hidden_sizes.clear();
+  EXPECT_THAT(env::ValidateScenario(s), IsOk());
+  s.follower.learner = env::FollowerParams::Learner::kPpo;
+  EXPECT_THAT(env::ValidateScenario(s),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::Eq("follower.ppo.hidden_sizes: must have 1 to 4 layers, got 0")));
+  s.follower.ppo.hidden_sizes = {64};
+  EXPECT_THAT(env::ValidateScenario(s),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::Eq("follower.ppo.clip: must be in (0, 1), got 5")));
+  s.follower.ppo.clip = 0.2;
+  EXPECT_THAT(env::ValidateScenario(s), IsOk());
+  s.follower.myopic = true;
+  EXPECT_THAT(env::ValidateScenario(s),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("follower.learner: ")));
+}
+
 // env::ValidateScenario's own paths (before mapping to the spec).
 TEST(ValidateScenarioTest, CrossFieldChecksNameEnvPaths) {
   const env::Scenario valid = *ToScenario(ParseText(kMinimal), "");

@@ -28,6 +28,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "training/training_run.h"
 
 namespace smfg::coordinator {
 
@@ -108,13 +109,18 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
         [threads = options.local_threads](
             const std::string&, const env::Scenario& sc,
             std::function<void()>) -> absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>> {
-      return std::make_unique<env::LocalPopulationEvaluator>(sc, threads);
+      return training::MakeLocalEvaluator(sc, threads);
     };
   } else {
     params.evaluator_factory = [pool, wait = absl::Seconds(options.worker_wait_timeout_s)](
                                    const std::string& id, const env::Scenario& sc,
                                    std::function<void()> on_waiting)
         -> absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>> {
+      if (sc.follower.learner == env::FollowerParams::Learner::kPpo) {
+        return absl::InvalidArgumentError(
+            "scenario.follower.learner: FOLLOWER_LEARNER_PPO is trained in the coordinator's "
+            "process (start it with --local_threads > 0); workers evaluate exact followers only");
+      }
       RemoteEvaluatorOptions o;
       o.experiment_id = id;
       o.on_waiting_for_workers = std::move(on_waiting);

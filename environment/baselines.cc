@@ -51,6 +51,12 @@ absl::StatusOr<Evaluation> EvaluateTariff(PopulationEvaluator& evaluator, Market
                           evaluator.Exploitability(tariff, e.inner.belief, e.inner.clearing.lmp));
   }
   e.report = MakeReport(scenario, tariff, e.inner, exploit, label);
+  if (options.measure_exploitability && evaluator.learned_followers()) {
+    SMFG_ASSIGN_OR_RETURN(
+        e.report.best_response_exploitability,
+        evaluator.BestResponseExploitability(tariff, e.inner.belief, e.inner.clearing.lmp));
+    e.report.has_best_response_exploitability = true;
+  }
   e.report.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return e;

@@ -42,6 +42,24 @@ absl::StatusOr<InnerResult> SolveMeanField(PopulationEvaluator& evaluator, Marke
   std::vector<double> next;
   double previous_residual = std::numeric_limits<double>::infinity();
   PriceBelief m = cold ? PriceBelief::Constant(market.days(), market.buses(), 0.0) : *warm_start;
+  // Learning followers train during the first `learning` evaluations: plain
+  // damped steps (the map changes under them, so neither Anderson's history
+  // nor the residual's trend means anything yet); the fixed point below then
+  // runs on the frozen policy.
+  SMFG_ASSIGN_OR_RETURN(const int learning, evaluator.BeginSolve());
+  for (int p = 0; p < learning; ++p) {
+    SMFG_ASSIGN_OR_RETURN(MeanFieldResponse step, RespondAndClear(evaluator, market, tariff, m));
+    result.seconds_population += step.seconds_population;
+    result.seconds_clearing += step.seconds_clearing;
+    result.learning_steps += 1;
+    const std::vector<double>& c = step.clearing.lmp.lmp_per_mwh;
+    if (progress) progress(-(p + 1), step.residual);
+    for (size_t k = 0; k < c.size(); ++k) {
+      m.lmp_per_mwh[k] =
+          cold && p == 0 ? c[k] : (1.0 - params.damping) * m.lmp_per_mwh[k] + params.damping * c[k];
+    }
+  }
+  const bool cold_loop = cold && learning == 0;
   for (int j = 0; j < params.max_iterations; ++j) {
     SMFG_ASSIGN_OR_RETURN(MeanFieldResponse step, RespondAndClear(evaluator, market, tariff, m));
     result.seconds_population += step.seconds_population;
@@ -80,7 +98,7 @@ absl::StatusOr<InnerResult> SolveMeanField(PopulationEvaluator& evaluator, Marke
       mixer.Reset();
     }
     previous_residual = residual;
-    if (cold && j == 0) {
+    if (cold_loop && j == 0) {
       m.lmp_per_mwh = c;  // m_0 = 0 is nobody's belief: keep nothing of it
     } else {
       mixer.Next(m.lmp_per_mwh, c, alpha, &next);

@@ -28,8 +28,12 @@ struct InnerResult {
   PriceBelief belief;       // m_j at the stop
   PopulationStats stats;    // population response to m_j
   ClearingResult clearing;  // market outcome of that response
-  int iterations = 0;       // population evaluations used
-  double residual = 0.0;    // r_j, $/MWh
+  int iterations = 0;       // population evaluations used after learning
+  // Evaluations during which learning followers trained (PopulationEvaluator::
+  // BeginSolve), before the fixed point on their frozen policy; 0 for exact
+  // followers.
+  int learning_steps = 0;
+  double residual = 0.0;  // r_j, $/MWh
   bool converged = false;
   // Stopped by InnerLoopParams::stall_iterations (not converged).
   bool stalled = false;
@@ -56,7 +60,8 @@ absl::StatusOr<MeanFieldResponse> RespondAndClear(PopulationEvaluator& evaluator
                                                   MarketClearing& market, const Tariff& tariff,
                                                   const PriceBelief& belief);
 
-// Called after each inner iteration with (iteration, residual).
+// Called after each inner iteration with (iteration, residual); a learning
+// step p (1-based, before the fixed point) reports as iteration -p.
 using InnerProgress = std::function<void(int, double)>;
 
 // Fails only if a population evaluation or a market clearing fails. Not

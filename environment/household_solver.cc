@@ -1292,6 +1292,13 @@ void BatteryBlockSolver::CopyPolicy(int lane, double* table) const {
 
 #undef SMFG_ON_ISA
 
+bool MoveFeasible(const FollowerParams& params, const BatterySpec& battery, int soc_level,
+                  int move) {
+  const int S = params.soc_levels;
+  if (soc_level + move < 0 || soc_level + move > S - 1) return false;
+  return WithinPowerLimit(battery, MovePower(battery, S, move));
+}
+
 absl::Status ValidatePolicyTable(const FollowerParams& params, const BatterySpec& battery,
                                  const double* table) {
   const int S = params.soc_levels, K = params.max_soc_steps_per_hour, A = 2 * K + 1;

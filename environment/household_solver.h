@@ -117,6 +117,11 @@ const char* KernelIsaName(KernelIsa isa);
 // and zero probability on every move that leaves the SoC grid or exceeds the
 // battery's power limit (as defined above).
 inline constexpr double kPolicyTableSumTolerance = 1e-9;
+// Whether a household with `battery` may move `move` grid steps from SoC level
+// `soc_level`: on the grid and within the power limit (the rule above, which
+// the kernel and ValidatePolicyTable apply).
+bool MoveFeasible(const FollowerParams& params, const BatterySpec& battery, int soc_level,
+                  int move);
 // InvalidArgument naming the hour, SoC level and move of the first entry that
 // breaks a rule, or the row whose sum is off.
 absl::Status ValidatePolicyTable(const FollowerParams& params, const BatterySpec& battery,

@@ -4,7 +4,9 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "common/parallel.h"
+#include "common/status.h"
 #include "environment/household_solver.h"
 
 namespace smfg::env {
@@ -60,6 +62,49 @@ bool SameInputs(const Tariff& ta, const PriceBelief& ba, const Tariff& tb, const
          SameBits(ta.daily_import_rate_per_kwh, tb.daily_import_rate_per_kwh) &&
          SameBits(ta.daily_fixed_charge_per_day, tb.daily_fixed_charge_per_day) &&
          ba.days == bb.days && ba.buses == bb.buses && SameBits(ba.lmp_per_mwh, bb.lmp_per_mwh);
+}
+
+// Adds battery household i's outcome of day d to st: EvaluateShard's sums, in
+// its order, whichever way the outcome was computed (best response or table).
+void AddBatteryOutcome(const Population& pop, int i, int d, const HouseholdDayOutcome& o,
+                       PopulationStats& st) {
+  const int bus = pop.bus[i], group = pop.income_group[i], der = pop.der_type[i];
+  const int cls = pop.class_index[i];
+  for (int h = 0; h < kHoursPerDay; ++h) {
+    const double net = o.import_kwh[h] - o.export_kwh[h];
+    st.NetLoad(d, h, bus) += net;
+    st.behaviour[st.BehaviourIndex(cls, der, h, kBehaviourChargeKw)] += o.charge_kw[h];
+    st.behaviour[st.BehaviourIndex(cls, der, h, kBehaviourDischargeKw)] += o.discharge_kw[h];
+    st.behaviour[st.BehaviourIndex(cls, der, h, kBehaviourSocKwh)] += o.soc_kwh[h];
+    st.behaviour[st.BehaviourIndex(cls, der, h, kBehaviourNetKw)] += net;
+    st.import_kwh_bus_hour[bus * kHoursPerDay + h] += o.import_kwh[h];
+    st.export_kwh_bus_hour[bus * kHoursPerDay + h] += o.export_kwh[h];
+    st.group_import_kwh[group] += o.import_kwh[h];
+    st.group_export_kwh[group] += o.export_kwh[h];
+  }
+  st.group_bill_by_day[static_cast<size_t>(d) * st.groups + group] += o.energy_bill_usd;
+  st.group_wear_usd[group] += o.wear_cost_usd;
+  st.policy_iterations += o.policy_iterations;
+  st.unconverged_household_days += o.converged ? 0 : 1;
+  st.nonunique_distribution_household_days += o.unique_distribution ? 0 : 1;
+}
+
+void AddExploitability(const Exploitability& e, ExploitabilityStats& st) {
+  st.household_days += 1;
+  st.sum_regularised += e.regularised;
+  st.sum_plain += e.plain;
+  st.max_regularised = std::max(st.max_regularised, e.regularised);
+  st.max_plain = std::max(st.max_plain, e.plain);
+}
+
+// A table the policy wrote for a household-day, checked before the kernel
+// (which assumes valid tables) sees it.
+absl::Status CheckTable(const FollowerParams& params, const FollowerDay& day, const double* table) {
+  const absl::Status valid = ValidatePolicyTable(params, day.battery, table);
+  if (valid.ok()) return valid;
+  return absl::Status(valid.code(),
+                      absl::StrCat("the follower policy's table for household ", day.household,
+                                   " on day ", day.day, ": ", valid.message()));
 }
 
 }  // namespace
@@ -174,19 +219,13 @@ const ShardKernel::ShardData& ShardKernel::Data(int shard) const {
   return *data_[shard];
 }
 
-PopulationStats ShardKernel::EvaluateShard(int shard, const Tariff& tariff,
-                                           const PriceBelief& belief) const {
-  const Scenario& sc = scenario_;
-  const Population& pop = population_;
-  const ShardData& data = Data(shard);
-  PopulationStats st = data.fixed;
+void ShardKernel::AddFixedBills(const ShardData& data, const Tariff& tariff,
+                                const PriceBelief& belief, PopulationStats& st) const {
   double rate[kHoursPerDay], credit[kHoursPerDay];
-
-  // Bills of the households without a decision.
-  const size_t per_pair = static_cast<size_t>(sc.days) * kHoursPerDay;
+  const size_t per_pair = static_cast<size_t>(scenario_.days) * kHoursPerDay;
   for (size_t k = 0; k < data.pair_bus.size(); ++k) {
     const int bus = data.pair_bus[k], group = data.pair_group[k];
-    for (int d = 0; d < sc.days; ++d) {
+    for (int d = 0; d < scenario_.days; ++d) {
       HouseholdPrices(tariff, belief, bus, d, rate, credit);
       const size_t at = k * per_pair + static_cast<size_t>(d) * kHoursPerDay;
       double bill = 0;
@@ -196,14 +235,127 @@ PopulationStats ShardKernel::EvaluateShard(int shard, const Tariff& tariff,
       st.group_bill_by_day[static_cast<size_t>(d) * st.groups + group] += bill;
     }
   }
+}
+
+void ShardKernel::FillFollowerDay(const ShardData& data, int member, int d, const Tariff& tariff,
+                                  const PriceBelief& belief, FollowerDay* out) const {
+  const Population& pop = population_;
+  const int i = data.battery_ids[member];
+  const HouseholdDayScales& x = data.scales[static_cast<size_t>(member) * scenario_.days + d];
+  out->household = i;
+  out->day = d;
+  out->bus = pop.bus[i];
+  out->income_group = pop.income_group[i];
+  out->battery = data.batteries[member];
+  out->pv_kw = pop.pv_kw[i];
+  out->mean_daily_demand_kwh = pop.daily_demand_kwh[i];
+  out->scales = x;
+  for (int h = 0; h < kHoursPerDay; ++h) {
+    out->demand_kwh[h] = x.daily_demand_kwh * shapes_.demand[h];
+    out->pv_kwh[h] = x.pv_kwh_per_kw_shape * shapes_.pv[h];
+  }
+  HouseholdPrices(tariff, belief, pop.bus[i], d, out->import_rate_per_kwh.data(),
+                  out->export_credit_per_kwh.data());
+}
+
+std::vector<FollowerDay> ShardKernel::FollowerDays(int shard, const Tariff& tariff,
+                                                   const PriceBelief& belief) const {
+  const ShardData& data = Data(shard);
+  const int n_battery = static_cast<int>(data.battery_ids.size());
+  std::vector<FollowerDay> days(static_cast<size_t>(n_battery) * scenario_.days);
+  for (int m = 0; m < n_battery; ++m) {
+    for (int d = 0; d < scenario_.days; ++d) {
+      FillFollowerDay(data, m, d, tariff, belief,
+                      &days[static_cast<size_t>(m) * scenario_.days + d]);
+    }
+  }
+  return days;
+}
+
+absl::StatusOr<PopulationStats> ShardKernel::EvaluateShard(int shard, const Tariff& tariff,
+                                                           const PriceBelief& belief,
+                                                           const PolicyTableWriter& policy) const {
+  const ShardData& data = Data(shard);
+  PopulationStats st = data.fixed;
+  AddFixedBills(data, tariff, belief, st);
+  const int n_battery = static_cast<int>(data.battery_ids.size());
+  if (n_battery == 0) return st;
+  BatteryBlockSolver solver(scenario_.follower);
+  const int lanes = solver.lanes();
+  const size_t table_size = solver.policy_table_size();
+  std::vector<FollowerDay> lane_days(lanes);
+  std::vector<double> tables(lanes * table_size);
+  std::vector<HouseholdDayInput> in(lanes);
+  std::vector<HouseholdDayOutcome> out(lanes);
+  for (int first = 0; first < n_battery; first += lanes) {
+    const int n = std::min(lanes, n_battery - first);
+    solver.SetBatteries(&data.batteries[first], n);
+    for (int d = 0; d < scenario_.days; ++d) {
+      for (int l = 0; l < n; ++l) {
+        FillFollowerDay(data, first + l, d, tariff, belief, &lane_days[l]);
+        in[l] = lane_days[l].Input();
+      }
+      SMFG_RETURN_IF_ERROR(policy.WriteTables(lane_days.data(), n, tables.data()));
+      for (int l = 0; l < n; ++l) {
+        SMFG_RETURN_IF_ERROR(CheckTable(scenario_.follower, lane_days[l], &tables[l * table_size]));
+      }
+      solver.Follow(tables.data(), in.data(), out.data());
+      for (int l = 0; l < n; ++l) {
+        AddBatteryOutcome(population_, data.battery_ids[first + l], d, out[l], st);
+      }
+    }
+  }
+  return st;
+}
+
+absl::StatusOr<ExploitabilityStats> ShardKernel::ShardPolicyExploitability(
+    int shard, const Tariff& tariff, const PriceBelief& belief, const PriceBelief& realised,
+    const PolicyTableWriter& policy) const {
+  const ShardData& data = Data(shard);
+  ExploitabilityStats st;
+  const int n_battery = static_cast<int>(data.battery_ids.size());
+  if (n_battery == 0) return st;
+  BatteryBlockSolver solver(scenario_.follower);
+  const int lanes = solver.lanes();
+  const size_t table_size = solver.policy_table_size();
+  std::vector<FollowerDay> believed(lanes), real(lanes);
+  std::vector<double> tables(lanes * table_size);
+  std::vector<HouseholdDayInput> in_real(lanes);
+  std::vector<Exploitability> out(lanes);
+  for (int first = 0; first < n_battery; first += lanes) {
+    const int n = std::min(lanes, n_battery - first);
+    solver.SetBatteries(&data.batteries[first], n);
+    for (int d = 0; d < scenario_.days; ++d) {
+      for (int l = 0; l < n; ++l) {
+        FillFollowerDay(data, first + l, d, tariff, belief, &believed[l]);
+        FillFollowerDay(data, first + l, d, tariff, realised, &real[l]);
+        in_real[l] = real[l].Input();
+      }
+      SMFG_RETURN_IF_ERROR(policy.WriteTables(believed.data(), n, tables.data()));
+      for (int l = 0; l < n; ++l) {
+        SMFG_RETURN_IF_ERROR(CheckTable(scenario_.follower, believed[l], &tables[l * table_size]));
+      }
+      solver.MeasurePolicyExploitability(tables.data(), in_real.data(), out.data());
+      for (int l = 0; l < n; ++l) AddExploitability(out[l], st);
+    }
+  }
+  return st;
+}
+
+PopulationStats ShardKernel::EvaluateShard(int shard, const Tariff& tariff,
+                                           const PriceBelief& belief) const {
+  const Scenario& sc = scenario_;
+  const Population& pop = population_;
+  const ShardData& data = Data(shard);
+  PopulationStats st = data.fixed;
+  AddFixedBills(data, tariff, belief, st);
 
   // Battery households, a block of kLanes at a time.
   const int n_battery = static_cast<int>(data.battery_ids.size());
   if (n_battery == 0) return st;
   BatteryBlockSolver solver(sc.follower);
   const int lanes = solver.lanes();
-  std::vector<double> demand(lanes * kHoursPerDay), pv(lanes * kHoursPerDay);
-  std::vector<double> rates(lanes * kHoursPerDay), credits(lanes * kHoursPerDay);
+  std::vector<FollowerDay> lane_days(lanes);
   std::vector<HouseholdDayInput> in(lanes);
   std::vector<HouseholdDayOutcome> out(lanes);
   // The policy sources for ShardExploitability, unless the shard is too large.
@@ -221,17 +373,8 @@ PopulationStats ShardKernel::EvaluateShard(int shard, const Tariff& tariff,
     solver.SetBatteries(&data.batteries[first], n);
     for (int d = 0; d < sc.days; ++d) {
       for (int l = 0; l < n; ++l) {
-        const int i = data.battery_ids[first + l];
-        const HouseholdDayScales& x = data.scales[static_cast<size_t>(first + l) * sc.days + d];
-        double* dm = &demand[l * kHoursPerDay];
-        double* p = &pv[l * kHoursPerDay];
-        for (int h = 0; h < kHoursPerDay; ++h) {
-          dm[h] = x.daily_demand_kwh * shapes_.demand[h];
-          p[h] = x.pv_kwh_per_kw_shape * shapes_.pv[h];
-        }
-        HouseholdPrices(tariff, belief, pop.bus[i], d, &rates[l * kHoursPerDay],
-                        &credits[l * kHoursPerDay]);
-        in[l] = {dm, p, &rates[l * kHoursPerDay], &credits[l * kHoursPerDay]};
+        FillFollowerDay(data, first + l, d, tariff, belief, &lane_days[l]);
+        in[l] = lane_days[l].Input();
       }
       // Day d starts Newton's method from day d-1's values of the same household.
       solver.Solve(in.data(), out.data(), /*warm_start=*/d > 0);
@@ -240,29 +383,8 @@ PopulationStats ShardKernel::EvaluateShard(int shard, const Tariff& tariff,
             &cache->sources[(static_cast<size_t>(first) * sc.days + static_cast<size_t>(d) * n) *
                             S]);
       }
-      for (int l = 0; l < n; ++l) {
-        const int i = data.battery_ids[first + l];
-        const int bus = pop.bus[i], group = pop.income_group[i], der = pop.der_type[i];
-        const int cls = pop.class_index[i];
-        const HouseholdDayOutcome& o = out[l];
-        for (int h = 0; h < kHoursPerDay; ++h) {
-          const double net = o.import_kwh[h] - o.export_kwh[h];
-          st.NetLoad(d, h, bus) += net;
-          st.behaviour[st.BehaviourIndex(cls, der, h, kBehaviourChargeKw)] += o.charge_kw[h];
-          st.behaviour[st.BehaviourIndex(cls, der, h, kBehaviourDischargeKw)] += o.discharge_kw[h];
-          st.behaviour[st.BehaviourIndex(cls, der, h, kBehaviourSocKwh)] += o.soc_kwh[h];
-          st.behaviour[st.BehaviourIndex(cls, der, h, kBehaviourNetKw)] += net;
-          st.import_kwh_bus_hour[bus * kHoursPerDay + h] += o.import_kwh[h];
-          st.export_kwh_bus_hour[bus * kHoursPerDay + h] += o.export_kwh[h];
-          st.group_import_kwh[group] += o.import_kwh[h];
-          st.group_export_kwh[group] += o.export_kwh[h];
-        }
-        st.group_bill_by_day[static_cast<size_t>(d) * st.groups + group] += o.energy_bill_usd;
-        st.group_wear_usd[group] += o.wear_cost_usd;
-        st.policy_iterations += o.policy_iterations;
-        st.unconverged_household_days += o.converged ? 0 : 1;
-        st.nonunique_distribution_household_days += o.unique_distribution ? 0 : 1;
-      }
+      for (int l = 0; l < n; ++l)
+        AddBatteryOutcome(pop, data.battery_ids[first + l], d, out[l], st);
     }
   }
   PolicyCacheSlot& slot = policy_cache_[shard];
@@ -327,14 +449,7 @@ ExploitabilityStats ShardKernel::ShardExploitability(int shard, const Tariff& ta
         solver.MeasureExploitability(in_belief.data(), in_real.data(), out.data(),
                                      /*warm_start=*/d > 0);
       }
-      for (int l = 0; l < n; ++l) {
-        const Exploitability& e = out[l];
-        st.household_days += 1;
-        st.sum_regularised += e.regularised;
-        st.sum_plain += e.plain;
-        st.max_regularised = std::max(st.max_regularised, e.regularised);
-        st.max_plain = std::max(st.max_plain, e.plain);
-      }
+      for (int l = 0; l < n; ++l) AddExploitability(out[l], st);
     }
   }
   return st;

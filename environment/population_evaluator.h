@@ -18,6 +18,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "environment/household_solver.h"
 #include "environment/population.h"
 #include "environment/population_stats.h"
 #include "environment/scenario.h"
@@ -28,6 +29,42 @@ namespace smfg::env {
 // ($/kWh, 24 values each). Net billing credits the believed LMP / 1000.
 void HouseholdPrices(const Tariff& tariff, const PriceBelief& belief, int bus, int day,
                      double* import_rate, double* export_credit);
+
+// One battery household-day as a learning follower sees it (issue 11): the
+// household's own features, the day's profile and the prices it faces under a
+// tariff and a price belief. Plain values: followers/ turns them into network
+// inputs.
+struct FollowerDay {
+  int household = 0;  // population id
+  int day = 0;
+  int bus = 0;
+  int income_group = 0;
+  BatterySpec battery;
+  double pv_kw = 0.0;                   // the household's PV size
+  double mean_daily_demand_kwh = 0.0;   // its demand over the year
+  HouseholdDayScales scales;            // this day's demand and PV scales
+  HourlyArray demand_kwh{}, pv_kwh{};   // kWh per hour
+  HourlyArray import_rate_per_kwh{};    // $/kWh
+  HourlyArray export_credit_per_kwh{};  // $/kWh
+  HouseholdDayInput Input() const {
+    return {demand_kwh.data(), pv_kwh.data(), import_rate_per_kwh.data(),
+            export_credit_per_kwh.data()};
+  }
+};
+
+// A learned follower policy, seen from the environment: it writes the policy
+// tables (household_solver.h "Policy tables") of given household-days. The
+// environment never sees how (followers/ implements it with LibTorch).
+class PolicyTableWriter {
+ public:
+  virtual ~PolicyTableWriter() = default;
+  // The table of days[i] at tables + i * table_size (table_size = 24 * S *
+  // (2K + 1) of the scenario's follower grid), each passing
+  // ValidatePolicyTable for its battery. Must be safe to call from several
+  // threads at once, and give the same bits for a day whatever else is in the
+  // call (ShardKernel calls it per block of lanes).
+  virtual absl::Status WriteTables(const FollowerDay* days, int n, double* tables) const = 0;
+};
 
 // What the kernel computes, and how (docs/PERFORMANCE.md "Follower kernel").
 // Everything that does not depend on prices is computed once per shard, on
@@ -68,6 +105,24 @@ class ShardKernel {
   ExploitabilityStats ShardExploitability(int shard, const Tariff& tariff,
                                           const PriceBelief& belief,
                                           const PriceBelief& realised) const;
+
+  // Learning followers: the shard's battery households follow `policy`'s
+  // tables (written from the prices they believe) instead of best-responding;
+  // the same sums, in the same order, as EvaluateShard. Fails only when the
+  // policy does (or writes a table ValidatePolicyTable refuses, named).
+  absl::StatusOr<PopulationStats> EvaluateShard(int shard, const Tariff& tariff,
+                                                const PriceBelief& belief,
+                                                const PolicyTableWriter& policy) const;
+  // What the shard's battery households could gain under `realised` prices by
+  // deviating from `policy`'s tables written at `belief` (computed exactly,
+  // BatteryBlockSolver::MeasurePolicyExploitability).
+  absl::StatusOr<ExploitabilityStats> ShardPolicyExploitability(
+      int shard, const Tariff& tariff, const PriceBelief& belief, const PriceBelief& realised,
+      const PolicyTableWriter& policy) const;
+  // The shard's battery household-days under (tariff, belief), household by
+  // household in member order, days in order within a household.
+  std::vector<FollowerDay> FollowerDays(int shard, const Tariff& tariff,
+                                        const PriceBelief& belief) const;
   // Largest policy-source cache kept per shard (sources + key), bytes; a
   // larger shard is not cached. 64 MiB holds ~760 k battery household-days
   // on the default SoC grid.
@@ -86,6 +141,12 @@ class ShardKernel {
   struct ShardData;
   // The shard's price-independent data, built on first use (thread-safe).
   const ShardData& Data(int shard) const;
+  // The bills of the shard's households without a decision, into st.
+  void AddFixedBills(const ShardData& data, const Tariff& tariff, const PriceBelief& belief,
+                     PopulationStats& st) const;
+  // Battery member `member` (index into the shard's battery households) on day d.
+  void FillFollowerDay(const ShardData& data, int member, int d, const Tariff& tariff,
+                       const PriceBelief& belief, FollowerDay* out) const;
   // The policy sources of a shard's last EvaluateShard (see
   // ShardExploitability), immutable once published.
   struct PolicyCache;
@@ -132,11 +193,28 @@ class PopulationEvaluator {
   virtual ~PopulationEvaluator() = default;
   // All zero for evaluators that do not distribute (LocalPopulationEvaluator).
   virtual EvaluatorCounters Counters() const { return {}; }
+  // The kernel of an evaluator that computes in this process (its population,
+  // shapes and days), else null.
+  virtual const ShardKernel* in_process_kernel() const { return nullptr; }
   virtual absl::StatusOr<PopulationStats> Evaluate(const Tariff& tariff,
                                                    const PriceBelief& belief) = 0;
   virtual absl::StatusOr<ExploitabilityStats> Exploitability(const Tariff& tariff,
                                                              const PriceBelief& belief,
                                                              const PriceBelief& realised) = 0;
+
+  // Learning followers (issue 11). An evaluator whose followers learn trains
+  // them at the start of each equilibrium solve (SolveMeanField calls
+  // BeginSolve first), and its Exploitability is its learned policy's; the
+  // exact best response's at the same prices comes from
+  // BestResponseExploitability, so reports can put them side by side.
+  virtual bool learned_followers() const { return false; }
+  // Returns how many of the following Evaluate calls train (each one PPO
+  // phase at the belief it is given); 0 for exact followers.
+  virtual absl::StatusOr<int> BeginSolve() { return 0; }
+  virtual absl::StatusOr<ExploitabilityStats> BestResponseExploitability(
+      const Tariff& tariff, const PriceBelief& belief, const PriceBelief& realised) {
+    return Exploitability(tariff, belief, realised);
+  }
 };
 
 class LocalPopulationEvaluator final : public PopulationEvaluator {
@@ -150,6 +228,7 @@ class LocalPopulationEvaluator final : public PopulationEvaluator {
                                                      const PriceBelief& belief,
                                                      const PriceBelief& realised) override;
   const ShardKernel& kernel() const { return kernel_; }
+  const ShardKernel* in_process_kernel() const override { return &kernel_; }
 
  private:
   ShardKernel kernel_;

@@ -157,6 +157,8 @@ EquilibriumReport MakeReport(const Scenario& scenario, const Tariff& tariff,
   r.inner_stalled = inner.stalled;
   r.inner_damping_reductions = inner.damping_reductions;
   r.exploitability = exploitability;
+  r.learning_steps = inner.learning_steps;
+  if (scenario.follower.learner == FollowerParams::Learner::kPpo) r.follower_learner = "ppo";
   r.mean_policy_iterations =
       inner.stats.battery_household_days
           ? static_cast<double>(inner.stats.policy_iterations) / inner.stats.battery_household_days
@@ -182,6 +184,19 @@ std::string FormatReportText(const EquilibriumReport& r) {
                         r.exploitability.MeanRegularised(), r.exploitability.max_regularised,
                         r.exploitability.MeanPlain(), r.exploitability.max_plain,
                         static_cast<int>(r.exploitability.household_days));
+  if (r.follower_learner != "exact") {
+    absl::StrAppendFormat(&s, "  followers: learned (%s), trained during %d inner steps\n",
+                          r.follower_learner, r.learning_steps);
+  }
+  if (r.has_best_response_exploitability) {
+    const ExploitabilityStats& b = r.best_response_exploitability;
+    absl::StrAppendFormat(
+        &s,
+        "  exact softmax best response at the same prices: regularised mean %.3g; plain mean "
+        "%.3g max %.3g\n  learned / exact plain exploitability: %.2f\n",
+        b.MeanRegularised(), b.MeanPlain(), b.max_plain,
+        b.MeanPlain() > 0 ? r.exploitability.MeanPlain() / b.MeanPlain() : 0.0);
+  }
   absl::StrAppend(&s, "  energy burden (EEI = annual electricity spending / income):\n");
   absl::StrAppendFormat(&s, "    %-12s %10s %12s %12s %8s\n", "group", "households", "income $/yr",
                         "spend $/yr", "EEI %");
@@ -206,11 +221,18 @@ std::string FormatReportText(const EquilibriumReport& r) {
                         100 * r.renewable_curtailment, r.shed_mwh);
   absl::StrAppendFormat(&s, "  peak system load %.2f MW, peak household net load %.2f MW\n",
                         r.peak_system_load_mw, r.peak_household_net_load_mw);
-  absl::StrAppendFormat(&s,
-                        "  best response: %.2f policy iterations per battery household-day, "
-                        "%d unconverged, %d with a non-unique SoC distribution\n",
-                        r.mean_policy_iterations, static_cast<int>(r.unconverged_household_days),
-                        static_cast<int>(r.nonunique_distribution_household_days));
+  if (r.follower_learner == "exact") {
+    absl::StrAppendFormat(&s,
+                          "  best response: %.2f policy iterations per battery household-day, "
+                          "%d unconverged, %d with a non-unique SoC distribution\n",
+                          r.mean_policy_iterations, static_cast<int>(r.unconverged_household_days),
+                          static_cast<int>(r.nonunique_distribution_household_days));
+  } else {
+    absl::StrAppendFormat(&s,
+                          "  learned policy: %d battery household-days with a non-unique SoC "
+                          "distribution\n",
+                          static_cast<int>(r.nonunique_distribution_household_days));
+  }
   return s;
 }
 
@@ -289,6 +311,17 @@ std::string FormatReportJson(const EquilibriumReport& r) {
   w.Key("regularised_max").Number(r.exploitability.max_regularised);
   w.Key("plain_mean").Number(r.exploitability.MeanPlain());
   w.Key("plain_max").Number(r.exploitability.max_plain).EndObject();
+  w.Key("follower_learner").String(r.follower_learner);
+  w.Key("learning_steps").Int(r.learning_steps);
+  if (r.has_best_response_exploitability) {
+    const ExploitabilityStats& b = r.best_response_exploitability;
+    w.Key("best_response_exploitability").BeginObject();
+    w.Key("household_days").Int(b.household_days);
+    w.Key("regularised_mean").Number(b.MeanRegularised());
+    w.Key("regularised_max").Number(b.max_regularised);
+    w.Key("plain_mean").Number(b.MeanPlain());
+    w.Key("plain_max").Number(b.max_plain).EndObject();
+  }
   w.Key("mean_policy_iterations").Number(r.mean_policy_iterations);
   w.Key("unconverged_household_days").Int(r.unconverged_household_days);
   w.Key("nonunique_distribution_household_days").Int(r.nonunique_distribution_household_days);

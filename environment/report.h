@@ -75,6 +75,14 @@ struct EquilibriumReport {
   bool inner_stalled = false;  // stopped by InnerLoopParams::stall_iterations
   int inner_damping_reductions = 0;
   ExploitabilityStats exploitability;
+  // Learning followers (follower.learner = PPO): "ppo", their training steps
+  // before the fixed point, and the exact softmax best response's
+  // exploitability at the same prices beside the learned policy's
+  // (`exploitability` above). "exact" and no comparison otherwise.
+  std::string follower_learner = "exact";
+  int learning_steps = 0;
+  bool has_best_response_exploitability = false;
+  ExploitabilityStats best_response_exploitability;
   double mean_policy_iterations = 0;
   long long unconverged_household_days = 0;
   // Battery household-days whose midnight SoC distribution was not unique

@@ -1,6 +1,7 @@
 #include "environment/scenario.h"
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -22,6 +23,8 @@ namespace {
 constexpr int kMaxDays = 36500;
 constexpr int kMaxShards = 1 << 16;
 constexpr int kMaxSocLevels = 1001;
+constexpr size_t kMaxFollowerHiddenLayers = 4;
+constexpr int kMaxFollowerHiddenWidth = 1024;
 constexpr int64_t kMaxHouseholds = std::numeric_limits<int32_t>::max();
 constexpr double kMaxHouseholdsRepresented = 1e9;
 constexpr double kShareSumTolerance = 1e-9;
@@ -293,6 +296,31 @@ absl::Status ValidateProfiles(const ProfileParams& p) {
   return CheckAtLeast("profiles.household_demand_noise", p.household_demand_noise, 0.0);
 }
 
+absl::Status ValidateFollowerPpo(const FollowerParams::Ppo& ppo) {
+  if (ppo.hidden_sizes.empty() || ppo.hidden_sizes.size() > kMaxFollowerHiddenLayers) {
+    return Error("follower.ppo.hidden_sizes",
+                 absl::StrCat("must have 1 to ", kMaxFollowerHiddenLayers, " layers, got ",
+                              ppo.hidden_sizes.size()));
+  }
+  for (size_t i = 0; i < ppo.hidden_sizes.size(); ++i) {
+    SMFG_RETURN_IF_ERROR(CheckIntInRange(absl::StrCat("follower.ppo.hidden_sizes[", i, "]"),
+                                         ppo.hidden_sizes[i], 1, kMaxFollowerHiddenWidth));
+  }
+  SMFG_RETURN_IF_ERROR(
+      CheckInRange("follower.ppo.learning_rate", ppo.learning_rate, 0.0, true, 1.0, false));
+  SMFG_RETURN_IF_ERROR(
+      CheckIntInRange("follower.ppo.phases_per_solve", ppo.phases_per_solve, 0, 10000));
+  SMFG_RETURN_IF_ERROR(
+      CheckIntInRange("follower.ppo.epochs_per_phase", ppo.epochs_per_phase, 1, 100));
+  SMFG_RETURN_IF_ERROR(CheckIntInRange("follower.ppo.episodes_per_household_day",
+                                       ppo.episodes_per_household_day, 1, 64));
+  SMFG_RETURN_IF_ERROR(CheckIntInRange("follower.ppo.episode_days", ppo.episode_days, 1, 30));
+  SMFG_RETURN_IF_ERROR(CheckInRange("follower.ppo.clip", ppo.clip, 0.0, true, 1.0, true));
+  SMFG_RETURN_IF_ERROR(
+      CheckInRange("follower.ppo.gae_lambda", ppo.gae_lambda, 0.0, false, 1.0, false));
+  return CheckAtLeast("follower.ppo.value_coef", ppo.value_coef, 0.0);
+}
+
 absl::Status ValidateFollower(const FollowerParams& f) {
   SMFG_RETURN_IF_ERROR(CheckPositive("follower.temperature_usd", f.temperature_usd));
   SMFG_RETURN_IF_ERROR(
@@ -300,7 +328,15 @@ absl::Status ValidateFollower(const FollowerParams& f) {
   SMFG_RETURN_IF_ERROR(CheckIntInRange("follower.soc_levels", f.soc_levels, 2, kMaxSocLevels));
   SMFG_RETURN_IF_ERROR(CheckIntInRange("follower.max_soc_steps_per_hour", f.max_soc_steps_per_hour,
                                        1, f.soc_levels - 1));
-  return CheckAtLeast("follower.battery_wear_usd_per_kwh", f.battery_wear_usd_per_kwh, 0.0);
+  SMFG_RETURN_IF_ERROR(
+      CheckAtLeast("follower.battery_wear_usd_per_kwh", f.battery_wear_usd_per_kwh, 0.0));
+  if (f.learner != FollowerParams::Learner::kPpo) return absl::OkStatus();
+  if (f.myopic) {
+    return Error("follower.learner",
+                 "must not be PPO when follower.myopic is true (myopic followers have no "
+                 "decision to learn)");
+  }
+  return ValidateFollowerPpo(f.ppo);
 }
 
 absl::Status ValidateInner(const InnerLoopParams& inner) {

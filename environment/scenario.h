@@ -87,6 +87,29 @@ struct FollowerParams {
   int max_soc_steps_per_hour = 3;          // actions move SoC by -K..K grid steps
   double battery_wear_usd_per_kwh = 0.02;  // per kWh of battery throughput
   bool myopic = false;                     // myopic followers do not use storage
+  // How the followers with a battery choose their moves: the exact softmax
+  // best response (household_solver.h), or one policy network for the whole
+  // population trained with PPO on days sampled in the same discretised model
+  // (followers/, docs/MODEL.md §5 "Learning followers").
+  enum class Learner { kExact, kPpo };
+  Learner learner = Learner::kExact;
+  // The PPO learner's network and training (used when learner == kPpo).
+  struct Ppo {
+    std::vector<int> hidden_sizes = {64, 64};  // policy and value networks, each
+    double learning_rate = 0.01;               // Adam step size (decays to a tenth over a solve)
+    // PPO phases at the start of each equilibrium solve: each samples fresh
+    // episodes at the current price belief and takes epochs_per_phase
+    // gradient steps on them; after the last one the policy is frozen and the
+    // mean-field iteration converges on it.
+    int phases_per_solve = 100;
+    int epochs_per_phase = 8;
+    int episodes_per_household_day = 4;  // sampled per battery household-day per phase
+    int episode_days = 2;                // an episode repeats its day this many times
+    double clip = 0.2;                   // PPO ratio clip epsilon
+    double gae_lambda = 0.95;
+    double value_coef = 0.5;  // weight of the value loss
+  };
+  Ppo ppo;
 };
 
 // The inner (mean-field) fixed point on prices.

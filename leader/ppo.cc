@@ -27,10 +27,20 @@
 #include "common/rng.h"
 #include "common/status.h"
 #include "leader/ppo_math.h"
+#include "leader/torch_mlp.h"
 #include "rl/ppo_math.h"
 
 namespace smfg::leader {
 namespace {
+
+using nn::Describe;
+using nn::EnsureSingleThreaded;
+using nn::F64;
+using nn::Layer;
+using nn::MakeMlp;
+using nn::Matrix;
+using nn::Mlp;
+using nn::Vector;
 
 // Bumped whenever the checkpoint layout changes, so an old file is rejected with a
 // clear message instead of being misread.
@@ -50,93 +60,19 @@ constexpr double kPolicyOutputScale = 0.01;
 
 const double kHalfLogTwoPi = 0.5 * std::log(2.0 * M_PI);
 
-torch::TensorOptions F64() { return torch::TensorOptions().dtype(torch::kFloat64); }
-
-std::string Describe(const std::exception& e) {
-  // c10::Error::what() appends a C++ backtrace that is noise in a status message.
-  if (const auto* c10_error = dynamic_cast<const c10::Error*>(&e)) {
-    return c10_error->what_without_backtrace();
-  }
-  return e.what();
-}
-
 [[noreturn]] void Die(const std::string& message) {
   std::fprintf(stderr, "smfg::leader::PpoLearner: %s\n", message.c_str());
   std::abort();
-}
-
-// Copies `data` (rows x cols, row-major) into a new float64 tensor.
-torch::Tensor Matrix(const std::vector<double>& data, int64_t rows, int64_t cols) {
-  return torch::from_blob(const_cast<double*>(data.data()), {rows, cols}, F64()).clone();
-}
-torch::Tensor Vector(const std::vector<double>& data) {
-  return torch::from_blob(const_cast<double*>(data.data()), {static_cast<int64_t>(data.size())},
-                          F64())
-      .clone();
 }
 
 bool AllFinite(const std::vector<double>& v) {
   return std::all_of(v.begin(), v.end(), [](double x) { return std::isfinite(x); });
 }
 
-// An affine layer y = x W^T + b, W of shape [out, in] (torch::nn::Linear's layout).
-struct Layer {
-  torch::Tensor weight;
-  torch::Tensor bias;
-};
-
 // What the policy network sees of observations x (rows): x itself, or zeros
 // with PpoParams::state_independent_policy.
 torch::Tensor PolicyInput(const torch::Tensor& x, const PpoParams& p) {
   return p.state_independent_policy ? torch::zeros_like(x) : x;
-}
-
-// tanh MLP with a linear output layer.
-struct Mlp {
-  std::vector<Layer> layers;
-
-  torch::Tensor Forward(const torch::Tensor& x) const {
-    torch::Tensor h = x;
-    for (size_t i = 0; i < layers.size(); ++i) {
-      h = torch::linear(h, layers[i].weight, layers[i].bias);
-      if (i + 1 < layers.size()) h = torch::tanh(h);
-    }
-    return h;
-  }
-
-  std::vector<torch::Tensor> Parameters() const {
-    std::vector<torch::Tensor> out;
-    for (const Layer& layer : layers) {
-      out.push_back(layer.weight);
-      out.push_back(layer.bias);
-    }
-    return out;
-  }
-};
-
-// Initialises from `rng` (not from torch's global generator) so the weights are a
-// function of the seed alone. Weights ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) as in
-// torch::nn::Linear; biases start at 0.
-Mlp MakeMlp(int input_size, const std::vector<int>& hidden_sizes, int output_size,
-            double output_scale, CounterRng* rng) {
-  std::vector<int> widths = {input_size};
-  widths.insert(widths.end(), hidden_sizes.begin(), hidden_sizes.end());
-  widths.push_back(output_size);
-  Mlp mlp;
-  for (size_t i = 0; i + 1 < widths.size(); ++i) {
-    const int fan_in = widths[i];
-    const int fan_out = widths[i + 1];
-    const bool output_layer = i + 2 == widths.size();
-    const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
-    const double scale = output_layer ? output_scale : 1.0;
-    std::vector<double> weight(static_cast<size_t>(fan_in) * fan_out);
-    for (double& w : weight) w = scale * rng->Uniform(-bound, bound);
-    Layer layer;
-    layer.weight = Matrix(weight, fan_out, fan_in).requires_grad_(true);
-    layer.bias = torch::zeros({fan_out}, F64()).requires_grad_(true);
-    mlp.layers.push_back(std::move(layer));
-  }
-  return mlp;
 }
 
 // log N(u; mean, diag(exp(log_std))^2) summed over the last dimension.
@@ -167,12 +103,6 @@ void Shuffle(std::vector<int64_t>* order, CounterRng* rng) {
         static_cast<size_t>((static_cast<unsigned __int128>(rng->NextU64()) * i) >> 64);
     std::swap((*order)[i - 1], (*order)[j]);
   }
-}
-
-// torch's intra-op thread count is a process-wide setting; re-assert it before work
-// in case something else in the process changed it.
-void EnsureSingleThreaded() {
-  if (torch::get_num_threads() != 1) torch::set_num_threads(1);
 }
 
 std::vector<int64_t> Dims(const PpoParams& p) {

@@ -76,4 +76,25 @@ double ScheduledLearningRate(double rate, double final_fraction, int updates, ui
   return rate * (1.0 - (1.0 - final_fraction) * ScheduleProgress(updates, n));
 }
 
+void AdamStep(const AdamParams& adam, const std::vector<double>& grad, AdamState* state,
+              std::vector<double>* params) {
+  const size_t n = grad.size();
+  if (state->m.empty()) {
+    state->m.assign(n, 0.0);
+    state->v.assign(n, 0.0);
+  }
+  state->steps += 1;
+  const double t = static_cast<double>(state->steps);
+  const double correction1 = 1.0 - std::pow(adam.beta1, t);
+  const double correction2 = 1.0 - std::pow(adam.beta2, t);
+  for (size_t i = 0; i < n; ++i) {
+    const double g = grad[i];
+    state->m[i] = adam.beta1 * state->m[i] + (1.0 - adam.beta1) * g;
+    state->v[i] = adam.beta2 * state->v[i] + (1.0 - adam.beta2) * g * g;
+    const double m_hat = state->m[i] / correction1;
+    const double v_hat = state->v[i] / correction2;
+    (*params)[i] -= adam.rate * m_hat / (std::sqrt(v_hat) + adam.epsilon);
+  }
+}
+
 }  // namespace smfg::rl

@@ -83,6 +83,27 @@ double ScheduleProgress(int updates, uint64_t n);
 // the usual PPO annealing.
 double ScheduledLearningRate(double rate, double final_fraction, int updates, uint64_t n);
 
+// Adam (Kingma & Ba 2015) on a flat parameter vector, as torch::optim::Adam
+// computes it without weight decay or AMSGrad: for step t = 1, 2, ...
+//   m <- beta1 m + (1 - beta1) g,   v <- beta2 v + (1 - beta2) g^2
+//   theta <- theta - rate * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + epsilon)
+// Plain doubles in one order, so whoever steps it (one process or a coordinator
+// summing workers' gradients) gets the same bits. An empty state (steps = 0)
+// is sized on the first step. Preconditions: grad and params have equal
+// lengths, and the state's vectors that length or empty.
+struct AdamState {
+  std::vector<double> m, v;
+  int64_t steps = 0;
+};
+struct AdamParams {
+  double rate = 1e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double epsilon = 1e-8;
+};
+void AdamStep(const AdamParams& adam, const std::vector<double>& grad, AdamState* state,
+              std::vector<double>* params);
+
 }  // namespace smfg::rl
 
 #endif  // SMFG_RL_PPO_MATH_H_

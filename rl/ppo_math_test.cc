@@ -172,5 +172,29 @@ TEST(ScheduleTest, LinearStepSizeDecayHandValues) {
   EXPECT_DOUBLE_EQ(ScheduledLearningRate(3e-3, 0.1, 0, 50), 3e-3);            // no schedule
 }
 
+TEST(AdamTest, HandValuesOfTwoSteps) {
+  const AdamParams adam{.rate = 0.1, .beta1 = 0.9, .beta2 = 0.999, .epsilon = 1e-8};
+  AdamState state;
+  std::vector<double> params = {1.0, -2.0};
+  // Step 1: bias correction makes m_hat = g and v_hat = g^2, so each parameter
+  // moves by rate * g / (|g| + epsilon).
+  AdamStep(adam, {0.5, -4.0}, &state, &params);
+  EXPECT_EQ(state.steps, 1);
+  EXPECT_DOUBLE_EQ(params[0], 1.0 - 0.1 * 0.5 / (0.5 + 1e-8));
+  EXPECT_DOUBLE_EQ(params[1], -2.0 + 0.1 * 4.0 / (4.0 + 1e-8));
+  EXPECT_DOUBLE_EQ(state.m[1], -0.4);
+  EXPECT_DOUBLE_EQ(state.v[1], 0.016);
+  // Step 2, gradient {0.5, 0}: m = {0.095, -0.36}, v = {0.00049975, 0.015984},
+  // corrections 1 - 0.9^2 = 0.19 and 1 - 0.999^2 = 0.001999.
+  const double p0 = params[0], p1 = params[1];
+  AdamStep(adam, {0.5, 0.0}, &state, &params);
+  EXPECT_NEAR(params[0], p0 - 0.1 * (0.095 / 0.19) / (std::sqrt(0.00049975 / 0.001999) + 1e-8),
+              1e-15);
+  EXPECT_NEAR(params[1], p1 + 0.1 * (0.36 / 0.19) / (std::sqrt(0.015984 / 0.001999) + 1e-8), 1e-15);
+  // The second moment remembers the first step's large gradient, so the second
+  // parameter keeps moving (by less) with a zero gradient: 0.0670...
+  EXPECT_NEAR(params[1] - p1, 0.067005, 1e-6);
+}
+
 }  // namespace
 }  // namespace smfg::rl

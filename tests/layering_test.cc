@@ -6,8 +6,11 @@
 //   environment/   + common/ and COIN-OR; no gRPC, torch, protobuf or proto/
 //   rl/            learning mathematics shared by the learners (PPO's GAE,
 //                  surrogate, KL, schedules): the standard library only
-//   leader/        the only place torch may be included; no gRPC, proto or
-//                  environment/
+//   leader/        learners on torch (with followers/, the only places torch
+//                  may be included); no gRPC, proto or environment/
+//   followers/     the learning followers: environment/, rl/, torch and
+//                  leader/torch_mlp.h (the shared MLP); no gRPC, proto,
+//                  config/ or a higher module
 //   config/        proto <-> environment; no torch, gRPC or higher module
 //   training/      environment, leader, config, proto; no gRPC, coordinator/
 //                  or client/
@@ -40,34 +43,41 @@ const std::vector<Rule>& Rules() {
   static const std::vector<Rule>* rules = new std::vector<Rule>{
       {"common",
        std::regex("^(environment|config|training|client|coordinator|follower_workers|leader|"
-                  "proto|smfg/v1|grpcpp|grpc|torch|ATen|google/protobuf|coin|gmock)/"),
+                  "followers|proto|smfg/v1|grpcpp|grpc|torch|ATen|google/protobuf|coin|gmock)/"),
        "common/ depends on absl and the standard library only",
        std::regex("^common/(grpc_status\\.(h|cc)|status_matchers(_test)?\\.(h|cc)|"
                   ".*_test\\.cc)$")},
       {"environment",
        std::regex("^(grpcpp|grpc|torch|ATen|google/protobuf|proto|smfg/v1|config|training|"
-                  "client|coordinator|follower_workers|leader)/"),
+                  "client|coordinator|follower_workers|leader|followers)/"),
        "environment/ is plain C++ (absl, Clp): no gRPC, torch, protobuf or proto"},
       {"rl",
        std::regex("^(absl|common|environment|config|training|client|coordinator|"
-                  "follower_workers|leader|proto|smfg/v1|grpcpp|grpc|torch|ATen|google/protobuf|"
-                  "coin)/"),
+                  "follower_workers|leader|followers|proto|smfg/v1|grpcpp|grpc|torch|ATen|"
+                  "google/protobuf|coin)/"),
        "rl/ is the learners' shared mathematics in plain C++: the standard library only"},
       {"leader",
        std::regex("^(grpcpp|grpc|google/protobuf|proto|smfg/v1|environment|config|training|"
-                  "client|coordinator|follower_workers)/"),
+                  "client|coordinator|follower_workers|followers)/"),
        "leader/ is learners on torch behind plain types: no gRPC, proto or environment"},
+      {"followers",
+       std::regex("^(grpcpp|grpc|google/protobuf|proto|smfg/v1|config|training|client|"
+                  "coordinator|follower_workers|leader)/"),
+       "followers/ is the learning followers on the environment and torch: no gRPC, proto, "
+       "config or higher module; of leader/ only the shared MLP",
+       std::regex("^$"), std::regex("^leader/torch_mlp\\.h$")},
       {"config",
        std::regex("^(torch|ATen|grpcpp|grpc|training|client|coordinator|follower_workers|"
-                  "leader)/"),
+                  "leader|followers)/"),
        "config/ converts the proto spec to environment types only"},
       {"training", std::regex("^(torch|ATen|grpcpp|grpc|coordinator|client|follower_workers)/"),
        "training/ is the run itself: no gRPC, no service, no client"},
-      {"follower_workers", std::regex("^(torch|ATen|coordinator|leader|training|client)/"),
+      {"follower_workers",
+       std::regex("^(torch|ATen|coordinator|leader|followers|training|client)/"),
        "workers depend on environment and proto, never on the coordinator, training or torch"},
-      {"client", std::regex("^(torch|ATen|coordinator|follower_workers)/"),
+      {"client", std::regex("^(torch|ATen|coordinator|follower_workers|followers)/"),
        "the client sits on training/ and the protos, never on the service"},
-      {"coordinator", std::regex("^(torch|ATen|follower_workers|client)/"),
+      {"coordinator", std::regex("^(torch|ATen|follower_workers|followers|client)/"),
        "the coordinator reaches torch through leader/'s facade only and never depends on the "
        "client; of the workers only the shared protocol codec",
        std::regex("^$"), std::regex("^follower_workers/wire_convert\\.h$")},
@@ -168,11 +178,11 @@ TEST(LayeringTest, ProjectFollowsDependencyDirection) {
   for (const std::string& v : violations) ADD_FAILURE() << v;
 }
 
-// Only leader/ may include torch, in any directory we own.
-TEST(LayeringTest, TorchOnlyInLeader) {
+// Only leader/ and followers/ may include torch, in any directory we own.
+TEST(LayeringTest, TorchOnlyInLeaderAndFollowers) {
   namespace fs = std::filesystem;
   const fs::path root = SMFG_SOURCE_DIR;
-  const Rule torch{"", std::regex("^(torch|ATen)/"), "torch lives in leader/ only"};
+  const Rule torch{"", std::regex("^(torch|ATen)/"), "torch lives in leader/ and followers/ only"};
   for (const char* dir : {"common", "environment", "rl", "config", "training", "client",
                           "coordinator", "follower_workers", "tests", "bench"}) {
     if (!fs::exists(root / dir)) continue;

@@ -7,6 +7,7 @@
 #include "common/status.h"
 #include "environment/baselines.h"
 #include "environment/population.h"
+#include "followers/learning_evaluator.h"
 #include "training/iteration_record.h"
 #include "training/reference.h"
 #include "training/trainer_params.h"
@@ -66,10 +67,20 @@ absl::StatusOr<RunComparison> TrainingRun::Finish(std::ostream* progress) {
   return EvaluateRun(*trainer_, *evaluator_, *market_, progress);
 }
 
+absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>> MakeLocalEvaluator(
+    const env::Scenario& scenario, int threads) {
+  if (scenario.follower.learner == env::FollowerParams::Learner::kPpo) {
+    SMFG_ASSIGN_OR_RETURN(std::unique_ptr<followers::LearningPopulationEvaluator> learning,
+                          followers::LearningPopulationEvaluator::Create(scenario, threads));
+    return std::unique_ptr<env::PopulationEvaluator>(std::move(learning));
+  }
+  return std::make_unique<env::LocalPopulationEvaluator>(scenario, threads);
+}
+
 EvaluatorFactory LocalEvaluatorFactory(int threads) {
   return [threads](
              const env::Scenario& sc) -> absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>> {
-    return std::make_unique<env::LocalPopulationEvaluator>(sc, threads);
+    return MakeLocalEvaluator(sc, threads);
   };
 }
 

@@ -47,8 +47,12 @@ struct TrainingRunOptions {
 using EvaluatorFactory = std::function<absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>>(
     const env::Scenario& scenario)>;
 
-// The factory of an in-process env::LocalPopulationEvaluator with `threads`
-// threads (0: all cores).
+// The in-process evaluator of `scenario` with `threads` threads (0: all
+// cores): an env::LocalPopulationEvaluator, or for learning followers
+// (follower.learner PPO) a followers::LearningPopulationEvaluator.
+absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>> MakeLocalEvaluator(
+    const env::Scenario& scenario, int threads);
+// The factory of MakeLocalEvaluator's evaluators.
 EvaluatorFactory LocalEvaluatorFactory(int threads);
 
 class TrainingRun {
