@@ -18,6 +18,7 @@
 #include "environment/dcopf.h"
 #include "environment/market.h"
 #include "environment/matpower.h"
+#include "environment/objective.h"
 #include "environment/population_evaluator.h"
 #include "google/protobuf/util/json_util.h"
 #include "training/report_files.h"
@@ -188,6 +189,70 @@ absl::Status EvaluateOptions::Validate() const {
   return absl::OkStatus();
 }
 
+namespace {
+
+// Learned (PPO) followers against exact ones under one tariff: what the
+// learning changes in the equilibrium and for the leader.
+struct FollowerGap {
+  std::string label;
+  double objective_learned = 0, objective_exact = 0;  // the leader's J
+  double eei_spread_learned = 0, eei_spread_exact = 0;
+  double lmp_mean_abs_diff = 0, lmp_max_abs_diff = 0;           // $/MWh, every day-hour-bus
+  double exploitability_learned = 0, exploitability_exact = 0;  // plain mean, $/day
+};
+
+FollowerGap CompareFollowers(const env::Scenario& sc, const env::ObjectiveWeights& weights,
+                             const env::Evaluation& learned, const env::Evaluation& exact) {
+  FollowerGap g;
+  g.label = learned.report.label;
+  g.objective_learned = env::PoolObjective(sc, learned.tariff, learned.inner, weights).objective;
+  g.objective_exact = env::PoolObjective(sc, exact.tariff, exact.inner, weights).objective;
+  g.eei_spread_learned = learned.report.eei_spread;
+  g.eei_spread_exact = exact.report.eei_spread;
+  const std::vector<double>& a = learned.inner.clearing.lmp.lmp_per_mwh;
+  const std::vector<double>& b = exact.inner.clearing.lmp.lmp_per_mwh;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    const double d = std::fabs(a[i] - b[i]);
+    g.lmp_mean_abs_diff += d / static_cast<double>(a.size());
+    g.lmp_max_abs_diff = std::max(g.lmp_max_abs_diff, d);
+  }
+  g.exploitability_learned = learned.report.exploitability.MeanPlain();
+  g.exploitability_exact = learned.report.has_best_response_exploitability
+                               ? learned.report.best_response_exploitability.MeanPlain()
+                               : exact.report.exploitability.MeanPlain();
+  return g;
+}
+
+std::string FollowerGapText(const FollowerGap& g) {
+  return absl::StrFormat(
+      "Learned (PPO) vs exact followers under '%s'\n"
+      "  leader objective J: learned %.6f, exact %.6f (difference %+.6f)\n"
+      "  EEI spread: learned %.3f pp, exact %.3f pp\n"
+      "  equilibrium LMPs: mean |difference| %.3g $/MWh, max %.3g $/MWh\n"
+      "  plain exploitability ($/household-day): learned %.4g, exact softmax %.4g (ratio %.2f)\n",
+      g.label, g.objective_learned, g.objective_exact, g.objective_learned - g.objective_exact,
+      100 * g.eei_spread_learned, 100 * g.eei_spread_exact, g.lmp_mean_abs_diff, g.lmp_max_abs_diff,
+      g.exploitability_learned, g.exploitability_exact,
+      g.exploitability_exact > 0 ? g.exploitability_learned / g.exploitability_exact : 0.0);
+}
+
+std::string FollowerGapJson(const FollowerGap& g) {
+  JsonWriter w;
+  w.BeginObject().Key("label").String(g.label);
+  w.Key("objective_learned").Number(g.objective_learned);
+  w.Key("objective_exact").Number(g.objective_exact);
+  w.Key("eei_spread_learned").Number(g.eei_spread_learned);
+  w.Key("eei_spread_exact").Number(g.eei_spread_exact);
+  w.Key("lmp_mean_abs_diff_per_mwh").Number(g.lmp_mean_abs_diff);
+  w.Key("lmp_max_abs_diff_per_mwh").Number(g.lmp_max_abs_diff);
+  w.Key("exploitability_plain_learned").Number(g.exploitability_learned);
+  w.Key("exploitability_plain_exact").Number(g.exploitability_exact);
+  w.EndObject();
+  return w.str();
+}
+
+}  // namespace
+
 absl::StatusOr<bool> EvaluateNeedsTrainer(const EvaluateOptions& o) {
   SMFG_RETURN_IF_ERROR(o.Validate());
   SMFG_ASSIGN_OR_RETURN(config::LoadedSpec loaded,
@@ -235,37 +300,66 @@ absl::Status RunEvaluate(const EvaluateOptions& o, std::ostream& out, std::ostre
       sc.days, sc.shards);
 
   std::vector<env::EquilibriumReport> reports;
+  std::vector<FollowerGap> gaps;
+  // Learning followers are compared with exact ones under every tariff, on
+  // the same scenario and the same market (their reports and plots sit side
+  // by side; FollowerGap).
+  std::unique_ptr<env::LocalPopulationEvaluator> exact;
+  if (evaluator.learned_followers()) {
+    env::Scenario exact_sc = sc;
+    exact_sc.follower.learner = env::FollowerParams::Learner::kExact;
+    exact = std::make_unique<env::LocalPopulationEvaluator>(exact_sc, o.threads);
+  }
   for (absl::string_view token : absl::StrSplit(o.tariffs, ',', absl::SkipWhitespace())) {
     const std::string label(token);
-    env::EvaluateOptions eo;
-    eo.measure_exploitability = o.exploitability;
-    eo.progress = [&](int it, double residual) {
-      if (it < 0) {
-        progress << absl::StrFormat("[%s] followers' PPO phase %d: residual %.3g $/MWh\n", label,
-                                    -it, residual);
+    auto evaluate = [&](env::PopulationEvaluator& ev,
+                        const std::string& tag) -> absl::StatusOr<env::Evaluation> {
+      env::EvaluateOptions eo;
+      eo.measure_exploitability = o.exploitability;
+      eo.progress = [&](int it, double residual) {
+        if (it < 0) {
+          progress << absl::StrFormat("[%s%s] followers' PPO phase %d: residual %.3g $/MWh\n",
+                                      label, tag, -it, residual);
+        } else {
+          progress << absl::StrFormat("[%s%s] inner iteration %d: residual %.3g $/MWh\n", label,
+                                      tag, it, residual);
+        }
+        progress.flush();
+      };
+      absl::StatusOr<env::Evaluation> e;
+      if (label == "flat" || label == "tou") {
+        const env::RateShape shape = label == "flat" ? env::FlatShape() : env::TouShape({});
+        e = env::EvaluateCostRecovering(ev, *market, sc, base, shape, label + tag, eo);
       } else {
-        progress << absl::StrFormat("[%s] inner iteration %d: residual %.3g $/MWh\n", label, it,
-                                    residual);
+        SMFG_ASSIGN_OR_RETURN(env::Tariff t, config::LoadTariffFile(label, sc));
+        const std::string name = std::filesystem::path(label).stem().string();
+        e = env::EvaluateTariff(ev, *market, sc, t, name + tag, eo);
       }
-      progress.flush();
+      if (!e.ok()) return Annotate(e.status(), absl::StrCat("tariff '", label, "'"));
+      return e;
     };
-    absl::StatusOr<env::Evaluation> e;
-    if (label == "flat" || label == "tou") {
-      const env::RateShape shape = label == "flat" ? env::FlatShape() : env::TouShape({});
-      e = env::EvaluateCostRecovering(evaluator, *market, sc, base, shape, label, eo);
+    SMFG_ASSIGN_OR_RETURN(env::Evaluation e, evaluate(evaluator, ""));
+    if (o.myopic) e.report.label += "_myopic";
+    if (exact != nullptr) {
+      SMFG_ASSIGN_OR_RETURN(env::Evaluation x, evaluate(*exact, "_exact_followers"));
+      gaps.push_back(CompareFollowers(sc, params.weights, e, x));
+      reports.push_back(std::move(e.report));
+      reports.push_back(std::move(x.report));
     } else {
-      SMFG_ASSIGN_OR_RETURN(env::Tariff t, config::LoadTariffFile(label, sc));
-      const std::string name = std::filesystem::path(label).stem().string();
-      e = env::EvaluateTariff(evaluator, *market, sc, t, name, eo);
+      reports.push_back(std::move(e.report));
     }
-    if (!e.ok()) return Annotate(e.status(), absl::StrCat("tariff '", label, "'"));
-    if (o.myopic) e->report.label += "_myopic";
-    reports.push_back(std::move(e->report));
   }
 
   std::vector<std::string> written;
   if (!o.out_dir.empty()) {
-    const std::vector<training::OutputFile> files = training::ReportFiles(reports);
+    std::vector<training::OutputFile> files = training::ReportFiles(reports);
+    if (!gaps.empty()) {
+      JsonWriter w;
+      w.BeginArray();
+      for (const FollowerGap& g : gaps) w.Raw(FollowerGapJson(g));
+      w.EndArray();
+      files.push_back({"follower_gaps.json", w.str() + "\n"});
+    }
     SMFG_RETURN_IF_ERROR(training::WriteOutputFiles(o.out_dir, files));
     for (const training::OutputFile& f : files) written.push_back(f.path);
   }
@@ -275,12 +369,15 @@ absl::Status RunEvaluate(const EvaluateOptions& o, std::ostream& out, std::ostre
     JsonWriter w;
     w.BeginObject().Key("reports").BeginArray();
     for (const env::EquilibriumReport& r : reports) w.Raw(env::FormatReportJson(r));
+    w.EndArray().Key("follower_gaps").BeginArray();
+    for (const FollowerGap& g : gaps) w.Raw(FollowerGapJson(g));
     w.EndArray().Key("files").BeginArray();
     for (const std::string& f : written) w.String(f);
     w.EndArray().Key("wall_seconds").Number(seconds).EndObject();
     out << w.str() << "\n";
   } else {
     for (const env::EquilibriumReport& r : reports) out << env::FormatReportText(r) << "\n";
+    for (const FollowerGap& g : gaps) out << FollowerGapText(g) << "\n";
     if (!o.out_dir.empty()) {
       out << "Wrote " << written.size() << " files to " << o.out_dir << " (plots in "
           << (std::filesystem::path(o.out_dir) / "plots").string() << ")\n";

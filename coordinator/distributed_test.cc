@@ -462,6 +462,70 @@ TEST_F(DistributedTest, BadResultsAreRejectedWithoutDisturbingTheRun) {
   good.Stop();
 }
 
+// Learning followers' gradients (issue 11): a gradient quoting another policy
+// version than the job steps is rejected, counted as stale and its item
+// reassigned; gradients of the right version come back per shard.
+TEST_F(DistributedTest, StaleGradientsAreRejectedCountedAndReassigned) {
+  WorkerPoolOptions options;
+  options.heartbeat_timeout = absl::Seconds(60);
+  Coordinator coordinator(options);
+  RemoteFollowerBackend backend(&coordinator.pool(), scenario_, /*parameter_count=*/3);
+  const followers::PolicyVersion sampling{
+      .version = 4, .values = std::make_shared<const std::vector<double>>(3, 0.5)};
+  const followers::PolicyVersion current{
+      .version = 5, .values = std::make_shared<const std::vector<double>>(3, 0.25)};
+  absl::StatusOr<std::vector<followers::ShardGradient>> result;
+  std::thread run(
+      [&] { result = backend.Gradients(tariff_, belief_, /*phase=*/7, sampling, current); });
+  ManualWorker a(coordinator.Channel());
+  // Shard s's gradient: {s, -s, 1}, at `version`.
+  auto answer = [](const v1::WorkItem& item, uint64_t version) {
+    std::vector<v1::ShardResult> results;
+    for (int s : item.shards()) {
+      v1::ShardResult r;
+      r.set_shard(s);
+      followers::ShardGradient g;
+      g.policy_version = version;
+      g.gradient = {static_cast<double>(s), -static_cast<double>(s), 1.0};
+      g.steps = 10;
+      *r.mutable_gradient() = workers::GradientToProto(g);
+      results.push_back(r);
+    }
+    return results;
+  };
+  const std::optional<v1::WorkItem> first = a.GetWork();
+  ASSERT_TRUE(first.has_value());
+  ASSERT_EQ(first->kind(), v1::WORK_KIND_POLICY_GRADIENT);
+  EXPECT_EQ(first->policy_gradient().phase(), 7u);
+  EXPECT_EQ(first->policy_gradient().sampling().version(), 4u);
+  EXPECT_EQ(first->policy_gradient().current().version(), 5u);
+  EXPECT_THAT(a.Submit(first->work_id(), answer(*first, /*version=*/4)),
+              StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::HasSubstr("stale")));
+  EXPECT_EQ(coordinator.pool().Totals().stale_gradients, 1);
+  EXPECT_EQ(coordinator.Counters(a.id()).reassignments, 1);
+  // A gradient of the wrong size is garbage, not stale.
+  const std::optional<v1::WorkItem> second = a.GetWork();
+  ASSERT_TRUE(second.has_value());
+  std::vector<v1::ShardResult> short_gradient = answer(*second, 5);
+  short_gradient[0].mutable_gradient()->mutable_gradient()->RemoveLast();
+  EXPECT_THAT(a.Submit(second->work_id(), short_gradient),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("gradient")));
+  EXPECT_EQ(coordinator.pool().Totals().stale_gradients, 1);
+  // Every item answered at the right version: the job completes.
+  while (true) {
+    const std::optional<v1::WorkItem> item = a.GetWork(absl::Seconds(2));
+    if (!item.has_value()) break;
+    EXPECT_TRUE(a.Submit(item->work_id(), answer(*item, 5)).ok());
+  }
+  run.join();
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(static_cast<int>(result->size()), scenario_.shards);
+  for (int s = 0; s < scenario_.shards; ++s) {
+    EXPECT_EQ((*result)[s].policy_version, 5u);
+    EXPECT_EQ((*result)[s].gradient, (std::vector<double>{1.0 * s, -1.0 * s, 1.0}));
+  }
+}
+
 TEST_F(DistributedTest, WaitsForTheFirstWorker) {
   Coordinator coordinator;
   absl::Notification waiting;

@@ -51,6 +51,9 @@ void AppendPoolTotals(std::string* out, const PoolTotals& pool) {
          "Seconds workers that had finished waited for a job's last shard, summed.");
   absl::StrAppend(out, "smfg_barrier_wait_seconds_total ", Seconds(pool.barrier_wait_seconds),
                   "\n");
+  Header(out, "smfg_stale_gradients_total", "counter",
+         "Learning followers' gradients refused for quoting another policy version.");
+  absl::StrAppend(out, "smfg_stale_gradients_total ", pool.stale_gradients, "\n");
 }
 
 }  // namespace

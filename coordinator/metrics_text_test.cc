@@ -45,6 +45,7 @@ TEST(MetricsTextTest, ExactTextForSmallFixture) {
   m.pool.bytes_to_workers = 123456789;
   m.pool.bytes_from_workers = 98765;
   m.pool.barrier_wait_seconds = 0.125;
+  m.pool.stale_gradients = 2;
   const std::string expected =
       "# HELP smfg_experiments Experiments by status.\n"
       "# TYPE smfg_experiments gauge\n"
@@ -77,6 +78,10 @@ TEST(MetricsTextTest, ExactTextForSmallFixture) {
       "job's last shard, summed.\n"
       "# TYPE smfg_barrier_wait_seconds_total counter\n"
       "smfg_barrier_wait_seconds_total 0.125\n"
+      "# HELP smfg_stale_gradients_total Learning followers' gradients refused for quoting "
+      "another policy version.\n"
+      "# TYPE smfg_stale_gradients_total counter\n"
+      "smfg_stale_gradients_total 2\n"
       "# HELP smfg_worker_live 1 if the worker is live, 0 if it was declared dead.\n"
       "# TYPE smfg_worker_live gauge\n"
       "smfg_worker_live{worker_id=\"w-1\",name=\"host-1\"} 1\n"

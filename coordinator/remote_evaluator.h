@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "coordinator/worker_pool.h"
 #include "environment/population_evaluator.h"
+#include "followers/learning_evaluator.h"
 
 namespace smfg::coordinator {
 
@@ -55,6 +56,15 @@ class RemotePopulationEvaluator final : public env::PopulationEvaluator {
 
   uint64_t scenario_fingerprint() const { return fingerprint_; }
 
+  // One job of `kind` over every shard with `payload` (its payload field set
+  // for the kind), counted in Counters(). For POLICY_GRADIENT jobs the
+  // parameter count and version every gradient must quote.
+  absl::StatusOr<JobResults> RunShards(v1::WorkKind kind,
+                                       std::shared_ptr<const v1::WorkItem> payload,
+                                       int64_t policy_parameters = 0, uint64_t policy_version = 0);
+  // workers::CheckKernelInputs for this scenario.
+  absl::Status CheckInputs(const env::Tariff& tariff, const env::PriceBelief& belief) const;
+
  private:
   JobSpec BaseJob() const;
   JobWaitOptions WaitOptions() const;
@@ -68,6 +78,36 @@ class RemotePopulationEvaluator final : public env::PopulationEvaluator {
   uint64_t fingerprint_ = 0;
   mutable absl::Mutex counters_mu_;
   env::EvaluatorCounters counters_ ABSL_GUARDED_BY(counters_mu_);
+};
+
+// The learning followers' shard work on the workers (issue 11): policy
+// parameters go down in EVALUATE / EXPLOITABILITY / POLICY_GRADIENT items,
+// per-shard statistics and gradients come up, and followers::
+// LearningPopulationEvaluator reduces them in shard order and steps Adam
+// here. A gradient quoting another policy version than the job's is rejected
+// by the pool, counted (PoolTotals::stale_gradients) and its shards
+// reassigned, so results are the same bits for any number of workers and
+// through worker failures.
+class RemoteFollowerBackend final : public followers::FollowerShardBackend {
+ public:
+  // `pool` must outlive the backend; `parameter_count` is the policy's.
+  RemoteFollowerBackend(WorkerPool* pool, const env::Scenario& scenario, int64_t parameter_count,
+                        RemoteEvaluatorOptions options = {});
+
+  absl::StatusOr<std::vector<env::PopulationStats>> Evaluate(
+      const env::Tariff& tariff, const env::PriceBelief& belief,
+      const followers::PolicyVersion& policy) override;
+  absl::StatusOr<std::vector<env::ExploitabilityStats>> Exploitability(
+      const env::Tariff& tariff, const env::PriceBelief& belief, const env::PriceBelief& realised,
+      const followers::PolicyVersion* policy) override;
+  absl::StatusOr<std::vector<followers::ShardGradient>> Gradients(
+      const env::Tariff& tariff, const env::PriceBelief& belief, uint64_t phase,
+      const followers::PolicyVersion& sampling, const followers::PolicyVersion& current) override;
+  env::EvaluatorCounters Counters() const override { return remote_.Counters(); }
+
+ private:
+  RemotePopulationEvaluator remote_;
+  int64_t parameter_count_;
 };
 
 }  // namespace smfg::coordinator

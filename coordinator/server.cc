@@ -116,15 +116,21 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
                                    const std::string& id, const env::Scenario& sc,
                                    std::function<void()> on_waiting)
         -> absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>> {
-      if (sc.follower.learner == env::FollowerParams::Learner::kPpo) {
-        return absl::InvalidArgumentError(
-            "scenario.follower.learner: FOLLOWER_LEARNER_PPO is trained in the coordinator's "
-            "process (start it with --local_threads > 0); workers evaluate exact followers only");
-      }
       RemoteEvaluatorOptions o;
       o.experiment_id = id;
       o.on_waiting_for_workers = std::move(on_waiting);
       o.worker_wait_timeout = wait;
+      if (sc.follower.learner == env::FollowerParams::Learner::kPpo) {
+        // Learning followers: gradients on the workers, Adam here.
+        SMFG_ASSIGN_OR_RETURN(const std::vector<double> initial,
+                              followers::InitialFollowerParameters(sc));
+        auto backend = std::make_unique<RemoteFollowerBackend>(
+            pool, sc, static_cast<int64_t>(initial.size()), o);
+        SMFG_ASSIGN_OR_RETURN(
+            std::unique_ptr<followers::LearningPopulationEvaluator> learning,
+            followers::LearningPopulationEvaluator::Create(sc, std::move(backend)));
+        return std::unique_ptr<env::PopulationEvaluator>(std::move(learning));
+      }
       return std::make_unique<RemotePopulationEvaluator>(pool, sc, o);
     };
     params.live_workers = [pool] { return pool->LiveWorkers(); };

@@ -276,6 +276,7 @@ absl::Status WorkerPool::AcceptResultLocked(const v1::SubmitResultRequest& reque
   }
   std::vector<env::PopulationStats> population;
   std::vector<env::ExploitabilityStats> exploitability;
+  std::vector<followers::ShardGradient> gradients;
   for (int i = 0; i < request.results_size(); ++i) {
     const v1::ShardResult& r = request.results(i);
     const std::string field = absl::StrCat("results[", i, "]");
@@ -290,6 +291,18 @@ absl::Status WorkerPool::AcceptResultLocked(const v1::SubmitResultRequest& reque
           workers::StatsFromProto(r.population(), &job.spec.shape);
       if (!s.ok()) return Annotate(s.status(), field + ".population");
       population.push_back(*std::move(s));
+    } else if (job.spec.kind == v1::WORK_KIND_POLICY_GRADIENT) {
+      if (!r.has_gradient()) return absl::InvalidArgumentError(field + ".gradient: absent");
+      absl::StatusOr<followers::ShardGradient> g =
+          workers::GradientFromProto(r.gradient(), job.spec.policy_parameters);
+      if (!g.ok()) return Annotate(g.status(), field + ".gradient");
+      if (g->policy_version != job.spec.policy_version) {
+        ++totals_.stale_gradients;
+        return absl::FailedPreconditionError(
+            absl::StrCat(field, ".gradient.policy_version: ", g->policy_version,
+                         " is stale: the job steps version ", job.spec.policy_version));
+      }
+      gradients.push_back(*std::move(g));
     } else {
       if (!r.has_exploitability()) {
         return absl::InvalidArgumentError(field + ".exploitability: absent");
@@ -305,6 +318,8 @@ absl::Status WorkerPool::AcceptResultLocked(const v1::SubmitResultRequest& reque
     const int shard = a.shards[i];
     if (job.spec.kind == v1::WORK_KIND_EVALUATE) {
       job.results.population[shard] = std::move(population[i]);
+    } else if (job.spec.kind == v1::WORK_KIND_POLICY_GRADIENT) {
+      job.results.gradients[shard] = std::move(gradients[i]);
     } else {
       job.results.exploitability[shard] = exploitability[i];
     }
@@ -412,6 +427,8 @@ absl::StatusOr<JobResults> WorkerPool::RunJob(const JobSpec& spec, const JobWait
   job.remaining = spec.shards;
   if (spec.kind == v1::WORK_KIND_EVALUATE) {
     job.results.population.resize(spec.shards);
+  } else if (spec.kind == v1::WORK_KIND_POLICY_GRADIENT) {
+    job.results.gradients.resize(spec.shards);
   } else {
     job.results.exploitability.resize(spec.shards);
   }

@@ -121,6 +121,9 @@ struct PoolTotals {
   int64_t bytes_from_workers = 0;
   // Barrier wait summed over successful jobs and their participating workers.
   double barrier_wait_seconds = 0;
+  // Learning followers' gradients refused because they were taken at
+  // another policy version than the job's (the item is reassigned).
+  int64_t stale_gradients = 0;
 };
 
 // One worker's part in one job (only workers with an accepted item).
@@ -157,14 +160,21 @@ struct JobSpec {
   // Expected shape of each shard's PopulationStats (EVALUATE jobs).
   workers::StatsShape shape;
   v1::WorkKind kind = v1::WORK_KIND_UNSPECIFIED;
-  // Carries the payload (evaluate / exploitability) shared by all items.
+  // Carries the payload (evaluate / exploitability / policy_gradient) shared
+  // by all items.
   std::shared_ptr<const v1::WorkItem> payload;
+  // POLICY_GRADIENT jobs: the parameter count and the version every gradient
+  // must quote (a result quoting another is rejected and counted in
+  // PoolTotals::stale_gradients).
+  int64_t policy_parameters = 0;
+  uint64_t policy_version = 0;
 };
 
-// Per-shard results, indexed by shard id; one of the two is filled.
+// Per-shard results, indexed by shard id; one of the three is filled.
 struct JobResults {
   std::vector<env::PopulationStats> population;
   std::vector<env::ExploitabilityStats> exploitability;
+  std::vector<followers::ShardGradient> gradients;
   JobStats stats;
 };
 

@@ -242,6 +242,59 @@ absl::StatusOr<env::ExploitabilityStats> ExploitabilityFromProto(
   return s;
 }
 
+v1::FollowerPolicyParameters PolicyToProto(const followers::PolicyVersion& policy) {
+  v1::FollowerPolicyParameters p;
+  p.set_version(policy.version);
+  if (policy.values != nullptr) CopyOut(*policy.values, p.mutable_values());
+  return p;
+}
+
+absl::StatusOr<followers::PolicyVersion> PolicyFromProto(const v1::FollowerPolicyParameters& p,
+                                                         long long expected_size) {
+  auto values = std::make_shared<std::vector<double>>();
+  SMFG_RETURN_IF_ERROR(CopyIn(p.values(), expected_size, "values", values.get()));
+  return followers::PolicyVersion{.version = p.version(), .values = std::move(values)};
+}
+
+v1::WireShardGradient GradientToProto(const followers::ShardGradient& g) {
+  v1::WireShardGradient p;
+  p.set_policy_version(g.policy_version);
+  CopyOut(g.gradient, p.mutable_gradient());
+  p.set_steps(g.steps);
+  p.set_policy_loss_sum(g.policy_loss_sum);
+  p.set_value_loss_sum(g.value_loss_sum);
+  p.set_approx_kl_sum(g.approx_kl_sum);
+  p.set_clipped_steps(g.clipped_steps);
+  p.set_mean_daily_reward_usd(g.mean_daily_reward_usd);
+  p.set_mean_entropy(g.mean_entropy);
+  return p;
+}
+
+absl::StatusOr<followers::ShardGradient> GradientFromProto(const v1::WireShardGradient& p,
+                                                           long long expected_size) {
+  followers::ShardGradient g;
+  SMFG_RETURN_IF_ERROR(CopyIn(p.gradient(), expected_size, "gradient", &g.gradient));
+  SMFG_RETURN_IF_ERROR(CheckCount(p.steps(), "steps"));
+  SMFG_RETURN_IF_ERROR(CheckCount(p.clipped_steps(), "clipped_steps"));
+  if (p.clipped_steps() > p.steps()) {
+    return Invalid("clipped_steps", absl::StrCat(p.clipped_steps(), " > steps ", p.steps()));
+  }
+  SMFG_RETURN_IF_ERROR(CheckFinite(p.policy_loss_sum(), "policy_loss_sum"));
+  SMFG_RETURN_IF_ERROR(CheckFinite(p.value_loss_sum(), "value_loss_sum"));
+  SMFG_RETURN_IF_ERROR(CheckFinite(p.approx_kl_sum(), "approx_kl_sum"));
+  SMFG_RETURN_IF_ERROR(CheckFinite(p.mean_daily_reward_usd(), "mean_daily_reward_usd"));
+  SMFG_RETURN_IF_ERROR(CheckFinite(p.mean_entropy(), "mean_entropy"));
+  g.policy_version = p.policy_version();
+  g.steps = p.steps();
+  g.policy_loss_sum = p.policy_loss_sum();
+  g.value_loss_sum = p.value_loss_sum();
+  g.approx_kl_sum = p.approx_kl_sum();
+  g.clipped_steps = p.clipped_steps();
+  g.mean_daily_reward_usd = p.mean_daily_reward_usd();
+  g.mean_entropy = p.mean_entropy();
+  return g;
+}
+
 absl::Status CheckKernelInputs(const env::Tariff& tariff, const env::PriceBelief& belief,
                                const StatsShape& shape) {
   const bool daily = !tariff.daily_import_rate_per_kwh.empty();

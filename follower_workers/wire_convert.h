@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "environment/population_stats.h"
 #include "environment/scenario.h"
+#include "followers/policy_types.h"
 #include "smfg/v1/spec.pb.h"
 #include "smfg/v1/worker.pb.h"
 
@@ -51,6 +52,17 @@ v1::WireExploitabilityStats ExploitabilityToProto(const env::ExploitabilityStats
 // Checks a non-negative household count and finite sums and maxima.
 absl::StatusOr<env::ExploitabilityStats> ExploitabilityFromProto(
     const v1::WireExploitabilityStats& proto);
+
+// Learning followers (issue 11). `expected_size` is the policy's parameter
+// count (-1: not checked).
+v1::FollowerPolicyParameters PolicyToProto(const followers::PolicyVersion& policy);
+// Checks the size and that every value is finite.
+absl::StatusOr<followers::PolicyVersion> PolicyFromProto(const v1::FollowerPolicyParameters& proto,
+                                                         long long expected_size);
+v1::WireShardGradient GradientToProto(const followers::ShardGradient& gradient);
+// Checks the size, finite values and sums, non-negative counts.
+absl::StatusOr<followers::ShardGradient> GradientFromProto(const v1::WireShardGradient& proto,
+                                                           long long expected_size);
 
 // Whether a ShardKernel of a scenario with `shape` and `buses` can read
 // `tariff` and `belief` without going out of bounds: the import rates it uses

@@ -3,11 +3,14 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <memory>
+#include <vector>
 
 #include "common/status_matchers.h"
 #include "config/spec_convert.h"
 #include "environment/population_evaluator.h"
 #include "environment/test_scenario.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace smfg::workers {
@@ -15,6 +18,7 @@ namespace {
 
 using ::smfg::testing_util::IsOk;
 using ::smfg::testing_util::StatusIs;
+using ::testing::HasSubstr;
 
 // Bitwise equality, so -0.0 != 0.0 and NaN payloads would be compared exactly.
 bool SameBits(const std::vector<double>& a, const std::vector<double>& b) {
@@ -183,6 +187,59 @@ TEST_F(StatsWireTest, ExploitabilityRoundTripAndValidation) {
   bad = ExploitabilityToProto(exploit_);
   bad.set_household_days(-1);
   EXPECT_THAT(ExploitabilityFromProto(bad).status(), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(WireConvertTest, PolicyAndGradientRoundTripBitExactlyAndRejectGarbage) {
+  const followers::PolicyVersion policy{.version = 12,
+                                        .values = std::make_shared<const std::vector<double>>(
+                                            std::vector<double>{-0.0, 1e-300, -3.5, 7.0})};
+  auto back = PolicyFromProto(PolicyToProto(policy), 4);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->version, 12u);
+  EXPECT_EQ(std::memcmp(back->values->data(), policy.values->data(), 4 * sizeof(double)), 0);
+  EXPECT_THAT(
+      PolicyFromProto(PolicyToProto(policy), 5).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("values: has 4 values, expected 5")));
+  v1::FollowerPolicyParameters nan = PolicyToProto(policy);
+  nan.set_values(2, std::nan(""));
+  EXPECT_THAT(PolicyFromProto(nan, 4).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("values[2]")));
+
+  followers::ShardGradient g;
+  g.policy_version = 3;
+  g.gradient = {0.25, -0.0, 1e-310};
+  g.steps = 96;
+  g.policy_loss_sum = -1.5;
+  g.value_loss_sum = 2.25;
+  g.approx_kl_sum = 0.125;
+  g.clipped_steps = 4;
+  g.mean_daily_reward_usd = -1.75;
+  g.mean_entropy = 0.5;
+  auto gb = GradientFromProto(GradientToProto(g), 3);
+  ASSERT_TRUE(gb.ok()) << gb.status();
+  EXPECT_EQ(std::memcmp(gb->gradient.data(), g.gradient.data(), 3 * sizeof(double)), 0);
+  EXPECT_EQ(gb->policy_version, 3u);
+  EXPECT_EQ(gb->steps, 96);
+  EXPECT_EQ(gb->clipped_steps, 4);
+  EXPECT_EQ(gb->policy_loss_sum, -1.5);
+  EXPECT_EQ(gb->value_loss_sum, 2.25);
+  EXPECT_EQ(gb->approx_kl_sum, 0.125);
+  EXPECT_EQ(gb->mean_daily_reward_usd, -1.75);
+  EXPECT_EQ(gb->mean_entropy, 0.5);
+  v1::WireShardGradient bad = GradientToProto(g);
+  bad.set_steps(-1);
+  EXPECT_THAT(GradientFromProto(bad, 3).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("steps")));
+  bad = GradientToProto(g);
+  bad.set_clipped_steps(97);
+  EXPECT_THAT(GradientFromProto(bad, 3).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("clipped_steps")));
+  bad = GradientToProto(g);
+  bad.set_approx_kl_sum(std::numeric_limits<double>::infinity());
+  EXPECT_THAT(GradientFromProto(bad, 3).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("approx_kl_sum")));
+  EXPECT_THAT(GradientFromProto(GradientToProto(g), 2).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("gradient: has 3")));
 }
 
 TEST(WireConvertTest, CheckKernelInputsChecksOnlyWhatTheKernelReads) {

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/parallel.h"
 #include "common/status.h"
+#include "config/fingerprint.h"
 #include "config/spec_convert.h"
 #include "follower_workers/wire_convert.h"
 
@@ -60,6 +61,26 @@ absl::StatusOr<std::shared_ptr<const env::ShardKernel>> WorkerCore::KernelFor(
   return it->second;
 }
 
+absl::StatusOr<std::shared_ptr<followers::FollowerShardWork>> WorkerCore::WorkFor(
+    uint64_t fingerprint, std::shared_ptr<const env::ShardKernel> kernel) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = works_.find(fingerprint);
+    if (it != works_.end() && &it->second->kernel() == kernel.get()) return it->second;
+  }
+  SMFG_ASSIGN_OR_RETURN(std::unique_ptr<followers::FollowerShardWork> created,
+                        followers::FollowerShardWork::Create(kernel, threads_));
+  std::shared_ptr<followers::FollowerShardWork> work = std::move(created);
+  std::lock_guard<std::mutex> lock(mu_);
+  // Forget the work of scenarios whose kernels left the cache.
+  for (auto it = works_.begin(); it != works_.end();) {
+    it = kernels_.count(it->first) ? std::next(it) : works_.erase(it);
+  }
+  auto [it, inserted] = works_.emplace(fingerprint, work);
+  if (!inserted) it->second = work;
+  return it->second;
+}
+
 absl::StatusOr<std::vector<v1::ShardResult>> WorkerCore::Compute(
     const v1::WorkItem& item, const std::function<bool()>& cancelled) {
   SMFG_ASSIGN_OR_RETURN(std::shared_ptr<const env::ShardKernel> kernel, KernelFor(item));
@@ -76,6 +97,11 @@ absl::StatusOr<std::vector<v1::ShardResult>> WorkerCore::Compute(
 
   const v1::WireTariff* wire_tariff = nullptr;
   env::PriceBelief belief, realised;
+  // Learning followers: the policy of EVALUATE / EXPLOITABILITY items, the
+  // two parameter sets of gradient items.
+  const v1::FollowerPolicyParameters* wire_policy = nullptr;
+  const v1::PolicyGradientPayload* gradient = nullptr;
+  const bool learning = sc.follower.learner == env::FollowerParams::Learner::kPpo;
   switch (item.kind()) {
     case v1::WORK_KIND_EVALUATE: {
       if (!item.has_evaluate()) {
@@ -85,6 +111,12 @@ absl::StatusOr<std::vector<v1::ShardResult>> WorkerCore::Compute(
       absl::StatusOr<env::PriceBelief> b = workers::BeliefFromProto(item.evaluate().belief());
       if (!b.ok()) return Annotate(b.status(), "evaluate.belief");
       belief = *std::move(b);
+      if (item.evaluate().has_policy() != learning) {
+        return absl::InvalidArgumentError(
+            learning ? "evaluate.policy: absent, and the scenario's followers learn"
+                     : "evaluate.policy: set, and the scenario's followers do not learn");
+      }
+      if (learning) wire_policy = &item.evaluate().policy();
       break;
     }
     case v1::WORK_KIND_EXPLOITABILITY: {
@@ -99,6 +131,28 @@ absl::StatusOr<std::vector<v1::ShardResult>> WorkerCore::Compute(
           workers::BeliefFromProto(item.exploitability().realised());
       if (!r.ok()) return Annotate(r.status(), "exploitability.realised");
       realised = *std::move(r);
+      if (item.exploitability().has_policy()) {
+        if (!learning) {
+          return absl::InvalidArgumentError(
+              "exploitability.policy: set, and the scenario's followers do not learn");
+        }
+        wire_policy = &item.exploitability().policy();
+      }
+      break;
+    }
+    case v1::WORK_KIND_POLICY_GRADIENT: {
+      if (!item.has_policy_gradient()) {
+        return absl::InvalidArgumentError("policy_gradient: absent for kind POLICY_GRADIENT");
+      }
+      if (!learning) {
+        return absl::InvalidArgumentError(
+            "kind: POLICY_GRADIENT, and the scenario's followers do not learn");
+      }
+      gradient = &item.policy_gradient();
+      wire_tariff = &gradient->tariff();
+      absl::StatusOr<env::PriceBelief> b = workers::BeliefFromProto(gradient->belief());
+      if (!b.ok()) return Annotate(b.status(), "policy_gradient.belief");
+      belief = *std::move(b);
       break;
     }
     default:
@@ -109,15 +163,45 @@ absl::StatusOr<std::vector<v1::ShardResult>> WorkerCore::Compute(
   // Shapes only (what the kernel reads), not env::ValidateTariff's value
   // policy: a remote evaluation must accept whatever a local one does.
   const workers::StatsShape shape = workers::StatsShape::Of(sc);
-  const char* payload = item.kind() == v1::WORK_KIND_EVALUATE ? "evaluate" : "exploitability";
+  const char* payload = item.kind() == v1::WORK_KIND_EVALUATE         ? "evaluate"
+                        : item.kind() == v1::WORK_KIND_EXPLOITABILITY ? "exploitability"
+                                                                      : "policy_gradient";
   SMFG_RETURN_IF_ERROR(Annotate(workers::CheckKernelInputs(*tariff, belief, shape), payload));
   if (item.kind() == v1::WORK_KIND_EXPLOITABILITY) {
     SMFG_RETURN_IF_ERROR(
         Annotate(workers::CheckKernelInputs(*tariff, realised, shape), "exploitability.realised"));
   }
 
+  // The learning followers' work and parameters, decoded before any shard runs.
+  std::shared_ptr<followers::FollowerShardWork> work;
+  followers::PolicyVersion policy, sampling, current;
+  uint64_t rollout_key = 0;
+  if (learning) {
+    SMFG_ASSIGN_OR_RETURN(work, WorkFor(item.scenario_fingerprint(), kernel));
+    const long long n = work->parameter_count();
+    if (wire_policy != nullptr) {
+      absl::StatusOr<followers::PolicyVersion> p = workers::PolicyFromProto(*wire_policy, n);
+      if (!p.ok()) return Annotate(p.status(), absl::StrCat(payload, ".policy"));
+      policy = *std::move(p);
+    }
+    if (gradient != nullptr) {
+      absl::StatusOr<followers::PolicyVersion> p =
+          workers::PolicyFromProto(gradient->sampling(), n);
+      if (!p.ok()) return Annotate(p.status(), "policy_gradient.sampling");
+      sampling = *std::move(p);
+      p = workers::PolicyFromProto(gradient->current(), n);
+      if (!p.ok()) return Annotate(p.status(), "policy_gradient.current");
+      current = *std::move(p);
+      // The episodes depend on everything but the current parameters.
+      v1::PolicyGradientPayload key = *gradient;
+      key.clear_current();
+      rollout_key = config::Fingerprint(key);
+    }
+  }
+
   const bool evaluate = item.kind() == v1::WORK_KIND_EVALUATE;
   std::vector<v1::ShardResult> results(item.shards_size());
+  std::vector<absl::Status> failed(item.shards_size());
   std::atomic<bool> stopped{false};
   // Each shard writes only its own slot, so the thread count cannot change
   // a single bit of the results.
@@ -129,15 +213,44 @@ absl::StatusOr<std::vector<v1::ShardResult>> WorkerCore::Compute(
     }
     const int shard = item.shards(i);
     results[i].set_shard(shard);
-    if (evaluate) {
+    if (gradient != nullptr) {
+      absl::StatusOr<followers::ShardGradient> g =
+          work->Gradient(shard, *tariff, belief, gradient->phase(), *sampling.values,
+                         *current.values, rollout_key);
+      if (!g.ok()) {
+        failed[i] = g.status();
+        return;
+      }
+      g->policy_version = current.version;
+      *results[i].mutable_gradient() = workers::GradientToProto(*g);
+    } else if (evaluate && wire_policy != nullptr) {
+      absl::StatusOr<env::PopulationStats> st =
+          work->Evaluate(shard, *tariff, belief, *policy.values);
+      if (!st.ok()) {
+        failed[i] = st.status();
+        return;
+      }
+      *results[i].mutable_population() = workers::StatsToProto(*st);
+    } else if (evaluate) {
       *results[i].mutable_population() =
           workers::StatsToProto(kernel->EvaluateShard(shard, *tariff, belief));
+    } else if (wire_policy != nullptr) {
+      absl::StatusOr<env::ExploitabilityStats> st =
+          work->Exploitability(shard, *tariff, belief, realised, *policy.values);
+      if (!st.ok()) {
+        failed[i] = st.status();
+        return;
+      }
+      *results[i].mutable_exploitability() = workers::ExploitabilityToProto(*st);
     } else {
       *results[i].mutable_exploitability() = workers::ExploitabilityToProto(
           kernel->ShardExploitability(shard, *tariff, belief, realised));
     }
   });
   if (stopped.load()) return absl::CancelledError("work item cancelled");
+  for (int i = 0; i < item.shards_size(); ++i) {
+    if (!failed[i].ok()) return Annotate(failed[i], absl::StrCat("shard ", item.shards(i)));
+  }
   return results;
 }
 

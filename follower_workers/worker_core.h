@@ -1,5 +1,7 @@
 // The worker's computation, independent of any transport: turns a WorkItem
-// (proto/smfg/v1/worker.proto) into per-shard results with env::ShardKernel.
+// (proto/smfg/v1/worker.proto) into per-shard results with env::ShardKernel,
+// and for learning followers with followers::FollowerShardWork (policy
+// statistics, exploitability and PPO gradients, one torch thread per shard).
 //
 // Kernels are cached per scenario fingerprint because building one (drawing
 // the population, day conditions) costs far more than a shard evaluation; the
@@ -23,6 +25,7 @@
 
 #include "absl/status/statusor.h"
 #include "environment/population_evaluator.h"
+#include "followers/shard_work.h"
 #include "smfg/v1/worker.pb.h"
 
 namespace smfg::workers {
@@ -50,12 +53,17 @@ class WorkerCore {
 
  private:
   absl::StatusOr<std::shared_ptr<const env::ShardKernel>> KernelFor(const v1::WorkItem& item);
+  // The learning followers' work for a cached kernel (created on first use).
+  absl::StatusOr<std::shared_ptr<followers::FollowerShardWork>> WorkFor(
+      uint64_t fingerprint, std::shared_ptr<const env::ShardKernel> kernel);
 
   const int threads_;
   const int max_cached_;
   mutable std::mutex mu_;
   std::map<uint64_t, std::shared_ptr<const env::ShardKernel>> kernels_;  // guarded by mu_
   std::deque<uint64_t> insertion_order_;                                 // guarded by mu_
+  // Learning followers' policy replicas and episode caches, per fingerprint.
+  std::map<uint64_t, std::shared_ptr<followers::FollowerShardWork>> works_;  // guarded by mu_
 };
 
 }  // namespace smfg::workers

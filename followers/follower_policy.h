@@ -47,6 +47,7 @@
 #include "absl/status/statusor.h"
 #include "environment/population_evaluator.h"
 #include "environment/scenario.h"
+#include "followers/policy_types.h"
 
 namespace smfg::followers {
 
@@ -73,17 +74,6 @@ struct ShardRollouts {
   double mean_daily_reward_usd = 0.0;
   double mean_entropy = 0.0;
   int64_t steps() const { return static_cast<int64_t>(move.size()); }
-};
-
-// The gradient of one shard's summed loss at the current parameters, and the
-// sums behind PPO's usual diagnostics (divide by steps).
-struct ShardGradient {
-  std::vector<double> gradient;
-  int64_t steps = 0;
-  double policy_loss_sum = 0.0;
-  double value_loss_sum = 0.0;
-  double approx_kl_sum = 0.0;  // rl::ApproxKl's terms, summed
-  int64_t clipped_steps = 0;   // rl::ClipActive
 };
 
 class FollowerPolicy final : public env::PolicyTableWriter {

@@ -282,6 +282,7 @@ TEST(LearningEvaluatorTest, ThreadCountsGiveTheSameBits) {
     ASSERT_OK((*e)->TrainPhase(tariff, Belief(sc, 30.0)));
     ASSERT_OK((*e)->TrainPhase(tariff, Belief(sc, 35.0)));
     EXPECT_EQ((*e)->training_stats().updates, 4);
+    EXPECT_EQ((*e)->policy_version(), 4u);
     results.push_back((*e)->parameters());
     auto st = (*e)->Evaluate(tariff, Belief(sc, 35.0));
     ASSERT_TRUE(st.ok());
@@ -299,7 +300,8 @@ TEST(LearningEvaluatorTest, LearnedExploitabilityIsWithinTwiceTheExactSoftmax) {
   const env::Tariff tariff = env::FlatTestTariff(sc, 0.15);
   auto e = LearningPopulationEvaluator::Create(sc, 0);
   ASSERT_TRUE(e.ok()) << e.status();
-  auto market = env::MarketClearing::Create(sc, (*e)->kernel().shapes(), (*e)->kernel().days(), 1);
+  const env::ShardKernel& kernel = *(*e)->in_process_kernel();
+  auto market = env::MarketClearing::Create(sc, kernel.shapes(), kernel.days(), 1);
   ASSERT_TRUE(market.ok());
   auto inner = env::SolveMeanField(**e, **market, tariff, sc.inner, nullptr);
   ASSERT_TRUE(inner.ok()) << inner.status();
@@ -311,10 +313,10 @@ TEST(LearningEvaluatorTest, LearnedExploitabilityIsWithinTwiceTheExactSoftmax) {
   const FollowerTrainingStats t = (*e)->training_stats();
   std::printf(
       "learned plain %.5f regularised %.5f, exact plain %.5f regularised %.5f $/day; "
-      "entropy %.3f, reward %.4f $/day, kl %.4f, clip %.3f, %.1f s rollouts %.1f s grads\n",
+      "entropy %.3f, reward %.4f $/day, kl %.4f, clip %.3f, %.1f s training\n",
       learned->MeanPlain(), learned->MeanRegularised(), exact->MeanPlain(),
       exact->MeanRegularised(), t.mean_entropy, t.mean_daily_reward_usd, t.approx_kl,
-      t.clip_fraction, t.seconds_rollouts, t.seconds_gradients);
+      t.clip_fraction, t.seconds_training);
   EXPECT_GT(exact->MeanPlain(), 0.0);
   EXPECT_LE(learned->MeanPlain(), 2.0 * exact->MeanPlain());
 }

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/hash.h"
 #include "common/parallel.h"
 #include "common/status.h"
 
@@ -29,140 +30,174 @@ absl::Status FirstError(const std::vector<absl::Status>& statuses) {
   return absl::OkStatus();
 }
 
+// Runs fn(shard) on every shard with `threads` threads, each result in its
+// slot; the first failing shard's error.
+template <typename T, typename Fn>
+absl::StatusOr<std::vector<T>> EveryShard(int shards, int threads, Fn fn) {
+  std::vector<T> out(shards);
+  std::vector<absl::Status> status(shards);
+  ParallelFor(shards, threads, [&](int s) {
+    absl::StatusOr<T> r = fn(s);
+    if (r.ok()) {
+      out[s] = *std::move(r);
+    } else {
+      status[s] = r.status();
+    }
+  });
+  SMFG_RETURN_IF_ERROR(FirstError(status));
+  return out;
+}
+
+class LocalBackend final : public FollowerShardBackend {
+ public:
+  LocalBackend(std::shared_ptr<const env::ShardKernel> kernel,
+               std::unique_ptr<FollowerShardWork> work, int threads)
+      : kernel_(std::move(kernel)), work_(std::move(work)), threads_(threads) {}
+
+  absl::StatusOr<std::vector<env::PopulationStats>> Evaluate(const env::Tariff& tariff,
+                                                             const env::PriceBelief& belief,
+                                                             const PolicyVersion& policy) override {
+    return EveryShard<env::PopulationStats>(shards(), threads_, [&](int s) {
+      return work_->Evaluate(s, tariff, belief, *policy.values);
+    });
+  }
+  absl::StatusOr<std::vector<env::ExploitabilityStats>> Exploitability(
+      const env::Tariff& tariff, const env::PriceBelief& belief, const env::PriceBelief& realised,
+      const PolicyVersion* policy) override {
+    return EveryShard<env::ExploitabilityStats>(
+        shards(), threads_, [&](int s) -> absl::StatusOr<env::ExploitabilityStats> {
+          if (policy == nullptr) return kernel_->ShardExploitability(s, tariff, belief, realised);
+          return work_->Exploitability(s, tariff, belief, realised, *policy->values);
+        });
+  }
+  absl::StatusOr<std::vector<ShardGradient>> Gradients(const env::Tariff& tariff,
+                                                       const env::PriceBelief& belief,
+                                                       uint64_t phase,
+                                                       const PolicyVersion& sampling,
+                                                       const PolicyVersion& current) override {
+    // One process, one run: (phase, sampling version) names the episodes.
+    const uint64_t words[2] = {phase, sampling.version};
+    const uint64_t key =
+        Fnv1a64(absl::string_view(reinterpret_cast<const char*>(words), sizeof(words)));
+    return EveryShard<ShardGradient>(
+        shards(), threads_, [&](int s) -> absl::StatusOr<ShardGradient> {
+          SMFG_ASSIGN_OR_RETURN(
+              ShardGradient g,
+              work_->Gradient(s, tariff, belief, phase, *sampling.values, *current.values, key));
+          g.policy_version = current.version;
+          return g;
+        });
+  }
+  const env::ShardKernel* in_process_kernel() const override { return kernel_.get(); }
+
+ private:
+  int shards() const { return kernel_->scenario().shards; }
+  std::shared_ptr<const env::ShardKernel> kernel_;
+  std::unique_ptr<FollowerShardWork> work_;
+  int threads_;
+};
+
 }  // namespace
 
-LearningPopulationEvaluator::LearningPopulationEvaluator(const env::Scenario& scenario, int threads)
-    : kernel_(scenario), threads_(ResolveThreads(threads)) {}
+absl::StatusOr<std::unique_ptr<FollowerShardBackend>> LocalFollowerBackend(
+    const env::Scenario& scenario, int threads) {
+  const int n = ResolveThreads(threads);
+  auto kernel = std::make_shared<const env::ShardKernel>(scenario);
+  SMFG_ASSIGN_OR_RETURN(std::unique_ptr<FollowerShardWork> work,
+                        FollowerShardWork::Create(kernel, n));
+  return std::unique_ptr<FollowerShardBackend>(
+      new LocalBackend(std::move(kernel), std::move(work), n));
+}
+
+absl::StatusOr<std::vector<double>> InitialFollowerParameters(const env::Scenario& scenario) {
+  SMFG_ASSIGN_OR_RETURN(std::unique_ptr<FollowerPolicy> policy, FollowerPolicy::Create(scenario));
+  return policy->Parameters();
+}
+
+LearningPopulationEvaluator::LearningPopulationEvaluator(
+    const env::Scenario& scenario, std::unique_ptr<FollowerShardBackend> backend)
+    : ppo_(scenario.follower.ppo), backend_(std::move(backend)) {}
 
 absl::StatusOr<std::unique_ptr<LearningPopulationEvaluator>> LearningPopulationEvaluator::Create(
-    const env::Scenario& scenario, int threads) {
+    const env::Scenario& scenario, std::unique_ptr<FollowerShardBackend> backend) {
   if (scenario.follower.learner != env::FollowerParams::Learner::kPpo) {
     return absl::InvalidArgumentError(
         "follower.learner: a learning evaluator needs FOLLOWER_LEARNER_PPO");
   }
+  SMFG_ASSIGN_OR_RETURN(std::vector<double> initial, InitialFollowerParameters(scenario));
   std::unique_ptr<LearningPopulationEvaluator> e(
-      new LearningPopulationEvaluator(scenario, threads));
-  SMFG_ASSIGN_OR_RETURN(std::unique_ptr<FollowerPolicy> first, FollowerPolicy::Create(scenario));
-  e->parameters_ = first->Parameters();
-  e->replicas_.push_back(std::move(first));
-  for (int t = 1; t < e->threads_; ++t) {
-    SMFG_ASSIGN_OR_RETURN(std::unique_ptr<FollowerPolicy> copy, e->replicas_[0]->Clone());
-    e->replicas_.push_back(std::move(copy));
-  }
-  absl::MutexLock lock(&e->mu_);
-  for (auto& r : e->replicas_) e->free_.push_back(r.get());
+      new LearningPopulationEvaluator(scenario, std::move(backend)));
+  e->policy_ = {.version = 0,
+                .values = std::make_shared<const std::vector<double>>(std::move(initial))};
   return e;
 }
 
-FollowerPolicy* LearningPopulationEvaluator::Acquire() {
-  absl::MutexLock lock(&mu_);
-  mu_.Await(absl::Condition(
-      +[](std::vector<FollowerPolicy*>* free) { return !free->empty(); }, &free_));
-  FollowerPolicy* r = free_.back();
-  free_.pop_back();
-  return r;
-}
-
-void LearningPopulationEvaluator::Release(FollowerPolicy* replica) {
-  absl::MutexLock lock(&mu_);
-  free_.push_back(replica);
-}
-
-absl::Status LearningPopulationEvaluator::SetAll(const std::vector<double>& parameters) {
-  for (auto& r : replicas_) SMFG_RETURN_IF_ERROR(r->SetParameters(parameters));
-  parameters_ = parameters;
-  return absl::OkStatus();
+absl::StatusOr<std::unique_ptr<LearningPopulationEvaluator>> LearningPopulationEvaluator::Create(
+    const env::Scenario& scenario, int threads) {
+  SMFG_ASSIGN_OR_RETURN(std::unique_ptr<FollowerShardBackend> backend,
+                        LocalFollowerBackend(scenario, threads));
+  return Create(scenario, std::move(backend));
 }
 
 absl::StatusOr<int> LearningPopulationEvaluator::BeginSolve() {
-  phases_left_ = kernel_.scenario().follower.ppo.phases_per_solve;
+  phases_left_ = ppo_.phases_per_solve;
   updates_in_solve_ = 0;
   return phases_left_;
 }
 
 absl::Status LearningPopulationEvaluator::TrainPhase(const env::Tariff& tariff,
                                                      const env::PriceBelief& belief) {
-  const env::Scenario& sc = kernel_.scenario();
-  const env::FollowerParams::Ppo& ppo = sc.follower.ppo;
-  const int shards = sc.shards;
+  const auto start = std::chrono::steady_clock::now();
   const uint64_t phase = static_cast<uint64_t>(stats_.phases);
-
-  auto start = std::chrono::steady_clock::now();
-  std::vector<ShardRollouts> rollouts(shards);
-  std::vector<absl::Status> status(shards);
-  ParallelFor(shards, threads_, [&](int s) {
-    FollowerPolicy* policy = Acquire();
-    absl::StatusOr<ShardRollouts> r =
-        policy->SampleRollouts(kernel_.FollowerDays(s, tariff, belief), phase);
-    Release(policy);
-    if (r.ok()) {
-      rollouts[s] = std::move(*r);
-    } else {
-      status[s] = r.status();
-    }
-  });
-  SMFG_RETURN_IF_ERROR(FirstError(status));
-  stats_.seconds_rollouts += SecondsSince(start);
-
-  int64_t total_steps = 0;
-  double reward = 0, entropy = 0;
-  for (const ShardRollouts& r : rollouts) {
-    total_steps += r.steps();
-    reward += r.mean_daily_reward_usd * static_cast<double>(r.steps());
-    entropy += r.mean_entropy * static_cast<double>(r.steps());
-  }
-  stats_.steps_last_phase = total_steps;
-  if (total_steps == 0) {
-    stats_.phases += 1;
-    return absl::OkStatus();  // no battery household: nothing to learn
-  }
-  stats_.mean_daily_reward_usd = reward / static_cast<double>(total_steps);
-  stats_.mean_entropy = entropy / static_cast<double>(total_steps);
-
-  start = std::chrono::steady_clock::now();
-  std::vector<ShardGradient> grads(shards);
-  for (int epoch = 0; epoch < ppo.epochs_per_phase; ++epoch) {
-    // Annealed over the solve's updates to a tenth (rl::ScheduledLearningRate).
-    const rl::AdamParams adam{.rate = rl::ScheduledLearningRate(
-                                  ppo.learning_rate, kFinalRateFraction,
-                                  ppo.phases_per_solve * ppo.epochs_per_phase, updates_in_solve_)};
-    ++updates_in_solve_;
-    ParallelFor(shards, threads_, [&](int s) {
-      FollowerPolicy* policy = Acquire();
-      absl::StatusOr<ShardGradient> g = policy->Gradient(rollouts[s]);
-      Release(policy);
-      if (g.ok()) {
-        grads[s] = std::move(*g);
-      } else {
-        status[s] = g.status();
+  const PolicyVersion sampling = policy_;
+  for (int epoch = 0; epoch < ppo_.epochs_per_phase; ++epoch) {
+    SMFG_ASSIGN_OR_RETURN(std::vector<ShardGradient> grads,
+                          backend_->Gradients(tariff, belief, phase, sampling, policy_));
+    // Summed in shard order, then divided: the same bits for any threads
+    // or workers.
+    const size_t n = policy_.values->size();
+    std::vector<double> sum(n, 0.0);
+    int64_t steps = 0, clipped = 0;
+    double policy_loss = 0, value_loss = 0, kl = 0, reward = 0, entropy = 0;
+    for (size_t s = 0; s < grads.size(); ++s) {
+      const ShardGradient& g = grads[s];
+      if (g.policy_version != policy_.version || g.gradient.size() != n) {
+        return absl::InternalError(absl::StrCat(
+            "shard ", s, ": a gradient for policy version ", g.policy_version, " with ",
+            g.gradient.size(), " values, expected version ", policy_.version, " with ", n));
       }
-    });
-    SMFG_RETURN_IF_ERROR(FirstError(status));
-    // Summed in shard order, then divided: the same bits for any threads.
-    std::vector<double> sum = grads[0].gradient;
-    double policy_loss = grads[0].policy_loss_sum, value_loss = grads[0].value_loss_sum;
-    double kl = grads[0].approx_kl_sum;
-    int64_t clipped = grads[0].clipped_steps;
-    for (int s = 1; s < shards; ++s) {
-      for (size_t i = 0; i < sum.size(); ++i) sum[i] += grads[s].gradient[i];
-      policy_loss += grads[s].policy_loss_sum;
-      value_loss += grads[s].value_loss_sum;
-      kl += grads[s].approx_kl_sum;
-      clipped += grads[s].clipped_steps;
+      for (size_t i = 0; i < n; ++i) sum[i] += g.gradient[i];
+      steps += g.steps;
+      clipped += g.clipped_steps;
+      policy_loss += g.policy_loss_sum;
+      value_loss += g.value_loss_sum;
+      kl += g.approx_kl_sum;
+      reward += g.mean_daily_reward_usd * static_cast<double>(g.steps);
+      entropy += g.mean_entropy * static_cast<double>(g.steps);
     }
-    const double inv = 1.0 / static_cast<double>(total_steps);
+    stats_.steps_last_phase = steps;
+    if (steps == 0) break;  // no battery household: nothing to learn
+    const double inv = 1.0 / static_cast<double>(steps);
     for (double& g : sum) g *= inv;
-    std::vector<double> next = parameters_;
-    rl::AdamStep(adam, sum, &adam_, &next);
-    SMFG_RETURN_IF_ERROR(SetAll(next));
+    // Annealed over the solve's updates to a tenth (rl::ScheduledLearningRate).
+    const rl::AdamParams adam{
+        .rate = rl::ScheduledLearningRate(ppo_.learning_rate, kFinalRateFraction,
+                                          ppo_.phases_per_solve * ppo_.epochs_per_phase,
+                                          updates_in_solve_)};
+    ++updates_in_solve_;
+    auto next = std::make_shared<std::vector<double>>(*policy_.values);
+    rl::AdamStep(adam, sum, &adam_, next.get());
+    policy_ = {.version = policy_.version + 1, .values = std::move(next)};
     stats_.updates += 1;
     stats_.policy_loss = policy_loss * inv;
     stats_.value_loss = value_loss * inv;
     stats_.approx_kl = kl * inv;
     stats_.clip_fraction = static_cast<double>(clipped) * inv;
+    stats_.mean_daily_reward_usd = reward * inv;
+    stats_.mean_entropy = entropy * inv;
   }
-  stats_.seconds_gradients += SecondsSince(start);
   stats_.phases += 1;
+  stats_.seconds_training += SecondsSince(start);
   return absl::OkStatus();
 }
 
@@ -172,47 +207,22 @@ absl::StatusOr<env::PopulationStats> LearningPopulationEvaluator::Evaluate(
     --phases_left_;
     SMFG_RETURN_IF_ERROR(TrainPhase(tariff, belief));
   }
-  const int shards = kernel_.scenario().shards;
-  std::vector<env::PopulationStats> parts(shards);
-  std::vector<absl::Status> status(shards);
-  const FollowerPolicy& policy = *replicas_[0];  // WriteTables is thread-safe
-  ParallelFor(shards, threads_, [&](int s) {
-    absl::StatusOr<env::PopulationStats> st = kernel_.EvaluateShard(s, tariff, belief, policy);
-    if (st.ok()) {
-      parts[s] = std::move(*st);
-    } else {
-      status[s] = st.status();
-    }
-  });
-  SMFG_RETURN_IF_ERROR(FirstError(status));
+  SMFG_ASSIGN_OR_RETURN(std::vector<env::PopulationStats> parts,
+                        backend_->Evaluate(tariff, belief, policy_));
   return env::ReduceShards(std::move(parts));
 }
 
 absl::StatusOr<env::ExploitabilityStats> LearningPopulationEvaluator::Exploitability(
     const env::Tariff& tariff, const env::PriceBelief& belief, const env::PriceBelief& realised) {
-  const int shards = kernel_.scenario().shards;
-  std::vector<env::ExploitabilityStats> parts(shards);
-  std::vector<absl::Status> status(shards);
-  const FollowerPolicy& policy = *replicas_[0];
-  ParallelFor(shards, threads_, [&](int s) {
-    absl::StatusOr<env::ExploitabilityStats> st =
-        kernel_.ShardPolicyExploitability(s, tariff, belief, realised, policy);
-    if (st.ok()) {
-      parts[s] = *st;
-    } else {
-      status[s] = st.status();
-    }
-  });
-  SMFG_RETURN_IF_ERROR(FirstError(status));
+  SMFG_ASSIGN_OR_RETURN(std::vector<env::ExploitabilityStats> parts,
+                        backend_->Exploitability(tariff, belief, realised, &policy_));
   return env::ReduceShards(parts);
 }
 
 absl::StatusOr<env::ExploitabilityStats> LearningPopulationEvaluator::BestResponseExploitability(
     const env::Tariff& tariff, const env::PriceBelief& belief, const env::PriceBelief& realised) {
-  const int shards = kernel_.scenario().shards;
-  std::vector<env::ExploitabilityStats> parts(shards);
-  ParallelFor(shards, threads_,
-              [&](int s) { parts[s] = kernel_.ShardExploitability(s, tariff, belief, realised); });
+  SMFG_ASSIGN_OR_RETURN(std::vector<env::ExploitabilityStats> parts,
+                        backend_->Exploitability(tariff, belief, realised, nullptr));
   return env::ReduceShards(parts);
 }
 

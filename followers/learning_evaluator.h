@@ -6,19 +6,22 @@
 // leader's loop run unchanged over either learner.
 //
 // A PPO phase at (tariff, belief m), policy version v:
-//   1. every shard's episodes are sampled with parameters theta_v
-//      (FollowerPolicy::SampleRollouts, phase = the count of phases so far);
+//   1. theta_old = theta_v samples every shard's episodes (phase = the count
+//      of phases so far);
 //   2. epochs_per_phase times: every shard's gradient at the current
-//      parameters is computed (one policy replica per thread), the gradients
-//      are summed in shard order and divided by the total step count, and
-//      Adam (rl::AdamStep) steps the flat parameters; version += 1. The step
-//      size decays linearly over the solve's phases_per_solve x
-//      epochs_per_phase updates from learning_rate to a tenth of it
-//      (rl::ScheduledLearningRate), so each solve ends on a settled policy.
+//      parameters is computed (FollowerShardWork, in this process or on the
+//      workers: the backend), the gradients are summed in shard order and
+//      divided by the total step count, and Adam (rl::AdamStep) steps the
+//      flat parameters; version += 1. A gradient computed at another version
+//      is refused (INTERNAL here; the remote backend rejects and counts it
+//      before it gets this far). The step size decays linearly over the
+//      solve's phases_per_solve x epochs_per_phase updates from learning_rate
+//      to a tenth of it (rl::ScheduledLearningRate), so each solve ends on a
+//      settled policy.
 // The parameters, Adam's state and the phase counter persist across solves
 // (warm start across outer iterations). Results are the same bits for any
-// thread count: each shard's rollouts and gradient are a function of (scenario,
-// parameters, phase) only, reduced in shard order.
+// thread or worker count: each shard's work is a function of (scenario,
+// parameters, phase) only, and Adam runs here on the shard-ordered sum.
 //
 // Thread safety: one caller at a time (the equilibrium loop).
 #ifndef SMFG_FOLLOWERS_LEARNING_EVALUATOR_H_
@@ -29,12 +32,39 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "environment/population_evaluator.h"
 #include "followers/follower_policy.h"
+#include "followers/shard_work.h"
 #include "rl/ppo_math.h"
 
 namespace smfg::followers {
+
+// Where the learning followers' shard work runs. Each method returns one
+// entry per logical shard, in shard order.
+class FollowerShardBackend {
+ public:
+  virtual ~FollowerShardBackend() = default;
+  virtual absl::StatusOr<std::vector<env::PopulationStats>> Evaluate(
+      const env::Tariff& tariff, const env::PriceBelief& belief, const PolicyVersion& policy) = 0;
+  // With `policy` null, the exact best response's exploitability.
+  virtual absl::StatusOr<std::vector<env::ExploitabilityStats>> Exploitability(
+      const env::Tariff& tariff, const env::PriceBelief& belief, const env::PriceBelief& realised,
+      const PolicyVersion* policy) = 0;
+  virtual absl::StatusOr<std::vector<ShardGradient>> Gradients(const env::Tariff& tariff,
+                                                               const env::PriceBelief& belief,
+                                                               uint64_t phase,
+                                                               const PolicyVersion& sampling,
+                                                               const PolicyVersion& current) = 0;
+  virtual const env::ShardKernel* in_process_kernel() const { return nullptr; }
+  virtual env::EvaluatorCounters Counters() const { return {}; }
+};
+
+// Shards on `threads` threads of this process (0 = every core).
+absl::StatusOr<std::unique_ptr<FollowerShardBackend>> LocalFollowerBackend(
+    const env::Scenario& scenario, int threads);
+
+// The scenario's seeded initial policy parameters (FollowerPolicy::Create).
+absl::StatusOr<std::vector<double>> InitialFollowerParameters(const env::Scenario& scenario);
 
 // What training did, cumulative (phases, updates, seconds) or of the last
 // update (the PPO diagnostics, means over its steps).
@@ -48,14 +78,15 @@ struct FollowerTrainingStats {
   double value_loss = 0.0;
   double approx_kl = 0.0;
   double clip_fraction = 0.0;
-  double seconds_rollouts = 0.0;
-  double seconds_gradients = 0.0;
+  double seconds_training = 0.0;  // phases' wall time (rollouts and gradients)
 };
 
 class LearningPopulationEvaluator final : public env::PopulationEvaluator {
  public:
-  // For a validated scenario with follower.learner = kPpo; threads = 0 uses
-  // every core.
+  // For a validated scenario with follower.learner = kPpo.
+  static absl::StatusOr<std::unique_ptr<LearningPopulationEvaluator>> Create(
+      const env::Scenario& scenario, std::unique_ptr<FollowerShardBackend> backend);
+  // With LocalFollowerBackend(scenario, threads).
   static absl::StatusOr<std::unique_ptr<LearningPopulationEvaluator>> Create(
       const env::Scenario& scenario, int threads);
 
@@ -70,32 +101,29 @@ class LearningPopulationEvaluator final : public env::PopulationEvaluator {
   absl::StatusOr<env::ExploitabilityStats> BestResponseExploitability(
       const env::Tariff& tariff, const env::PriceBelief& belief,
       const env::PriceBelief& realised) override;
+  const env::ShardKernel* in_process_kernel() const override {
+    return backend_->in_process_kernel();
+  }
+  env::EvaluatorCounters Counters() const override { return backend_->Counters(); }
 
   // One PPO phase at (tariff, belief) (module comment); Evaluate runs it
   // while the solve's budget lasts.
   absl::Status TrainPhase(const env::Tariff& tariff, const env::PriceBelief& belief);
 
-  const env::ShardKernel& kernel() const { return kernel_; }
-  const env::ShardKernel* in_process_kernel() const override { return &kernel_; }
-  const FollowerPolicy& policy() const { return *replicas_[0]; }
-  std::vector<double> parameters() const { return parameters_; }
+  const std::vector<double>& parameters() const { return *policy_.values; }
+  uint64_t policy_version() const { return policy_.version; }
   FollowerTrainingStats training_stats() const { return stats_; }
 
  private:
-  LearningPopulationEvaluator(const env::Scenario& scenario, int threads);
-  // A policy replica for this thread's work, returned by the guard.
-  FollowerPolicy* Acquire();
-  void Release(FollowerPolicy* replica);
-  absl::Status SetAll(const std::vector<double>& parameters);
+  LearningPopulationEvaluator(const env::Scenario& scenario,
+                              std::unique_ptr<FollowerShardBackend> backend);
 
-  env::ShardKernel kernel_;
-  int threads_;
-  std::vector<std::unique_ptr<FollowerPolicy>> replicas_;  // one per thread
-  absl::Mutex mu_;
-  std::vector<FollowerPolicy*> free_ ABSL_GUARDED_BY(mu_);
-  std::vector<double> parameters_;
+  env::FollowerParams::Ppo ppo_;
+  std::unique_ptr<FollowerShardBackend> backend_;
+  PolicyVersion policy_;
   rl::AdamState adam_;
   int phases_left_ = 0;
+  int phases_per_solve_ = 0;
   uint64_t updates_in_solve_ = 0;
   FollowerTrainingStats stats_;
 };

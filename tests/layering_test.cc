@@ -14,7 +14,8 @@
 //   config/        proto <-> environment; no torch, gRPC or higher module
 //   training/      environment, leader, config, proto; no gRPC, coordinator/
 //                  or client/
-//   follower_workers/ never coordinator/, leader/, training/ or client/
+//   follower_workers/ never coordinator/, leader/, training/ or client/ (of
+//                  the learners only followers/'s plain headers)
 //   client/        never coordinator/ (it sits on training/ and the protos)
 //   coordinator/   never client/; of follower_workers/ only the worker
 //                  protocol's codec (wire_convert.h)
@@ -72,12 +73,12 @@ const std::vector<Rule>& Rules() {
        "config/ converts the proto spec to environment types only"},
       {"training", std::regex("^(torch|ATen|grpcpp|grpc|coordinator|client|follower_workers)/"),
        "training/ is the run itself: no gRPC, no service, no client"},
-      {"follower_workers",
-       std::regex("^(torch|ATen|coordinator|leader|followers|training|client)/"),
-       "workers depend on environment and proto, never on the coordinator, training or torch"},
+      {"follower_workers", std::regex("^(torch|ATen|coordinator|leader|training|client)/"),
+       "workers depend on environment, followers/ (behind its plain headers) and proto, never "
+       "on the coordinator, training or torch"},
       {"client", std::regex("^(torch|ATen|coordinator|follower_workers|followers)/"),
        "the client sits on training/ and the protos, never on the service"},
-      {"coordinator", std::regex("^(torch|ATen|follower_workers|followers|client)/"),
+      {"coordinator", std::regex("^(torch|ATen|follower_workers|client)/"),
        "the coordinator reaches torch through leader/'s facade only and never depends on the "
        "client; of the workers only the shared protocol codec",
        std::regex("^$"), std::regex("^follower_workers/wire_convert\\.h$")},

@@ -17,11 +17,13 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -367,6 +369,81 @@ TEST(MultiProcessTest, OneTwoAndFourWorkersGiveTheLocalResult) {
     ExpectSameResultsAsLocal(dir / absl::StrCat("remote", count), dir / "local");
   }
   for (std::unique_ptr<Child>& worker : workers) ExpectCleanExit(*worker);
+  ExpectCleanExit(*coordinator.process);
+  fs::remove_all(dir);
+}
+
+// WriteSmallSpec with learning followers (issue 11): a small network and two
+// short PPO phases per equilibrium solve, enough for every kind of learning
+// work (policy statistics, gradients, the learned and the exact
+// exploitability) to go through the workers several times.
+std::string WritePpoSpec(const fs::path& dir, int iterations) {
+  std::string spec = ReadAll(WriteSmallSpec(dir, iterations));
+  const std::string anchor = "  households_represented: 50\n";
+  EXPECT_NE(spec.find(anchor), std::string::npos);
+  spec = absl::StrReplaceAll(
+      spec, {{anchor, anchor + "  follower {\n"
+                               "    learner: FOLLOWER_LEARNER_PPO\n"
+                               "    ppo { hidden_sizes: [16, 16] phases_per_solve: 2\n"
+                               "          epochs_per_phase: 2 episodes_per_household_day: 1\n"
+                               "          episode_days: 1 }\n"
+                               "  }\n"}});
+  const std::string path = (dir / "ppo.textproto").string();
+  std::ofstream(path) << spec;
+  return path;
+}
+
+// Learning followers' gradients computed by one worker, then by three of which
+// one is SIGKILLed mid-run: both runs equal the local `smfg train` bit for
+// bit (gradients reduced in shard order, Adam on the coordinator), and the
+// three-worker run spread its shards over more than one worker.
+TEST(MultiProcessTest, PpoFollowersGiveTheLocalResultWithOneAndThreeWorkersAndAKill) {
+  const fs::path dir = FreshDir();
+  const std::string spec_path = WritePpoSpec(dir, 3);
+  MonitoredCoordinator coordinator =
+      StartMonitoredCoordinator(dir, {"--heartbeat_timeout_ms=1000"});
+  ASSERT_FALSE(coordinator.metrics_address.empty()) << ReadAll((dir / "coordinator.log").string());
+  std::vector<std::unique_ptr<Child>> workers;
+  workers.push_back(StartWorker(dir, coordinator.address, "ppo1"));
+  ASSERT_TRUE(WaitForRegistration(dir, "ppo1")) << ReadAll((dir / "coordinator.log").string());
+  absl::StatusOr<std::string> id = Submit(Plain(coordinator.address), spec_path, "ppo-1");
+  ASSERT_TRUE(id.ok()) << id.status();
+  ASSERT_NO_FATAL_FAILURE(RunToSuccessAndDownload(coordinator.address, *id, dir / "remote1"));
+
+  for (const char* name : {"ppo2", "ppo3"}) {
+    workers.push_back(StartWorker(dir, coordinator.address, name));
+    ASSERT_TRUE(WaitForRegistration(dir, name)) << ReadAll((dir / "coordinator.log").string());
+  }
+  const std::string before = FetchMetrics(coordinator.metrics_address);
+  id = Submit(Plain(coordinator.address), spec_path, "ppo-3");
+  ASSERT_TRUE(id.ok()) << id.status();
+  const absl::Status first_iteration = WaitForFirstIteration(Plain(coordinator.address), *id);
+  ASSERT_TRUE(first_iteration.ok()) << first_iteration;
+  workers[1]->Kill();
+  ASSERT_NO_FATAL_FAILURE(RunToSuccessAndDownload(coordinator.address, *id, dir / "remote3"));
+  EXPECT_TRUE(WaitForLogLine(dir / "coordinator.log", "(ppo2) missed its heartbeat",
+                             absl::Now() + absl::Seconds(30)))
+      << ReadAll((dir / "coordinator.log").string());
+  const std::string after = FetchMetrics(coordinator.metrics_address);
+  int busy = 0;
+  for (const char* name : {"ppo1", "ppo2", "ppo3"}) {
+    const char* series = "smfg_worker_shards_completed_total";
+    busy +=
+        WorkerMetric(after, series, name) > std::max<int64_t>(0, WorkerMetric(before, series, name))
+            ? 1
+            : 0;
+  }
+  EXPECT_GT(busy, 1) << after;
+  EXPECT_NE(after.find("smfg_stale_gradients_total 0\n"), std::string::npos) << after;
+
+  TrainLocally(spec_path, dir);
+  ExpectSameResultsAsLocal(dir / "remote1", dir / "local");
+  ExpectSameResultsAsLocal(dir / "remote3", dir / "local");
+  // The learned followers' report sits beside the exact best response's.
+  EXPECT_THAT(ReadAll((dir / "local" / "summary.json").string()), HasSubstr("ppo"));
+  for (size_t w = 0; w < workers.size(); ++w) {
+    if (w != 1) ExpectCleanExit(*workers[w]);
+  }
   ExpectCleanExit(*coordinator.process);
   fs::remove_all(dir);
 }

@@ -49,6 +49,11 @@ std::string SummaryJson(const std::vector<EquilibriumReport>& reports) {
     w.Key("inner_residual_per_mwh").Number(r.inner_residual_per_mwh);
     w.Key("exploitability_regularised_max").Number(r.exploitability.max_regularised);
     w.Key("exploitability_plain_mean").Number(r.exploitability.MeanPlain());
+    w.Key("follower_learner").String(r.follower_learner);
+    if (r.has_best_response_exploitability) {
+      w.Key("best_response_exploitability_plain_mean")
+          .Number(r.best_response_exploitability.MeanPlain());
+    }
     w.EndObject();
   }
   w.EndArray();
