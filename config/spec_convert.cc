@@ -261,6 +261,7 @@ env::FollowerParams::Ppo ToFollowerPpo(const v1::FollowerPpoParams& p) {
   }
   if (p.has_learning_rate()) out.learning_rate = p.learning_rate();
   if (p.has_phases_per_solve()) out.phases_per_solve = p.phases_per_solve();
+  if (p.has_phases_per_warm_solve()) out.phases_per_warm_solve = p.phases_per_warm_solve();
   if (p.has_epochs_per_phase()) out.epochs_per_phase = p.epochs_per_phase();
   if (p.has_episodes_per_household_day()) {
     out.episodes_per_household_day = p.episodes_per_household_day();
@@ -511,6 +512,7 @@ v1::ExperimentSpec FromScenario(const env::Scenario& scenario) {
     for (int width : f.ppo.hidden_sizes) ppo->add_hidden_sizes(width);
     ppo->set_learning_rate(f.ppo.learning_rate);
     ppo->set_phases_per_solve(f.ppo.phases_per_solve);
+    ppo->set_phases_per_warm_solve(f.ppo.phases_per_warm_solve);
     ppo->set_epochs_per_phase(f.ppo.epochs_per_phase);
     ppo->set_episodes_per_household_day(f.ppo.episodes_per_household_day);
     ppo->set_episode_days(f.ppo.episode_days);

@@ -463,6 +463,7 @@ v1::ExperimentSpec PpoSpec() {
   ppo->add_hidden_sizes(8);
   ppo->set_learning_rate(1e-3);
   ppo->set_phases_per_solve(5);
+  ppo->set_phases_per_warm_solve(2);
   ppo->set_epochs_per_phase(3);
   ppo->set_episodes_per_household_day(2);
   ppo->set_episode_days(3);
@@ -533,6 +534,7 @@ TEST(SpecConvertTest, PpoFollowerRoundTripsThroughTheEffectiveSpec) {
   EXPECT_THAT(f.ppo.hidden_sizes, ElementsAre(32, 16, 8));
   EXPECT_EQ(f.ppo.learning_rate, 1e-3);
   EXPECT_EQ(f.ppo.phases_per_solve, 5);
+  EXPECT_EQ(f.ppo.phases_per_warm_solve, 2);
   EXPECT_EQ(f.ppo.epochs_per_phase, 3);
   EXPECT_EQ(f.ppo.episodes_per_household_day, 2);
   EXPECT_EQ(f.ppo.episode_days, 3);
@@ -543,6 +545,7 @@ TEST(SpecConvertTest, PpoFollowerRoundTripsThroughTheEffectiveSpec) {
   EXPECT_NE(f.ppo.hidden_sizes, defaults.ppo.hidden_sizes);
   EXPECT_NE(f.ppo.learning_rate, defaults.ppo.learning_rate);
   EXPECT_NE(f.ppo.phases_per_solve, defaults.ppo.phases_per_solve);
+  EXPECT_NE(f.ppo.phases_per_warm_solve, defaults.ppo.phases_per_warm_solve);
   EXPECT_NE(f.ppo.epochs_per_phase, defaults.ppo.epochs_per_phase);
   EXPECT_NE(f.ppo.episodes_per_household_day, defaults.ppo.episodes_per_household_day);
   EXPECT_NE(f.ppo.episode_days, defaults.ppo.episode_days);
@@ -568,6 +571,7 @@ TEST(SpecConvertTest, PpoFollowerRoundTripsThroughTheEffectiveSpec) {
   EXPECT_EQ(back.ppo.hidden_sizes, f.ppo.hidden_sizes);
   EXPECT_EQ(back.ppo.learning_rate, f.ppo.learning_rate);
   EXPECT_EQ(back.ppo.phases_per_solve, f.ppo.phases_per_solve);
+  EXPECT_EQ(back.ppo.phases_per_warm_solve, f.ppo.phases_per_warm_solve);
   EXPECT_EQ(back.ppo.epochs_per_phase, f.ppo.epochs_per_phase);
   EXPECT_EQ(back.ppo.episodes_per_household_day, f.ppo.episodes_per_household_day);
   EXPECT_EQ(back.ppo.episode_days, f.ppo.episode_days);
@@ -657,6 +661,9 @@ const FollowerRuleCase kFollowerRuleCases[] = {
     {"PhasesPerSolveTooMany",
      [](v1::FollowerParams* f) { f->mutable_ppo()->set_phases_per_solve(10001); },
      "scenario.follower.ppo.phases_per_solve: must be in [0, 10000], got 10001"},
+    {"PhasesPerWarmSolveNegative",
+     [](v1::FollowerParams* f) { f->mutable_ppo()->set_phases_per_warm_solve(-2); },
+     "scenario.follower.ppo.phases_per_warm_solve: must be in [0, 10000], got -2"},
     {"EpochsPerPhaseZero", [](v1::FollowerParams* f) { f->mutable_ppo()->set_epochs_per_phase(0); },
      "scenario.follower.ppo.epochs_per_phase: must be in [1, 100], got 0"},
     {"EpochsPerPhaseTooMany",

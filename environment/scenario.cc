@@ -311,6 +311,8 @@ absl::Status ValidateFollowerPpo(const FollowerParams::Ppo& ppo) {
   SMFG_RETURN_IF_ERROR(
       CheckIntInRange("follower.ppo.phases_per_solve", ppo.phases_per_solve, 0, 10000));
   SMFG_RETURN_IF_ERROR(
+      CheckIntInRange("follower.ppo.phases_per_warm_solve", ppo.phases_per_warm_solve, 0, 10000));
+  SMFG_RETURN_IF_ERROR(
       CheckIntInRange("follower.ppo.epochs_per_phase", ppo.epochs_per_phase, 1, 100));
   SMFG_RETURN_IF_ERROR(CheckIntInRange("follower.ppo.episodes_per_household_day",
                                        ppo.episodes_per_household_day, 1, 64));

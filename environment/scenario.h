@@ -102,6 +102,10 @@ struct FollowerParams {
     // gradient steps on them; after the last one the policy is frozen and the
     // mean-field iteration converges on it.
     int phases_per_solve = 100;
+    // The same for every later solve of the run (warm-started from the
+    // policy the earlier ones left: the reference search, the leader's
+    // iterations and the baselines each solve many tariffs).
+    int phases_per_warm_solve = 10;
     int epochs_per_phase = 8;
     int episodes_per_household_day = 4;  // sampled per battery household-day per phase
     int episode_days = 2;                // an episode repeats its day this many times

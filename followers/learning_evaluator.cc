@@ -140,7 +140,9 @@ absl::StatusOr<std::unique_ptr<LearningPopulationEvaluator>> LearningPopulationE
 }
 
 absl::StatusOr<int> LearningPopulationEvaluator::BeginSolve() {
-  phases_left_ = ppo_.phases_per_solve;
+  phases_per_solve_ = solves_ == 0 ? ppo_.phases_per_solve : ppo_.phases_per_warm_solve;
+  ++solves_;
+  phases_left_ = phases_per_solve_;
   updates_in_solve_ = 0;
   return phases_left_;
 }
@@ -180,10 +182,9 @@ absl::Status LearningPopulationEvaluator::TrainPhase(const env::Tariff& tariff,
     const double inv = 1.0 / static_cast<double>(steps);
     for (double& g : sum) g *= inv;
     // Annealed over the solve's updates to a tenth (rl::ScheduledLearningRate).
-    const rl::AdamParams adam{
-        .rate = rl::ScheduledLearningRate(ppo_.learning_rate, kFinalRateFraction,
-                                          ppo_.phases_per_solve * ppo_.epochs_per_phase,
-                                          updates_in_solve_)};
+    const rl::AdamParams adam{.rate = rl::ScheduledLearningRate(
+                                  ppo_.learning_rate, kFinalRateFraction,
+                                  phases_per_solve_ * ppo_.epochs_per_phase, updates_in_solve_)};
     ++updates_in_solve_;
     auto next = std::make_shared<std::vector<double>>(*policy_.values);
     rl::AdamStep(adam, sum, &adam_, next.get());

@@ -15,11 +15,12 @@
 //      flat parameters; version += 1. A gradient computed at another version
 //      is refused (INTERNAL here; the remote backend rejects and counts it
 //      before it gets this far). The step size decays linearly over the
-//      solve's phases_per_solve x epochs_per_phase updates from learning_rate
+//      solve's phases x epochs_per_phase updates from learning_rate
 //      to a tenth of it (rl::ScheduledLearningRate), so each solve ends on a
 //      settled policy.
 // The parameters, Adam's state and the phase counter persist across solves
-// (warm start across outer iterations). Results are the same bits for any
+// (warm start across outer iterations): the first solve trains
+// phases_per_solve phases, every later one phases_per_warm_solve. Results are the same bits for any
 // thread or worker count: each shard's work is a function of (scenario,
 // parameters, phase) only, and Adam runs here on the shard-ordered sum.
 //
@@ -123,7 +124,8 @@ class LearningPopulationEvaluator final : public env::PopulationEvaluator {
   PolicyVersion policy_;
   rl::AdamState adam_;
   int phases_left_ = 0;
-  int phases_per_solve_ = 0;
+  int phases_per_solve_ = 0;  // this solve's: phases_per_solve, then phases_per_warm_solve
+  int64_t solves_ = 0;
   uint64_t updates_in_solve_ = 0;
   FollowerTrainingStats stats_;
 };

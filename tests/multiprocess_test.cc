@@ -382,12 +382,14 @@ std::string WritePpoSpec(const fs::path& dir, int iterations) {
   const std::string anchor = "  households_represented: 50\n";
   EXPECT_NE(spec.find(anchor), std::string::npos);
   spec = absl::StrReplaceAll(
-      spec, {{anchor, anchor + "  follower {\n"
-                               "    learner: FOLLOWER_LEARNER_PPO\n"
-                               "    ppo { hidden_sizes: [16, 16] phases_per_solve: 2\n"
-                               "          epochs_per_phase: 2 episodes_per_household_day: 1\n"
-                               "          episode_days: 1 }\n"
-                               "  }\n"}});
+      spec,
+      {{anchor,
+        anchor + "  follower {\n"
+                 "    learner: FOLLOWER_LEARNER_PPO\n"
+                 "    ppo { hidden_sizes: [16, 16] phases_per_solve: 2 phases_per_warm_solve: 1\n"
+                 "          epochs_per_phase: 2 episodes_per_household_day: 1\n"
+                 "          episode_days: 1 }\n"
+                 "  }\n"}});
   const std::string path = (dir / "ppo.textproto").string();
   std::ofstream(path) << spec;
   return path;

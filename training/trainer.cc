@@ -160,6 +160,10 @@ absl::StatusOr<StackelbergTrainer::FollowerOutcome> StackelbergTrainer::SingleSt
       belief.lmp_per_mwh.empty()
           ? env::PriceBelief::Constant(sc.days, static_cast<int>(sc.network.buses.size()), 0.0)
           : belief;
+  // Learning followers train at most one PPO phase per step here: the single
+  // loop alternates one phase with one price update.
+  SMFG_ASSIGN_OR_RETURN(const int learning, evaluator_->BeginSolve());
+  r.learning_steps = learning > 0 ? 1 : 0;
   SMFG_ASSIGN_OR_RETURN(env::MeanFieldResponse step,
                         env::RespondAndClear(*evaluator_, *market_, tariff, r.belief));
   r.stats = std::move(step.stats);
