@@ -8,6 +8,7 @@
 
 #include "common/status_matchers.h"
 #include "environment/baselines.h"
+#include "environment/household_solver.h"
 #include "environment/market.h"
 #include "environment/objective.h"
 #include "environment/population_evaluator.h"
@@ -402,6 +403,102 @@ TEST(BaselinesTest, StorageShiftsLoadUnderTou) {
   for (const BehaviourReport& r : rb.behaviour) {
     for (int h = 0; h < 24; ++h) EXPECT_EQ(r.charge_kw[h], 0.0);
   }
+}
+
+// A PolicyTableWriter that writes each day's exact softmax best response, as
+// a one-lane block solves it from cold.
+class BestResponseWriter final : public PolicyTableWriter {
+ public:
+  explicit BestResponseWriter(const FollowerParams& params) : params_(params) {}
+  absl::Status WriteTables(const FollowerDay* days, int n, double* tables) const override {
+    BatteryBlockSolver solver(params_, 1);
+    for (int i = 0; i < n; ++i) {
+      solver.SetBatteries(&days[i].battery, 1);
+      const HouseholdDayInput in = days[i].Input();
+      HouseholdDayOutcome out;
+      solver.Solve(&in, &out, /*warm_start=*/false);
+      solver.CopyPolicy(0, tables + i * solver.policy_table_size());
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  FollowerParams params_;
+};
+
+// Uniform over every move, the infeasible ones too: refused.
+class UniformWriter final : public PolicyTableWriter {
+ public:
+  explicit UniformWriter(size_t table_size, int moves) : size_(table_size), moves_(moves) {}
+  absl::Status WriteTables(const FollowerDay*, int n, double* tables) const override {
+    std::fill(tables, tables + n * size_, 1.0 / moves_);
+    return absl::OkStatus();
+  }
+
+ private:
+  size_t size_;
+  int moves_;
+};
+
+class FailingWriter final : public PolicyTableWriter {
+ public:
+  absl::Status WriteTables(const FollowerDay*, int, double*) const override {
+    return absl::InternalError("network on fire");
+  }
+};
+
+// Households that follow the best response's own tables respond as best
+// responders do (to Newton's tolerance: the shard warm-starts each day from
+// the previous one, the writer solves from cold); a policy's broken table is
+// an error naming household and day, as is the policy's own failure.
+TEST(ShardKernelPolicyTest, BestResponseTablesReproduceTheShardAndBadTablesAreNamed) {
+  const Scenario sc = MakeTestScenario(6, 2);
+  const ShardKernel kernel(sc);
+  const Tariff tariff = FlatTestTariff(sc, 0.15);
+  const PriceBelief belief =
+      PriceBelief::Constant(sc.days, static_cast<int>(sc.network.buses.size()), 35.0);
+  PriceBelief realised = belief;
+  for (double& v : realised.lmp_per_mwh) v *= 1.3;
+  const BestResponseWriter writer(sc.follower);
+  int with_batteries = 0;
+  for (int shard = 0; shard < sc.shards; ++shard) {
+    const PopulationStats want = kernel.EvaluateShard(shard, tariff, belief);
+    absl::StatusOr<PopulationStats> got = kernel.EvaluateShard(shard, tariff, belief, writer);
+    ASSERT_THAT(got, IsOk());
+    with_batteries += want.battery_household_days > 0 ? 1 : 0;
+    ASSERT_EQ(got->net_load_kw.size(), want.net_load_kw.size());
+    for (size_t k = 0; k < want.net_load_kw.size(); ++k) {
+      EXPECT_NEAR(got->net_load_kw[k], want.net_load_kw[k], 1e-8) << "shard " << shard;
+    }
+    for (size_t k = 0; k < want.group_bill_by_day.size(); ++k) {
+      EXPECT_NEAR(got->group_bill_by_day[k], want.group_bill_by_day[k], 1e-8);
+    }
+    EXPECT_EQ(got->household_days, want.household_days);
+    EXPECT_EQ(got->policy_iterations, 0);
+    const ExploitabilityStats exact = kernel.ShardExploitability(shard, tariff, belief, realised);
+    absl::StatusOr<ExploitabilityStats> followed =
+        kernel.ShardPolicyExploitability(shard, tariff, belief, realised, writer);
+    ASSERT_THAT(followed, IsOk());
+    EXPECT_EQ(followed->household_days, exact.household_days);
+    EXPECT_NEAR(followed->sum_plain, exact.sum_plain, 1e-8);
+    EXPECT_NEAR(followed->sum_regularised, exact.sum_regularised, 1e-8);
+  }
+  EXPECT_GT(with_batteries, 0);
+
+  const int moves = 2 * sc.follower.max_soc_steps_per_hour + 1;
+  const UniformWriter uniform(24 * sc.follower.soc_levels * moves, moves);
+  int refused = 0;
+  for (int shard = 0; shard < sc.shards; ++shard) {
+    if (kernel.FollowerDays(shard, tariff, belief).empty()) continue;
+    EXPECT_THAT(kernel.EvaluateShard(shard, tariff, belief, uniform),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         testing::AllOf(HasSubstr("household"), HasSubstr("on day 0"),
+                                        HasSubstr("off the SoC grid"))));
+    EXPECT_THAT(kernel.ShardPolicyExploitability(shard, tariff, belief, realised, FailingWriter()),
+                StatusIs(absl::StatusCode::kInternal, HasSubstr("network on fire")));
+    ++refused;
+  }
+  EXPECT_GT(refused, 0);
 }
 
 }  // namespace
