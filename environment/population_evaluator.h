@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -188,6 +189,17 @@ struct EvaluatorCounters {
   int64_t jobs = 0;                  // calls that completed
 };
 
+// What a learning evaluator must carry across a process restart (a
+// checkpoint) to continue its training bit for bit: plain values.
+struct LearnerState {
+  uint64_t policy_version = 0;
+  std::vector<double> parameters;
+  std::vector<double> adam_m, adam_v;  // Adam's moments (empty before a step)
+  int64_t adam_steps = 0;
+  int64_t phases = 0;  // PPO phases so far
+  int64_t solves = 0;  // equilibrium solves begun
+};
+
 class PopulationEvaluator {
  public:
   virtual ~PopulationEvaluator() = default;
@@ -214,6 +226,14 @@ class PopulationEvaluator {
   virtual absl::StatusOr<ExploitabilityStats> BestResponseExploitability(
       const Tariff& tariff, const PriceBelief& belief, const PriceBelief& realised) {
     return Exploitability(tariff, belief, realised);
+  }
+  // The learning state for a checkpoint (none for exact followers), and its
+  // restoration: INVALID_ARGUMENT naming the field of a state that does not
+  // fit (nothing changes then); FAILED_PRECONDITION for an evaluator that
+  // does not learn.
+  virtual std::optional<LearnerState> SaveLearnerState() const { return std::nullopt; }
+  virtual absl::Status RestoreLearnerState(const LearnerState& state) {
+    return absl::FailedPreconditionError("these followers do not learn: no state to restore");
   }
 };
 

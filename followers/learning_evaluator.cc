@@ -1,6 +1,7 @@
 #include "followers/learning_evaluator.h"
 
 #include <chrono>
+#include <cmath>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -137,6 +138,56 @@ absl::StatusOr<std::unique_ptr<LearningPopulationEvaluator>> LearningPopulationE
   SMFG_ASSIGN_OR_RETURN(std::unique_ptr<FollowerShardBackend> backend,
                         LocalFollowerBackend(scenario, threads));
   return Create(scenario, std::move(backend));
+}
+
+std::optional<env::LearnerState> LearningPopulationEvaluator::SaveLearnerState() const {
+  env::LearnerState s;
+  s.policy_version = policy_.version;
+  s.parameters = *policy_.values;
+  s.adam_m = adam_.m;
+  s.adam_v = adam_.v;
+  s.adam_steps = adam_.steps;
+  s.phases = stats_.phases;
+  s.solves = solves_;
+  return s;
+}
+
+absl::Status LearningPopulationEvaluator::RestoreLearnerState(const env::LearnerState& s) {
+  const size_t n = policy_.values->size();
+  if (s.parameters.size() != n) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("follower state: parameters: ", s.parameters.size(), " values, expected ", n));
+  }
+  for (const auto& [field, v] :
+       {std::pair<const char*, const std::vector<double>*>{"adam_m", &s.adam_m},
+        {"adam_v", &s.adam_v}}) {
+    if (!v->empty() && v->size() != n) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("follower state: ", field, ": ", v->size(), " values, expected 0 or ", n));
+    }
+  }
+  if (s.adam_m.size() != s.adam_v.size() || s.adam_steps < 0 || s.phases < 0 || s.solves < 0) {
+    return absl::InvalidArgumentError(
+        "follower state: adam_m and adam_v differ in size, or a counter is negative");
+  }
+  for (const std::vector<double>* v : {&s.parameters, &s.adam_m, &s.adam_v}) {
+    for (double x : *v) {
+      if (!std::isfinite(x)) {
+        return absl::InvalidArgumentError("follower state: a value is not finite");
+      }
+    }
+  }
+  policy_ = {.version = s.policy_version,
+             .values = std::make_shared<const std::vector<double>>(s.parameters)};
+  adam_.m = s.adam_m;
+  adam_.v = s.adam_v;
+  adam_.steps = s.adam_steps;
+  stats_ = FollowerTrainingStats{};
+  stats_.phases = s.phases;
+  stats_.updates = static_cast<int64_t>(s.policy_version);
+  solves_ = s.solves;
+  phases_left_ = 0;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<int> LearningPopulationEvaluator::BeginSolve() {

@@ -106,6 +106,8 @@ class LearningPopulationEvaluator final : public env::PopulationEvaluator {
     return backend_->in_process_kernel();
   }
   env::EvaluatorCounters Counters() const override { return backend_->Counters(); }
+  std::optional<env::LearnerState> SaveLearnerState() const override;
+  absl::Status RestoreLearnerState(const env::LearnerState& state) override;
 
   // One PPO phase at (tariff, belief) (module comment); Evaluate runs it
   // while the solve's budget lasts.

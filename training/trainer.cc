@@ -347,6 +347,16 @@ absl::Status StackelbergTrainer::SaveCheckpoint() const {
   SMFG_ASSIGN_OR_RETURN(*c.mutable_leader_state(), learner_->SaveToBytes());
   c.set_owner(params_.checkpoint_owner);
   if (reference_.has_value()) *c.mutable_reference() = *reference_;
+  if (const std::optional<env::LearnerState> s = evaluator_->SaveLearnerState()) {
+    v1::FollowerLearnerState* f = c.mutable_follower_state();
+    f->set_policy_version(s->policy_version);
+    f->mutable_parameters()->Add(s->parameters.begin(), s->parameters.end());
+    f->mutable_adam_m()->Add(s->adam_m.begin(), s->adam_m.end());
+    f->mutable_adam_v()->Add(s->adam_v.begin(), s->adam_v.end());
+    f->set_adam_steps(s->adam_steps);
+    f->set_phases(s->phases);
+    f->set_solves(s->solves);
+  }
   return WriteCheckpoint(params_.checkpoint_dir, c);
 }
 
@@ -365,6 +375,25 @@ absl::Status StackelbergTrainer::Resume() {
           "the checkpoint in ", params_.checkpoint_dir, " has prices for ", b->days(), " days x ",
           b->buses(), " buses; this run has ", params_.scenario.days, " x ", buses));
     }
+  }
+  // The followers' learning state, when they learn (it changes only the
+  // evaluator, and only when it fits).
+  if (evaluator_->learned_followers()) {
+    if (!c.has_follower_state()) {
+      return absl::DataLossError(absl::StrCat("the checkpoint in ", params_.checkpoint_dir,
+                                              " has no state of the learning followers"));
+    }
+    const v1::FollowerLearnerState& f = c.follower_state();
+    env::LearnerState s;
+    s.policy_version = f.policy_version();
+    s.parameters.assign(f.parameters().begin(), f.parameters().end());
+    s.adam_m.assign(f.adam_m().begin(), f.adam_m().end());
+    s.adam_v.assign(f.adam_v().begin(), f.adam_v().end());
+    s.adam_steps = f.adam_steps();
+    s.phases = f.phases();
+    s.solves = f.solves();
+    SMFG_RETURN_IF_ERROR(Annotate(evaluator_->RestoreLearnerState(s),
+                                  absl::StrCat(params_.checkpoint_dir, ": follower state")));
   }
   // Last, as it is the only step that changes this trainer.
   SMFG_RETURN_IF_ERROR(learner_->LoadFromBytes(

@@ -16,6 +16,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "training/iteration_record.h"
+#include "training/training_run.h"
 
 namespace smfg::training {
 namespace {
@@ -71,6 +72,75 @@ void ExpectSameRecord(const IterationRecord& a, const IterationRecord& b, bool w
     differ.IgnoreField(IterationRecord::descriptor()->FindFieldByName("bytes"));
   }
   EXPECT_TRUE(differ.Compare(a, b)) << "iteration " << a.iteration() << ":\n" << differences;
+}
+
+// Learning followers: their parameters, Adam's state and episode counters are
+// in the checkpoint, so a resumed run continues their training bit for bit; a
+// checkpoint without them is refused.
+TEST(StackelbergTrainerTest, ResumeWithLearningFollowersIsBitIdentical) {
+  struct PpoLoop {
+    explicit PpoLoop(const std::string& dir) : loop(dir, /*days=*/2) {
+      loop.scenario.follower.learner = env::FollowerParams::Learner::kPpo;
+      loop.scenario.follower.ppo.hidden_sizes = {8, 8};
+      loop.scenario.follower.ppo.phases_per_solve = 2;
+      loop.scenario.follower.ppo.phases_per_warm_solve = 1;
+      loop.scenario.follower.ppo.epochs_per_phase = 2;
+      loop.scenario.follower.ppo.episodes_per_household_day = 1;
+      loop.scenario.follower.ppo.episode_days = 1;
+      loop.params.scenario = loop.scenario;
+    }
+    std::unique_ptr<StackelbergTrainer> Trainer() {
+      auto e = MakeLocalEvaluator(loop.scenario, 1);
+      EXPECT_TRUE(e.ok()) << e.status();
+      evaluator = std::move(*e);
+      EXPECT_TRUE(evaluator->learned_followers());
+      return *StackelbergTrainer::Create(loop.params, evaluator.get(), loop.market.get(),
+                                         loop.evaluator.kernel().days());
+    }
+    Loop loop;
+    std::unique_ptr<env::PopulationEvaluator> evaluator;
+  };
+  PpoLoop straight(Dir("ppo_straight")), interrupted(Dir("ppo_interrupted"));
+  auto a = straight.Trainer();
+  for (int k = 0; k < 3; ++k) ASSERT_THAT(a->Step(), IsOk());
+  {
+    auto b = interrupted.Trainer();
+    for (int k = 0; k < 2; ++k) ASSERT_THAT(b->Step(), IsOk());
+  }  // the process "dies" here
+  auto c = interrupted.Trainer();
+  ASSERT_THAT(c->Resume(), IsOk());
+  ASSERT_THAT(c->Step(), IsOk());
+  ASSERT_EQ(a->history().size(), c->history().size());
+  for (size_t k = 0; k < a->history().size(); ++k) {
+    ExpectSameRecord(a->history()[k], c->history()[k], /*with_wall_time=*/false);
+  }
+  const std::optional<env::LearnerState> sa = straight.evaluator->SaveLearnerState();
+  const std::optional<env::LearnerState> sc = interrupted.evaluator->SaveLearnerState();
+  ASSERT_TRUE(sa.has_value() && sc.has_value());
+  EXPECT_GT(sa->policy_version, 0u);
+  EXPECT_EQ(sa->policy_version, sc->policy_version);
+  EXPECT_EQ(sa->parameters, sc->parameters);
+  EXPECT_EQ(sa->adam_v, sc->adam_v);
+  EXPECT_EQ(sa->phases, sc->phases);
+  EXPECT_EQ(sa->solves, sc->solves);
+
+  // The same checkpoint without the followers' state: refused, nothing
+  // resumed.
+  Loop exact(Dir("ppo_exact_checkpoint"), /*days=*/2);
+  {
+    auto e = exact.Trainer();
+    ASSERT_THAT(e->Step(), IsOk());
+  }
+  PpoLoop reader(Dir("ppo_reader"));
+  reader.loop.params.checkpoint_dir = exact.params.checkpoint_dir;
+  EXPECT_THAT(reader.Trainer()->Resume(),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("learning followers")));
+  // A state that does not fit the network is refused by the evaluator.
+  env::LearnerState bad = *sa;
+  bad.parameters.pop_back();
+  EXPECT_THAT(straight.evaluator->RestoreLearnerState(bad),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("parameters")));
+  EXPECT_EQ(straight.evaluator->SaveLearnerState()->parameters, sa->parameters);
 }
 
 TEST(StackelbergTrainerTest, ResumeIsBitIdenticalToAnUninterruptedRun) {
