@@ -60,10 +60,10 @@ absl::Status RunTrain(const TrainOptions& o, std::ostream& out, std::ostream& pr
     return absl::FailedPreconditionError(absl::StrCat(
         o.out_dir, " already holds a run; pass --resume to continue it or choose another --out"));
   }
-  SMFG_ASSIGN_OR_RETURN(
-      std::unique_ptr<training::TrainingRun> run,
-      training::TrainingRun::Create(loaded.spec, loaded.scenario,
-                                    training::LocalEvaluatorFactory(o.threads), run_options));
+  SMFG_ASSIGN_OR_RETURN(std::unique_ptr<training::TrainingRun> run,
+                        training::TrainingRun::Create(
+                            loaded.spec, loaded.scenario,
+                            training::LocalEvaluatorFactory(o.threads, &progress), run_options));
   if (o.resume) {
     const absl::Status s = run->Resume();
     if (!s.ok()) return Annotate(s, "--resume");
@@ -127,10 +127,10 @@ absl::Status RunOptimize(const OptimizeOptions& o, std::ostream& out, std::ostre
   loaded.spec.mutable_reference()->set_disabled(false);
   training::TrainingRunOptions run_options;
   run_options.market_threads = ResolveThreads(o.threads);
-  SMFG_ASSIGN_OR_RETURN(
-      std::unique_ptr<training::TrainingRun> run,
-      training::TrainingRun::Create(loaded.spec, loaded.scenario,
-                                    training::LocalEvaluatorFactory(o.threads), run_options));
+  SMFG_ASSIGN_OR_RETURN(std::unique_ptr<training::TrainingRun> run,
+                        training::TrainingRun::Create(
+                            loaded.spec, loaded.scenario,
+                            training::LocalEvaluatorFactory(o.threads, &progress), run_options));
   SMFG_RETURN_IF_ERROR(run->PrepareReference(&progress));
   if (!run->reference().has_value()) {
     return absl::InternalError("optimize: the reference search returned no result");

@@ -258,6 +258,9 @@ absl::StatusOr<env::PopulationStats> LearningPopulationEvaluator::Evaluate(
   if (phases_left_ > 0) {
     --phases_left_;
     SMFG_RETURN_IF_ERROR(TrainPhase(tariff, belief));
+    if (phase_progress_) {
+      phase_progress_(stats_, phases_per_solve_ - phases_left_, phases_per_solve_);
+    }
   }
   SMFG_ASSIGN_OR_RETURN(std::vector<env::PopulationStats> parts,
                         backend_->Evaluate(tariff, belief, policy_));

@@ -29,6 +29,7 @@
 #define SMFG_FOLLOWERS_LEARNING_EVALUATOR_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -109,6 +110,12 @@ class LearningPopulationEvaluator final : public env::PopulationEvaluator {
   std::optional<env::LearnerState> SaveLearnerState() const override;
   absl::Status RestoreLearnerState(const env::LearnerState& state) override;
 
+  // Called after every PPO phase Evaluate runs, with the stats after it and
+  // the phase's place in its solve (1-based) and the solve's phase count;
+  // for progress lines only (never influences a result).
+  using PhaseProgress = std::function<void(const FollowerTrainingStats&, int, int)>;
+  void set_phase_progress(PhaseProgress progress) { phase_progress_ = std::move(progress); }
+
   // One PPO phase at (tariff, belief) (module comment); Evaluate runs it
   // while the solve's budget lasts.
   absl::Status TrainPhase(const env::Tariff& tariff, const env::PriceBelief& belief);
@@ -130,6 +137,7 @@ class LearningPopulationEvaluator final : public env::PopulationEvaluator {
   int64_t solves_ = 0;
   uint64_t updates_in_solve_ = 0;
   FollowerTrainingStats stats_;
+  PhaseProgress phase_progress_;
 };
 
 }  // namespace smfg::followers

@@ -68,19 +68,31 @@ absl::StatusOr<RunComparison> TrainingRun::Finish(std::ostream* progress) {
 }
 
 absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>> MakeLocalEvaluator(
-    const env::Scenario& scenario, int threads) {
+    const env::Scenario& scenario, int threads, std::ostream* progress) {
   if (scenario.follower.learner == env::FollowerParams::Learner::kPpo) {
     SMFG_ASSIGN_OR_RETURN(std::unique_ptr<followers::LearningPopulationEvaluator> learning,
                           followers::LearningPopulationEvaluator::Create(scenario, threads));
+    if (progress != nullptr) {
+      learning->set_phase_progress(
+          [progress](const followers::FollowerTrainingStats& t, int phase, int phases) {
+            if (t.phases % 10 != 0) return;
+            *progress << absl::StrFormat(
+                "followers: PPO phase %lld (%d/%d of this solve): reward %.4f $/day, entropy %.3f, "
+                "KL %.4f, clipped %.3f\n",
+                static_cast<long long>(t.phases), phase, phases, t.mean_daily_reward_usd,
+                t.mean_entropy, t.approx_kl, t.clip_fraction);
+            progress->flush();
+          });
+    }
     return std::unique_ptr<env::PopulationEvaluator>(std::move(learning));
   }
   return std::make_unique<env::LocalPopulationEvaluator>(scenario, threads);
 }
 
-EvaluatorFactory LocalEvaluatorFactory(int threads) {
-  return [threads](
+EvaluatorFactory LocalEvaluatorFactory(int threads, std::ostream* progress) {
+  return [threads, progress](
              const env::Scenario& sc) -> absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>> {
-    return MakeLocalEvaluator(sc, threads);
+    return MakeLocalEvaluator(sc, threads, progress);
   };
 }
 

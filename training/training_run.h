@@ -50,10 +50,13 @@ using EvaluatorFactory = std::function<absl::StatusOr<std::unique_ptr<env::Popul
 // The in-process evaluator of `scenario` with `threads` threads (0: all
 // cores): an env::LocalPopulationEvaluator, or for learning followers
 // (follower.learner PPO) a followers::LearningPopulationEvaluator.
+// With `progress`, learning followers report their training there, a line
+// every 10th PPO phase of the run (`followers: PPO phase 30 (30/100 of this
+// solve): reward ... $/day, entropy ..., KL ..., clipped ...`).
 absl::StatusOr<std::unique_ptr<env::PopulationEvaluator>> MakeLocalEvaluator(
-    const env::Scenario& scenario, int threads);
+    const env::Scenario& scenario, int threads, std::ostream* progress = nullptr);
 // The factory of MakeLocalEvaluator's evaluators.
-EvaluatorFactory LocalEvaluatorFactory(int threads);
+EvaluatorFactory LocalEvaluatorFactory(int threads, std::ostream* progress = nullptr);
 
 class TrainingRun {
  public:
