@@ -397,7 +397,6 @@ ExploitabilityStats ShardKernel::ShardExploitability(int shard, const Tariff& ta
                                                      const PriceBelief& belief,
                                                      const PriceBelief& realised) const {
   const Scenario& sc = scenario_;
-  const Population& pop = population_;
   const ShardData& data = Data(shard);
   ExploitabilityStats st;
   const int n_battery = static_cast<int>(data.battery_ids.size());
@@ -415,9 +414,7 @@ ExploitabilityStats ShardKernel::ShardExploitability(int shard, const Tariff& ta
   BatteryBlockSolver solver(sc.follower);
   const int lanes = solver.lanes();
   const int S = solver.soc_levels();
-  const int hours = lanes * kHoursPerDay;
-  std::vector<double> demand(hours), pv(hours), rate(hours), credit_belief(hours),
-      credit_real(hours);
+  std::vector<FollowerDay> believed(lanes), real(lanes);
   std::vector<HouseholdDayInput> in_belief(lanes), in_real(lanes);
   std::vector<Exploitability> out(lanes);
   for (int first = 0; first < n_battery; first += lanes) {
@@ -425,17 +422,10 @@ ExploitabilityStats ShardKernel::ShardExploitability(int shard, const Tariff& ta
     solver.SetBatteries(&data.batteries[first], n);
     for (int d = 0; d < sc.days; ++d) {
       for (int l = 0; l < n; ++l) {
-        const int i = data.battery_ids[first + l];
-        const HouseholdDayScales& x = data.scales[static_cast<size_t>(first + l) * sc.days + d];
-        const int o = l * kHoursPerDay;
-        for (int h = 0; h < kHoursPerDay; ++h) {
-          demand[o + h] = x.daily_demand_kwh * shapes_.demand[h];
-          pv[o + h] = x.pv_kwh_per_kw_shape * shapes_.pv[h];
-        }
-        HouseholdPrices(tariff, belief, pop.bus[i], d, &rate[o], &credit_belief[o]);
-        HouseholdPrices(tariff, realised, pop.bus[i], d, &rate[o], &credit_real[o]);
-        in_belief[l] = {&demand[o], &pv[o], &rate[o], &credit_belief[o]};
-        in_real[l] = {&demand[o], &pv[o], &rate[o], &credit_real[o]};
+        FillFollowerDay(data, first + l, d, tariff, belief, &believed[l]);
+        FillFollowerDay(data, first + l, d, tariff, realised, &real[l]);
+        in_belief[l] = believed[l].Input();
+        in_real[l] = real[l].Input();
       }
       if (cache != nullptr) {
         // The belief problem's answer is EvaluateShard's: replay it.

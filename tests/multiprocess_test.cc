@@ -442,7 +442,8 @@ TEST(MultiProcessTest, PpoFollowersGiveTheLocalResultWithOneAndThreeWorkersAndAK
   ExpectSameResultsAsLocal(dir / "remote1", dir / "local");
   ExpectSameResultsAsLocal(dir / "remote3", dir / "local");
   // The learned followers' report sits beside the exact best response's.
-  EXPECT_THAT(ReadAll((dir / "local" / "summary.json").string()), HasSubstr("ppo"));
+  EXPECT_THAT(ReadAll((dir / "local" / "summary.json").string()),
+              HasSubstr("\"follower_learner\":\"ppo\""));
   for (size_t w = 0; w < workers.size(); ++w) {
     if (w != 1) ExpectCleanExit(*workers[w]);
   }
@@ -524,7 +525,10 @@ std::string KillWorkersUntilAnItemIsTakenBack(const fs::path& dir,
 // survivor computes it, and the run succeeds with the local result.
 TEST(MultiProcessTest, WorkerKilledWhileHoldingAnItemIsReplaced) {
   const fs::path dir = FreshDir();
-  const std::string spec_path = WriteSmallSpec(dir, 3);
+  // Six outer iterations, so that a second or third victim still finds work
+  // when the first one's result was accepted before it was frozen (the run
+  // once ended with 3 while doomed2 waited for an item).
+  const std::string spec_path = WriteSmallSpec(dir, 6);
   MonitoredCoordinator coordinator =
       StartMonitoredCoordinator(dir, {"--heartbeat_timeout_ms=1000"});
   ASSERT_FALSE(coordinator.metrics_address.empty()) << ReadAll((dir / "coordinator.log").string());
